@@ -1,0 +1,126 @@
+// Function: a user's model class (setup once, predict per call), served by a warm pool or as
+// isolated batch Jobs.
+import { z } from "zod";
+import {
+  conditions,
+  envFromSource,
+  envVar,
+  podMetadata,
+  quantity,
+  retryPolicy,
+  timeoutSeconds,
+} from "./common.ts";
+
+export const HANDLER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*([./][A-Za-z_][A-Za-z0-9_-]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+export const gpuSpec = z
+  .object({
+    type: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a lowercase GPU type name such as t4, a100-80gb")
+      .optional()
+      .describe("GPU type, mapped to node labels (nvidia.com/gpu.product) by the operator's config."),
+    count: z.int().min(1).max(16).optional().describe("Whole GPUs per worker. Default 1 when split is not set."),
+    split: z
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("Share one GPU N ways: each worker gets 1/N. Rendered per the cluster's sharing strategy."),
+    memory: quantity.optional().describe("GPU memory wanted; picks the MIG profile or the HAMi memory limit."),
+  })
+  .meta({
+    "x-kubernetes-validations": [
+      {
+        rule: "!(has(self.count) && self.count > 1 && has(self.split) && self.split > 1)",
+        message: "gpu.count > 1 cannot be combined with gpu.split: use count for whole GPUs or split for a fraction of one GPU",
+      },
+    ],
+  });
+export type GpuSpec = z.infer<typeof gpuSpec>;
+
+export const resourcesSpec = z.object({
+  cpu: quantity.default("1"),
+  memory: quantity.default("1Gi"),
+  ephemeralStorage: quantity.default("2Gi"),
+});
+
+export const warmPoolSpec = z
+  .object({
+    minReplicas: z.int().min(0).max(1000).default(1).describe("Workers kept warm. 0 allows scale to zero."),
+    maxReplicas: z.int().min(1).max(1000).default(10),
+    scaleDownDelaySeconds: z.int().min(0).max(86400).default(300),
+  })
+  .meta({
+    "x-kubernetes-validations": [
+      { rule: "self.minReplicas <= self.maxReplicas", message: "warmPool.minReplicas must be <= warmPool.maxReplicas" },
+    ],
+  });
+
+export const invocationMode = z.enum(["warm", "isolated"]);
+export type InvocationMode = z.infer<typeof invocationMode>;
+
+export const functionSpec = z
+  .object({
+    image: z.string().min(1).max(512).regex(/^\S+$/, "must be an image reference without spaces").describe("Container image holding the handler."),
+    handler: z
+      .string()
+      .min(3)
+      .max(256)
+      .regex(HANDLER_PATTERN, "must be \"module:attr\", e.g. app.model:Whisper")
+      .describe("\"module:attr\": a class with setup()/predict(), a function, or a runner class."),
+    runtime: z.enum(["python", "node"]).default("python"),
+    command: z.array(z.string().max(4096)).max(64).optional().describe("Overrides the runtime entrypoint."),
+    env: z.array(envVar).max(128).optional(),
+    envFrom: z.array(envFromSource).max(32).optional(),
+    resources: resourcesSpec.default({ cpu: "1", memory: "1Gi", ephemeralStorage: "2Gi" }),
+    gpu: gpuSpec.optional().describe("Absent: CPU only."),
+    restartOnError: z.boolean().default(true).describe("Re-spawn the worker process with a fresh setup() after user code raised."),
+    timeoutSeconds: timeoutSeconds.default(300).describe("Per-attempt deadline; progress updates extend it."),
+    retries: retryPolicy.default({ maxRetries: 0, initialBackoffSeconds: 1, maxBackoffSeconds: 60, multiplier: 2 }),
+    concurrency: z.int().min(1).max(1024).default(1).describe("Tasks in flight per worker."),
+    warmPool: warmPoolSpec.default({ minReplicas: 1, maxReplicas: 10, scaleDownDelaySeconds: 300 }),
+    invocation: invocationMode.default("warm").describe("warm: served by the pool; isolated: a batch Job per call."),
+    cacheable: z.boolean().default(false),
+    encoding: z.enum(["json", "pickle"]).default("json"),
+    pythonPackages: z.array(z.string().min(1).max(256)).max(128).optional(),
+    description: z.string().max(1024).optional(),
+    tags: z.array(z.string().min(1).max(63)).max(32).optional(),
+    podMetadata: podMetadata.optional(),
+  })
+  .meta({
+    "x-kubernetes-validations": [
+      { rule: "self.encoding != 'pickle' || self.runtime == 'python'", message: "encoding: pickle needs runtime: python" },
+      {
+        rule: "!has(self.pythonPackages) || size(self.pythonPackages) == 0 || self.runtime == 'python'",
+        message: "pythonPackages needs runtime: python",
+      },
+    ],
+  });
+export type FunctionSpec = z.output<typeof functionSpec>;
+export type FunctionSpecInput = z.input<typeof functionSpec>;
+
+export const gpuStatus = z.object({
+  resource: z.string().max(253),
+  units: z.int().min(0),
+  fraction: z.string().max(16),
+  strategy: z.string().max(32),
+  profile: z.string().max(64).optional(),
+});
+
+export const functionStatus = z.object({
+  observedGeneration: z.int().min(0).optional(),
+  conditions: conditions.optional(),
+  replicas: z.int().min(0).optional(),
+  readyReplicas: z.int().min(0).optional(),
+  updatedReplicas: z.int().min(0).optional(),
+  warmWorkers: z.int().min(0).optional(),
+  busyWorkers: z.int().min(0).optional(),
+  queueDepth: z.int().min(0).optional(),
+  gpu: gpuStatus.optional(),
+  endpoint: z.string().max(512).optional(),
+  deployment: z.string().max(253).optional(),
+});
+export type FunctionStatus = z.infer<typeof functionStatus>;
