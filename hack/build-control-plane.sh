@@ -6,6 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 K8S_VERSION="$(sed -n 's/^\tk8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/k8s/go.mod")"
 KWOK_VERSION="${KWOK_VERSION:-v0.7.0}"
+HELM_VERSION="${HELM_VERSION:-v3.19.0}"
 cache="${HEARTH_CACHE:-$HOME/.cache/hearth}"
 bin="$cache/k8s-${K8S_VERSION}/bin"
 mkdir -p "$bin"
@@ -28,14 +29,14 @@ with_heartbeat() {
 }
 
 need=()
-for b in kube-apiserver kube-controller-manager kube-scheduler etcd kwok; do
+for b in kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm; do
   [[ -x "$bin/$b" ]] || need+=("$b")
 done
 if [[ ${#need[@]} -eq 0 ]]; then
   echo "$bin"
   exit 0
 fi
-log "building ${need[*]} into $bin (Kubernetes $K8S_VERSION, kwok $KWOK_VERSION)"
+log "building ${need[*]} into $bin (Kubernetes $K8S_VERSION, kwok $KWOK_VERSION, helm $HELM_VERSION)"
 log "a cold build takes 15-30 minutes on 2 cores and a few GB of Go module cache"
 
 major="${K8S_VERSION#v}"; major="${major%%.*}"
@@ -65,10 +66,15 @@ build_one kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 build_one kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 build_one etcd go.etcd.io/etcd/server/v3
 
-if [[ ! -x "$bin/kwok" ]]; then
-  log "kwok: go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  with_heartbeat "kwok" env GOBIN="$bin/.kwok" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  mv "$bin/.kwok/kwok" "$bin/kwok" && rmdir "$bin/.kwok"
-fi
+# Go-installed tools: no replaces needed, so plain `go install` at a pinned version.
+install_tool() {
+  local name="$1" pkg="$2"
+  [[ -x "$bin/$name" ]] && return 0
+  log "$name: go install $pkg"
+  with_heartbeat "$name" env GOBIN="$bin/.$name" go install "$pkg"
+  mv "$bin/.$name/$name" "$bin/$name" && rmdir "$bin/.$name"
+}
+install_tool kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+install_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 log "all binaries ready"
 echo "$bin"

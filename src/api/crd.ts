@@ -17,7 +17,10 @@ function isSchema(v: unknown): v is JsonSchema {
 /** Rewrites one zod-emitted JSON Schema node (recursively) into a structural OpenAPI v3 schema. */
 export function toStructural(node: JsonSchema): JsonSchema {
   if (node["x-kubernetes-preserve-unknown-fields"] === true) {
-    return withDescription({ "x-kubernetes-preserve-unknown-fields": true }, node);
+    const bounds = Object.fromEntries(
+      ["maxLength", "maxItems", "maxProperties"].filter((k) => node[k] !== undefined).map((k) => [k, node[k]]),
+    );
+    return withDescription({ "x-kubernetes-preserve-unknown-fields": true, ...bounds }, node);
   }
   if (node["x-hearth-quantity"] === true) {
     return withDescription(

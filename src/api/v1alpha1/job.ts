@@ -27,7 +27,12 @@ export const jobSpec = z
   .object({
     functionRef: localRef.optional().describe("The Function to invoke."),
     workflowRef: localRef.optional().describe("The Workflow to invoke."),
-    input: jsonValue.optional().describe("Input, any JSON. Large inputs belong in inputFrom."),
+    input: jsonValue
+      .meta({ maxLength: MAX_INLINE_INPUT_STRING, maxItems: MAX_INLINE_INPUT_ITEMS, maxProperties: MAX_INLINE_INPUT_ITEMS })
+      .optional()
+      .describe(
+        `Input, any JSON: a top-level string of at most ${MAX_INLINE_INPUT_STRING} bytes, a list or object of at most ${MAX_INLINE_INPUT_ITEMS} items. Larger inputs belong in inputFrom.`,
+      ),
     inputFrom: inputFrom.optional(),
     invocation: invocationMode.optional().describe("Overrides the Function's invocation mode."),
     timeoutSeconds: timeoutSeconds.optional().describe("Per-attempt deadline; defaults to the Function's."),
@@ -35,14 +40,10 @@ export const jobSpec = z
     ttlSecondsAfterFinished: z.int().min(0).max(31_536_000).optional(),
   })
   .meta({
+    // CEL cannot see an untyped (preserve-unknown-fields) field such as input, so this rule is structural.
+    not: { required: ["input", "inputFrom"] },
     "x-kubernetes-validations": [
       { rule: "has(self.functionRef) != has(self.workflowRef)", message: "set exactly one of functionRef or workflowRef" },
-      { rule: "!(has(self.input) && has(self.inputFrom))", message: "set input or inputFrom, not both" },
-      {
-        rule: `!has(self.input) || (type(self.input) == string ? size(self.input) <= ${MAX_INLINE_INPUT_STRING} : ((type(self.input) == list || type(self.input) == map) ? size(self.input) <= ${MAX_INLINE_INPUT_ITEMS} : true))`,
-        message: `spec.input is too large for an inline input (at most ${MAX_INLINE_INPUT_STRING} characters or ${MAX_INLINE_INPUT_ITEMS} items): use inputFrom with a ConfigMap or Secret`,
-        fieldPath: ".input",
-      },
     ],
   });
 export type JobSpec = z.output<typeof jobSpec>;
