@@ -1,0 +1,86 @@
+// The Helm chart renders with its defaults and with the common overrides, every object passes a
+// server-side dry-run on the real test cluster, and its RBAC stays least-privilege.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { parseAllDocuments } from "yaml";
+import { toolPath } from "../support/tools.ts";
+
+const kubeconfig = process.env["HEARTH_KUBECONFIG"] ?? "";
+const namespace = `chart-${process.pid}`;
+
+function render(...sets: string[]): string {
+  return execFileSync(
+    toolPath("helm"),
+    ["template", "hearth", "charts/hearth", "--namespace", namespace, "--kube-version", "1.34.4", ...sets.flatMap((s) => ["--set", s])],
+    { encoding: "utf8" },
+  );
+}
+
+function kubectl(args: string[], input?: string) {
+  return spawnSync("kubectl", ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", input });
+}
+
+type Doc = { kind?: string; metadata?: { name?: string }; rules?: { apiGroups?: string[]; resources?: string[]; verbs?: string[] }[] };
+const docs = (yaml: string): Doc[] => parseAllDocuments(yaml).map((d) => d.toJS() as Doc).filter((d) => d !== null);
+
+describe("Helm chart", () => {
+  before(() => {
+    assert.ok(kubeconfig, "HEARTH_KUBECONFIG must be set");
+    const created = kubectl(["create", "namespace", namespace]);
+    assert.equal(created.status, 0, created.stderr);
+    // CRDs first, as helm install does from charts/hearth/crds.
+    const crds = kubectl(["apply", "--server-side", "-f", "charts/hearth/crds/"]);
+    assert.equal(crds.status, 0, crds.stderr);
+  });
+  after(() => {
+    kubectl(["delete", "namespace", namespace, "--wait=false"]);
+  });
+
+  it("passes helm lint", () => {
+    const lint = spawnSync(toolPath("helm"), ["lint", "charts/hearth", "--kube-version", "1.34.4"], { encoding: "utf8" });
+    assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+  });
+
+  const variants: [string, string[]][] = [
+    ["defaults", []],
+    ["no gateway persistence, one operator", ["gateway.persistence.enabled=false", "operator.replicas=1"]],
+    ["gateway disabled, MIG strategy", ["gateway.enabled=false", "gpu.strategy=mig"]],
+    ["existing secrets", ["signingKeySecret=my-key", "gateway.callerTokensSecret=my-tokens"]],
+  ];
+  for (const [name, sets] of variants) {
+    it(`renders and passes a server-side dry-run: ${name}`, () => {
+      const yaml = render(...sets);
+      const kinds = docs(yaml).map((d) => d.kind);
+      assert.ok(kinds.includes("Deployment") && kinds.includes("ClusterRole") && kinds.includes("ServiceAccount"));
+      const dry = kubectl(["apply", "--dry-run=server", "-n", namespace, "-f", "-"], yaml);
+      assert.equal(dry.status, 0, dry.stderr);
+    });
+  }
+
+  it("renders the operator Deployment and, by default, the gateway with a volume", () => {
+    const names = docs(render()).map((d) => `${d.kind}/${d.metadata?.name}`);
+    for (const want of ["Deployment/hearth-operator", "Deployment/hearth-gateway", "Service/hearth-gateway", "PersistentVolumeClaim/hearth-gateway", "ConfigMap/hearth-config"]) {
+      assert.ok(names.includes(want), `missing ${want} in ${names.join(", ")}`);
+    }
+  });
+
+  it("grants no wildcard in any RBAC rule", () => {
+    const roles = docs(render()).filter((d) => d.kind === "ClusterRole" || d.kind === "Role");
+    assert.ok(roles.length >= 3);
+    for (const role of roles) {
+      for (const rule of role.rules ?? []) {
+        for (const field of [rule.apiGroups, rule.resources, rule.verbs]) {
+          assert.ok(!(field ?? []).includes("*"), `${role.metadata?.name} has a wildcard: ${JSON.stringify(rule)}`);
+        }
+      }
+    }
+  });
+
+  it("never lets the operator write Pods or Nodes", () => {
+    const operator = docs(render()).find((d) => d.kind === "ClusterRole" && d.metadata?.name === "hearth-operator");
+    const podRules = (operator?.rules ?? []).filter((r) => (r.resources ?? []).some((x) => x === "pods" || x === "nodes"));
+    assert.ok(podRules.length > 0);
+    for (const r of podRules) assert.deepEqual([...(r.verbs ?? [])].sort(), ["get", "list", "watch"]);
+  });
+});
