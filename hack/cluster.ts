@@ -53,10 +53,10 @@ async function up(name: string, nodesFlag: string, keepLogs: boolean): Promise<v
     return;
   }
   const nodes = parseNodesFlag(nodesFlag);
-  const binDir = await resolveBinaries({ buildScript: BUILD_SCRIPT, onProgress: say });
   const abort = new AbortController();
   const onSignal = (): void => abort.abort(new Error("interrupted"));
   process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  const binDir = await resolveBinaries({ buildScript: BUILD_SCRIPT, onProgress: say, signal: abort.signal });
   const cluster = await startDevCluster({ name, binDir, dir, nodes, keepDir: keepLogs, onProgress: say, signal: abort.signal });
   process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
   say(`[hearth-dev] ${name}: ${cluster.server}, ${cluster.nodes.length} fake node(s); stop with: node hack/cluster.ts down --name ${name}`);

@@ -41,6 +41,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const given = process.env["HEARTH_KUBECONFIG"];
   const interrupted = new AbortController();
   let signalled: NodeJS.Signals | undefined;
+  /** 128 + n once signal n arrived (the shell's convention), else undefined. */
+  const signalExitCode = (): number | undefined => (signalled === undefined ? undefined : 128 + constants.signals[signalled]);
   for (const s of SIGNALS) {
     process.on(s, () => {
       signalled ??= s;
@@ -53,7 +55,11 @@ async function main(argv: readonly string[]): Promise<number> {
 
   await pruneOrphans();
   const name = `test-${process.pid}`;
-  const binDir = await resolveBinaries({ buildScript: BUILD_SCRIPT, onProgress: say });
+  const binDir = await resolveBinaries({ buildScript: BUILD_SCRIPT, onProgress: say, signal: interrupted.signal }).catch((err: unknown) => {
+    if (signalExitCode() === undefined) throw err;
+    return undefined;
+  });
+  if (binDir === undefined) return signalExitCode() ?? 1;
   let cluster: DevCluster | undefined;
   try {
     cluster = await startDevCluster({
@@ -64,13 +70,18 @@ async function main(argv: readonly string[]): Promise<number> {
       ownerPid: process.pid,
       onProgress: say,
       signal: interrupted.signal,
+    }).catch((err: unknown) => {
+      if (signalExitCode() === undefined) throw err;
+      return undefined;
     });
-    if (signalled !== undefined) return 128 + constants.signals[signalled];
+    const early = signalExitCode();
+    if (early !== undefined || cluster === undefined) return early ?? 1;
+    void cluster.failure.then((err) => say(`[with-cluster] the cluster broke during the run: ${err.message}`));
     const env = { ...process.env, HEARTH_KUBECONFIG: cluster.kubeconfigPath, KUBECONFIG: cluster.kubeconfigPath };
     const t0 = performance.now();
     const code = await run(cmd, args, env, interrupted.signal);
     say(`[with-cluster] command exited with ${code} after ${((performance.now() - t0) / 1000).toFixed(1)}s`);
-    return signalled !== undefined && code === 0 ? 128 + constants.signals[signalled] : code;
+    return code === 0 ? (signalExitCode() ?? 0) : code;
   } finally {
     await cluster?.stop();
   }
