@@ -1,0 +1,167 @@
+// Dev mode's stand-in for a kubelet that runs containers: for every warm worker pod that kwok
+// runs on a fake node, one real runtime process on this machine, with the pod's environment.
+// Pure: pods, Functions, Secrets and ConfigMaps in → the processes that should run out.
+import { isAbsolute, join, resolve } from "node:path";
+import { z } from "zod";
+import { LABELS, WORKER_CONTAINER } from "../workload/labels.ts";
+
+/** Function annotation naming the local directory that holds the handler's code (dev mode only). */
+export const DEV_CODE_PATH_ANNOTATION = "hearth.dev/dev-code-path";
+
+const keyRef = z.looseObject({ name: z.string(), key: z.string(), optional: z.boolean().optional() });
+const envVar = z.looseObject({
+  name: z.string(),
+  value: z.string().optional(),
+  valueFrom: z
+    .looseObject({
+      secretKeyRef: keyRef.optional(),
+      configMapKeyRef: keyRef.optional(),
+      fieldRef: z.looseObject({ fieldPath: z.string() }).optional(),
+    })
+    .optional(),
+});
+const envFrom = z.looseObject({
+  prefix: z.string().optional(),
+  secretRef: z.looseObject({ name: z.string() }).optional(),
+  configMapRef: z.looseObject({ name: z.string() }).optional(),
+});
+
+export const devPod = z.looseObject({
+  metadata: z.looseObject({
+    name: z.string(),
+    namespace: z.string(),
+    uid: z.string(),
+    labels: z.record(z.string(), z.string()).optional(),
+    deletionTimestamp: z.string().optional(),
+  }),
+  spec: z.looseObject({
+    nodeName: z.string().optional(),
+    containers: z.array(z.looseObject({ name: z.string(), env: z.array(envVar).optional(), envFrom: z.array(envFrom).optional() })),
+  }),
+  status: z.looseObject({ phase: z.string().optional() }).optional(),
+});
+export type DevPod = z.infer<typeof devPod>;
+
+export const devFunction = z.looseObject({
+  metadata: z.looseObject({ name: z.string(), namespace: z.string(), annotations: z.record(z.string(), z.string()).optional() }),
+  spec: z.looseObject({ runtime: z.enum(["python", "node"]).default("python") }),
+});
+export type DevFunction = z.infer<typeof devFunction>;
+
+/** Decoded Secret data and ConfigMap data, by "namespace/name". */
+export interface DataSources {
+  secrets: ReadonlyMap<string, Record<string, string>>;
+  configMaps: ReadonlyMap<string, Record<string, string>>;
+}
+
+export interface Toolchain {
+  repoRoot: string;
+  /** The Node binary that runs `hearth worker`. */
+  node: string;
+  /** The Python interpreter that runs `python -m hearth.runtime`. */
+  python: string;
+}
+
+export interface WorkerProcess {
+  /** The pod's UID: a replacement pod is a new process. */
+  key: string;
+  pod: string;
+  namespace: string;
+  functionName: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+}
+
+export type PlanResult = { run: WorkerProcess } | { skip: string };
+
+/** The process one pod should have, or why it has none. */
+export function planWorkerProcess(pod: DevPod, fn: DevFunction | undefined, data: DataSources, tools: Toolchain): PlanResult {
+  const { name, namespace, uid, labels = {} } = pod.metadata;
+  if (labels[LABELS.workerMode] !== "warm") return { skip: "not a warm worker pod" };
+  if (pod.metadata.deletionTimestamp !== undefined) return { skip: "pod is being deleted" };
+  if (pod.status?.phase !== "Running") return { skip: `pod is ${pod.status?.phase ?? "Pending"}` };
+  const functionName = labels[LABELS.function];
+  if (functionName === undefined) return { skip: `pod has no ${LABELS.function} label` };
+  if (fn === undefined) return { skip: `Function ${namespace}/${functionName} not found` };
+  const container = pod.spec.containers.find((c) => c.name === WORKER_CONTAINER);
+  if (container === undefined) return { skip: `pod has no "${WORKER_CONTAINER}" container` };
+
+  const env = resolveEnv(container, pod, data);
+  if ("missing" in env) return { skip: env.missing };
+  const codePath = fn.metadata.annotations?.[DEV_CODE_PATH_ANNOTATION];
+  const vars: Record<string, string> = {
+    ...env.vars,
+    // Many workers share this machine: no health port each (kwok reports readiness for fake pods).
+    HEARTH_HEALTH_PORT: "0",
+    HEARTH_WORKER_ID: name,
+  };
+  if (codePath !== undefined) vars["HEARTH_CODE_PATH"] = isAbsolute(codePath) ? codePath : resolve(tools.repoRoot, codePath);
+
+  const runtime = fn.spec.runtime;
+  const base = { key: uid, pod: name, namespace, functionName, cwd: vars["HEARTH_CODE_PATH"] ?? tools.repoRoot };
+  switch (runtime) {
+    case "node":
+      return { run: { ...base, command: tools.node, args: [join(tools.repoRoot, "src", "cli", "main.ts"), "worker"], env: vars } };
+    case "python": {
+      const sdk = join(tools.repoRoot, "sdk", "python");
+      const pythonPath = [vars["HEARTH_CODE_PATH"], sdk, vars["PYTHONPATH"]].filter((p) => p !== undefined && p !== "").join(":");
+      return { run: { ...base, command: tools.python, args: ["-m", "hearth.runtime"], env: { ...vars, PYTHONPATH: pythonPath } } };
+    }
+  }
+}
+
+type Container = DevPod["spec"]["containers"][number];
+
+function resolveEnv(container: Container, pod: DevPod, data: DataSources): { vars: Record<string, string> } | { missing: string } {
+  const ns = pod.metadata.namespace;
+  const vars: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const source = from.secretRef !== undefined ? data.secrets.get(`${ns}/${from.secretRef.name}`) : from.configMapRef !== undefined ? data.configMaps.get(`${ns}/${from.configMapRef.name}`) : undefined;
+    for (const [k, v] of Object.entries(source ?? {})) vars[`${from.prefix ?? ""}${k}`] = v;
+  }
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) {
+      vars[e.name] = e.value;
+      continue;
+    }
+    const ref = e.valueFrom;
+    if (ref?.fieldRef !== undefined) {
+      const field = fieldValue(pod, ref.fieldRef.fieldPath);
+      if (field !== undefined) vars[e.name] = field;
+      continue;
+    }
+    const keyRef = ref?.secretKeyRef ?? ref?.configMapKeyRef;
+    if (keyRef === undefined) continue;
+    const source = ref?.secretKeyRef !== undefined ? data.secrets : data.configMaps;
+    const value = source.get(`${ns}/${keyRef.name}`)?.[keyRef.key];
+    if (value !== undefined) vars[e.name] = value;
+    else if (keyRef.optional !== true) return { missing: `env ${e.name}: ${keyRef.name}/${keyRef.key} not found yet` };
+  }
+  return { vars };
+}
+
+function fieldValue(pod: DevPod, path: string): string | undefined {
+  switch (path) {
+    case "metadata.name":
+      return pod.metadata.name;
+    case "metadata.namespace":
+      return pod.metadata.namespace;
+    case "metadata.uid":
+      return pod.metadata.uid;
+    case "spec.nodeName":
+      return pod.spec.nodeName;
+    default:
+      return undefined;
+  }
+}
+
+/** Which processes to start and which to stop so that exactly `desired` run. */
+export function diffWorkers(desired: readonly WorkerProcess[], running: ReadonlySet<string>): { start: WorkerProcess[]; stop: string[] } {
+  const want = new Set(desired.map((w) => w.key));
+  return {
+    start: desired.filter((w) => !running.has(w.key)),
+    stop: [...running].filter((k) => !want.has(k)),
+  };
+}
