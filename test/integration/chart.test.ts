@@ -4,6 +4,8 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { parseAllDocuments } from "yaml";
+import { parse } from "yaml";
+import { parseOperatorConfig } from "../../src/operator/config.ts";
 import { toolPath } from "../support/tools.ts";
 
 const kubeconfig = process.env["HEARTH_KUBECONFIG"] ?? "";
@@ -21,7 +23,7 @@ function kubectl(args: string[], input?: string) {
   return spawnSync("kubectl", ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", input });
 }
 
-type Doc = { kind?: string; metadata?: { name?: string }; rules?: { apiGroups?: string[]; resources?: string[]; verbs?: string[] }[] };
+type Doc = { kind?: string; metadata?: { name?: string }; data?: Record<string, string>; rules?: { apiGroups?: string[]; resources?: string[]; verbs?: string[] }[] };
 const docs = (yaml: string): Doc[] => parseAllDocuments(yaml).map((d) => d.toJS() as Doc).filter((d) => d !== null);
 
 describe("Helm chart", () => {
@@ -45,7 +47,7 @@ describe("Helm chart", () => {
   const variants: [string, string[]][] = [
     ["defaults", []],
     ["no gateway persistence, one operator", ["gateway.persistence.enabled=false", "operator.replicas=1"]],
-    ["gateway disabled, MIG strategy", ["gateway.enabled=false", "gpu.strategy=mig"]],
+    ["gateway disabled, MIG strategy", ["gateway.enabled=false", "config.gpu.strategy=mig"]],
     ["existing secrets", ["signingKeySecret=my-key", "gateway.callerTokensSecret=my-tokens"]],
   ];
   for (const [name, sets] of variants) {
@@ -62,6 +64,17 @@ describe("Helm chart", () => {
     const names = docs(render()).map((d) => `${d.kind}/${d.metadata?.name}`);
     for (const want of ["Deployment/hearth-operator", "Deployment/hearth-gateway", "Service/hearth-gateway", "PersistentVolumeClaim/hearth-gateway", "ConfigMap/hearth-config"]) {
       assert.ok(names.includes(want), `missing ${want} in ${names.join(", ")}`);
+    }
+  });
+
+  it("renders an operator config that the operator accepts", () => {
+    for (const sets of [[], ["config.gpu.strategy=mig", "operator.watchNamespaces={a,b}"], ["config.gpu.strategy=hami"]]) {
+      const cm = docs(render(...sets)).find((d) => d.kind === "ConfigMap" && d.metadata?.name === "hearth-config");
+      const text = cm?.data?.["config.yaml"];
+      assert.ok(text !== undefined, "config.yaml missing");
+      const config = parseOperatorConfig(parse(text), "chart config");
+      assert.equal(config.gateway.url, `http://hearth-gateway.${namespace}.svc:8080`);
+      assert.equal(config.leaderElection.namespace, namespace);
     }
   });
 
