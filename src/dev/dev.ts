@@ -1,0 +1,169 @@
+// `hearth dev`: everything Hearth is, on one laptop. A real control plane with fake GPU nodes
+// (or an existing cluster), the CRDs, the operator, the gateway, and the local runner that gives
+// every warm worker pod a real runtime process. Operator and gateway run as child processes, the
+// same commands as in a cluster; everything stops together.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { stringify } from "yaml";
+import { allCrds } from "../api/crd.ts";
+import { SystemClock } from "../kube/clock.ts";
+import { createClient, type KubeClient } from "../kube/client.ts";
+import { fromKubeconfigFile } from "../kube/kubeconfig.ts";
+import { untyped } from "../kube/resources.ts";
+import type { OperatorConfigInput } from "../operator/config.ts";
+import { LocalRunner } from "./runner.ts";
+
+const crdResource = untyped({ group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false });
+
+export interface DevOptions {
+  repoRoot: string;
+  /** Where keys, config, the gateway's store and logs go (default .hearth/dev). */
+  stateDir: string;
+  kubeconfig: string;
+  /** Watch only these namespaces (default all). */
+  namespaces: string[];
+  gatewayPort: number;
+  logger: Logger;
+  python: string;
+}
+
+export interface DevEnvironment {
+  gatewayURL: string;
+  callerToken: string;
+  runner: LocalRunner;
+  client: KubeClient;
+  /** Settles when the operator or the gateway exits on its own. */
+  failure: Promise<Error>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The operator config of dev mode: the fake nodes' GPU sharing, the local gateway, no leader election. */
+export function devOperatorConfig(o: { gatewayURL: string; signingKeyFile: string; namespaces: string[] }): OperatorConfigInput {
+  return {
+    gateway: { url: o.gatewayURL },
+    workerTokens: { signingKeyFile: o.signingKeyFile },
+    namespaces: o.namespaces,
+    leaderElection: { enabled: false },
+    server: { host: "127.0.0.1", port: 0 },
+    // The default fake nodes (src/devcluster) advertise time-sliced T4s as nvidia.com/gpu.shared, 4 per GPU.
+    gpu: { strategy: "timeSlicing", timeSlicing: { replicas: 4, resourceName: "nvidia.com/gpu.shared", failRequestsGreaterThanOne: true } },
+  };
+}
+
+async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before ${url} answered`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs / 1000}s`);
+}
+
+function startChild(name: string, args: string[], opts: DevOptions, env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [join(opts.repoRoot, "src", "cli", "main.ts"), ...args], {
+    cwd: opts.repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const prefix = `[${name}] `;
+  for (const stream of [child.stdout, child.stderr]) {
+    let buf = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      buf += chunk;
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        process.stdout.write(prefix + buf.slice(0, i) + "\n");
+        buf = buf.slice(i + 1);
+      }
+    });
+  }
+  return child;
+}
+
+async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const kill = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-(child.pid ?? 0), sig);
+    } catch {
+      // gone
+    }
+  };
+  kill("SIGTERM");
+  const timer = setTimeout(() => kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts CRDs, gateway, operator and runner against the cluster in `opts.kubeconfig`. */
+export async function startDev(opts: DevOptions): Promise<DevEnvironment> {
+  const log = opts.logger;
+  mkdirSync(opts.stateDir, { recursive: true });
+  const signingKeyFile = join(opts.stateDir, "signing-key");
+  const tokensFile = join(opts.stateDir, "caller-tokens");
+  const callerToken = randomBytes(24).toString("base64url");
+  writeFileSync(signingKeyFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  writeFileSync(tokensFile, callerToken + "\n", { mode: 0o600 });
+
+  const client = createClient({ connection: await fromKubeconfigFile(opts.kubeconfig), clock: new SystemClock(), fieldManager: "hearth-dev" });
+  log.info("installing the Hearth CRDs");
+  for (const crd of allCrds()) await client.apply(crdResource, crd as { metadata: { name: string } });
+
+  const gatewayURL = `http://127.0.0.1:${opts.gatewayPort}`;
+  const nsFlags = opts.namespaces.map((n) => `--namespace=${n}`);
+  const gateway = startChild(
+    "gateway",
+    ["gateway", `--port=${opts.gatewayPort}`, "--host=127.0.0.1", `--store=${join(opts.stateDir, "gateway.db")}`, `--kubeconfig=${opts.kubeconfig}`, `--worker-signing-key-file=${signingKeyFile}`, `--caller-tokens-file=${tokensFile}`, ...nsFlags],
+    opts,
+  );
+  const configFile = join(opts.stateDir, "operator.yaml");
+  writeFileSync(configFile, stringify(devOperatorConfig({ gatewayURL, signingKeyFile, namespaces: opts.namespaces })));
+  const operator = startChild("operator", ["operator", `--config=${configFile}`, `--kubeconfig=${opts.kubeconfig}`], opts);
+
+  const runner = new LocalRunner({
+    client,
+    logger: log.child({ component: "runner" }),
+    tools: { repoRoot: opts.repoRoot, node: process.execPath, python: opts.python },
+  });
+  const failure = new Promise<Error>((resolve) => {
+    gateway.once("exit", (code) => resolve(new Error(`the gateway exited (${String(code)})`)));
+    operator.once("exit", (code) => resolve(new Error(`the operator exited (${String(code)})`)));
+  });
+  const stop = async (): Promise<void> => {
+    await runner.stop();
+    await Promise.all([stopChild(operator), stopChild(gateway)]);
+  };
+  try {
+    await waitForHttp(`${gatewayURL}/readyz`, 60_000, gateway);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  runner.start();
+  return { gatewayURL, callerToken, runner, client, failure, stop };
+}
