@@ -1,0 +1,44 @@
+"""Hearth: serverless GPU functions on Kubernetes.
+
+In handler code::
+
+    import hearth
+
+    class Whisper:
+        def setup(self):             # once per worker process
+            ...
+        def predict(self, audio, ctx):
+            ctx.update_progress(0.5, "halfway")   # extends the deadline
+            ...
+            raise hearth.FatalError("CUDA context lost")  # restart the container
+
+In applications::
+
+    whisper = hearth.function("default/whisper")
+    text = whisper.run("https://example.com/a.wav")
+    task = whisper.push("https://example.com/b.wav")
+    for p in task.progress():
+        print(p.value, p.message)
+    print(task.result())
+"""
+
+from __future__ import annotations
+
+from .client import Client, Function, Progress, Task, function
+from .client.errors import HearthError
+from .errors import FatalError, InputRejected
+from .runtime.context import Context
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "Context",
+    "FatalError",
+    "Function",
+    "HearthError",
+    "InputRejected",
+    "Progress",
+    "Task",
+    "function",
+]

@@ -1,0 +1,1 @@
+"""The Hearth worker runtime: ``python -m hearth.runtime`` (see docs/protocol.md)."""

@@ -1,0 +1,136 @@
+"""The child process of a warm worker: it holds the model. It loads the handler, runs
+``setup()`` once, reports ready, then runs the tasks the supervisor hands it on up to
+``concurrency`` threads. It never talks to the gateway and never decides its own fate except
+on ``FatalError``, after which its state is gone and it exits 75."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Optional
+
+from ..errors import EXIT_CODES, FATAL, USER_ERROR, FatalError
+from . import gpu
+from . import handler as handlers
+from .channel import Channel, ChannelClosed, Message
+from .config import WorkerConfig, from_env
+from .context import Context
+from .outcome import Failure, classify, decode_input, encode_output
+
+FD_ENV = "HEARTH_CHILD_FD"
+
+
+class Child:
+    def __init__(self, config: WorkerConfig, channel: Channel) -> None:
+        self._config = config
+        self._channel = channel
+        self._handler: Optional[handlers.Handler] = None
+        self._cancels: Dict[str, threading.Event] = {}
+        self._cancels_lock = threading.Lock()
+
+    def setup(self) -> Optional[Failure]:
+        """Loads and sets up the handler; the failure to report, if any."""
+        try:
+            handler = handlers.load(self._config.handler)
+            gpu.cap_torch(self._config.gpu_fraction, sys.modules.get("torch"))
+            handler.setup()
+            gpu.cap_torch(self._config.gpu_fraction, sys.modules.get("torch"))
+        except (handlers.HandlerConfigError, FatalError) as err:
+            return classify(err)
+        except BaseException as err:  # noqa: B036 - user setup may raise anything
+            traceback.print_exc()
+            failure = classify(err)
+            return Failure(failure.type, f"setup failed: {failure.message}")
+        self._handler = handler
+        return None
+
+    def run_task(self, message: Message) -> None:
+        task_id = str(message.get("id"))
+        channel = self._channel
+
+        def progress(value: float, text: Optional[str]) -> None:
+            channel.send({"op": "progress", "id": task_id, "value": value, "message": text})
+
+        with self._cancels_lock:
+            cancelled = self._cancels.setdefault(task_id, threading.Event())
+        context = Context(
+            task_id,
+            int(message.get("attempt") or 1),
+            self._config.function,
+            float(message.get("timeoutSeconds") or self._config.timeout_seconds),
+            progress,
+            cancelled,
+        )
+        try:
+            self._run(task_id, message, context)
+        finally:
+            with self._cancels_lock:
+                self._cancels.pop(task_id, None)
+
+    def cancel(self, task_id: str) -> None:
+        with self._cancels_lock:
+            self._cancels.setdefault(task_id, threading.Event()).set()
+
+    def _run(self, task_id: str, message: Message, context: Context) -> None:
+        handler = self._handler
+        assert handler is not None
+        try:
+            value = decode_input(message, self._config.encoding)
+            fields = encode_output(handler.call(value, context), self._config.encoding)
+        except BaseException as err:  # noqa: B036 - every outcome is reported to the supervisor
+            failure = classify(err)
+            if failure.type in (USER_ERROR, FATAL):
+                traceback.print_exc()
+            self._send({"op": "failed", "id": task_id, **failure.to_wire()})
+            if failure.type == FATAL:
+                _exit(EXIT_CODES[FATAL])
+            return
+        self._send({"op": "done", "id": task_id, **fields})
+
+    def _send(self, message: Message) -> None:
+        try:
+            self._channel.send(message)
+        except ChannelClosed:
+            _exit(0)  # the supervisor is gone: so is the reason to live
+
+    def serve(self) -> int:
+        failure = self.setup()
+        if failure is not None:
+            self._send({"op": "setup_failed", **failure.to_wire()})
+            return failure.exit_code
+        self._send({"op": "ready"})
+        # Never joined: on shutdown the process exits under the threads still running user code.
+        pool = ThreadPoolExecutor(max_workers=self._config.concurrency, thread_name_prefix="hearth-task")
+        while True:
+            message = self._channel.receive()
+            if message is None or message.get("op") == "shutdown":
+                return 0
+            op = message.get("op")
+            if op == "task":
+                with self._cancels_lock:
+                    self._cancels.setdefault(str(message.get("id")), threading.Event())
+                pool.submit(self.run_task, message)
+            elif op == "cancel":
+                self.cancel(str(message.get("id")))
+
+
+def _exit(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def main() -> None:
+    fd = int(os.environ.pop(FD_ENV))
+    config = from_env(os.environ)
+    sys.path[0:0] = config.code_path
+    channel = Channel(socket.socket(fileno=fd))
+    # os._exit: do not wait for task threads still running user code after a shutdown.
+    _exit(Child(config, channel).serve())

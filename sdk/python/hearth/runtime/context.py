@@ -1,0 +1,78 @@
+"""The task context a handler receives through a parameter named ``ctx`` or ``context``."""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Callable, Optional
+
+ProgressSink = Callable[[float, Optional[str]], None]
+
+MAX_PROGRESS_MESSAGE = 1024
+
+
+class Context:
+    """What a handler may know and do about the task it is running.
+
+    ``update_progress`` reports progress to callers (streamed as ``progress`` events) and
+    extends the attempt's deadline by the Function's full ``timeoutSeconds`` from now, so a
+    long job that keeps reporting never times out while one that hangs still does.
+    """
+
+    def __init__(
+        self,
+        task_id: str,
+        attempt: int,
+        function: str,
+        timeout_seconds: float,
+        sink: ProgressSink,
+        cancelled: Optional[threading.Event] = None,
+    ) -> None:
+        self._task_id = task_id
+        self._attempt = attempt
+        self._function = function
+        self._timeout_seconds = timeout_seconds
+        self._sink = sink
+        self._cancelled = cancelled if cancelled is not None else threading.Event()
+
+    @property
+    def task_id(self) -> str:
+        return self._task_id
+
+    @property
+    def attempt(self) -> int:
+        return self._attempt
+
+    @property
+    def function(self) -> str:
+        """``<namespace>/<name>`` of the Function being served."""
+        return self._function
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self._timeout_seconds
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the caller cancelled the task (or its lease was lost): a long handler may
+        stop early; whatever it returns afterwards is dropped."""
+        return self._cancelled.is_set()
+
+    def wait_cancelled(self, timeout: Optional[float] = None) -> bool:
+        """Sleeps up to ``timeout`` seconds, waking early on cancellation; True if cancelled."""
+        return self._cancelled.wait(timeout)
+
+    def update_progress(self, progress: float, message: Optional[str] = None) -> None:
+        """Report ``progress`` (0..1) with an optional message; extends the deadline."""
+        if isinstance(progress, bool) or not isinstance(progress, (int, float)) or not math.isfinite(progress):
+            raise ValueError(f"progress must be a number between 0 and 1, got {progress!r}")
+        if not 0 <= progress <= 1:
+            raise ValueError(f"progress must be between 0 and 1, got {progress}")
+        if message is not None and not isinstance(message, str):
+            raise ValueError(f"progress message must be a string, got {type(message).__name__}")
+        if message is not None and len(message) > MAX_PROGRESS_MESSAGE:
+            message = message[: MAX_PROGRESS_MESSAGE - 1] + "…"
+        self._sink(float(progress), message)
+
+    # Node's spelling, so that examples translate literally between the runtimes.
+    updateProgress = update_progress

@@ -1,0 +1,146 @@
+"""Oneshot mode (isolated batch Jobs): one input file in, one termination-log document out, and
+the exit code of the outcome's class so that the Job's ``podFailurePolicy`` can act on it."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .. import encoding as enc
+from ..errors import (
+    BAD_CONFIGURATION,
+    FATAL,
+    TERMINATION_LOG_LIMIT,
+    TIMEOUT,
+    USER_ERROR,
+    FatalError,
+)
+from . import handler as handlers
+from .config import WorkerConfig
+from .context import Context
+from .deadline import Clock, Deadline
+from .outcome import Failure, classify, encode_output
+
+ELLIPSIS = "…"
+
+
+def failure_document(failure: Failure, limit: int = TERMINATION_LOG_LIMIT) -> bytes:
+    """``{"error": …}``, the message cut so the whole document fits in ``limit`` bytes."""
+
+    def render(message: str) -> bytes:
+        return enc.json_dumps({"error": {"type": failure.type, "message": message}}).encode("utf-8")
+
+    doc = render(failure.message)
+    if len(doc) <= limit:
+        return doc
+    # Longest prefix that fits: the document grows monotonically with the prefix length.
+    low, high = 0, len(failure.message)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(render(failure.message[:mid] + ELLIPSIS)) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return render(failure.message[:low] + ELLIPSIS)
+
+
+def success_document(fields: Dict[str, Any], limit: int = TERMINATION_LOG_LIMIT) -> Tuple[bytes, int]:
+    """The success document and exit 0, or the BadConfiguration document and exit 2 when the
+    output does not fit in the kubelet's termination-message limit."""
+    doc = enc.json_dumps(fields).encode("utf-8")
+    if len(doc) <= limit:
+        return doc, 0
+    failure = Failure(
+        BAD_CONFIGURATION,
+        f"output is {len(doc)} bytes; isolated Jobs return at most {limit} bytes: write large results to storage and return a reference",
+    )
+    return failure_document(failure, limit), failure.exit_code
+
+
+def read_input(path: Optional[str], encoding: str) -> Any:
+    """The task input; raises DecodeError (65) or OSError (the file the operator promised is missing)."""
+    if path is None:
+        return None
+    with open(path, "rb") as f:
+        raw = f.read()
+    if encoding == enc.PICKLE:
+        try:
+            text = raw.decode("ascii").strip()
+        except UnicodeDecodeError as err:
+            raise enc.DecodeError("pickle input must be base64 text") from err
+        return enc.pickle_loads(enc.b64_decode(text))
+    if not raw.strip():
+        return None
+    return enc.json_loads(raw)
+
+
+class OneshotRunner:
+    """Runs one attempt. I/O is limited to reading the input and the handler's own effects; the
+    caller writes the document, so tests can drive this in-process."""
+
+    def __init__(self, config: WorkerConfig, clock: Clock, log: Callable[[str], None]) -> None:
+        self._config = config
+        self._clock = clock
+        self._log = log
+
+    def run(self) -> Tuple[bytes, int]:
+        config = self._config
+        try:
+            value = read_input(config.input_file, config.encoding)
+        except OSError as err:
+            return self._fail(Failure(BAD_CONFIGURATION, f"cannot read HEARTH_INPUT_FILE: {err}"))
+        except enc.DecodeError as err:
+            return self._fail(classify(err))
+
+        try:
+            handler = handlers.load(config.handler)
+            handler.setup()
+        except handlers.HandlerConfigError as err:
+            return self._fail(classify(err))
+        except FatalError as err:
+            return self._fail(classify(err))
+        except BaseException as err:  # noqa: B036 - user setup may raise anything, even SystemExit
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            traceback.print_exc()
+            failure = classify(err)
+            return self._fail(Failure(failure.type, f"setup failed: {failure.message}"))
+
+        deadline = Deadline(config.timeout_seconds, self._clock)
+        context = Context("oneshot", 1, config.function, config.timeout_seconds, lambda _v, _m: deadline.extend())
+        done = threading.Event()
+        result: List[Tuple[bytes, int]] = []
+
+        def attempt() -> None:
+            try:
+                output = handler.call(value, context)
+                result.append(success_document(encode_output(output, config.encoding)))
+            except BaseException as err:  # noqa: B036 - reported, never re-raised in this thread
+                failure = classify(err)
+                if failure.type in (USER_ERROR, FATAL):
+                    traceback.print_exc()
+                result.append(self._fail(failure))
+            finally:
+                done.set()
+
+        # A daemon thread: when the deadline passes the process exits without waiting for it.
+        threading.Thread(target=attempt, name="hearth-oneshot", daemon=True).start()
+        while not done.wait(timeout=max(0.0, min(deadline.remaining(), 1.0))):
+            if deadline.expired():
+                return self._fail(Failure(TIMEOUT, f"the attempt exceeded timeoutSeconds={config.timeout_seconds:g} without progress"))
+        return result[0] if result else self._fail(Failure(USER_ERROR, "the attempt ended without a result"))
+
+    def _fail(self, failure: Failure) -> Tuple[bytes, int]:
+        self._log(f"hearth: {failure.type} (exit {failure.exit_code}): {failure.message}")
+        return failure_document(failure), failure.exit_code
+
+
+def write_document(path: str, doc: bytes) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(doc)
+    except OSError as err:
+        # Still exit with the class's code: podFailurePolicy needs only the code.
+        print(f"hearth: cannot write termination log {path}: {err}", file=sys.stderr)
