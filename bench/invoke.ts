@@ -1,0 +1,223 @@
+// bench/invoke: a no-op Function on warm workers through one gateway, beside a bare Node HTTP
+// server measured in the same run.
+//   run():  sequential round trips, p50/p99, minus the bare server's → added latency
+//           (goal: p50 ≤ 0.3 ms, p99 ≤ 2 ms)
+//   push(): tasks/s accepted and tasks/s completed through one gateway (goal ≥ 5,000/s)
+// Every component is its own process, as deployed: gateway (`hearth gateway`), workers
+// (`hearth worker`, supervisor + child), the bare server; this process is the client.
+//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal]
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createClient } from "../src/client/index.ts";
+import { HttpClient } from "../src/client/http.ts";
+
+const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const HANDLERS = fileURLToPath(new URL("../test/protocol/handlers/node/", import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "3000" },
+    pushes: { type: "string", default: "20000" },
+    workers: { type: "string", default: "2" },
+    concurrency: { type: "string", default: "32" },
+    inflight: { type: "string", default: "64" },
+    sync: { type: "string", default: "full" },
+  },
+});
+const RUNS = Number(values.runs);
+const PUSHES = Number(values.pushes);
+const WORKERS = Number(values.workers);
+const WORKER_CONCURRENCY = Number(values.concurrency);
+const IN_FLIGHT = Number(values.inflight);
+const SYNC = values.sync === "normal" ? "normal" : "full";
+
+const procs: ChildProcess[] = [];
+const dir = mkdtempSync(join(tmpdir(), "hearth-bench-"));
+
+function cleanup(): void {
+  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+}
+process.on("exit", cleanup);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
+    });
+  });
+}
+
+function start(args: string[], env: Record<string, string> = {}): ChildProcess {
+  const p = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env["PATH"] ?? "", ...env } });
+  procs.push(p);
+  return p;
+}
+
+async function waitHttp(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+async function measure(n: number, once: () => Promise<unknown>): Promise<{ p50: number; p99: number; mean: number }> {
+  for (let i = 0; i < Math.min(500, n / 5); i++) await once();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await once();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), mean: times.reduce((a, b) => a + b, 0) / n };
+}
+
+async function main(): Promise<void> {
+  // Baseline: the same request shape to a bare node:http server that echoes its body.
+  const barePort = await freePort();
+  const bareSrc = join(dir, "bare.mjs");
+  writeFileSync(
+    bareSrc,
+    `import { createServer } from "node:http";
+createServer((req, res) => { const c = []; req.on("data", (d) => c.push(d)); req.on("end", () => { const b = Buffer.concat(c); res.writeHead(200, { "content-type": "application/json", "content-length": b.length }); res.end(b); }); })
+  .listen(${barePort}, "127.0.0.1");`,
+  );
+  start([bareSrc]);
+  const bareUrl = `http://127.0.0.1:${barePort}`;
+
+  const gwPort = await freePort();
+  const manifest = join(dir, "fn.yaml");
+  writeFileSync(
+    manifest,
+    `apiVersion: hearth.dev/v1alpha1
+kind: Function
+metadata: {name: noop, namespace: bench}
+spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60, concurrency: ${WORKER_CONCURRENCY}}
+`,
+  );
+  start([MAIN, "gateway", "--port", String(gwPort), "--host", "127.0.0.1", "--store", join(dir, "gw.db"), "--store-sync", SYNC, "--functions", manifest, "--log-level", "warn"]);
+  const gwUrl = `http://127.0.0.1:${gwPort}`;
+  await waitHttp(`${gwUrl}/readyz`);
+  await waitHttp(bareUrl.replace(/$/, "/"));
+  for (let i = 0; i < WORKERS; i++) {
+    start([MAIN, "worker"], {
+      HEARTH_HANDLER: "binding:identity",
+      HEARTH_CODE_PATH: HANDLERS,
+      HEARTH_FUNCTION: "bench/noop",
+      HEARTH_GATEWAY_URL: gwUrl,
+      HEARTH_HEALTH_PORT: "0",
+      HEARTH_CONCURRENCY: String(WORKER_CONCURRENCY),
+      HEARTH_WORKER_ID: `bench-${i}`,
+    });
+  }
+  const client = createClient({ url: gwUrl, maxSockets: IN_FLIGHT });
+  const fn = client.function("bench/noop");
+  for (;;) {
+    const s = await fn.stats();
+    if (s.warmWorkers >= WORKERS) break;
+    await sleep(100);
+  }
+
+  const bare = new HttpClient(bareUrl, { maxSockets: IN_FLIGHT });
+  const body = JSON.stringify({ x: 1 });
+  console.log(`bench/invoke: ${WORKERS} workers × concurrency ${WORKER_CONCURRENCY}, store sync=${SYNC}, node ${process.version}, ${RUNS} runs, ${PUSHES} pushes`);
+
+  // Interleave the two measurements in rounds so machine noise hits both alike.
+  const rounds = 3;
+  const bareRuns: { p50: number; p99: number; mean: number }[] = [];
+  const gwRuns: { p50: number; p99: number; mean: number }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    bareRuns.push(await measure(RUNS / rounds, () => bare.request({ method: "POST", path: "/", body, headers: { "content-type": "application/json" } })));
+    gwRuns.push(await measure(RUNS / rounds, () => fn.run({ x: 1 })));
+  }
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const b50 = med(bareRuns.map((x) => x.p50));
+  const b99 = med(bareRuns.map((x) => x.p99));
+  const g50 = med(gwRuns.map((x) => x.p50));
+  const g99 = med(gwRuns.map((x) => x.p99));
+  console.log("\nrun() round trip (ms, median of rounds)      p50      p99");
+  console.log(`  bare node:http echo (baseline)          ${b50.toFixed(3).padStart(7)}  ${b99.toFixed(3).padStart(7)}`);
+  console.log(`  hearth run() no-op, warm worker         ${g50.toFixed(3).padStart(7)}  ${g99.toFixed(3).padStart(7)}`);
+  console.log(`  added by hearth                         ${(g50 - b50).toFixed(3).padStart(7)}  ${(g99 - b99).toFixed(3).padStart(7)}   (goal ≤ 0.300 / ≤ 2.000)`);
+
+  // Throughput: keep IN_FLIGHT requests going.
+  async function pump(n: number, once: (i: number) => Promise<unknown>): Promise<number> {
+    let next = 0;
+    const t = performance.now();
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < n) await once(next++);
+      }),
+    );
+    return (n / (performance.now() - t)) * 1000;
+  }
+  const bareRate = await pump(PUSHES, () => bare.request({ method: "POST", path: "/", body, headers: { "content-type": "application/json" } }));
+  const before = await fn.stats();
+  const t0 = performance.now();
+  const acceptRate = await pump(PUSHES, (i) => fn.push({ x: i }));
+  // Completed: every pushed task left the queue and finished.
+  for (;;) {
+    const s = await fn.stats();
+    if (s.queueDepth === 0 && s.inFlight === 0) break;
+    await sleep(5);
+  }
+  const completeRate = (PUSHES / (performance.now() - t0)) * 1000;
+  void before;
+  console.log(`\nthroughput (${IN_FLIGHT} requests in flight)              req/s`);
+  console.log(`  bare node:http echo (baseline)          ${bareRate.toFixed(0).padStart(7)}`);
+  console.log(`  hearth push() accepted (durable)        ${acceptRate.toFixed(0).padStart(7)}`);
+  console.log(`  hearth push() → completed by workers    ${completeRate.toFixed(0).padStart(7)}   (goal ≥ 5000 tasks/s)`);
+  console.log(`  ratio accepted / bare                   ${(acceptRate / bareRate).toFixed(2).padStart(7)}`);
+
+  // Fan-out: the same number of tasks through pushMany() in batches of 100.
+  const batches = Math.ceil(PUSHES / 100);
+  const t1 = performance.now();
+  const manyRate = (await pump(batches, () => fn.pushMany(Array.from({ length: 100 }, (_, i) => ({ x: i }))))) * 100;
+  for (;;) {
+    const s = await fn.stats();
+    if (s.queueDepth === 0 && s.inFlight === 0) break;
+    await sleep(5);
+  }
+  const manyComplete = ((batches * 100) / (performance.now() - t1)) * 1000;
+  console.log(`  hearth pushMany(100) accepted           ${manyRate.toFixed(0).padStart(7)}`);
+  console.log(`  hearth pushMany(100) → completed        ${manyComplete.toFixed(0).padStart(7)}`);
+
+  const metrics = await (await fetch(`${gwUrl}/metrics`)).text();
+  const commit = /hearth_gateway_store_commit_seconds_sum ([\d.e-]+)\nhearth_gateway_store_commit_seconds_count (\d+)/.exec(metrics);
+  const rows = /hearth_gateway_store_commit_rows_sum (\d+)/.exec(metrics);
+  if (commit !== null && rows !== null) {
+    const count = Number(commit[2]);
+    console.log(`\nstore: ${count} group commits, mean ${((Number(commit[1]) / count) * 1000).toFixed(3)} ms, ${(Number(rows[1]) / count).toFixed(1)} rows per commit`);
+  }
+  client.close();
+  bare.close();
+}
+
+main().then(
+  () => {
+    cleanup();
+    process.exit(0);
+  },
+  (err: unknown) => {
+    console.error(err);
+    cleanup();
+    process.exit(1);
+  },
+);

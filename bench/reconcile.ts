@@ -1,0 +1,285 @@
+// bench/reconcile: N Functions applied at once → time until every Deployment exists and every
+// Function is Ready, beside a baseline measured in the same run on the same cluster: a bare
+// client creating the same N Deployments (same pod template) and awaiting them. Also the
+// operator's RSS once N and then M Functions are Ready.
+//
+//   node hack/with-cluster.ts node_modules/.bin/node bench/reconcile.ts [--functions 1000] [--total 5000]
+//   HEARTH_KUBECONFIG=… node_modules/.bin/node bench/reconcile.ts --functions 200 --total 0 --skip-baseline
+//
+// The operator runs as a real child process (`hearth operator`), so its RSS is its own.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { functionStatus } from "../src/api/v1alpha1/index.ts";
+import { desiredObjects } from "../src/controllers/function/desired.ts";
+import { fakeNode } from "../src/devcluster/nodes.ts";
+import { SystemClock } from "../src/kube/clock.ts";
+import { KubeClient, Transport } from "../src/kube/client.ts";
+import { Informer } from "../src/kube/informer.ts";
+import { loadConnection } from "../src/kube/kubeconfig.ts";
+import type { Deployment, Unstructured } from "../src/kube/objects.ts";
+import { deployments, hearthFunctions, namespaces, nodes, pods } from "../src/kube/resources.ts";
+import { parseOperatorConfig, type OperatorConfigInput } from "../src/operator/config.ts";
+import { aFunction } from "../test/support/function-builder.ts";
+import { installCrds, parseMetrics } from "../test/support/operator.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    functions: { type: "string", default: "1000" },
+    total: { type: "string", default: "5000" },
+    concurrency: { type: "string", default: "32" },
+    "skip-baseline": { type: "boolean", default: false },
+    "pods-per-node": { type: "string", default: "1000" },
+  },
+});
+const N = Number(args.functions);
+const TOTAL = Number(args.total);
+const CONCURRENCY = Number(args.concurrency);
+const PODS_PER_NODE = Number(args["pods-per-node"]);
+const kubeconfig = process.env["HEARTH_KUBECONFIG"] ?? process.env["KUBECONFIG"];
+if (kubeconfig === undefined) throw new Error("set HEARTH_KUBECONFIG (or run through hack/with-cluster.ts)");
+
+const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const id = randomBytes(3).toString("hex");
+const clock = new SystemClock();
+const silent = pino({ level: "silent" });
+const transport = new Transport({ connection: await loadConnection({ kubeconfig }), clock, qps: 0, maxSockets: CONCURRENCY });
+const client = new KubeClient(transport, "hearth-bench");
+const SIGNING_KEY = "bench-signing-key-0123456789abcdef";
+
+/** Small pods: the bench measures control-plane work, not capacity. */
+const benchFunction = (name: string, ns: string) =>
+  aFunction(name, ns).handler("app.echo:Echo").with({ resources: { cpu: "1m", memory: "8Mi", ephemeralStorage: "8Mi" } }).replicas(1);
+
+async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const item = items[next++];
+        if (item !== undefined) await fn(item);
+      }
+    }),
+  );
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function ensureNodes(pods: number): Promise<void> {
+  const count = Math.ceil((pods * 1.1) / PODS_PER_NODE) + 1;
+  log(`creating ${count} fake nodes with ${PODS_PER_NODE} pod slots each`);
+  await pool(
+    Array.from({ length: count }, (_, i) => i),
+    8,
+    async (i) => {
+      const node = fakeNode({ name: `bench-${id}-${i}`, cpu: "10000", memory: "64Ti", pods: PODS_PER_NODE });
+      await client.create(nodes, node as unknown as { metadata: { name: string } });
+    },
+  );
+}
+
+async function newNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${id}`;
+  await client.apply(namespaces, { metadata: { name } });
+  // Pods are rejected until the ServiceAccount controller made `default`.
+  const sa = { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true, schema: namespaces.schema };
+  for (let i = 0; i < 200 && (await client.get(sa, "default", name)) === undefined; i++) await new Promise((r) => setTimeout(r, 100));
+  return name;
+}
+
+async function deleteNamespace(name: string): Promise<void> {
+  await client.delete(namespaces, name);
+  const t0 = Date.now();
+  for (;;) {
+    const left = (await client.list(pods, { namespace: name, limit: 1 })).items.length;
+    if (left === 0 && (await client.get(namespaces, name)) === undefined) break;
+    if (Date.now() - t0 > 600_000) {
+      log(`namespace ${name} still terminating after 10 min; continuing`);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  log(`namespace ${name} gone after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+const config = parseOperatorConfig({ workerTokens: { signingKey: SIGNING_KEY } });
+
+/** Baseline: the same Deployments (same template) created by a bare client, awaited through a watch. */
+async function baseline(): Promise<{ seconds: number; p50: number; p99: number }> {
+  const ns = await newNamespace("bench-base");
+  const ready = new Map<string, number>();
+  const created = new Map<string, number>();
+  const inf = new Informer({ client, resource: deployments, clock, logger: silent, namespaces: [ns] });
+  inf.on({
+    add: (d) => d.status.readyReplicas === 1 && !ready.has(d.metadata.name) && ready.set(d.metadata.name, Date.now()),
+    update: (_, d) => d.status.readyReplicas === 1 && !ready.has(d.metadata.name) && ready.set(d.metadata.name, Date.now()),
+  });
+  inf.start();
+  await inf.waitForSync();
+  const t0 = Date.now();
+  const names = Array.from({ length: N }, (_, i) => `f${i}`);
+  await pool(names, CONCURRENCY, async (name) => {
+    const fn = benchFunction(name, ns).uid("00000000-0000-0000-0000-000000000000").build();
+    const d = desiredObjects(fn, config, { signingKey: SIGNING_KEY, setReplicas: true });
+    if (!d.ok) throw new Error(d.message);
+    const dep = d.objects.deployment;
+    // Same Deployment minus the owner reference (no Function owns it here).
+    const meta = { ...dep.metadata };
+    delete meta["ownerReferences"];
+    created.set(name, Date.now());
+    await client.create(deployments, { ...dep, metadata: { ...meta, name: dep.metadata.name } });
+  });
+  const createdAll = Date.now();
+  while (ready.size < N) await new Promise((r) => setTimeout(r, 100));
+  const seconds = (Date.now() - t0) / 1000;
+  await inf.stop();
+  const lat = [...ready.entries()].map(([n, t]) => t - (created.get(n.replace(/-pool$/, "")) ?? t0)).sort((a, b) => a - b);
+  log(`baseline: ${N} Deployments created in ${((createdAll - t0) / 1000).toFixed(1)} s, all ready after ${seconds.toFixed(1)} s`);
+  await deleteNamespace(ns);
+  return { seconds, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+}
+
+interface OperatorProcess {
+  url: string;
+  rssMiB(): Promise<number>;
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startOperatorProcess(ns: string): Promise<OperatorProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "hearth-bench-"));
+  const cfg: OperatorConfigInput = {
+    namespaces: [ns],
+    workerTokens: { signingKey: SIGNING_KEY },
+    server: { host: "127.0.0.1", port: 0 },
+    leaderElection: { enabled: true, namespace: ns, name: "hearth-operator" },
+    logLevel: "warn",
+  };
+  writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
+  const child = spawn(process.execPath, ["src/cli/main.ts", "operator", "--config", join(dir, "config.json"), "--kubeconfig", kubeconfig ?? "", "--id", `bench-${id}`, "--log-level", "info"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
+  child.stderr.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
+  let url: string | undefined;
+  for (let i = 0; i < 600 && url === undefined; i++) {
+    url = /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1];
+    if (child.exitCode !== null) throw new Error(`operator exited: ${out}`);
+    if (url === undefined) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (url === undefined) throw new Error(`operator did not start: ${out}`);
+  const base = url;
+  const metrics = async () => parseMetrics(await (await fetch(`${base}/metrics`)).text());
+  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> =>
+    ((await metrics()).get(name) ?? []).filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+  return {
+    url: base,
+    // /proc is the ground truth for RSS; the process metric says the same on Linux.
+    rssMiB: async () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid ?? 0}/status`, "utf8"))?.[1] ?? 0) / 1024,
+    metric,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}
+
+interface Phase {
+  seconds: number;
+  deploymentsSeconds: number;
+  p50: number;
+  p99: number;
+}
+
+/** Applies Functions `from`..`to`-1 and waits until each has a Deployment and is Ready. */
+async function operatorPhase(ns: string, from: number, to: number, fns: Informer<Unstructured>, deps: Informer<Deployment>): Promise<Phase> {
+  const readyAt = new Map<string, number>();
+  const appliedAt = new Map<string, number>();
+  const isReady = (o: Unstructured): boolean => functionStatus.safeParse(o["status"] ?? {}).data?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+  const track = (o: Unstructured): void => {
+    if (isReady(o) && !readyAt.has(o.metadata.name)) readyAt.set(o.metadata.name, Date.now());
+  };
+  fns.on({ add: track, update: (_, o) => track(o) });
+  const names = Array.from({ length: to - from }, (_, i) => `f${from + i}`);
+  const want = new Set(names);
+  const t0 = Date.now();
+  await pool(names, CONCURRENCY, async (name) => {
+    appliedAt.set(name, Date.now());
+    await client.apply(hearthFunctions, benchFunction(name, ns).manifest(), { fieldManager: "bench-user" });
+  });
+  log(`applied ${names.length} Functions in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  let deploymentsSeconds = Number.NaN;
+  for (;;) {
+    if (Number.isNaN(deploymentsSeconds) && names.every((n) => deps.getByName(ns, `${n}-pool`) !== undefined)) deploymentsSeconds = (Date.now() - t0) / 1000;
+    const done = [...want].filter((n) => readyAt.has(n)).length;
+    if (done === want.size && !Number.isNaN(deploymentsSeconds)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const lat = names.map((n) => (readyAt.get(n) ?? 0) - (appliedAt.get(n) ?? 0)).sort((a, b) => a - b);
+  return { seconds, deploymentsSeconds, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+}
+
+async function main(): Promise<void> {
+  await installCrds(client);
+  await ensureNodes(Math.max(N, TOTAL));
+  const base = args["skip-baseline"] ? undefined : await baseline();
+
+  const ns = await newNamespace("bench-op");
+  const op = await startOperatorProcess(ns);
+  const fns = new Informer({ client, resource: hearthFunctions, clock, logger: silent, namespaces: [ns] });
+  const deps = new Informer({ client, resource: deployments, clock, logger: silent, namespaces: [ns] });
+  fns.start();
+  deps.start();
+  await Promise.all([fns.waitForSync(), deps.waitForSync()]);
+  const rssIdle = await op.rssMiB();
+
+  const first = await operatorPhase(ns, 0, N, fns, deps);
+  await new Promise((r) => setTimeout(r, 3000));
+  const rssAtN = await op.rssMiB();
+  const writesAtN = await op.metric("hearth_kube_requests_total");
+  log(`operator: ${N} Functions Ready after ${first.seconds.toFixed(1)} s; RSS ${rssAtN.toFixed(0)} MiB`);
+
+  let rssAtTotal: number | undefined;
+  let second: Phase | undefined;
+  if (TOTAL > N) {
+    second = await operatorPhase(ns, N, TOTAL, fns, deps);
+    await new Promise((r) => setTimeout(r, 3000));
+    rssAtTotal = await op.rssMiB();
+    log(`operator: ${TOTAL} Functions Ready; RSS ${rssAtTotal.toFixed(0)} MiB`);
+  }
+  const reconciles = await op.metric("hearth_controller_reconcile_total");
+  const errors = await op.metric("hearth_controller_reconcile_errors_total");
+  await fns.stop();
+  await deps.stop();
+  await op.stop();
+
+  const rate = N / first.seconds;
+  const lines = [
+    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, ${new Date().toISOString()}`,
+    "",
+    "                                   seconds   per second   apply→Ready p50   p99",
+  ];
+  if (base !== undefined) lines.push(`baseline: bare client, ${N} Deployments   ${base.seconds.toFixed(1).padStart(7)}   ${(N / base.seconds).toFixed(1).padStart(10)}   ${base.p50.toFixed(0).padStart(12)} ms   ${base.p99.toFixed(0)} ms`);
+  lines.push(`operator: ${N} Functions → Ready     ${first.seconds.toFixed(1).padStart(7)}   ${rate.toFixed(1).padStart(10)}   ${first.p50.toFixed(0).padStart(12)} ms   ${first.p99.toFixed(0)} ms`);
+  lines.push(`          every Deployment existed after ${first.deploymentsSeconds.toFixed(1)} s`);
+  if (base !== undefined) lines.push(`throughput ratio operator/baseline: ${(rate / (N / base.seconds)).toFixed(2)}× (goal ≥ 0.6×)`);
+  if (second !== undefined) lines.push(`operator: +${TOTAL - N} Functions → Ready ${second.seconds.toFixed(1)} s (p50 ${second.p50.toFixed(0)} ms, p99 ${second.p99.toFixed(0)} ms)`);
+  lines.push(`operator RSS: idle ${rssIdle.toFixed(0)} MiB, ${N} Functions ${rssAtN.toFixed(0)} MiB${rssAtTotal !== undefined ? `, ${TOTAL} Functions ${rssAtTotal.toFixed(0)} MiB (goal ≤ 150 MiB)` : ""}`);
+  lines.push(`operator API requests for the first ${N}: ${writesAtN}; reconciles total ${reconciles}, errors ${errors}`);
+  console.log(lines.join("\n"));
+  await deleteNamespace(ns);
+  const leftover = (await client.list(nodes, { labelSelector: "" })).items.filter((n) => n.metadata.name.startsWith(`bench-${id}-`));
+  await pool(leftover, 8, async (n) => void (await client.delete(nodes, n.metadata.name)));
+  transport.close();
+}
+
+await main();

@@ -1,0 +1,127 @@
+// `hearth gateway`: the invocation API (docs/protocol.md). Functions come from the cluster
+// (an informer) or, for dev and tests, from a file of Function manifests (--functions).
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { parseAllDocuments } from "yaml";
+import { parseDuration } from "../../client/protocol.ts";
+import { parseTokenFile } from "../../gateway/auth.ts";
+import { Gateway } from "../../gateway/gateway.ts";
+import { KubeFunctionRegistry } from "../../gateway/kube-registry.ts";
+import { settingsFromManifests, StaticRegistry, type FunctionRegistry } from "../../gateway/registry.ts";
+import { SystemClock } from "../../kube/clock.ts";
+
+export const summary = "serve the invocation API: queues, leases, results, progress, metrics";
+
+const USAGE = `usage: hearth gateway [flags]
+  --port N                  listen port (default 8080)
+  --host ADDR               listen address (default 0.0.0.0)
+  --store PATH              SQLite task store on a volume (default .hearth/gateway.db)
+  --store-sync full|normal  full survives power loss, normal only process crashes (default full)
+  --functions FILE          serve the Function manifests in FILE instead of watching the cluster
+  --kubeconfig PATH         kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
+  --namespace NS            watch Functions in NS only (repeatable; default all)
+  --caller-tokens-file F    bearer tokens for callers, one per line (or $HEARTH_CALLER_TOKENS, comma-separated)
+  --worker-signing-key-file F  key worker tokens are signed with (or $HEARTH_WORKER_SIGNING_KEY)
+  --result-ttl DUR          how long results are kept (default 1h)
+  --max-input-bytes N / --max-output-bytes N   (default 10 MiB each)
+  --max-queue N             queued tasks per function before 429 (default 100000)
+  --worker-timeout DUR      a worker silent this long is gone (default 10s)
+  --log-level LEVEL         pino level (default info)`;
+
+function durationFlag(v: string | undefined, name: string, def: number): number {
+  if (v === undefined) return def;
+  const ms = parseDuration(v);
+  if (ms === undefined) throw new Error(`--${name} must be a duration such as 30s or 1h, got ${JSON.stringify(v)}`);
+  return ms;
+}
+
+function intFlag(v: string | undefined, name: string, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      store: { type: "string" },
+      "store-sync": { type: "string" },
+      functions: { type: "string" },
+      kubeconfig: { type: "string" },
+      namespace: { type: "string", multiple: true },
+      "caller-tokens-file": { type: "string" },
+      "worker-signing-key-file": { type: "string" },
+      "result-ttl": { type: "string" },
+      "max-input-bytes": { type: "string" },
+      "max-output-bytes": { type: "string" },
+      "max-queue": { type: "string" },
+      "worker-timeout": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  const log = pino({ level: values["log-level"] ?? "info", base: { component: "gateway" } });
+  const clock = new SystemClock();
+  const sync = values["store-sync"] ?? "full";
+  if (sync !== "full" && sync !== "normal") throw new Error(`--store-sync must be full or normal, got ${sync}`);
+
+  const callerTokens =
+    values["caller-tokens-file"] !== undefined
+      ? parseTokenFile(readFileSync(values["caller-tokens-file"], "utf8"))
+      : (process.env["HEARTH_CALLER_TOKENS"] ?? "").split(",").map((t) => t.trim()).filter((t) => t !== "");
+  const signingKey =
+    values["worker-signing-key-file"] !== undefined ? readFileSync(values["worker-signing-key-file"], "utf8").trim() : process.env["HEARTH_WORKER_SIGNING_KEY"]?.trim();
+  if (callerTokens.length === 0) log.warn("no caller tokens configured: the caller API is open to anyone who can reach it (dev only)");
+  if (signingKey === undefined || signingKey === "") log.warn("no worker signing key configured: any client can lease and complete tasks (dev only)");
+
+  let registry: FunctionRegistry;
+  if (values.functions !== undefined) {
+    const docs = parseAllDocuments(readFileSync(values.functions, "utf8")).map((d) => d.toJS() as unknown);
+    const fns = settingsFromManifests(docs);
+    log.info({ functions: fns.map((f) => `${f.namespace}/${f.name}`) }, "serving Functions from file");
+    registry = new StaticRegistry(fns);
+  } else {
+    const { loadConnection } = await import("../../kube/kubeconfig.ts");
+    const { createClient } = await import("../../kube/client.ts");
+    const connection = await loadConnection(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig });
+    const client = createClient({ connection, clock, fieldManager: "hearth-gateway" });
+    registry = new KubeFunctionRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
+  }
+
+  const gateway = await Gateway.start({
+    storePath: values.store ?? ".hearth/gateway.db",
+    storeSync: sync,
+    registry,
+    auth: { callerTokens, workerSigningKey: signingKey },
+    port: intFlag(values.port, "port", 8080),
+    host: values.host ?? "0.0.0.0",
+    log,
+    clock,
+    limits: {
+      maxInputBytes: intFlag(values["max-input-bytes"], "max-input-bytes", 10 * 1024 * 1024),
+      maxOutputBytes: intFlag(values["max-output-bytes"], "max-output-bytes", 10 * 1024 * 1024),
+    },
+    engine: {
+      resultTtlMs: durationFlag(values["result-ttl"], "result-ttl", 3_600_000),
+      maxQueue: intFlag(values["max-queue"], "max-queue", 100_000),
+      workerTimeoutMs: durationFlag(values["worker-timeout"], "worker-timeout", 10_000),
+    },
+  });
+  log.info({ url: gateway.url, store: values.store ?? ".hearth/gateway.db" }, "gateway listening");
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", () => resolve());
+    process.once("SIGINT", () => resolve());
+  });
+  log.info("stopping");
+  await gateway.stop();
+  return 0;
+}

@@ -1,0 +1,232 @@
+// The Function controller's I/O: gather from informer caches, plan (pure, plan.ts), apply with
+// server-side apply under one field manager, write status only when it changed, and record
+// Events for transitions. Level-triggered: a crash anywhere converges on the next reconcile.
+import type { Logger } from "pino";
+import { API_VERSION } from "../../api/v1alpha1/common.ts";
+import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
+import type { KubeClient } from "../../kube/client.ts";
+import type { Informer } from "../../kube/informer.ts";
+import { secret as secretSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
+import type { ReconcileResult } from "../../kube/queue.ts";
+import { deployments, hearthFunctions, pods, resourceType, secrets } from "../../kube/resources.ts";
+import type { ControllerContext, Manager, RegisteredController } from "../../operator/manager.ts";
+import { watch } from "../../operator/manager.ts";
+import type { WorkloadConfig } from "../../workload/config.ts";
+import { ANNOTATIONS, LABELS, MANAGED_BY } from "../../workload/labels.ts";
+import { CONTROLLER_NAME, deploymentName, FIELD_MANAGER, workerSecretName } from "./names.ts";
+import { podProblem } from "./observe.ts";
+import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
+import { statusFingerprint } from "./status.ts";
+
+const BY_FUNCTION = "function";
+/** How long a write we made is trusted over a cache that does not show it yet. */
+const EXPECTATION_TTL_MS = 30_000;
+
+export interface FunctionControllerOptions {
+  manager: Manager;
+  config: WorkloadConfig;
+  signingKey: string;
+  /** A Functions informer shared with other controllers; created here when absent. */
+  functions?: Informer<Unstructured>;
+  concurrency?: number;
+  timeoutMs?: number;
+  resyncMs?: number;
+}
+
+/**
+ * Secrets of the watched namespaces, with the data of all but ours dropped: the cache must know
+ * every name (to never take over someone else's Secret) but needs only our tokens.
+ */
+const cachedSecrets = resourceType({
+  ...secrets,
+  schema: secretSchema.transform((s): Secret => {
+    if (s.metadata.labels?.[LABELS.managedBy] === MANAGED_BY) return s;
+    const { data: _data, ...rest } = s;
+    return rest;
+  }),
+});
+
+/** What a Deployment event must change to matter to the status or the plan. */
+function deploymentView(d: Deployment): string {
+  const st = d.status;
+  return JSON.stringify([
+    d.metadata.uid,
+    d.metadata.generation,
+    d.metadata.deletionTimestamp,
+    d.metadata.annotations?.[ANNOTATIONS.appliedHash],
+    d.metadata.ownerReferences,
+    d.spec.replicas,
+    d.replicasManagers,
+    d.specManagers,
+    [st.observedGeneration, st.replicas, st.updatedReplicas, st.readyReplicas, st.availableReplicas],
+    st.conditions?.map((c) => [c.type, c.status, c.reason]),
+  ]);
+}
+
+function problemOf(p: Pod): string {
+  const problem = p.metadata.deletionTimestamp === undefined ? podProblem(p) : undefined;
+  return problem === undefined ? "" : `${problem.reason}: ${problem.message}`;
+}
+
+function functionLabelKey(o: { metadata: { namespace?: string | undefined; labels?: Record<string, string> | undefined } }): string[] {
+  const fn = o.metadata.labels?.[LABELS.function];
+  return fn === undefined || o.metadata.namespace === undefined ? [] : [`${o.metadata.namespace}/${fn}`];
+}
+
+function ownerFunctionKey(o: { metadata: { namespace?: string | undefined; ownerReferences?: { kind: string; name: string; controller?: boolean | undefined; apiVersion: string }[] | undefined } }): string[] {
+  const ref = o.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === "Function" && r.apiVersion.startsWith("hearth.dev/"));
+  return ref === undefined || o.metadata.namespace === undefined ? [] : [`${o.metadata.namespace}/${ref.name}`];
+}
+
+export class FunctionController {
+  readonly functions: Informer<Unstructured>;
+  readonly deployments: Informer<Deployment>;
+  readonly secrets: Informer<Secret>;
+  readonly pods: Informer<Pod>;
+  readonly registered: RegisteredController;
+  private readonly client: KubeClient;
+  private readonly opts: FunctionControllerOptions;
+  /** Writes not yet visible in the caches: key → what we wrote and when. */
+  private readonly appliedDeployments = new Map<string, { hash: string; at: number }>();
+  private readonly writtenStatuses = new Map<string, { fingerprint: string; at: number }>();
+  /** Drift signatures already answered with a forced apply, by Deployment uid. */
+  private readonly answeredDrift = new Map<string, string>();
+
+  constructor(opts: FunctionControllerOptions) {
+    this.opts = opts;
+    const m = opts.manager;
+    this.client = m.client.as(FIELD_MANAGER);
+    this.functions = opts.functions ?? m.informer(hearthFunctions, { name: "functions" });
+    // Deployments and Secrets unfiltered: a name taken by someone else must be visible in the
+    // cache, so that a cache miss means "absent" and creating needs no extra read.
+    this.deployments = m.informer(deployments, { name: "function-deployments" });
+    this.secrets = m.informer(cachedSecrets, { name: "function-secrets" });
+    this.pods = m.informer(pods, {
+      name: "function-pods",
+      labelSelector: `${LABELS.function},${LABELS.workerMode}=warm`,
+      indexers: { [BY_FUNCTION]: functionLabelKey },
+    });
+    this.registered = m.register({
+      name: CONTROLLER_NAME,
+      watches: [
+        // Our own status writes come back as updates: only spec (generation) and deletion matter.
+        watch(this.functions, undefined, {
+          update: (a, b) => a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp,
+        }),
+        watch(this.deployments, ownerFunctionKey, { update: (a, b) => deploymentView(a) !== deploymentView(b) }),
+        watch(this.secrets, ownerFunctionKey, {
+          update: (a, b) => a.data?.["token"] !== b.data?.["token"] || JSON.stringify(a.metadata.ownerReferences) !== JSON.stringify(b.metadata.ownerReferences),
+        }),
+        // Ready counts come from the Deployment; pods only matter for the problems they show.
+        watch(this.pods, functionLabelKey, { add: (p) => problemOf(p) !== "", update: (a, b) => problemOf(a) !== problemOf(b), delete: (p) => problemOf(p) !== "" }),
+      ],
+      reconcile: (ctx) => this.reconcile(ctx),
+      concurrency: opts.concurrency ?? 16,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      resyncMs: opts.resyncMs ?? 600_000,
+    });
+  }
+
+  private now(): string {
+    return new Date(this.opts.manager.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  private fresh(entry: { at: number } | undefined): boolean {
+    return entry !== undefined && this.opts.manager.clock.now() - entry.at < EXPECTATION_TTL_MS;
+  }
+
+  async reconcile(ctx: ControllerContext): Promise<ReconcileResult> {
+    const { key, signal, log } = ctx;
+    const raw = this.functions.get(key);
+    if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) {
+      // Deleted: the garbage collector removes what we own (ownerReferences).
+      this.appliedDeployments.delete(key);
+      this.writtenStatuses.delete(key);
+      return;
+    }
+    const namespace = raw.metadata.namespace ?? "default";
+    const previous = currentStatus(raw);
+    const parsed = parseFunction(raw);
+    if (!parsed.ok) {
+      await this.writeStatus(key, raw, invalidSpecStatus(raw, parsed.message, previous, this.now()), signal, log);
+      return;
+    }
+    const fn = parsed.fn;
+    const name = fn.metadata.name;
+
+    let deployment = this.deployments.getByName(namespace, deploymentName(name));
+    const secret = this.secrets.getByName(namespace, workerSecretName(name));
+
+    const uid = deployment?.metadata.uid;
+    const objects = planObjects({
+      fn,
+      deployment,
+      secret,
+      config: this.opts.config,
+      signingKey: this.opts.signingKey,
+      fieldManager: FIELD_MANAGER,
+      answeredDrift: uid !== undefined ? this.answeredDrift.get(uid) : undefined,
+    });
+
+    if (objects.applySecret !== undefined) {
+      await this.client.apply(secrets, objects.applySecret, { signal });
+      log.debug("applied worker Secret");
+    }
+    const desired = objects.desired;
+    if (objects.applyDeployment !== undefined && desired !== undefined) {
+      const memo = this.appliedDeployments.get(key);
+      const drifted = objects.driftSignature !== "" && uid !== undefined && this.answeredDrift.get(uid) !== objects.driftSignature;
+      if (drifted || !(this.fresh(memo) && memo?.hash === desired.deploymentHash)) {
+        deployment = await this.client.apply(deployments, objects.applyDeployment, { signal });
+        this.appliedDeployments.set(key, { hash: desired.deploymentHash, at: this.opts.manager.clock.now() });
+        if (deployment.metadata.uid !== undefined) {
+          // Our forced apply took back what we own; whatever foreign fields remain are not ours to fight over.
+          const after = Object.entries(deployment.specManagers)
+            .filter(([mgr]) => mgr !== FIELD_MANAGER)
+            .map(([mgr, fp]) => `${mgr}:${fp}`)
+            .sort()
+            .join(",");
+          this.answeredDrift.set(deployment.metadata.uid, after);
+        }
+        log.debug({ configHash: desired.configHash }, "applied warm pool Deployment");
+      }
+    }
+    if (objects.deleteDeployment && deployment !== undefined) {
+      await this.client.delete(deployments, deploymentName(name), namespace, { signal, ...(deployment.metadata.uid !== undefined ? { uid: deployment.metadata.uid } : {}) });
+      this.event(raw, "Normal", "PoolRemoved", "invocation: isolated needs no warm pool; removed its Deployment");
+      deployment = undefined;
+    }
+
+    const statusPlan = planStatus({ fn, objects, deployment, pods: this.pods.byIndex(BY_FUNCTION, key), previous, now: this.now() });
+    await this.writeStatus(key, raw, statusPlan, signal, log);
+  }
+
+  private async writeStatus(key: string, raw: Unstructured, plan: StatusPlan, signal: AbortSignal, log: Logger): Promise<void> {
+    if (!plan.write) {
+      this.writtenStatuses.delete(key);
+      return;
+    }
+    const fingerprint = statusFingerprint(plan.status);
+    const memo = this.writtenStatuses.get(key);
+    if (this.fresh(memo) && memo?.fingerprint === fingerprint) return; // already written; the cache lags
+    await this.client.applyStatus(hearthFunctions, { name: raw.metadata.name, namespace: raw.metadata.namespace }, plan.status satisfies FunctionStatus, { signal });
+    this.writtenStatuses.set(key, { fingerprint, at: this.opts.manager.clock.now() });
+    for (const e of plan.events) this.event(raw, e.type, e.reason, e.message);
+    log.debug({ ready: plan.status.conditions?.find((c) => c.type === "Ready")?.status }, "status written");
+  }
+
+  private event(raw: Unstructured, type: "Normal" | "Warning", reason: string, message: string): void {
+    this.opts.manager.recorder.record(
+      { apiVersion: API_VERSION, kind: "Function", name: raw.metadata.name, namespace: raw.metadata.namespace ?? "default", uid: raw.metadata.uid },
+      type,
+      reason,
+      message,
+    );
+  }
+}
+
+/** Creates the Function controller and registers it (and its informers) with the manager. */
+export function registerFunctionController(opts: FunctionControllerOptions): FunctionController {
+  return new FunctionController(opts);
+}
+

@@ -1,0 +1,126 @@
+// What the warm pool's pods and Deployment say, reduced to the few facts a user acts on. Pure
+// and deterministic (pods are considered in name order) so that the same cluster state always
+// yields the same status and an idle operator writes nothing.
+import type { ContainerStatus, Deployment, Pod } from "../../kube/objects.ts";
+
+/** Worker problems by decreasing severity: the first one found names the Degraded reason. */
+export const PROBLEM_REASONS = ["PodCreateFailed", "ImagePullBackOff", "ContainerConfigError", "SetupFailing", "Unschedulable"] as const;
+export type ProblemReason = (typeof PROBLEM_REASONS)[number];
+
+export interface Problem {
+  reason: ProblemReason;
+  /** Pods affected. */
+  pods: number;
+  /** The first affected pod (by name). */
+  example: string;
+  message: string;
+}
+
+export interface PoolObservation {
+  /** spec.replicas of the Deployment (what the pool should have now). */
+  desired: number;
+  replicas: number;
+  ready: number;
+  updated: number;
+  available: number;
+  /** The Deployment controller has seen the latest spec. */
+  observedLatest: boolean;
+  /** The Deployment gave up progressing (progressDeadlineSeconds passed). */
+  deadlineExceeded: string | undefined;
+  problems: Problem[];
+}
+
+const IMAGE_PULL = new Set(["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable", "SignatureValidationFailed"]);
+const CONFIG_ERRORS = new Set(["CreateContainerConfigError", "CreateContainerError", "PreCreateHookError", "PreStartHookError"]);
+const CRASHING = new Set(["CrashLoopBackOff", "RunContainerError", "PostStartHookError"]);
+
+/** Exit codes of the runtime contract (docs/protocol.md), for messages. */
+export const EXIT_CLASSES: Record<number, string> = {
+  1: "UserError: setup() or the handler raised",
+  2: "BadConfiguration: the handler cannot be imported or has the wrong signature",
+  65: "InputRejected",
+  75: "Fatal: FatalError or a CUDA error",
+  124: "Timeout",
+  137: "killed (out of memory or SIGKILL)",
+  143: "terminated (SIGTERM)",
+};
+
+function describeExit(code: number, reason: string | undefined, message: string | undefined): string {
+  const cls = EXIT_CLASSES[code];
+  let s = `exit code ${code}${cls !== undefined ? ` (${cls})` : ""}`;
+  if (reason === "OOMKilled") s = `exit code ${code} (OOMKilled: raise spec.resources.memory)`;
+  const msg = message?.trim();
+  if (msg !== undefined && msg !== "") s += `: ${msg.length > 300 ? `${msg.slice(0, 300)}…` : msg}`;
+  return s;
+}
+
+/** One pod's problem, if it has one. */
+export function podProblem(pod: Pod): { reason: ProblemReason; message: string } | undefined {
+  const statuses: ContainerStatus[] = [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])];
+  for (const c of statuses) {
+    const w = c.state?.waiting;
+    if (w?.reason !== undefined && IMAGE_PULL.has(w.reason)) {
+      return { reason: "ImagePullBackOff", message: `container ${c.name} cannot pull its image${c.image !== undefined ? ` ${c.image}` : ""}: ${w.message ?? w.reason}` };
+    }
+  }
+  for (const c of statuses) {
+    const w = c.state?.waiting;
+    if (w?.reason !== undefined && CONFIG_ERRORS.has(w.reason)) {
+      return { reason: "ContainerConfigError", message: `container ${c.name} cannot start (${w.reason}): ${w.message ?? "check env, envFrom and volumes"}` };
+    }
+  }
+  for (const c of statuses) {
+    if (c.ready) continue;
+    const w = c.state?.waiting;
+    const last = c.lastState?.terminated;
+    const now = c.state?.terminated;
+    const crashed = (w?.reason !== undefined && CRASHING.has(w.reason)) || (last !== undefined && last.exitCode !== 0) || (now !== undefined && now.exitCode !== 0);
+    if (crashed) {
+      const t = now ?? last;
+      const detail = t !== undefined ? describeExit(t.exitCode, t.reason, t.message) : (w?.message ?? w?.reason ?? "crashing");
+      return { reason: "SetupFailing", message: `container ${c.name} keeps failing before it is ready (restarts: ${c.restartCount}): ${detail}` };
+    }
+  }
+  const scheduled = pod.status.conditions?.find((c) => c.type === "PodScheduled");
+  if (scheduled !== undefined && scheduled.status === "False" && scheduled.reason === "Unschedulable") {
+    return { reason: "Unschedulable", message: scheduled.message ?? "no node can run this pod" };
+  }
+  return undefined;
+}
+
+export function observePool(deployment: Deployment | undefined, pods: readonly Pod[]): PoolObservation {
+  const st = deployment?.status ?? {};
+  const desired = deployment?.spec.replicas ?? 0;
+  const generation = deployment?.metadata.generation;
+  const obs: PoolObservation = {
+    desired,
+    replicas: st.replicas ?? 0,
+    ready: st.readyReplicas ?? 0,
+    updated: st.updatedReplicas ?? 0,
+    available: st.availableReplicas ?? 0,
+    observedLatest: deployment !== undefined && (generation === undefined || (st.observedGeneration ?? 0) >= generation),
+    deadlineExceeded: undefined,
+    problems: [],
+  };
+  const progressing = st.conditions?.find((c) => c.type === "Progressing");
+  if (progressing?.status === "False" && progressing.reason === "ProgressDeadlineExceeded") obs.deadlineExceeded = progressing.message ?? "the rollout made no progress";
+  const failure = st.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
+  const byReason = new Map<ProblemReason, Problem>();
+  if (failure !== undefined) {
+    byReason.set("PodCreateFailed", { reason: "PodCreateFailed", pods: 0, example: "", message: `pods cannot be created: ${failure.message ?? failure.reason ?? "unknown reason"}` });
+  }
+  const live = pods.filter((p) => p.metadata.deletionTimestamp === undefined && p.status.phase !== "Succeeded" && p.status.phase !== "Failed");
+  live.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+  for (const pod of live) {
+    const p = podProblem(pod);
+    if (p === undefined) continue;
+    const seen = byReason.get(p.reason);
+    if (seen === undefined) byReason.set(p.reason, { reason: p.reason, pods: 1, example: pod.metadata.name, message: p.message });
+    else seen.pods++;
+  }
+  obs.problems = PROBLEM_REASONS.flatMap((r) => {
+    const p = byReason.get(r);
+    return p === undefined ? [] : [p];
+  });
+  return obs;
+}

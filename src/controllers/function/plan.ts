@@ -1,0 +1,164 @@
+// gather → plan → apply, the plan part: given a Function and what the caches hold, decide what
+// to apply and what the status says. Pure: no clock, no client, no randomness.
+import { z } from "zod";
+import { functionStatus, hearthFunction, type FunctionStatus, type HearthFunction } from "../../api/v1alpha1/index.ts";
+import type { ApplyObject } from "../../kube/client.ts";
+import { controllerOf, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
+import type { WorkloadConfig } from "../../workload/config.ts";
+import { ANNOTATIONS } from "../../workload/labels.ts";
+import { WORKER_TOKEN_KEY } from "../../workload/render.ts";
+import { desiredObjects, type DesiredObjects } from "./desired.ts";
+import { deploymentName, endpointOf, workerSecretName } from "./names.ts";
+import { observePool } from "./observe.ts";
+import { computeStatus, statusChanged, transitionEvents, type Situation, type TransitionEvent } from "./status.ts";
+
+export type ParsedFunction = { ok: true; fn: HearthFunction } | { ok: false; message: string };
+
+/** Parses a cached Function (defaults applied); a message for the user if the spec is invalid. */
+export function parseFunction(raw: Unstructured): ParsedFunction {
+  const res = hearthFunction.safeParse(raw);
+  if (res.success) return { ok: true, fn: res.data };
+  const issues = res.error.issues.map((i) => `${i.path.join(".") || "(object)"}: ${i.message}`);
+  return { ok: false, message: `the Function does not match hearth.dev/v1alpha1: ${issues.slice(0, 5).join("; ")}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ""}` };
+}
+
+/** The status the Function carries now (as far as this controller is concerned). */
+export function currentStatus(raw: Unstructured): FunctionStatus | undefined {
+  const res = functionStatus.safeParse(raw["status"] ?? {});
+  return res.success ? res.data : undefined;
+}
+
+export interface ObjectsInput {
+  fn: HearthFunction;
+  deployment: Deployment | undefined;
+  secret: Secret | undefined;
+  config: WorkloadConfig;
+  signingKey: string;
+  /** This controller's field manager (foreign managers of spec fields mean drift). */
+  fieldManager: string;
+  /** The drift signature already answered with an apply, so a stuck foreign field does not loop. */
+  answeredDrift: string | undefined;
+}
+
+export interface ObjectsPlan {
+  applySecret: ApplyObject | undefined;
+  applyDeployment: ApplyObject | undefined;
+  /** The warm pool must go (invocation: isolated). */
+  deleteDeployment: boolean;
+  /** Set when nothing may be applied; becomes the Degraded reason. */
+  invalid: { reason: "InvalidGPU" | "InvalidSpec" | "DeploymentConflict" | "SecretConflict"; message: string } | undefined;
+  desired: DesiredObjects | undefined;
+  /** Fingerprint of foreign owners of the Deployment's spec ("" when none). */
+  driftSignature: string;
+}
+
+function ownedBy(obj: { metadata: { ownerReferences?: { uid: string; controller?: boolean | undefined; kind: string; apiVersion: string; name: string }[] | undefined } }, fn: HearthFunction): boolean {
+  const ref = controllerOf(obj);
+  return ref !== undefined && ref.kind === "Function" && ref.uid === fn.metadata.uid;
+}
+
+export function planObjects(input: ObjectsInput): ObjectsPlan {
+  const { fn, deployment, secret } = input;
+  const plan: ObjectsPlan = { applySecret: undefined, applyDeployment: undefined, deleteDeployment: false, invalid: undefined, desired: undefined, driftSignature: "" };
+
+  if (deployment !== undefined && !ownedBy(deployment, fn)) {
+    plan.invalid = {
+      reason: "DeploymentConflict",
+      message: `a Deployment named ${deploymentName(fn.metadata.name)} already exists and does not belong to this Function: rename the Function or remove that Deployment`,
+    };
+    return plan;
+  }
+  if (fn.spec.invocation === "isolated") {
+    plan.deleteDeployment = deployment !== undefined;
+    return plan;
+  }
+  if (secret !== undefined && !ownedBy(secret, fn)) {
+    plan.invalid = {
+      reason: "SecretConflict",
+      message: `a Secret named ${workerSecretName(fn.metadata.name)} already exists and does not belong to this Function: rename the Function or remove that Secret`,
+    };
+    return plan;
+  }
+
+  const foreign = Object.entries(deployment?.specManagers ?? {})
+    .filter(([m]) => m !== input.fieldManager)
+    .map(([m, fp]) => `${m}:${fp}`)
+    .sort()
+    .join(",");
+  plan.driftSignature = foreign;
+  const replicasOwners = deployment?.replicasManagers ?? [];
+  const setReplicas = replicasOwners.every((m) => m === input.fieldManager);
+
+  const desired = desiredObjects(fn, input.config, { signingKey: input.signingKey, setReplicas });
+  if (!desired.ok) {
+    plan.invalid = { reason: desired.reason, message: desired.message };
+    return plan;
+  }
+  plan.desired = desired.objects;
+
+  const secretCurrent = secret !== undefined && secret.data?.[WORKER_TOKEN_KEY] === desired.objects.tokenData;
+  if (!secretCurrent) plan.applySecret = desired.objects.secret;
+
+  const hashCurrent = deployment?.metadata.annotations?.[ANNOTATIONS.appliedHash] === desired.objects.deploymentHash;
+  const drifted = foreign !== "" && foreign !== input.answeredDrift;
+  if (!hashCurrent || drifted) plan.applyDeployment = desired.objects.deployment;
+  return plan;
+}
+
+export interface StatusPlanInput {
+  fn: HearthFunction;
+  objects: ObjectsPlan;
+  /** The Deployment after this reconcile's apply (or as cached). */
+  deployment: Deployment | undefined;
+  pods: readonly Pod[];
+  previous: FunctionStatus | undefined;
+  now: string;
+}
+
+export interface StatusPlan {
+  status: FunctionStatus;
+  write: boolean;
+  events: TransitionEvent[];
+}
+
+export function planStatus(input: StatusPlanInput): StatusPlan {
+  const { fn, objects } = input;
+  const namespace = fn.metadata.namespace ?? "default";
+  const pool = input.deployment !== undefined && !objects.deleteDeployment ? observePool(input.deployment, input.pods) : undefined;
+  let situation: Situation;
+  if (objects.invalid !== undefined) situation = { kind: "invalid", ...objects.invalid, pool: objects.invalid.reason === "DeploymentConflict" ? undefined : pool };
+  else if (fn.spec.invocation === "isolated") situation = { kind: "isolated" };
+  else situation = { kind: "pool", pool: pool ?? observePool(undefined, []), minReplicas: fn.spec.warmPool.minReplicas };
+  const status = computeStatus({
+    generation: fn.metadata.generation,
+    namespace,
+    name: fn.metadata.name,
+    endpoint: endpointOf(namespace, fn.metadata.name),
+    deployment: situation.kind === "isolated" || objects.invalid?.reason === "DeploymentConflict" ? undefined : deploymentName(fn.metadata.name),
+    gpu: objects.desired?.gpu,
+    situation,
+    previous: input.previous,
+    now: input.now,
+  });
+  const write = statusChanged(input.previous, status);
+  return { status, write, events: write ? transitionEvents(input.previous, status) : [] };
+}
+
+/** Status for a Function whose spec does not parse (no objects are touched). */
+export function invalidSpecStatus(raw: Unstructured, message: string, previous: FunctionStatus | undefined, now: string): StatusPlan {
+  const generation = z.number().optional().safeParse(raw.metadata["generation"]);
+  const namespace = raw.metadata.namespace ?? "default";
+  const status = computeStatus({
+    generation: generation.success ? generation.data : undefined,
+    namespace,
+    name: raw.metadata.name,
+    endpoint: endpointOf(namespace, raw.metadata.name),
+    deployment: undefined,
+    gpu: undefined,
+    situation: { kind: "invalid", reason: "InvalidSpec", message, pool: undefined },
+    previous,
+    now,
+  });
+  const write = statusChanged(previous, status);
+  return { status, write, events: write ? transitionEvents(previous, status) : [] };
+}

@@ -1,0 +1,192 @@
+// Function status from what was planned and observed: Ready / Progressing / Degraded with
+// reasons a user can act on, replica counts, the GPU summary and the endpoint. Pure. Also
+// decides whether the status changed (only then is it written) and which transitions deserve a
+// Kubernetes Event.
+import type { Condition, FunctionStatus } from "../../api/v1alpha1/index.ts";
+import type { GpuStatusSummary } from "../../gpu/plan.ts";
+import type { PoolObservation, Problem } from "./observe.ts";
+
+export type ConditionType = "Ready" | "Progressing" | "Degraded";
+
+/** The controller's verdict before it becomes conditions. */
+export type Situation =
+  /** The spec cannot be rendered; `pool` is the previous pool if one still runs. */
+  | { kind: "invalid"; reason: "InvalidGPU" | "InvalidSpec" | "DeploymentConflict" | "SecretConflict"; message: string; pool: PoolObservation | undefined }
+  | { kind: "isolated" }
+  | { kind: "pool"; pool: PoolObservation; minReplicas: number };
+
+export interface StatusInput {
+  generation: number | undefined;
+  namespace: string;
+  name: string;
+  endpoint: string;
+  deployment: string | undefined;
+  gpu: GpuStatusSummary | undefined;
+  situation: Situation;
+  previous: FunctionStatus | undefined;
+  /** RFC 3339, used only for conditions that change. */
+  now: string;
+}
+
+interface NewCondition {
+  type: ConditionType;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
+
+function problemMessage(p: Problem): string {
+  const who = p.pods > 1 ? `${p.pods} workers (e.g. ${p.example})` : p.example !== "" ? `worker ${p.example}` : "the pool";
+  return p.pods === 0 ? p.message : `${who}: ${p.message}`;
+}
+
+function poolConditions(pool: PoolObservation, minReplicas: number): NewCondition[] {
+  const top = pool.problems[0];
+  const needed = Math.min(minReplicas, pool.desired);
+  const degraded: NewCondition =
+    top !== undefined
+      ? { type: "Degraded", status: "True", reason: top.reason, message: pool.problems.map(problemMessage).join("; ") }
+      : { type: "Degraded", status: "False", reason: "AsExpected", message: "" };
+
+  let ready: NewCondition;
+  if (needed === 0 && pool.desired === 0) {
+    ready = { type: "Ready", status: "True", reason: "ScaledToZero", message: "no warm workers (warmPool.minReplicas: 0)" };
+  } else if (pool.ready >= needed && pool.ready > 0) {
+    ready = { type: "Ready", status: "True", reason: "WorkersReady", message: `${pool.ready} of ${plural(pool.desired, "warm worker")} ready` };
+  } else {
+    const reason = top?.reason ?? "WorkersStarting";
+    const msg = `${pool.ready} of ${plural(Math.max(needed, 1), "warm worker")} ready`;
+    ready = { type: "Ready", status: "False", reason, message: top !== undefined ? `${msg}; ${problemMessage(top)}` : `${msg}; waiting for setup() to finish` };
+  }
+
+  let progressing: NewCondition;
+  if (pool.deadlineExceeded !== undefined) {
+    progressing = { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: pool.deadlineExceeded };
+  } else if (!pool.observedLatest || pool.updated < pool.desired || pool.replicas > pool.updated) {
+    progressing = {
+      type: "Progressing",
+      status: "True",
+      reason: "RollingOut",
+      message: `${pool.updated} of ${plural(pool.desired, "worker")} on the current spec${pool.replicas > pool.updated ? `, ${plural(pool.replicas - pool.updated, "old worker")} still running` : ""}`,
+    };
+  } else if (pool.ready < pool.desired) {
+    progressing = { type: "Progressing", status: "True", reason: "ScalingUp", message: `${pool.ready} of ${plural(pool.desired, "worker")} ready` };
+  } else {
+    progressing = { type: "Progressing", status: "False", reason: "Complete", message: "every warm worker runs the current spec" };
+  }
+  return [ready, progressing, degraded];
+}
+
+function situationConditions(s: Situation): NewCondition[] {
+  switch (s.kind) {
+    case "isolated":
+      return [
+        { type: "Ready", status: "True", reason: "IsolatedInvocation", message: "invocation: isolated runs each call as its own batch Job; there is no warm pool" },
+        { type: "Progressing", status: "False", reason: "IsolatedInvocation", message: "" },
+        { type: "Degraded", status: "False", reason: "AsExpected", message: "" },
+      ];
+    case "invalid": {
+      const keeps = s.pool !== undefined && s.pool.desired > 0 ? " (the previous warm pool keeps running)" : "";
+      const degraded: NewCondition = { type: "Degraded", status: "True", reason: s.reason, message: `${s.message}${keeps}` };
+      const progressing: NewCondition = { type: "Progressing", status: "False", reason: s.reason, message: "the spec cannot be rolled out; fix it to continue" };
+      if (s.pool !== undefined && s.pool.ready > 0) {
+        return [{ type: "Ready", status: "True", reason: "PreviousSpecServing", message: `${s.pool.ready} warm workers of the previous spec serve calls` }, progressing, degraded];
+      }
+      return [{ type: "Ready", status: "False", reason: s.reason, message: s.message }, progressing, degraded];
+    }
+    case "pool":
+      return poolConditions(s.pool, s.minReplicas);
+    default: {
+      const never: never = s;
+      return never;
+    }
+  }
+}
+
+/** Keeps lastTransitionTime when the status of a condition did not change (metav1 semantics). */
+function withTransitions(next: NewCondition[], previous: Condition[] | undefined, generation: number | undefined, now: string): Condition[] {
+  return next.map((c) => {
+    const old = previous?.find((p) => p.type === c.type);
+    const cond: Condition = { type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: old !== undefined && old.status === c.status ? old.lastTransitionTime : now };
+    if (generation !== undefined) cond.observedGeneration = generation;
+    return cond;
+  });
+}
+
+export function computeStatus(input: StatusInput): FunctionStatus {
+  const conditions = withTransitions(situationConditions(input.situation), input.previous?.conditions, input.generation, input.now);
+  const status: FunctionStatus = { conditions, endpoint: input.endpoint };
+  if (input.generation !== undefined) status.observedGeneration = input.generation;
+  const pool = input.situation.kind === "pool" ? input.situation.pool : input.situation.kind === "invalid" ? input.situation.pool : undefined;
+  if (pool !== undefined) {
+    status.replicas = pool.replicas;
+    status.readyReplicas = pool.ready;
+    status.updatedReplicas = pool.updated;
+  } else if (input.situation.kind === "isolated") {
+    status.replicas = 0;
+    status.readyReplicas = 0;
+    status.updatedReplicas = 0;
+  }
+  if (input.gpu !== undefined) {
+    const g: NonNullable<FunctionStatus["gpu"]> = { resource: input.gpu.resource, units: input.gpu.units, fraction: input.gpu.fraction, strategy: input.gpu.strategy };
+    if (input.gpu.profile !== undefined) g.profile = input.gpu.profile;
+    status.gpu = g;
+  }
+  if (input.deployment !== undefined) status.deployment = input.deployment;
+  return status;
+}
+
+/** The fields this controller owns, in a comparable form. */
+function owned(s: FunctionStatus | undefined): unknown {
+  if (s === undefined) return undefined;
+  return {
+    observedGeneration: s.observedGeneration,
+    conditions: (s.conditions ?? [])
+      .map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration, c.lastTransitionTime])
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    replicas: s.replicas,
+    readyReplicas: s.readyReplicas,
+    updatedReplicas: s.updatedReplicas,
+    gpu: s.gpu === undefined ? undefined : [s.gpu.resource, s.gpu.units, s.gpu.fraction, s.gpu.strategy, s.gpu.profile],
+    endpoint: s.endpoint,
+    deployment: s.deployment,
+  };
+}
+
+export function statusChanged(previous: FunctionStatus | undefined, next: FunctionStatus): boolean {
+  return JSON.stringify(owned(previous)) !== JSON.stringify(owned(next));
+}
+
+/** A comparable string of the fields this controller owns. */
+export function statusFingerprint(s: FunctionStatus): string {
+  return JSON.stringify(owned(s));
+}
+
+export interface TransitionEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+/** Events for user-visible transitions between two statuses. */
+export function transitionEvents(previous: FunctionStatus | undefined, next: FunctionStatus): TransitionEvent[] {
+  const get = (s: FunctionStatus | undefined, t: ConditionType): Condition | undefined => s?.conditions?.find((c) => c.type === t);
+  const out: TransitionEvent[] = [];
+  const pd = get(previous, "Degraded");
+  const nd = get(next, "Degraded");
+  if (nd?.status === "True" && (pd?.status !== "True" || pd.reason !== nd.reason)) out.push({ type: "Warning", reason: nd.reason, message: nd.message });
+  if (nd?.status === "False" && pd?.status === "True") out.push({ type: "Normal", reason: "Recovered", message: `no longer degraded (was ${pd.reason})` });
+  const pr = get(previous, "Ready");
+  const nr = get(next, "Ready");
+  if (nr?.status === "True" && pr?.status !== "True") out.push({ type: "Normal", reason: "Ready", message: nr.message });
+  if (nr?.status === "False" && pr?.status === "True" && nd?.status !== "True") out.push({ type: "Warning", reason: "NotReady", message: nr.message });
+  const pp = get(previous, "Progressing");
+  const np = get(next, "Progressing");
+  if (np?.reason === "RollingOut" && pp !== undefined && pp.reason !== "RollingOut") out.push({ type: "Normal", reason: "RollingOut", message: "rolling the warm pool to the new spec" });
+  if (np?.reason === "ProgressDeadlineExceeded" && pp?.reason !== "ProgressDeadlineExceeded") out.push({ type: "Warning", reason: "ProgressDeadlineExceeded", message: np.message });
+  return out;
+}

@@ -1,0 +1,292 @@
+// planJob: everything the Job controller decides, as a pure function of what it gathered.
+// The controller only gathers (informer caches, a few live reads) and applies the plan.
+import { isDeepStrictEqual } from "node:util";
+import type { V1ConfigMap, V1Job } from "@kubernetes/client-node";
+import type { HearthFunction, HearthJob, InvocationMode, JobStatus, RetryPolicy } from "../../api/v1alpha1/index.ts";
+import type { WorkloadConfig } from "../../workload/config.ts";
+import { mergeAttempts } from "./attempts.ts";
+import { batchJobName, renderBatchJob, renderInputConfigMap, resolveInput, type InputSource } from "./batch-job.ts";
+import { isConditionTrue, reconcileConditions, type DesiredCondition } from "./conditions.ts";
+import { transitionEvents, type JobEvent } from "./events.ts";
+import { deriveOutcome, type Outcome } from "./outcome.ts";
+import { controllerOf, runtimeContainer, type BatchJobView, type PodView } from "./views.ts";
+
+export interface JobControllerConfig {
+  /** Added to every attempt's timeoutSeconds in the activeDeadlineSeconds backstop. */
+  readonly deadlineSlackSeconds: number;
+  /** batch Job ttlSecondsAfterFinished when the Hearth Job sets none; absent: kept until the Hearth Job goes. */
+  readonly defaultBatchJobTTLSeconds?: number;
+  /** Inline inputs up to this size ride in a pod annotation (downward API file): no extra object per Job. */
+  readonly maxAnnotationInputBytes: number;
+  /** Largest inline input copied into a ConfigMap (etcd caps objects near 1.5 MiB). */
+  readonly maxInlineInputBytes: number;
+  /** How often to look again while something outside our watches may change (a missing input). */
+  readonly recheckAfterMs: number;
+  /** Progress-only status changes wait up to this long after the previous write (see JobPlan.statusUrgent). */
+  readonly statusDebounceMs: number;
+  /** How long a status that kube-controller-manager is about to supersede is held back (see JobPlan.holdStatusMs). */
+  readonly settleHoldMs: number;
+}
+
+export const DEFAULT_JOB_CONTROLLER_CONFIG: JobControllerConfig = {
+  // Scheduling onto a busy GPU node, a multi-GB image pull and setup() all come before the
+  // runtime's own deadline starts.
+  deadlineSlackSeconds: 600,
+  // Every pod of the Job carries the annotation, and every watcher of pods receives it.
+  maxAnnotationInputBytes: 4_096,
+  maxInlineInputBytes: 1_000_000,
+  recheckAfterMs: 30_000,
+  statusDebounceMs: 5_000,
+  settleHoldMs: 30_000,
+};
+
+/** Whether the ConfigMap/Secret key named by spec.inputFrom exists (read only when it matters). */
+export type InputCheck = { readonly state: "unchecked" } | { readonly state: "present" } | { readonly state: "missing"; readonly message: string };
+
+export interface JobPlanInput {
+  readonly job: HearthJob;
+  /** undefined: no such Function. */
+  readonly fn: HearthFunction | undefined;
+  /** The batch Job named batchJobName(job), whoever owns it. */
+  readonly batchJob: BatchJobView | undefined;
+  /** A live read (not the cache) confirmed that the batch Job this Job created is gone. */
+  readonly batchJobGone: boolean;
+  /** Pods labelled with this Hearth Job's name; the plan keeps those its batch Job controls. */
+  readonly pods: readonly PodView[];
+  readonly inputCheck: InputCheck;
+  readonly now: Date;
+  readonly config: JobControllerConfig;
+  /** The operator's pod rendering config (gateway, runtimes, GPU sharing), shared with the Function controller. */
+  readonly workload: WorkloadConfig;
+}
+
+export interface JobPlan {
+  readonly status: JobStatus;
+  /** Write status only when it semantically changed. */
+  readonly statusChanged: boolean;
+  /**
+   * The change is one a user waits for (an attempt ending, the end, anything with an Event, the
+   * first word on a Job that cannot start). Other changes (Pending → Running, messages) may be
+   * held back briefly and written together: a status write costs the apiserver more than
+   * anything else a Job does.
+   */
+  readonly statusUrgent?: boolean;
+  /**
+   * Do not write this status for this long: its pod has ended and the batch Job's own end, a
+   * moment away, will replace it (one write with both the attempt and the result, not two).
+   */
+  readonly holdStatusMs?: number;
+  /** Apply before the batch Job: the pod mounts it. */
+  readonly inputConfigMap?: V1ConfigMap;
+  /** Create if absent; never updated afterwards (its pod template is immutable). */
+  readonly batchJob?: V1Job;
+  /** Read spec.inputFrom's ConfigMap/Secret, then plan again. */
+  readonly needsInputCheck?: boolean;
+  /** ttlSecondsAfterFinished has passed: delete the Hearth Job (the GC takes what it owns). */
+  readonly deleteJob?: boolean;
+  readonly requeueAfterMs?: number;
+  /** Emitted once the status is written. */
+  readonly events: readonly JobEvent[];
+  // When the gateway runs warm Jobs, this gains `gatewayTask?: {idempotencyKey: uid, …}`: one
+  // more output of the same plan, applied by the controller like the batch Job is.
+}
+
+interface Effective {
+  readonly invocation: InvocationMode;
+  readonly timeoutSeconds: number;
+  readonly retries: RetryPolicy;
+}
+
+/** The Job's own settings win over its Function's defaults. */
+export function effectiveSettings(job: HearthJob, fn: HearthFunction): Effective {
+  return {
+    invocation: job.spec.invocation ?? fn.spec.invocation,
+    timeoutSeconds: job.spec.timeoutSeconds ?? fn.spec.timeoutSeconds,
+    retries: job.spec.retries ?? fn.spec.retries,
+  };
+}
+
+export function isFinished(status: JobStatus | undefined): boolean {
+  return isConditionTrue(status?.conditions, "Complete") || isConditionTrue(status?.conditions, "Failed");
+}
+
+function desiredConditions(o: Outcome): DesiredCondition[] {
+  switch (o.state) {
+    case "waiting":
+      return [{ type: "Complete", status: "False", reason: o.reason, message: o.message }];
+    case "succeeded":
+      return [{ type: "Complete", status: "True", reason: "Succeeded", message: o.message }];
+    case "failed":
+      return [
+        { type: "Complete", status: "False", reason: o.reason, message: o.message },
+        { type: "Failed", status: "True", reason: o.reason, message: o.message },
+      ];
+  }
+}
+
+interface StatusParts {
+  readonly outcome: Outcome;
+  readonly invocation?: InvocationMode;
+  readonly batchJob?: string;
+  readonly attempts?: JobStatus["attempts"];
+  readonly startTime?: string | undefined;
+}
+
+function buildStatus(input: JobPlanInput, parts: StatusParts): JobStatus {
+  const prev = input.job.status;
+  const now = input.now.toISOString();
+  const status: JobStatus = {
+    conditions: reconcileConditions(prev?.conditions, desiredConditions(parts.outcome), input.job.metadata.generation, now),
+  };
+  if (input.job.metadata.generation !== undefined) status.observedGeneration = input.job.metadata.generation;
+  if (parts.invocation !== undefined) status.invocation = parts.invocation;
+  if (parts.batchJob !== undefined) status.batchJob = parts.batchJob;
+  if (parts.attempts !== undefined && parts.attempts.length > 0) status.attempts = parts.attempts;
+  const start = prev?.startTime ?? parts.startTime;
+  if (start !== undefined) status.startTime = start;
+  const o = parts.outcome;
+  if (o.state === "succeeded" && o.output !== undefined) status.output = o.output;
+  if (o.state !== "waiting") status.completionTime = o.completionTime;
+  return status;
+}
+
+type PlanExtras = Omit<JobPlan, "status" | "statusChanged" | "statusUrgent" | "events">;
+
+function finish(input: JobPlanInput, status: JobStatus, extra: PlanExtras = {}): JobPlan {
+  const prev = input.job.status;
+  const statusChanged = !isDeepStrictEqual(prev ?? {}, status);
+  const events = statusChanged ? transitionEvents(prev, status) : [];
+  // Every state a user must hear about at once comes with an Event (or is the end).
+  const statusUrgent = statusChanged && (events.length > 0 || isFinished(status));
+  const plan: JobPlan = { status, statusChanged, statusUrgent, events, ...extra };
+  if (isFinished(status)) return { ...plan, ...ttlPlan(input, status) };
+  return plan;
+}
+
+function ttlPlan(input: JobPlanInput, status: JobStatus): Pick<JobPlan, "deleteJob" | "requeueAfterMs"> {
+  const ttl = input.job.spec.ttlSecondsAfterFinished;
+  if (ttl === undefined || status.completionTime === undefined) return {};
+  const expires = Date.parse(status.completionTime) + ttl * 1000;
+  const left = expires - input.now.getTime();
+  return left <= 0 ? { deleteJob: true } : { requeueAfterMs: left };
+}
+
+function waiting(reason: string, message: string): Outcome {
+  return { state: "waiting", reason, message };
+}
+
+function failedNow(input: JobPlanInput, reason: "InputRejected" | "BadConfiguration" | "BatchJobLost", message: string): Outcome {
+  return { state: "failed", reason, message, completionTime: input.now.toISOString() };
+}
+
+export function planJob(input: JobPlanInput): JobPlan {
+  const { job, config } = input;
+  const prev = job.status;
+  if (isFinished(prev)) return { status: prev ?? {}, statusChanged: false, events: [], ...ttlPlan(input, prev ?? {}) };
+  if (job.metadata.deletionTimestamp !== undefined) return { status: prev ?? {}, statusChanged: false, events: [] };
+
+  if (job.spec.workflowRef !== undefined) {
+    return finish(input, buildStatus(input, { outcome: waiting("WorkflowsNotSupported", `Jobs of Workflow ${job.spec.workflowRef.name} are not run by the Job controller yet`) }));
+  }
+  const name = batchJobName(job.metadata.name);
+  const existing = input.batchJob;
+  // Once the batch Job exists the invocation is under way: it no longer needs the Function
+  // (which may since have changed or gone), only its own batch Job and pods.
+  if (existing !== undefined) return observeBatchJob(input, existing);
+  if (prev?.batchJob !== undefined && input.batchJobGone) {
+    const outcome = failedNow(input, "BatchJobLost", `batch Job ${name} was deleted before its outcome was recorded; the invocation's result is unknown`);
+    return finish(input, buildStatus(input, { invocation: "isolated", batchJob: name, attempts: prev.attempts, outcome }));
+  }
+
+  const fnName = job.spec.functionRef?.name;
+  if (fnName === undefined) return finish(input, buildStatus(input, { outcome: waiting("InvalidSpec", "set spec.functionRef or spec.workflowRef") }));
+  const fn = input.fn;
+  if (fn === undefined) {
+    return finish(input, buildStatus(input, { outcome: waiting("FunctionNotFound", `Function ${fnName} not found in namespace ${job.metadata.namespace ?? ""}`) }), {
+      requeueAfterMs: config.recheckAfterMs,
+    });
+  }
+  const eff = effectiveSettings(job, fn);
+  switch (eff.invocation) {
+    case "warm":
+      return finish(
+        input,
+        buildStatus(input, {
+          invocation: "warm",
+          outcome: waiting(
+            "WaitingForGateway",
+            "invocation: warm Jobs are run by the gateway, which the Job controller does not hand them to yet; use invocation: isolated to run it as a batch Job",
+          ),
+        }),
+      );
+    case "isolated":
+      return planCreate(input, fn, eff);
+  }
+}
+
+function observeBatchJob(input: JobPlanInput, existing: BatchJobView): JobPlan {
+  const { job } = input;
+  const name = existing.metadata.name;
+  const base = { invocation: "isolated" as const, batchJob: name };
+  if (controllerOf(existing) !== job.metadata.uid) {
+    return finish(
+      input,
+      buildStatus(input, {
+        invocation: "isolated",
+        outcome: waiting("BatchJobConflict", `batch Job ${name} exists and is not controlled by this Job (left over from an earlier Job of the same name?); waiting for it to go`),
+      }),
+      { requeueAfterMs: input.config.recheckAfterMs },
+    );
+  }
+  const uid = existing.metadata.uid;
+  const pods = input.pods.filter((p) => uid !== undefined && controllerOf(p) === uid);
+  const { attempts, facts } = mergeAttempts(job.status?.attempts ?? [], pods, runtimeContainer(existing));
+  const outcome = deriveOutcome({
+    batchJob: existing,
+    facts,
+    maxRetries: existing.spec?.backoffLimit ?? 0,
+    activeDeadlineSeconds: existing.spec?.activeDeadlineSeconds,
+    now: input.now.toISOString(),
+  });
+  const firstStart = attempts.find((a) => a.startTime !== undefined)?.startTime;
+  const status = buildStatus(input, { ...base, attempts, outcome, startTime: existing.status?.startTime ?? firstStart });
+  if (outcome.state === "waiting" && outcome.settlingSince !== undefined) {
+    const hold = Date.parse(outcome.settlingSince) + input.config.settleHoldMs - input.now.getTime();
+    if (hold > 0) return finish(input, status, { holdStatusMs: hold });
+  }
+  return finish(input, status);
+}
+
+function planCreate(input: JobPlanInput, fn: HearthFunction, eff: Effective): JobPlan {
+  const { job, config } = input;
+  const name = batchJobName(job.metadata.name);
+  const base = { invocation: "isolated" as const };
+  const resolved = resolveInput(job, fn.spec.encoding, { maxAnnotationBytes: config.maxAnnotationInputBytes, maxInlineBytes: config.maxInlineInputBytes });
+  if (!resolved.ok) return finish(input, buildStatus(input, { ...base, outcome: failedNow(input, "InputRejected", resolved.message) }));
+  const source: InputSource = resolved.source;
+  if (source.kind === "configMap" || source.kind === "secret") {
+    switch (input.inputCheck.state) {
+      case "unchecked":
+        return { status: job.status ?? {}, statusChanged: false, events: [], needsInputCheck: true };
+      case "missing":
+        return finish(input, buildStatus(input, { ...base, outcome: waiting("InputNotFound", input.inputCheck.message) }), { requeueAfterMs: config.recheckAfterMs });
+      case "present":
+        break;
+    }
+  }
+
+  const rendered = renderBatchJob(job, fn, input.workload, source, {
+    maxRetries: eff.retries.maxRetries,
+    timeoutSeconds: eff.timeoutSeconds,
+    deadlineSlackSeconds: config.deadlineSlackSeconds,
+    ttlSecondsAfterFinished: job.spec.ttlSecondsAfterFinished ?? config.defaultBatchJobTTLSeconds,
+  });
+  if (!rendered.ok) {
+    return finish(input, buildStatus(input, { ...base, outcome: failedNow(input, "BadConfiguration", `Function ${fn.metadata.name} cannot run (${rendered.reason}): ${rendered.message}`) }));
+  }
+  const batchJob = rendered.batchJob;
+  const status = buildStatus(input, { ...base, batchJob: name, outcome: waiting("Pending", `creating batch Job ${name}`) });
+  const extra: PlanExtras =
+    source.kind === "inline" ? { batchJob, inputConfigMap: renderInputConfigMap(job, fn.metadata.name, source.data) } : { batchJob };
+  return finish(input, status, extra);
+}

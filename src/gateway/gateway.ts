@@ -1,0 +1,108 @@
+// Assembles a gateway: store → engine → HTTP server, with the periodic tick. Used by
+// `hearth gateway`, the e2e tests and the benchmark alike.
+import pino, { type Logger } from "pino";
+import { Registry } from "prom-client";
+import { SystemClock, type Clock } from "../kube/clock.ts";
+import { Authenticator, type AuthConfig } from "./auth.ts";
+import { GatewayMetrics } from "./metrics.ts";
+import type { FunctionRegistry } from "./registry.ts";
+import { GatewayServer, type GatewayLimits } from "./server.ts";
+import { TaskStore, type StoreSync } from "./store.ts";
+import { TaskEngine, type EngineOptions } from "./tasks.ts";
+
+export interface GatewayOptions {
+  /** SQLite file (on a volume); ":memory:" for throwaway gateways. */
+  storePath: string;
+  storeSync?: StoreSync;
+  registry: FunctionRegistry;
+  auth?: AuthConfig;
+  port?: number;
+  host?: string;
+  log?: Logger;
+  clock?: Clock;
+  promRegistry?: Registry;
+  limits?: Partial<GatewayLimits>;
+  engine?: Pick<EngineOptions, "maxQueue" | "deadlineGraceMs" | "workerTimeoutMs" | "leaseReceiptMs" | "maxDisruptions" | "resultTtlMs" | "recentLimit">;
+  /** Period of deadline/worker/retry checks. Default 100 ms. */
+  tickMs?: number;
+}
+
+export class Gateway {
+  readonly store: TaskStore;
+  readonly engine: TaskEngine;
+  readonly server: GatewayServer;
+  readonly metrics: GatewayMetrics;
+  readonly promRegistry: Registry;
+  readonly port: number;
+  readonly url: string;
+  private readonly registry: FunctionRegistry;
+  private readonly ticker: NodeJS.Timeout;
+  private stopped = false;
+
+  private constructor(parts: { store: TaskStore; engine: TaskEngine; server: GatewayServer; metrics: GatewayMetrics; promRegistry: Registry; registry: FunctionRegistry; port: number; host: string; tickMs: number }) {
+    this.store = parts.store;
+    this.engine = parts.engine;
+    this.server = parts.server;
+    this.metrics = parts.metrics;
+    this.promRegistry = parts.promRegistry;
+    this.registry = parts.registry;
+    this.port = parts.port;
+    this.url = `http://${parts.host.includes(":") ? `[${parts.host}]` : parts.host}:${parts.port}`;
+    this.ticker = setInterval(() => this.engine.tick(), parts.tickMs);
+    this.ticker.unref();
+  }
+
+  static async start(opts: GatewayOptions): Promise<Gateway> {
+    const log = opts.log ?? pino({ level: "warn" });
+    const clock = opts.clock ?? new SystemClock();
+    const promRegistry = opts.promRegistry ?? new Registry();
+    // The metrics read queue sizes from the engine, which needs the metrics: tie the knot late.
+    const late: { engine?: TaskEngine } = {};
+    const metrics = new GatewayMetrics(promRegistry, () => late.engine?.allStats() ?? []);
+    const store = new TaskStore(opts.storePath, {
+      synchronous: opts.storeSync ?? "full",
+      onCommit: (rows, ms) => metrics.committed(rows, ms),
+      onError: (err) => log.error({ err }, "task store commit failed"),
+    });
+    const engine = new TaskEngine({
+      store,
+      registry: opts.registry,
+      clock,
+      metrics,
+      log: (msg, fields) => log.debug(fields ?? {}, msg),
+      ...opts.engine,
+    });
+    late.engine = engine;
+    const recovered = engine.recover();
+    if (recovered > 0) log.info({ recovered }, "re-queued unfinished tasks from the store");
+    let registryReady = false;
+    const server = new GatewayServer({
+      engine,
+      registry: opts.registry,
+      store,
+      auth: new Authenticator(opts.auth ?? {}),
+      metrics,
+      promRegistry,
+      log,
+      ready: () => registryReady,
+      ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+    });
+    const host = opts.host ?? "127.0.0.1";
+    const port = await server.listen(opts.port ?? 0, host);
+    const gateway = new Gateway({ store, engine, server, metrics, promRegistry, registry: opts.registry, port, host, tickMs: opts.tickMs ?? 100 });
+    await opts.registry.start();
+    registryReady = true;
+    return gateway;
+  }
+
+  /** Stops serving, ends long polls, flushes the store. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    this.engine.close();
+    await this.server.close();
+    this.registry.stop();
+    await this.store.close();
+  }
+}

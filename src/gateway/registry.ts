@@ -1,0 +1,85 @@
+// The per-Function settings the gateway needs, and where they come from: a static list (tests,
+// benches, dev) or the Kubernetes Function objects (kube-registry.ts).
+import type { Encoding } from "../client/protocol.ts";
+import { hearthFunction, type HearthFunction } from "../api/v1alpha1/index.ts";
+import type { RetryPolicy } from "./retry.ts";
+
+export interface FunctionSettings {
+  namespace: string;
+  name: string;
+  timeoutSeconds: number;
+  retries: RetryPolicy;
+  concurrency: number;
+  encoding: Encoding;
+  invocation: "warm" | "isolated";
+}
+
+export interface FunctionRegistry {
+  get(namespace: string, name: string): FunctionSettings | undefined;
+  /** Resolves once the registry can answer (an informer's first list). */
+  start(): Promise<void>;
+  stop(): void;
+}
+
+export const DEFAULT_RETRIES: RetryPolicy = { maxRetries: 0, initialBackoffSeconds: 1, maxBackoffSeconds: 60, multiplier: 2 };
+
+export function functionKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+export function settingsOf(fn: HearthFunction): FunctionSettings {
+  const spec = fn.spec;
+  return {
+    namespace: fn.metadata.namespace ?? "default",
+    name: fn.metadata.name,
+    timeoutSeconds: spec.timeoutSeconds,
+    retries: { ...spec.retries },
+    concurrency: spec.concurrency,
+    encoding: spec.encoding,
+    invocation: spec.invocation,
+  };
+}
+
+/** Settings with defaults for what is not given. */
+export function staticFunction(init: Partial<FunctionSettings> & { namespace: string; name: string }): FunctionSettings {
+  return {
+    timeoutSeconds: 300,
+    retries: DEFAULT_RETRIES,
+    concurrency: 1,
+    encoding: "json",
+    invocation: "warm",
+    ...init,
+  };
+}
+
+/** A fixed set of Functions: tests, benchmarks, `hearth gateway --functions file`. */
+export class StaticRegistry implements FunctionRegistry {
+  private readonly fns = new Map<string, FunctionSettings>();
+
+  constructor(fns: readonly FunctionSettings[] = []) {
+    for (const fn of fns) this.set(fn);
+  }
+
+  set(fn: FunctionSettings): void {
+    this.fns.set(functionKey(fn.namespace, fn.name), fn);
+  }
+
+  delete(namespace: string, name: string): void {
+    this.fns.delete(functionKey(namespace, name));
+  }
+
+  get(namespace: string, name: string): FunctionSettings | undefined {
+    return this.fns.get(functionKey(namespace, name));
+  }
+
+  async start(): Promise<void> {}
+
+  stop(): void {}
+}
+
+/** Function manifests (YAML/JSON documents already parsed) → settings; throws on invalid ones. */
+export function settingsFromManifests(docs: readonly unknown[]): FunctionSettings[] {
+  return docs
+    .filter((d) => typeof d === "object" && d !== null && (d as Record<string, unknown>)["kind"] === "Function")
+    .map((d) => settingsOf(hearthFunction.parse(d)));
+}

@@ -1,0 +1,560 @@
+// The gateway's HTTP API (docs/protocol.md): the caller side (run, push, task documents, events,
+// cancel, stats) and the worker side (lease, heartbeat, progress, complete, fail), plus
+// /metrics, /healthz and /readyz. Bare node:http: the hot path is a few microseconds of routing.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { httpStatusOfTaskError, isExitErrorType, isTerminal, parseDuration, PICKLE_CONTENT_TYPE, type Encoding, type ExitErrorType } from "../client/protocol.ts";
+import type { Authenticator } from "./auth.ts";
+import { errorJson, HttpError, int, parseJsonObject, queryOf, readBody, send, sendError, statusOf, str } from "./http.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import type { FunctionRegistry, FunctionSettings } from "./registry.ts";
+import type { TaskStore } from "./store.ts";
+import { EngineError, renderTask, type LeaseGrant, type Task, type TaskEngine, type WorkerState } from "./tasks.ts";
+
+export interface GatewayLimits {
+  /** Largest task input accepted. Default 10 MiB. */
+  maxInputBytes: number;
+  /** Largest task output accepted from a worker. Default 10 MiB. */
+  maxOutputBytes: number;
+  /** `:run` waits this long by default before 504 (`?timeout=` may ask for less or more, up to maxWaitMs). Default 60 s. */
+  runWaitMs: number;
+  /** Cap of `?timeout=`, `?wait=` and lease `waitMs`. Default 5 min (leases 60 s). */
+  maxWaitMs: number;
+  maxLeaseWaitMs: number;
+  /** Most tasks one lease call may take. Default 256. */
+  maxLeaseBatch: number;
+}
+
+export const DEFAULT_LIMITS: GatewayLimits = {
+  maxInputBytes: 10 * 1024 * 1024,
+  maxOutputBytes: 10 * 1024 * 1024,
+  runWaitMs: 60_000,
+  maxWaitMs: 300_000,
+  maxLeaseWaitMs: 60_000,
+  maxLeaseBatch: 256,
+};
+
+export interface GatewayServerOptions {
+  engine: TaskEngine;
+  registry: FunctionRegistry;
+  store: TaskStore;
+  auth: Authenticator;
+  metrics: GatewayMetrics;
+  promRegistry: Registry;
+  log: Logger;
+  limits?: Partial<GatewayLimits>;
+  /** /readyz: false until the registry has synced. */
+  ready: () => boolean;
+}
+
+type Route = "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "other";
+
+const WORKER_STATES = new Set<WorkerState>(["ready", "setup", "draining", "failed"]);
+const MAX_MESSAGE = 64 * 1024;
+const SSE_PING_MS = 15_000;
+
+export class GatewayServer {
+  private readonly o: GatewayServerOptions;
+  private readonly limits: GatewayLimits;
+  readonly server: Server;
+
+  constructor(opts: GatewayServerOptions) {
+    this.o = opts;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => this.fail(res, "other", err));
+    });
+    // Callers and workers keep connections open between calls; long polls hold them for minutes.
+    this.server.keepAliveTimeout = 75_000;
+    this.server.headersTimeout = 80_000;
+    this.server.requestTimeout = 0;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        const addr = this.server.address();
+        resolve(typeof addr === "object" && addr !== null ? addr.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private count(route: Route, code: number): void {
+    this.o.metrics.requests.inc({ route, code: String(code) });
+  }
+
+  private reply(res: ServerResponse, route: Route, status: number, body: string | Buffer, contentType?: string, headers?: Record<string, string>): void {
+    this.count(route, status);
+    send(res, status, body, contentType, headers);
+  }
+
+  private fail(res: ServerResponse, route: Route, err: unknown, headers: Record<string, string> = {}): void {
+    let e: HttpError;
+    if (err instanceof HttpError) e = err;
+    else if (err instanceof EngineError) e = new HttpError(statusOf(err.type), err.type, err.message);
+    else {
+      this.o.log.error({ err, route }, "request failed");
+      e = new HttpError(500, "Internal", "internal error (see the gateway's log)");
+    }
+    this.count(route, e.status);
+    // A body we stopped reading must not be parsed as the next request.
+    sendError(res, e, e.status === 413 ? { ...headers, connection: "close" } : headers);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method ?? "GET";
+    const segs = path.split("/");
+    // segs[0] is "" (leading slash).
+    if (segs[1] === "v1") {
+      if (segs[2] === "workers" && segs.length === 4 && method === "POST") {
+        if (segs[3] === "lease") return this.guard(res, "lease", () => this.lease(req, res));
+        if (segs[3] === "heartbeat") return this.guard(res, "heartbeat", () => this.heartbeat(req, res));
+        if (segs[3] === "results") return this.guard(res, "results", () => this.results(req, res));
+      }
+      if (segs[2] === "tasks" && segs[3] !== undefined && segs[3] !== "") {
+        const id = segment(segs[3]);
+        if (segs.length === 4) {
+          if (method === "GET") return this.guard(res, "get", () => this.getTask(req, res, id, url));
+          if (method === "DELETE") return this.guard(res, "cancel", () => this.cancelTask(req, res, id));
+        }
+        if (segs.length === 5) {
+          const action = segs[4];
+          if (method === "GET" && action === "events") return this.guard(res, "events", () => this.events(req, res, id));
+          if (method === "POST" && action === "progress") return this.guard(res, "progress", () => this.progress(req, res, id));
+          if (method === "POST" && action === "complete") return this.guard(res, "complete", () => this.complete(req, res, id));
+          if (method === "POST" && action === "fail") return this.guard(res, "fail", () => this.failTask(req, res, id));
+        }
+      }
+      if (segs[2] === "namespaces" && segs[4] === "functions" && segs[3] !== undefined && segs[5] !== undefined) {
+        const ns = segment(segs[3]);
+        const last = segment(segs[5]);
+        if (segs.length === 6 && method === "POST") {
+          if (last.endsWith(":run")) return this.guard(res, "run", () => this.invoke(req, res, ns, last.slice(0, -4), "run", url));
+          if (last.endsWith(":push")) return this.guard(res, "push", () => this.invoke(req, res, ns, last.slice(0, -5), "push", url));
+          if (last.endsWith(":pushMany")) return this.guard(res, "pushMany", () => this.pushMany(req, res, ns, last.slice(0, -9)));
+        }
+        if (segs.length === 7 && segs[6] === "stats" && method === "GET") return this.guard(res, "stats", () => this.stats(req, res, ns, last));
+        if (segs.length === 7 && segs[6] === "tasks" && method === "DELETE") return this.guard(res, "cancelFunction", () => this.cancelFunction(req, res, ns, last));
+      }
+    } else if (path === "/metrics" && method === "GET") {
+      const text = await this.o.promRegistry.metrics();
+      return this.reply(res, "metrics", 200, text, this.o.promRegistry.contentType);
+    } else if (path === "/healthz") {
+      return this.reply(res, "health", 200, "ok\n", "text/plain");
+    } else if (path === "/readyz") {
+      const ready = this.o.ready();
+      return this.reply(res, "health", ready ? 200 : 503, ready ? "ok\n" : "not ready\n", "text/plain");
+    }
+    this.reply(res, "other", 404, errorJson("NotFound", `no route for ${method} ${path}`));
+  }
+
+  private async guard(res: ServerResponse, route: Route, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.fail(res, route, err);
+    }
+  }
+
+  // ---- callers -------------------------------------------------------------------------
+
+  private requireCaller(req: IncomingMessage): void {
+    if (!this.o.auth.caller(req.headers.authorization)) throw new HttpError(401, "Unauthorized", "missing or unknown bearer token");
+  }
+
+  private functionOf(ns: string, name: string): FunctionSettings {
+    const fn = this.o.registry.get(ns, name);
+    if (fn === undefined) throw new HttpError(404, "NotFound", `function ${ns}/${name} not found`);
+    return fn;
+  }
+
+  /** The function a caller may queue work for: known, warm, not broken. */
+  private servable(ns: string, name: string): FunctionSettings {
+    const fn = this.functionOf(ns, name);
+    if (fn.invocation === "isolated") {
+      throw new HttpError(409, "NotReady", `function ${ns}/${name} has invocation: isolated; the gateway serves warm functions only (create a hearth.dev Job to invoke it)`);
+    }
+    const degraded = this.o.engine.degraded(ns, name);
+    if (degraded !== undefined) throw new HttpError(409, "NotReady", `function ${ns}/${name} cannot serve: its workers report ${degraded.type}: ${degraded.message}`);
+    return fn;
+  }
+
+  /** Many JSON inputs in one request: `{"inputs":[…]}` → `202 {"ids":[…]}`, all durable. */
+  private async pushMany(req: IncomingMessage, res: ServerResponse, ns: string, name: string): Promise<void> {
+    this.requireCaller(req);
+    const fn = this.servable(ns, name);
+    if (fn.encoding !== "json") throw new HttpError(400, "BadRequest", `:pushMany takes JSON inputs; function ${ns}/${name} uses encoding ${fn.encoding}`);
+    const body = parseJsonObject(await readBody(req, this.limits.maxInputBytes * 4));
+    const inputs = body["inputs"];
+    if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > this.limits.maxLeaseBatch * 40) {
+      throw new HttpError(400, "BadRequest", `"inputs" must be a non-empty array of at most ${this.limits.maxLeaseBatch * 40} inputs`);
+    }
+    const texts = inputs.map((v, i) => {
+      const text = JSON.stringify(v === undefined ? null : v);
+      if (Buffer.byteLength(text) > this.limits.maxInputBytes) throw new HttpError(413, "TooLarge", `input ${i} is over ${this.limits.maxInputBytes} bytes`);
+      return text;
+    });
+    const ids = this.o.engine.submitMany(fn, texts);
+    try {
+      await this.o.store.committed();
+    } catch {
+      throw new HttpError(503, "Unavailable", "the task store could not commit the tasks; they were not accepted");
+    }
+    this.reply(res, "pushMany", 202, JSON.stringify({ ids }));
+  }
+
+  private async invoke(req: IncomingMessage, res: ServerResponse, ns: string, name: string, kind: "run" | "push", url: string): Promise<void> {
+    this.requireCaller(req);
+    const fn = this.servable(ns, name);
+    const query = queryOf(url);
+    let wait = this.limits.runWaitMs;
+    if (kind === "run" && query.has("timeout")) wait = this.duration(query.get("timeout") ?? "", "timeout");
+    const body = await readBody(req, this.limits.maxInputBytes);
+    const { input, encoding } = decodeInput(body, req.headers["content-type"], fn);
+    const keyHeader = req.headers["idempotency-key"];
+    const key = typeof keyHeader === "string" && keyHeader !== "" ? keyHeader.slice(0, 256) : undefined;
+    const { task, repeat } = this.o.engine.submit(fn, input, encoding, key);
+    const idHeader = { "hearth-task-id": task.id };
+    if (kind === "push") {
+      try {
+        await this.o.store.committed();
+      } catch {
+        throw new HttpError(503, "Unavailable", "the task store could not commit the task; it was not accepted");
+      }
+      this.reply(res, "push", repeat ? 200 : 202, JSON.stringify({ id: task.id, status: task.status }), "application/json", idHeader);
+      return;
+    }
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    res.on("close", onClose);
+    const done = await this.o.engine.waitForTerminal(task.id, wait, abort.signal);
+    res.off("close", onClose);
+    if (abort.signal.aborted) return;
+    if (done === undefined) {
+      throw new HttpError(504, "Timeout", `task ${task.id} did not finish within ${wait} ms; it is still ${this.o.engine.get(task.id)?.status ?? "unknown"}: poll GET /v1/tasks/${task.id}`, { taskId: task.id });
+    }
+    this.sendOutcome(res, done, idHeader);
+  }
+
+  private sendOutcome(res: ServerResponse, task: Task, headers: Record<string, string>): void {
+    if (task.status === "succeeded") {
+      if (task.encoding === "pickle") this.reply(res, "run", 200, Buffer.from(task.output ?? "", "base64"), PICKLE_CONTENT_TYPE, headers);
+      else this.reply(res, "run", 200, task.output ?? "null", "application/json", headers);
+      return;
+    }
+    const error = task.error ?? { type: "UserError" as const, message: "the task failed" };
+    this.reply(res, "run", httpStatusOfTaskError(error.type), JSON.stringify({ error: { ...error, taskId: task.id } }), "application/json", headers);
+  }
+
+  private duration(text: string, what: string): number {
+    const ms = parseDuration(text);
+    if (ms === undefined) throw new HttpError(400, "BadRequest", `${what} must be a duration such as 30s or 1500ms, got ${JSON.stringify(text)}`);
+    return Math.min(ms, this.limits.maxWaitMs);
+  }
+
+  private async getTask(req: IncomingMessage, res: ServerResponse, id: string, url: string): Promise<void> {
+    this.requireCaller(req);
+    let task = this.o.engine.get(id);
+    if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
+    const waitText = queryOf(url).get("wait");
+    if (waitText !== undefined && !isTerminal(task.status)) {
+      const wait = this.duration(waitText, "wait");
+      const abort = new AbortController();
+      const onClose = (): void => abort.abort();
+      res.on("close", onClose);
+      task = (await this.o.engine.waitForTerminal(id, wait, abort.signal)) ?? this.o.engine.get(id) ?? task;
+      res.off("close", onClose);
+      if (abort.signal.aborted) return;
+    }
+    this.reply(res, "get", 200, renderTask(task));
+  }
+
+  private async cancelTask(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    this.requireCaller(req);
+    const task = this.o.engine.cancel(id);
+    if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
+    this.reply(res, "cancel", 200, renderTask(task));
+  }
+
+  private async events(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    this.requireCaller(req);
+    const task = this.o.engine.get(id);
+    if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
+    this.count("events", 200);
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
+    const write = (event: string, data: string): void => {
+      if (!res.destroyed) res.write(`event: ${event}\ndata: ${data}\n\n`);
+    };
+    if (isTerminal(task.status)) {
+      write("done", renderTask(task));
+      res.end();
+      return;
+    }
+    write("status", renderTask(task));
+    const ping = setInterval(() => {
+      if (!res.destroyed) res.write(": ping\n\n");
+    }, SSE_PING_MS);
+    const unsubscribe = this.o.engine.subscribe(id, (ev) => {
+      switch (ev.type) {
+        case "progress":
+          write("progress", JSON.stringify(ev.progress));
+          return;
+        case "status":
+          write("status", renderTask(ev.task));
+          return;
+        case "done":
+          write("done", renderTask(ev.task));
+          cleanup();
+          res.end();
+          return;
+      }
+    });
+    const cleanup = (): void => {
+      clearInterval(ping);
+      unsubscribe();
+    };
+    res.on("close", cleanup);
+  }
+
+  private async stats(req: IncomingMessage, res: ServerResponse, ns: string, name: string): Promise<void> {
+    this.requireCaller(req);
+    this.functionOf(ns, name);
+    this.reply(res, "stats", 200, JSON.stringify(this.o.engine.stats(ns, name)));
+  }
+
+  private async cancelFunction(req: IncomingMessage, res: ServerResponse, ns: string, name: string): Promise<void> {
+    // The operator cleans a deleted Function's queue with that Function's worker token (it holds
+    // the signing key) or with a caller token.
+    if (!this.o.auth.caller(req.headers.authorization) && (this.o.auth.workersOpen || !this.o.auth.worker(req.headers.authorization, ns, name))) {
+      throw new HttpError(401, "Unauthorized", "missing or unknown bearer token");
+    }
+    const cancelled = this.o.engine.cancelFunction(ns, name);
+    await this.o.store.committed().catch(() => undefined);
+    this.reply(res, "cancelFunction", 200, JSON.stringify({ cancelled }));
+  }
+
+  // ---- workers -----------------------------------------------------------------------------
+
+  private workerFunction(req: IncomingMessage, ref: string): FunctionSettings {
+    const slash = ref.indexOf("/");
+    if (slash <= 0 || slash === ref.length - 1) throw new HttpError(400, "BadRequest", `"function" must be <namespace>/<name>, got ${JSON.stringify(ref)}`);
+    const ns = ref.slice(0, slash);
+    const name = ref.slice(slash + 1);
+    if (!this.o.auth.worker(req.headers.authorization, ns, name)) throw new HttpError(401, "Unauthorized", `missing or wrong worker token for ${ref}`);
+    return this.functionOf(ns, name);
+  }
+
+  private async lease(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = parseJsonObject(await readBody(req, this.limits.maxOutputBytes + 1024 * 1024));
+    const fn = this.workerFunction(req, str(body, "function", { max: 512 }));
+    const workerId = str(body, "workerId", { max: 253 });
+    const max = Math.min(int(body, "max", 1, 1, 100_000), this.limits.maxLeaseBatch);
+    const waitMs = Math.min(int(body, "waitMs", 0, 0, 3_600_000), this.limits.maxLeaseWaitMs);
+    // Outcomes may ride on the lease that asks for the next tasks: one request instead of two.
+    const acks = Array.isArray(body["results"]) ? this.applyResults(fn, body["results"]) : undefined;
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    res.on("close", onClose);
+    const grants = await this.o.engine.lease(fn, workerId, max, waitMs, abort.signal);
+    res.off("close", onClose);
+    if (res.destroyed || abort.signal.aborted) {
+      // The worker hung up (draining, crashed): nobody will run these.
+      this.o.engine.unlease(grants);
+      return;
+    }
+    this.reply(res, "lease", 200, renderGrants(grants, acks === undefined ? undefined : JSON.stringify(acks)));
+  }
+
+  private async heartbeat(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = parseJsonObject(await readBody(req, 1024 * 1024));
+    const fn = this.workerFunction(req, str(body, "function", { max: 512 }));
+    const workerId = str(body, "workerId", { max: 253 });
+    const stateRaw = str(body, "state", { optional: true }) ?? (body["ready"] === true ? "ready" : "setup");
+    if (!WORKER_STATES.has(stateRaw as WorkerState)) throw new HttpError(400, "BadRequest", `"state" must be ready, setup, draining or failed`);
+    const errorRaw = body["error"];
+    let error: { type: string; message: string } | undefined;
+    if (typeof errorRaw === "object" && errorRaw !== null) {
+      const e = errorRaw as Record<string, unknown>;
+      error = {
+        type: typeof e["type"] === "string" ? e["type"].slice(0, 64) : "UserError",
+        message: typeof e["message"] === "string" ? e["message"].slice(0, MAX_MESSAGE) : "",
+      };
+    }
+    const tasksRaw = body["tasks"];
+    const tasks = Array.isArray(tasksRaw) ? tasksRaw.filter((t): t is string => typeof t === "string") : undefined;
+    const answer = this.o.engine.heartbeat(fn, workerId, { state: stateRaw as WorkerState, error, tasks });
+    this.reply(res, "heartbeat", 200, JSON.stringify(answer));
+  }
+
+  /** The task's function, after checking the worker's token for it. */
+  private workerTask(req: IncomingMessage, id: string): Task {
+    const task = this.o.engine.get(id);
+    if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
+    if (!this.o.auth.worker(req.headers.authorization, task.namespace, task.name)) {
+      throw new HttpError(401, "Unauthorized", `missing or wrong worker token for ${task.namespace}/${task.name}`);
+    }
+    return task;
+  }
+
+  private async progress(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const body = parseJsonObject(await readBody(req, 64 * 1024));
+    this.workerTask(req, id);
+    const leaseId = str(body, "leaseId", { max: 256 });
+    const value = body["value"];
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) throw new HttpError(400, "BadRequest", `"value" must be a number between 0 and 1`);
+    const message = str(body, "message", { optional: true, max: MAX_MESSAGE });
+    const answer = this.o.engine.progress(id, leaseId, value, message);
+    this.reply(res, "progress", 200, JSON.stringify(answer));
+  }
+
+  private async complete(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, this.limits.maxOutputBytes + 4096);
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 413) {
+        // Retrying cannot make the output smaller: the attempt fails for good, worker kept.
+        const task = this.workerTask(req, id);
+        const leaseId = task.lease?.leaseId;
+        if (leaseId !== undefined) {
+          this.o.engine.fail(id, leaseId, "BadConfiguration", `output is over ${this.limits.maxOutputBytes} bytes, the gateway's limit: write large results to storage and return a reference`);
+        }
+      }
+      throw err;
+    }
+    const body = parseJsonObject(raw);
+    const task = this.workerTask(req, id);
+    const leaseId = str(body, "leaseId", { max: 256 });
+    let output: string;
+    if (task.encoding === "pickle") {
+      output = str(body, "outputB64", {});
+    } else {
+      if (!("output" in body)) throw new HttpError(400, "BadRequest", `"output" is required`);
+      output = JSON.stringify(body["output"]);
+    }
+    this.o.engine.complete(id, leaseId, output);
+    this.reply(res, "complete", 200, "{}");
+  }
+
+  /**
+   * Several outcomes in one request (`{"function","workerId","results":[…]}`): what lets one
+   * gateway keep up with thousands of tasks a second. Each item is answered on its own.
+   */
+  private async results(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = parseJsonObject(await readBody(req, this.limits.maxOutputBytes + 1024 * 1024));
+    const fn = this.workerFunction(req, str(body, "function", { max: 512 }));
+    const items = body["results"];
+    if (!Array.isArray(items)) throw new HttpError(400, "BadRequest", `"results" must be an array`);
+    this.reply(res, "results", 200, JSON.stringify({ results: this.applyResults(fn, items) }));
+  }
+
+  private applyResults(fn: FunctionSettings, items: readonly unknown[]): { id: string; status: number; message?: string }[] {
+    return items.map((item: unknown) => {
+      const r = typeof item === "object" && item !== null ? (item as Record<string, unknown>) : {};
+      const id = typeof r["id"] === "string" ? r["id"] : "";
+      try {
+        const leaseId = str(r, "leaseId", { max: 256 });
+        const task = this.o.engine.get(id);
+        if (task === undefined || task.namespace !== fn.namespace || task.name !== fn.name) throw new HttpError(404, "NotFound", `task ${id} not found`);
+        const error = r["error"];
+        if (typeof error === "object" && error !== null) {
+          const e = error as Record<string, unknown>;
+          const message = typeof e["message"] === "string" ? e["message"].slice(0, MAX_MESSAGE) : "";
+          this.o.engine.fail(id, leaseId, failureType(e["type"], e["exitCode"]), message);
+        } else {
+          this.o.engine.complete(id, leaseId, this.outputOf(task, r, leaseId));
+        }
+        return { id, status: 200 };
+      } catch (err) {
+        if (err instanceof HttpError) return { id, status: err.status, message: err.message };
+        if (err instanceof EngineError) return { id, status: statusOf(err.type), message: err.message };
+        throw err;
+      }
+    });
+  }
+
+  /** A result's output as stored; an output over the limit fails the task (413 to the worker). */
+  private outputOf(task: Task, r: Record<string, unknown>, leaseId: string): string {
+    const output = task.encoding === "pickle" ? str(r, "outputB64", {}) : "output" in r ? JSON.stringify(r["output"]) : undefined;
+    if (output === undefined) throw new HttpError(400, "BadRequest", `"output" is required`);
+    if (output.length > this.limits.maxOutputBytes) {
+      this.o.engine.fail(task.id, leaseId, "BadConfiguration", `output is ${output.length} bytes, over the gateway's limit of ${this.limits.maxOutputBytes}: write large results to storage and return a reference`);
+      throw new HttpError(413, "TooLarge", `output is over ${this.limits.maxOutputBytes} bytes`);
+    }
+    return output;
+  }
+
+  private async failTask(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const body = parseJsonObject(await readBody(req, 256 * 1024));
+    this.workerTask(req, id);
+    const leaseId = str(body, "leaseId", { max: 256 });
+    const type = failureType(body["type"], body["exitCode"]);
+    const message = (str(body, "message", { optional: true }) ?? "").slice(0, MAX_MESSAGE);
+    this.o.engine.fail(id, leaseId, type, message);
+    this.reply(res, "fail", 200, "{}");
+  }
+}
+
+function segment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new HttpError(400, "BadRequest", `malformed path segment ${JSON.stringify(s.slice(0, 100))}`);
+  }
+}
+
+function failureType(type: unknown, exitCode: unknown): ExitErrorType | "Disrupted" {
+  if (type === "Disrupted" || isExitErrorType(type)) return type;
+  if (type !== undefined && type !== null) throw new HttpError(400, "BadRequest", `"type" must be UserError, BadConfiguration, InputRejected, Fatal, Timeout or Disrupted`);
+  switch (exitCode) {
+    case 2:
+      return "BadConfiguration";
+    case 65:
+      return "InputRejected";
+    case 75:
+      return "Fatal";
+    case 124:
+      return "Timeout";
+    default:
+      return "UserError";
+  }
+}
+
+/** The request body as the task's stored input: JSON text, or base64 of pickle bytes. */
+export function decodeInput(body: Buffer, contentType: string | undefined, fn: FunctionSettings): { input: string; encoding: Encoding } {
+  const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type === PICKLE_CONTENT_TYPE) {
+    if (fn.encoding !== "pickle") throw new HttpError(400, "BadRequest", `function ${fn.namespace}/${fn.name} uses encoding json: send JSON, not ${PICKLE_CONTENT_TYPE}`);
+    return { input: body.toString("base64"), encoding: "pickle" };
+  }
+  if (fn.encoding === "pickle") throw new HttpError(400, "BadRequest", `function ${fn.namespace}/${fn.name} uses encoding pickle: send Content-Type: ${PICKLE_CONTENT_TYPE}`);
+  const text = body.toString("utf8").trim();
+  if (text === "") return { input: "null", encoding: "json" };
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, "BadRequest", `input is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { input: text, encoding: "json" };
+}
+
+/** `{"tasks":[…]}` with each input spliced in as stored (JSON text or base64). */
+export function renderGrants(grants: readonly LeaseGrant[], acksJson?: string): string {
+  const parts = grants.map((g) => {
+    const head = `{"id":${JSON.stringify(g.id)},"attempt":${g.attempt},"leaseId":${JSON.stringify(g.leaseId)},"encoding":"${g.encoding}","deadline":${g.deadline},"timeoutSeconds":${g.timeoutSeconds},`;
+    return g.encoding === "pickle" ? `${head}"inputB64":${JSON.stringify(g.input)}}` : `${head}"input":${g.input}}`;
+  });
+  return acksJson === undefined ? `{"tasks":[${parts.join(",")}]}` : `{"tasks":[${parts.join(",")}],"results":${acksJson}}`;
+}

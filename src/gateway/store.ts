@@ -1,0 +1,234 @@
+// Durable tasks: SQLite through Node's built-in node:sqlite (no native addon), WAL on a volume.
+// Writes are staged and committed in groups: one commit is in flight at a time, and everything
+// saved meanwhile rides in the next one, so one fsync covers every push of a burst. A push is
+// acknowledged only after the commit holding it (committed()). File stores commit on a writer
+// thread (store-writer.ts) so fsync never blocks the event loop; ":memory:" stores (tests)
+// commit in-thread. Leases are not written: after a restart every unfinished task is queued again.
+import { Worker } from "node:worker_threads";
+import { DbReader, DbWriter, openDb, type StoreSync, type TaskRow } from "./store-db.ts";
+import type { FromWriter, ToWriter } from "./store-writer.ts";
+
+export type { StoreSync, TaskRow } from "./store-db.ts";
+
+export interface StoreOptions {
+  /** `full` (default) survives power loss; `normal` survives process crashes (kill -9) only. */
+  synchronous?: StoreSync;
+  /** Reports each commit: rows written and milliseconds taken. */
+  onCommit?: (rows: number, ms: number) => void;
+  onError?: (err: unknown) => void;
+}
+
+interface Batch {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Where commits happen: here, or on the writer thread. */
+interface Writer {
+  write(rows: TaskRow[]): Promise<number>;
+  deleteFinishedBefore(before: number, limit: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+class InlineWriter implements Writer {
+  private readonly w: DbWriter;
+  constructor(w: DbWriter) {
+    this.w = w;
+  }
+  async write(rows: TaskRow[]): Promise<number> {
+    const started = performance.now();
+    this.w.write(rows);
+    return performance.now() - started;
+  }
+  async deleteFinishedBefore(before: number, limit: number): Promise<string[]> {
+    return this.w.deleteFinishedBefore(before, limit);
+  }
+  async close(): Promise<void> {}
+}
+
+class ThreadWriter implements Writer {
+  private readonly worker: Worker;
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private closed: (() => void) | undefined;
+
+  constructor(path: string, sync: StoreSync) {
+    this.worker = new Worker(new URL("./store-writer.ts", import.meta.url), { workerData: { path, sync } });
+    this.worker.on("message", (msg: FromWriter) => this.onMessage(msg));
+    this.worker.on("error", (err) => {
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    });
+  }
+
+  private onMessage(msg: FromWriter): void {
+    switch (msg.t) {
+      case "written":
+        this.settle(msg.batch, (p) => p.resolve(msg.ms));
+        return;
+      case "writeFailed":
+        this.settle(msg.batch, (p) => p.reject(new Error(`task store commit failed: ${msg.message}`)));
+        return;
+      case "deleted":
+        this.settle(msg.req, (p) => (msg.message === undefined ? p.resolve(msg.ids) : p.reject(new Error(msg.message))));
+        return;
+      case "closed":
+        this.closed?.();
+        return;
+    }
+  }
+
+  private settle(id: number, fn: (p: { resolve: (v: unknown) => void; reject: (e: unknown) => void }) => void): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.pending.delete(id);
+    fn(p);
+  }
+
+  private send<T>(make: (id: number) => ToWriter): Promise<T> {
+    const id = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage(make(id));
+    });
+  }
+
+  write(rows: TaskRow[]): Promise<number> {
+    return this.send((batch) => ({ t: "write", batch, rows }));
+  }
+
+  deleteFinishedBefore(before: number, limit: number): Promise<string[]> {
+    return this.send((req) => ({ t: "delete", req, before, limit }));
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.closed = resolve;
+      this.worker.postMessage({ t: "close" } satisfies ToWriter);
+    });
+    await this.worker.terminate();
+  }
+}
+
+export class TaskStore {
+  private readonly opts: StoreOptions;
+  private readonly reader: DbReader;
+  private readonly writer: Writer;
+  private readonly closeDb: () => void;
+  private staged = new Map<string, TaskRow>();
+  private stagedBatch: Batch | undefined;
+  private inflight: { rows: Map<string, TaskRow>; batch: Batch | undefined } | undefined;
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(path: string, opts: StoreOptions = {}) {
+    this.opts = opts;
+    const sync = opts.synchronous ?? "full";
+    const db = openDb(path, sync);
+    this.reader = new DbReader(db);
+    this.closeDb = () => db.close();
+    this.writer = path === ":memory:" ? new InlineWriter(new DbWriter(db)) : new ThreadWriter(path, sync);
+  }
+
+  /** Stages the row's current state; the next commit writes it (later saves of the same id win). */
+  save(row: TaskRow): void {
+    if (this.closed) return;
+    this.staged.set(row.id, { ...row, input: isTerminalStatus(row.status) ? null : row.input });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Resolves once everything saved so far is durable; rejects if that commit failed. */
+  committed(): Promise<void> {
+    if (this.staged.size > 0) {
+      this.stagedBatch ??= newBatch();
+      return this.stagedBatch.promise;
+    }
+    if (this.inflight !== undefined) {
+      this.inflight.batch ??= newBatch();
+      return this.inflight.batch.promise;
+    }
+    return Promise.resolve();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.inflight !== undefined || this.staged.size === 0) return;
+    const rows = this.staged;
+    const inflight = { rows, batch: this.stagedBatch };
+    this.staged = new Map();
+    this.stagedBatch = undefined;
+    this.inflight = inflight;
+    this.writer.write([...rows.values()]).then(
+      (ms) => {
+        this.opts.onCommit?.(rows.size, ms);
+        inflight.batch?.resolve();
+        this.afterCommit();
+      },
+      (err: unknown) => {
+        this.opts.onError?.(err);
+        inflight.batch?.reject(err);
+        this.afterCommit();
+      },
+    );
+  }
+
+  private afterCommit(): void {
+    this.inflight = undefined;
+    // Whatever was saved during that commit goes in the next one, at once.
+    if (this.staged.size > 0) this.flush();
+  }
+
+  get(id: string): TaskRow | undefined {
+    return this.staged.get(id) ?? this.inflight?.rows.get(id) ?? this.reader.get(id);
+  }
+
+  findByIdempotencyKey(namespace: string, name: string, key: string): TaskRow | undefined {
+    for (const rows of [this.staged, this.inflight?.rows]) {
+      if (rows === undefined) continue;
+      for (const r of rows.values()) if (r.idempotencyKey === key && r.namespace === namespace && r.name === name) return r;
+    }
+    return this.reader.findByIdempotencyKey(namespace, name, key);
+  }
+
+  /** Unfinished tasks in arrival order (after a restart all of them are queued again). */
+  loadActive(): TaskRow[] {
+    return this.reader.loadActive();
+  }
+
+  /** Deletes up to `limit` tasks finished before `before`; resolves with their ids. */
+  deleteFinishedBefore(before: number, limit = 5000): Promise<string[]> {
+    return this.writer.deleteFinishedBefore(before, limit);
+  }
+
+  /** Commits what is staged, then closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.staged.size > 0 || this.inflight !== undefined) {
+      this.flush();
+      await this.committed().catch(() => undefined);
+    }
+    this.closed = true;
+    await this.writer.close();
+    this.closeDb();
+  }
+}
+
+function newBatch(): Batch {
+  let resolve = (): void => {};
+  let reject = (_err: unknown): void => {};
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Nobody may be waiting on a batch when it fails; the error is reported through onError.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+function isTerminalStatus(s: TaskRow["status"]): boolean {
+  return s === "succeeded" || s === "failed" || s === "cancelled";
+}

@@ -1,0 +1,723 @@
+// The gateway's core: per-function queues, leases with per-attempt deadlines, retries by the
+// Function's policy, workers known by their heartbeats, waiters for results and progress. No
+// HTTP here (server.ts) and no SQL (store.ts); time comes from the injected clock, and tick()
+// does the periodic work so tests drive it with a fake clock.
+import { randomBytes, randomUUID } from "node:crypto";
+import {
+  isTerminal,
+  type Encoding,
+  type ExitErrorType,
+  type RequestErrorType,
+  type TaskDocument,
+  type TaskError,
+  type TaskErrorType,
+  type TaskProgress,
+  type TaskStatus,
+} from "../client/protocol.ts";
+import type { Clock, TimerHandle } from "../kube/clock.ts";
+import { Deque } from "./queue.ts";
+import { functionKey, type FunctionRegistry, type FunctionSettings } from "./registry.ts";
+import { DEFAULT_RETRIES } from "./registry.ts";
+import { planFailure } from "./retry.ts";
+import type { TaskRow, TaskStore } from "./store.ts";
+
+export interface Task {
+  id: string;
+  namespace: string;
+  name: string;
+  status: TaskStatus;
+  attempts: number;
+  disruptions: number;
+  encoding: Encoding;
+  input: string | null;
+  output: string | null;
+  error: TaskError | null;
+  idempotencyKey: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  notBefore: number | null;
+  progress: TaskProgress | undefined;
+  lease: Lease | undefined;
+}
+
+interface Lease {
+  leaseId: string;
+  workerId: string;
+  deadline: number;
+  leasedAt: number;
+  timeoutSeconds: number;
+}
+
+/** One task handed to a worker. `input` is JSON text (or base64 pickle), spliced into the answer. */
+export interface LeaseGrant {
+  id: string;
+  attempt: number;
+  leaseId: string;
+  input: string;
+  encoding: Encoding;
+  deadline: number;
+  timeoutSeconds: number;
+}
+
+export type WorkerState = "ready" | "setup" | "draining" | "failed";
+
+interface WorkerInfo {
+  id: string;
+  lastSeen: number;
+  state: WorkerState;
+  error: { type: string; message: string } | undefined;
+  leased: Set<string>;
+  /** Leased tasks the caller cancelled: told on the next heartbeat. */
+  cancel: Set<string>;
+  polling: number;
+}
+
+interface LeaseWaiter {
+  workerId: string;
+  max: number;
+  settings: FunctionSettings;
+  resolve: (grants: LeaseGrant[]) => void;
+  timer: TimerHandle;
+  done: boolean;
+}
+
+class FunctionQueue {
+  readonly key: string;
+  readonly ready = new Deque<Task>();
+  readonly delayed = new Set<Task>();
+  readonly running = new Map<string, Task>();
+  readonly workers = new Map<string, WorkerInfo>();
+  waiters: LeaseWaiter[] = [];
+  queued = 0;
+  dispatchScheduled = false;
+
+  constructor(key: string) {
+    this.key = key;
+  }
+}
+
+export type TaskEvent = { type: "progress"; progress: TaskProgress } | { type: "status"; task: Task } | { type: "done"; task: Task };
+
+const RECENT_MAX_OUTPUT = 256 * 1024;
+const RECENT_MAX_BYTES = 64 * 1024 * 1024;
+
+export class EngineError extends Error {
+  readonly type: RequestErrorType;
+  constructor(type: RequestErrorType, message: string) {
+    super(message);
+    this.type = type;
+  }
+}
+
+export interface FunctionStats {
+  queueDepth: number;
+  inFlight: number;
+  warmWorkers: number;
+  busyWorkers: number;
+}
+
+export interface EngineMetrics {
+  taskFinished(task: Task, outcome: "succeeded" | TaskErrorType, runMs: number | undefined): void;
+  taskStarted(task: Task, queuedMs: number): void;
+  retried(task: Task, type: TaskErrorType): void;
+}
+
+export interface EngineOptions {
+  store: TaskStore;
+  registry: FunctionRegistry;
+  clock: Clock;
+  metrics?: EngineMetrics;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Queued tasks per function before 429. Default 100 000. */
+  maxQueue?: number;
+  /** Slack after a deadline before the gateway itself declares Timeout (the worker normally reports first). Default 2 s. */
+  deadlineGraceMs?: number;
+  /** A worker silent this long is gone and its leases re-queued. Default 10 s. */
+  workerTimeoutMs?: number;
+  /** A lease a worker does not list in its heartbeats this long after it was granted never arrived. Default 5 s. */
+  leaseReceiptMs?: number;
+  /** Disruptions (not counted as attempts) before a task fails as Disrupted. Default 5. */
+  maxDisruptions?: number;
+  /** How long finished tasks and their results are kept. Default 1 h. */
+  resultTtlMs?: number;
+  /** Finished tasks kept in memory for fast reads. Default 10 000. */
+  recentLimit?: number;
+}
+
+export class TaskEngine {
+  private readonly opts: EngineOptions;
+  private readonly store: TaskStore;
+  private readonly clock: Clock;
+  private readonly queues = new Map<string, FunctionQueue>();
+  private readonly active = new Map<string, Task>();
+  private readonly recent = new Map<string, Task>();
+  private readonly waiters = new Map<string, Set<(task: Task) => void>>();
+  private readonly subscribers = new Map<string, Set<(ev: TaskEvent) => void>>();
+  private readonly leasePrefix = randomBytes(4).toString("hex");
+  private leaseCounter = 0;
+  private lastGc = 0;
+  private collecting = false;
+  private recentBytes = 0;
+
+  constructor(opts: EngineOptions) {
+    this.opts = opts;
+    this.store = opts.store;
+    this.clock = opts.clock;
+  }
+
+  private get maxQueue(): number {
+    return this.opts.maxQueue ?? 100_000;
+  }
+
+  /** Loads unfinished tasks from the store: whatever was leased before a restart is queued again. */
+  recover(): number {
+    let n = 0;
+    for (const row of this.store.loadActive()) {
+      const task = fromRow(row);
+      if (task.status === "running") task.status = "queued";
+      this.active.set(task.id, task);
+      this.enqueue(this.queue(functionKey(task.namespace, task.name)), task, false);
+      n++;
+    }
+    return n;
+  }
+
+  // ---- callers -------------------------------------------------------------------------
+
+  /**
+   * Accepts a task. The returned promise-free result is already queued; `store.committed()`
+   * says when it is durable. A repeated idempotency key returns the first task.
+   */
+  submit(fn: FunctionSettings, input: string, encoding: Encoding, idempotencyKey?: string): { task: Task; repeat: boolean } {
+    if (idempotencyKey !== undefined) {
+      const existing = this.findByKey(fn, idempotencyKey);
+      if (existing !== undefined) return { task: existing, repeat: true };
+    }
+    const q = this.queue(functionKey(fn.namespace, fn.name));
+    if (q.queued >= this.maxQueue) throw new EngineError("QueueFull", `function ${q.key} has ${q.queued} queued tasks (limit ${this.maxQueue})`);
+    const task: Task = {
+      id: randomUUID(),
+      namespace: fn.namespace,
+      name: fn.name,
+      status: "queued",
+      attempts: 0,
+      disruptions: 0,
+      encoding,
+      input,
+      output: null,
+      error: null,
+      idempotencyKey: idempotencyKey ?? null,
+      createdAt: this.clock.now(),
+      startedAt: null,
+      finishedAt: null,
+      notBefore: null,
+      progress: undefined,
+      lease: undefined,
+    };
+    this.active.set(task.id, task);
+    this.save(task);
+    this.enqueue(q, task, false);
+    return { task, repeat: false };
+  }
+
+  /** Accepts several JSON inputs at once (one queue check, one dispatch). */
+  submitMany(fn: FunctionSettings, inputs: readonly string[]): string[] {
+    const q = this.queue(functionKey(fn.namespace, fn.name));
+    if (q.queued + inputs.length > this.maxQueue) {
+      throw new EngineError("QueueFull", `function ${q.key} has ${q.queued} queued tasks; ${inputs.length} more would pass the limit of ${this.maxQueue}`);
+    }
+    return inputs.map((input) => this.submit(fn, input, "json").task.id);
+  }
+
+  private findByKey(fn: FunctionSettings, key: string): Task | undefined {
+    const row = this.store.findByIdempotencyKey(fn.namespace, fn.name, key);
+    if (row === undefined) return undefined;
+    return this.active.get(row.id) ?? this.recent.get(row.id) ?? fromRow(row);
+  }
+
+  get(id: string): Task | undefined {
+    const t = this.active.get(id) ?? this.recent.get(id);
+    if (t !== undefined) return t;
+    const row = this.store.get(id);
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  /** Resolves with the task once terminal, or undefined after `ms`/abort. */
+  waitForTerminal(id: string, ms: number, signal?: AbortSignal): Promise<Task | undefined> {
+    const t = this.get(id);
+    if (t === undefined) return Promise.resolve(undefined);
+    if (isTerminal(t.status)) return Promise.resolve(t);
+    return new Promise((resolve) => {
+      let set = this.waiters.get(id);
+      if (set === undefined) this.waiters.set(id, (set = new Set()));
+      const done = (task: Task | undefined): void => {
+        timer.cancel();
+        signal?.removeEventListener("abort", onAbort);
+        set.delete(onTerminal);
+        if (set.size === 0) this.waiters.delete(id);
+        resolve(task);
+      };
+      const onTerminal = (task: Task): void => done(task);
+      const onAbort = (): void => done(undefined);
+      const timer = this.clock.setTimer(ms, () => done(undefined));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      set.add(onTerminal);
+    });
+  }
+
+  subscribe(id: string, fn: (ev: TaskEvent) => void): () => void {
+    let set = this.subscribers.get(id);
+    if (set === undefined) this.subscribers.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.subscribers.delete(id);
+    };
+  }
+
+  cancel(id: string): Task | undefined {
+    const task = this.active.get(id);
+    if (task === undefined) return this.get(id);
+    this.cancelTask(task, "cancelled by the caller");
+    return task;
+  }
+
+  /** Cancels every unfinished task of a function (its Function is being deleted). */
+  cancelFunction(namespace: string, name: string): number {
+    let n = 0;
+    for (const task of [...this.active.values()]) {
+      if (task.namespace === namespace && task.name === name) {
+        this.cancelTask(task, "the function was deleted");
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private cancelTask(task: Task, message: string): void {
+    const q = this.queue(functionKey(task.namespace, task.name));
+    if (task.status === "queued") {
+      q.queued--;
+      q.delayed.delete(task);
+    }
+    if (task.lease !== undefined) {
+      const w = q.workers.get(task.lease.workerId);
+      w?.leased.delete(task.id);
+      w?.cancel.add(task.id);
+      q.running.delete(task.id);
+    }
+    this.finish(task, "cancelled", { type: "Cancelled", message, attempt: task.attempts });
+  }
+
+  stats(namespace: string, name: string): FunctionStats {
+    const q = this.queues.get(functionKey(namespace, name));
+    if (q === undefined) return { queueDepth: 0, inFlight: 0, warmWorkers: 0, busyWorkers: 0 };
+    let warm = 0;
+    let busy = 0;
+    for (const w of q.workers.values()) {
+      if (w.state === "ready") warm++;
+      if (w.leased.size > 0) busy++;
+    }
+    return { queueDepth: q.queued, inFlight: q.running.size, warmWorkers: warm, busyWorkers: busy };
+  }
+
+  /** Every function with a queue, for metrics. */
+  allStats(): { namespace: string; name: string; stats: FunctionStats }[] {
+    return [...this.queues.keys()].map((key) => {
+      const [namespace = "", name = ""] = key.split("/");
+      return { namespace, name, stats: this.stats(namespace, name) };
+    });
+  }
+
+  /** True when workers exist for the function and every one reports a configuration failure. */
+  degraded(namespace: string, name: string): { type: string; message: string } | undefined {
+    const q = this.queues.get(functionKey(namespace, name));
+    if (q === undefined || q.workers.size === 0) return undefined;
+    let error: { type: string; message: string } | undefined;
+    for (const w of q.workers.values()) {
+      if (w.state !== "failed" || w.error?.type !== "BadConfiguration") return undefined;
+      error = w.error;
+    }
+    return error;
+  }
+
+  // ---- workers ---------------------------------------------------------------------------
+
+  /** Long-poll for up to `max` tasks; an empty list once `waitMs` passed. */
+  lease(fn: FunctionSettings, workerId: string, max: number, waitMs: number, signal?: AbortSignal): Promise<LeaseGrant[]> {
+    const q = this.queue(functionKey(fn.namespace, fn.name));
+    const worker = this.touch(q, workerId, "ready");
+    const grants = this.take(q, fn, worker, max);
+    if (grants.length > 0 || waitMs <= 0) return Promise.resolve(grants);
+    return new Promise((resolve) => {
+      worker.polling++;
+      const waiter: LeaseWaiter = {
+        workerId,
+        max,
+        settings: fn,
+        done: false,
+        resolve: (g) => {
+          if (waiter.done) return;
+          waiter.done = true;
+          worker.polling--;
+          worker.lastSeen = this.clock.now();
+          waiter.timer.cancel();
+          signal?.removeEventListener("abort", onAbort);
+          q.waiters = q.waiters.filter((w) => w !== waiter);
+          resolve(g);
+        },
+        timer: this.clock.setTimer(waitMs, () => waiter.resolve([])),
+      };
+      const onAbort = (): void => waiter.resolve([]);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      q.waiters.push(waiter);
+    });
+  }
+
+  /**
+   * Gives leased tasks back (their lease answer could not be delivered): queued again at the
+   * front, the attempt not counted.
+   */
+  unlease(grants: readonly LeaseGrant[]): void {
+    for (const g of [...grants].reverse()) {
+      const task = this.active.get(g.id);
+      if (task?.lease?.leaseId !== g.leaseId) continue;
+      const q = this.queue(functionKey(task.namespace, task.name));
+      this.dropLease(q, task);
+      task.attempts--;
+      task.status = "queued";
+      q.queued++;
+      q.ready.unshift(task);
+      this.scheduleDispatch(q);
+    }
+  }
+
+  heartbeat(fn: FunctionSettings, workerId: string, hb: { state: WorkerState; error?: { type: string; message: string } | undefined; tasks?: readonly string[] | undefined }): { cancel: string[] } {
+    const q = this.queue(functionKey(fn.namespace, fn.name));
+    const w = this.touch(q, workerId, hb.state);
+    w.error = hb.error;
+    if (hb.tasks !== undefined) {
+      // Leases granted a while ago that the worker does not hold: the answer was lost on the way.
+      const held = new Set(hb.tasks);
+      const cutoff = this.clock.now() - (this.opts.leaseReceiptMs ?? 5000);
+      for (const id of [...w.leased]) {
+        const task = this.active.get(id);
+        if (task?.lease !== undefined && !held.has(id) && task.lease.leasedAt < cutoff) {
+          this.attemptFailed(task, "Disrupted", `worker ${workerId} never received the lease`);
+        }
+      }
+    }
+    const cancel = [...w.cancel];
+    w.cancel.clear();
+    return { cancel };
+  }
+
+  progress(id: string, leaseId: string, value: number, message: string | undefined): { deadline: number } {
+    const task = this.leased(id, leaseId);
+    const lease = task.lease;
+    if (lease === undefined) throw new EngineError("Conflict", "lease lost");
+    lease.deadline = this.clock.now() + lease.timeoutSeconds * 1000;
+    task.progress = message === undefined ? { value } : { value, message };
+    this.emit(task.id, { type: "progress", progress: task.progress });
+    return { deadline: lease.deadline };
+  }
+
+  complete(id: string, leaseId: string, output: string): Task {
+    const task = this.leased(id, leaseId);
+    const q = this.queue(functionKey(task.namespace, task.name));
+    const runMs = task.lease === undefined ? undefined : this.clock.now() - task.lease.leasedAt;
+    this.dropLease(q, task);
+    task.output = output;
+    this.finish(task, "succeeded", null, runMs);
+    return task;
+  }
+
+  fail(id: string, leaseId: string, type: ExitErrorType | "Disrupted", message: string): Task {
+    const task = this.leased(id, leaseId);
+    this.attemptFailed(task, type, message);
+    return task;
+  }
+
+  private leased(id: string, leaseId: string): Task {
+    const task = this.active.get(id);
+    if (task === undefined) {
+      if (this.get(id) === undefined) throw new EngineError("NotFound", `task ${id} not found`);
+      throw new EngineError("Conflict", `task ${id} is no longer leased (finished or cancelled)`);
+    }
+    if (task.lease?.leaseId !== leaseId) throw new EngineError("Conflict", `lease ${leaseId} of task ${id} is no longer held`);
+    return task;
+  }
+
+  // ---- periodic work -----------------------------------------------------------------------
+
+  /** Deadlines, silent workers, due retries, result expiry. Call every ~100 ms. */
+  tick(): void {
+    const now = this.clock.now();
+    const grace = this.opts.deadlineGraceMs ?? 2000;
+    const workerTimeout = this.opts.workerTimeoutMs ?? 10_000;
+    for (const q of this.queues.values()) {
+      for (const task of [...q.running.values()]) {
+        const lease = task.lease;
+        if (lease !== undefined && now > lease.deadline + grace) {
+          this.attemptFailed(task, "Timeout", `the attempt exceeded timeoutSeconds=${lease.timeoutSeconds} without progress (worker ${lease.workerId} did not report)`);
+        }
+      }
+      for (const w of [...q.workers.values()]) {
+        if (w.polling === 0 && now - w.lastSeen > workerTimeout) {
+          q.workers.delete(w.id);
+          for (const id of [...w.leased]) {
+            const task = this.active.get(id);
+            if (task !== undefined) this.attemptFailed(task, "Disrupted", `worker ${w.id} stopped sending heartbeats`);
+          }
+        }
+      }
+      for (const task of [...q.delayed]) {
+        if ((task.notBefore ?? 0) <= now) {
+          q.delayed.delete(task);
+          q.ready.push(task);
+          this.scheduleDispatch(q);
+        }
+      }
+    }
+    if (now - this.lastGc > 30_000) {
+      this.lastGc = now;
+      this.collectGarbage(now);
+    }
+  }
+
+  private collectGarbage(now: number): void {
+    if (this.collecting) return;
+    this.collecting = true;
+    const cutoff = now - (this.opts.resultTtlMs ?? 3_600_000);
+    const round = async (): Promise<void> => {
+      for (;;) {
+        const ids = await this.store.deleteFinishedBefore(cutoff);
+        for (const id of ids) this.forget(id);
+        if (ids.length < 5000) return;
+      }
+    };
+    round()
+      .catch((err: unknown) => this.opts.log?.("deleting expired results failed", { err: String(err) }))
+      .finally(() => (this.collecting = false));
+  }
+
+  /** Ends every pending long-poll (shutdown). */
+  close(): void {
+    for (const q of this.queues.values()) for (const w of [...q.waiters]) w.resolve([]);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private queue(key: string): FunctionQueue {
+    let q = this.queues.get(key);
+    if (q === undefined) this.queues.set(key, (q = new FunctionQueue(key)));
+    return q;
+  }
+
+  private touch(q: FunctionQueue, workerId: string, state: WorkerState): WorkerInfo {
+    let w = q.workers.get(workerId);
+    if (w === undefined) {
+      w = { id: workerId, lastSeen: 0, state, error: undefined, leased: new Set(), cancel: new Set(), polling: 0 };
+      q.workers.set(workerId, w);
+    }
+    w.lastSeen = this.clock.now();
+    w.state = state;
+    return w;
+  }
+
+  private enqueue(q: FunctionQueue, task: Task, front: boolean): void {
+    q.queued++;
+    if (task.notBefore !== null && task.notBefore > this.clock.now()) {
+      q.delayed.add(task);
+      return;
+    }
+    if (front) q.ready.unshift(task);
+    else q.ready.push(task);
+    this.scheduleDispatch(q);
+  }
+
+  /** Hands queued tasks to waiting long-polls once per event-loop turn, so they come in batches. */
+  private scheduleDispatch(q: FunctionQueue): void {
+    if (q.dispatchScheduled || q.waiters.length === 0) return;
+    q.dispatchScheduled = true;
+    setImmediate(() => {
+      q.dispatchScheduled = false;
+      while (q.waiters.length > 0 && q.ready.length > 0) {
+        const waiter = q.waiters[0];
+        if (waiter === undefined) break;
+        const worker = q.workers.get(waiter.workerId);
+        if (worker === undefined) {
+          waiter.resolve([]);
+          continue;
+        }
+        const grants = this.take(q, waiter.settings, worker, waiter.max);
+        if (grants.length === 0) break;
+        waiter.resolve(grants);
+      }
+    });
+  }
+
+  private take(q: FunctionQueue, fn: FunctionSettings, worker: WorkerInfo, max: number): LeaseGrant[] {
+    const grants: LeaseGrant[] = [];
+    const now = this.clock.now();
+    while (grants.length < max) {
+      const task = q.ready.shift();
+      if (task === undefined) break;
+      if (task.status !== "queued") continue;
+      q.queued--;
+      task.status = "running";
+      task.attempts++;
+      if (task.startedAt === null) {
+        task.startedAt = now;
+        this.opts.metrics?.taskStarted(task, now - task.createdAt);
+      }
+      const lease: Lease = {
+        leaseId: `${this.leasePrefix}.${(this.leaseCounter++).toString(36)}`,
+        workerId: worker.id,
+        deadline: now + fn.timeoutSeconds * 1000,
+        leasedAt: now,
+        timeoutSeconds: fn.timeoutSeconds,
+      };
+      task.lease = lease;
+      q.running.set(task.id, task);
+      worker.leased.add(task.id);
+      grants.push({ id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds: fn.timeoutSeconds });
+      if (task.attempts === 1) this.emit(task.id, { type: "status", task });
+    }
+    return grants;
+  }
+
+  private dropLease(q: FunctionQueue, task: Task): void {
+    if (task.lease !== undefined) q.workers.get(task.lease.workerId)?.leased.delete(task.id);
+    task.lease = undefined;
+    q.running.delete(task.id);
+  }
+
+  private attemptFailed(task: Task, type: TaskErrorType, message: string): void {
+    const q = this.queue(functionKey(task.namespace, task.name));
+    const runMs = task.lease === undefined ? undefined : this.clock.now() - task.lease.leasedAt;
+    this.dropLease(q, task);
+    const settings = this.opts.registry.get(task.namespace, task.name);
+    const plan = planFailure({
+      type,
+      attempts: task.attempts,
+      disruptions: task.disruptions,
+      policy: settings?.retries ?? DEFAULT_RETRIES,
+      maxDisruptions: this.opts.maxDisruptions ?? 5,
+    });
+    if (!plan.countAttempt) {
+      task.attempts--;
+      task.disruptions++;
+    }
+    const error: TaskError = { type, message, attempt: plan.countAttempt ? task.attempts : task.attempts + 1 };
+    if (plan.action === "fail") {
+      this.finish(task, "failed", error, runMs);
+      return;
+    }
+    this.opts.metrics?.retried(task, type);
+    this.opts.log?.("task retried", { task: task.id, function: q.key, type, message, delayMs: plan.delayMs });
+    task.status = "queued";
+    task.notBefore = plan.delayMs > 0 ? this.clock.now() + plan.delayMs : null;
+    task.progress = undefined;
+    this.save(task);
+    // A disrupted task did nothing wrong: it goes back to the front.
+    this.enqueue(q, task, type === "Disrupted");
+    this.emit(task.id, { type: "status", task });
+  }
+
+  private finish(task: Task, status: "succeeded" | "failed" | "cancelled", error: TaskError | null, runMs?: number): void {
+    task.status = status;
+    task.error = error;
+    task.finishedAt = this.clock.now();
+    task.lease = undefined;
+    task.input = null;
+    this.active.delete(task.id);
+    this.remember(task);
+    this.save(task);
+    this.opts.metrics?.taskFinished(task, status === "succeeded" ? "succeeded" : (error?.type ?? "UserError"), runMs);
+    const waiters = this.waiters.get(task.id);
+    if (waiters !== undefined) for (const w of [...waiters]) w(task);
+    this.emit(task.id, { type: "done", task });
+  }
+
+  /**
+   * Keeps a finished task in memory for the reads that usually follow at once, within a count
+   * and a byte budget (outputs may be megabytes); older ones are read from the store.
+   */
+  private remember(task: Task): void {
+    const size = task.output?.length ?? 0;
+    if (size > RECENT_MAX_OUTPUT) return;
+    this.recent.set(task.id, task);
+    this.recentBytes += size;
+    const limit = this.opts.recentLimit ?? 10_000;
+    while (this.recent.size > limit || this.recentBytes > RECENT_MAX_BYTES) {
+      const oldest = this.recent.values().next();
+      if (oldest.done === true) break;
+      this.forget(oldest.value.id);
+    }
+  }
+
+  private forget(id: string): void {
+    const t = this.recent.get(id);
+    if (t === undefined) return;
+    this.recent.delete(id);
+    this.recentBytes -= t.output?.length ?? 0;
+  }
+
+  private emit(id: string, ev: TaskEvent): void {
+    const subs = this.subscribers.get(id);
+    if (subs !== undefined) for (const fn of [...subs]) fn(ev);
+  }
+
+  private save(task: Task): void {
+    this.store.save(toRow(task));
+  }
+}
+
+function fromRow(row: TaskRow): Task {
+  return { ...row, progress: undefined, lease: undefined };
+}
+
+function toRow(t: Task): TaskRow {
+  return {
+    id: t.id,
+    namespace: t.namespace,
+    name: t.name,
+    status: t.status,
+    attempts: t.attempts,
+    disruptions: t.disruptions,
+    encoding: t.encoding,
+    input: t.input,
+    output: t.output,
+    error: t.error,
+    idempotencyKey: t.idempotencyKey,
+    createdAt: t.createdAt,
+    startedAt: t.startedAt,
+    finishedAt: t.finishedAt,
+    notBefore: t.notBefore,
+  };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The task document of `GET /v1/tasks/{id}` as JSON text; the output is spliced, not re-encoded. */
+export function renderTask(t: Task): string {
+  const doc: Omit<TaskDocument, "output"> = {
+    id: t.id,
+    function: { namespace: t.namespace, name: t.name },
+    status: t.status,
+    attempts: t.attempts,
+    createdAt: iso(t.createdAt),
+  };
+  if (t.startedAt !== null) doc.startedAt = iso(t.startedAt);
+  if (t.finishedAt !== null) doc.finishedAt = iso(t.finishedAt);
+  if (t.progress !== undefined) doc.progress = t.progress;
+  if (t.error !== null) doc.error = t.error;
+  if (t.status === "succeeded" && t.output !== null && t.encoding === "pickle") doc.outputB64 = t.output;
+  const text = JSON.stringify(doc);
+  if (t.status === "succeeded" && t.output !== null && t.encoding === "json") return `${text.slice(0, -1)},"output":${t.output}}`;
+  return text;
+}

@@ -1,0 +1,448 @@
+// The one Kubernetes client: typed get/list, server-side apply (one field manager per
+// controller), status through the /status subresource, deletes, and raw watch streams for the
+// informer. Requests go over a keep-alive agent; every request is counted in Prometheus by verb,
+// resource and code, which is also how tests count the operator's writes.
+import http from "node:http";
+import https from "node:https";
+import { Counter, Histogram, type Registry } from "prom-client";
+import { z } from "zod";
+import type { Clock } from "./clock.ts";
+import { KubeError, statusFromResponse, toStatus } from "./errors.ts";
+import type { Connection } from "./kubeconfig.ts";
+import type { KubeObject } from "./objects.ts";
+import { apiVersionOf, resourcePath, type ResourceType } from "./resources.ts";
+import { TokenBucket } from "./ratelimit.ts";
+
+export interface TransportOptions {
+  connection: Connection;
+  /** Registry for hearth_kube_* metrics; omit to not export them. */
+  registry?: Registry;
+  /** Concurrent connections for ordinary requests (watches use their own). Default 32. */
+  maxSockets?: number;
+  /** Client-side rate limit (requests per second, burst). Default 200/400. */
+  qps?: number;
+  burst?: number;
+  /** Deadline of a non-watch request. Default 30 s. */
+  timeoutMs?: number;
+  userAgent?: string;
+  clock: Clock;
+}
+
+export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "apply" | "delete";
+export const WRITE_VERBS: ReadonlySet<Verb> = new Set(["create", "update", "patch", "apply", "delete"]);
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal | undefined;
+  verb: Verb;
+  /** Resource label for metrics, e.g. "deployments" or "functions/status". */
+  resource: string;
+}
+
+/** Counts of requests made, by verb and resource ("patch deployments" → n). */
+export type RequestCounts = Map<string, number>;
+
+/** Shared HTTP machinery: connection, agents, rate limit, metrics. */
+export class Transport {
+  readonly connection: Connection;
+  private readonly agent: http.Agent;
+  private readonly watchAgent: http.Agent;
+  private readonly isHttps: boolean;
+  private readonly bucket: TokenBucket;
+  private readonly timeoutMs: number;
+  private readonly userAgent: string;
+  private readonly requests: Counter<"verb" | "resource" | "code"> | undefined;
+  private readonly latency: Histogram<"verb"> | undefined;
+  /** Requests by "verb resource", always kept (cheap) so tests and benches can read them. */
+  readonly counts: RequestCounts = new Map();
+
+  constructor(opts: TransportOptions) {
+    this.connection = opts.connection;
+    this.isHttps = opts.connection.server.startsWith("https:");
+    const tls = opts.connection.tls;
+    const agentOpts: https.AgentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 32, rejectUnauthorized: tls.rejectUnauthorized };
+    if (tls.ca !== undefined) agentOpts.ca = tls.ca;
+    if (tls.cert !== undefined) agentOpts.cert = tls.cert;
+    if (tls.key !== undefined) agentOpts.key = tls.key;
+    if (tls.servername !== undefined) agentOpts.servername = tls.servername;
+    this.agent = this.isHttps ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+    this.watchAgent = this.isHttps ? new https.Agent({ ...agentOpts, maxSockets: Infinity }) : new http.Agent({ ...agentOpts, maxSockets: Infinity });
+    this.bucket = new TokenBucket(opts.clock, opts.qps ?? 200, opts.burst ?? 400);
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.userAgent = opts.userAgent ?? "hearth";
+    if (opts.registry !== undefined) {
+      this.requests = new Counter({
+        name: "hearth_kube_requests_total",
+        help: "Requests to the Kubernetes API by verb, resource and HTTP code (0: no response).",
+        labelNames: ["verb", "resource", "code"],
+        registers: [opts.registry],
+      });
+      this.latency = new Histogram({
+        name: "hearth_kube_request_duration_seconds",
+        help: "Latency of Kubernetes API requests (watches excluded).",
+        labelNames: ["verb"],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [opts.registry],
+      });
+    }
+  }
+
+  /** Total writes (create/update/patch/apply/delete), optionally only for some resources. */
+  writes(filter?: (resource: string) => boolean): number {
+    let n = 0;
+    for (const [k, v] of this.counts) {
+      const [verb, resource] = k.split(" ") as [Verb, string];
+      if (WRITE_VERBS.has(verb) && (filter === undefined || filter(resource))) n += v;
+    }
+    return n;
+  }
+
+  private count(verb: Verb, resource: string, code: number, startedAt: number | undefined): void {
+    const k = `${verb} ${resource}`;
+    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+    this.requests?.inc({ verb, resource, code: String(code) });
+    if (startedAt !== undefined) this.latency?.observe({ verb }, (performance.now() - startedAt) / 1000);
+  }
+
+  private async open(method: string, path: string, opts: RequestOptions, watch: boolean, signal: AbortSignal): Promise<http.IncomingMessage> {
+    const headers: Record<string, string> = { ...(await this.connection.headers()), accept: "application/json", "user-agent": this.userAgent };
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined) {
+      payload = Buffer.from(typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body));
+      headers["content-type"] = opts.contentType ?? "application/json";
+      headers["content-length"] = String(payload.length);
+    }
+    const url = new URL(this.connection.server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const mod = this.isHttps ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, { method, headers, agent: watch ? this.watchAgent : this.agent, signal }, resolve);
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+
+  /** One request; resolves with the parsed JSON body, throws KubeError for codes >= 400. */
+  async request(method: string, path: string, opts: RequestOptions): Promise<unknown> {
+    await this.bucket.take(opts.signal);
+    const signal = opts.signal !== undefined ? AbortSignal.any([opts.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs);
+    const started = performance.now();
+    let res: http.IncomingMessage;
+    let text: string;
+    try {
+      res = await this.open(method, path, opts, false, signal);
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      text = Buffer.concat(chunks).toString("utf8");
+    } catch (err) {
+      this.count(opts.verb, opts.resource, 0, started);
+      throw new KubeError(toStatus(err), { cause: err });
+    }
+    const code = res.statusCode ?? 0;
+    this.count(opts.verb, opts.resource, code, started);
+    if (code >= 400 || code === 0) {
+      const status = statusFromResponse(code, text);
+      const retryAfter = Number(res.headers["retry-after"]);
+      if (status.retryAfterSeconds === undefined && Number.isFinite(retryAfter) && retryAfter > 0) status.retryAfterSeconds = retryAfter;
+      throw new KubeError(status);
+    }
+    if (text === "") return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new KubeError({ code, reason: "InvalidResponse", message: `response of ${method} ${path} is not JSON` }, { cause: err });
+    }
+  }
+
+  /**
+   * A watch stream: calls `onLine` for each JSON line until the server closes it (resolves) or it
+   * fails (rejects with a KubeError). Abort `signal` to stop (rejects with an Aborted status).
+   */
+  async stream(path: string, opts: RequestOptions, signal: AbortSignal, onLine: (line: unknown) => void): Promise<void> {
+    await this.bucket.take(signal);
+    let res: http.IncomingMessage;
+    try {
+      res = await this.open("GET", path, opts, true, signal);
+    } catch (err) {
+      this.count(opts.verb, opts.resource, 0, undefined);
+      throw new KubeError(toStatus(err), { cause: err });
+    }
+    const code = res.statusCode ?? 0;
+    this.count(opts.verb, opts.resource, code, undefined);
+    if (code >= 400) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      throw new KubeError(statusFromResponse(code, Buffer.concat(chunks).toString("utf8")));
+    }
+    let pending = "";
+    try {
+      for await (const chunk of res) {
+        pending += (chunk as Buffer).toString("utf8");
+        let nl: number;
+        while ((nl = pending.indexOf("\n")) >= 0) {
+          const line = pending.slice(0, nl).trim();
+          pending = pending.slice(nl + 1);
+          if (line !== "") onLine(JSON.parse(line) as unknown);
+        }
+      }
+    } catch (err) {
+      if (err instanceof KubeError) throw err;
+      throw new KubeError(toStatus(err), { cause: err });
+    }
+    const rest = pending.trim();
+    if (rest !== "") onLine(JSON.parse(rest) as unknown);
+  }
+
+  close(): void {
+    this.agent.destroy();
+    this.watchAgent.destroy();
+  }
+}
+
+export interface ListOptions {
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
+  /** Page size; pages are fetched until the list is complete. Default 500. */
+  limit?: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+  /** Items the schema rejected (logged by callers; never crash on one odd object). */
+  invalid: { name: string; error: string }[];
+}
+
+export interface ApplyOptions {
+  /** Overrides the client's field manager. */
+  fieldManager?: string;
+  /** Take over conflicting fields (default true: we apply only fields we own). */
+  force?: boolean;
+  signal?: AbortSignal | undefined;
+  dryRun?: boolean;
+}
+
+export interface WatchOptions {
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
+  resourceVersion: string;
+  /** Server-side timeout of this watch; the informer re-watches when it ends. */
+  timeoutSeconds?: number;
+  signal: AbortSignal;
+}
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+const watchEvent = z.object({ type: z.enum(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]), object: z.unknown() });
+
+const listEnvelope = z.object({
+  metadata: z.object({ resourceVersion: z.string().optional(), continue: z.string().optional() }).default({}),
+  items: z.array(z.unknown()).nullish(),
+});
+
+/** An object to apply: apiVersion and kind are filled from the resource type. */
+export interface ApplyObject {
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** Typed operations with one field manager. Cheap to derive: `client.as("other-manager")`. */
+export class KubeClient {
+  readonly transport: Transport;
+  readonly fieldManager: string;
+
+  constructor(transport: Transport, fieldManager: string) {
+    this.transport = transport;
+    this.fieldManager = fieldManager;
+  }
+
+  /** The same connection under another field manager (one per controller). */
+  as(fieldManager: string): KubeClient {
+    return new KubeClient(this.transport, fieldManager);
+  }
+
+  private parse<T extends KubeObject>(r: ResourceType<T>, raw: unknown): T {
+    const res = r.schema.safeParse(raw);
+    if (!res.success) {
+      throw new KubeError({ code: 0, reason: "InvalidResponse", message: `${r.kind} from the apiserver does not match the expected shape: ${z.prettifyError(res.error)}` });
+    }
+    return res.data;
+  }
+
+  /** The object, or undefined when it does not exist. */
+  async get<T extends KubeObject>(r: ResourceType<T>, name: string, namespace?: string, signal?: AbortSignal): Promise<T | undefined> {
+    try {
+      const raw = await this.transport.request("GET", resourcePath(r, { namespace, name }), { verb: "get", resource: r.plural, signal });
+      return this.parse(r, raw);
+    } catch (err) {
+      if (toStatus(err).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every matching object, page by page. */
+  async list<T extends KubeObject>(r: ResourceType<T>, opts: ListOptions = {}): Promise<ListResult<T>> {
+    const out: ListResult<T> = { items: [], resourceVersion: "", invalid: [] };
+    let cont: string | undefined;
+    do {
+      const raw = await this.transport.request("GET", resourcePath(r, { namespace: opts.namespace }), {
+        verb: "list",
+        resource: r.plural,
+        signal: opts.signal,
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit ?? 500, continue: cont },
+      });
+      const page = listEnvelope.parse(raw);
+      for (const item of page.items ?? []) {
+        const res = r.schema.safeParse(item);
+        if (res.success) out.items.push(res.data);
+        else out.invalid.push({ name: nameOf(item), error: z.prettifyError(res.error) });
+      }
+      out.resourceVersion = page.metadata.resourceVersion ?? out.resourceVersion;
+      cont = page.metadata.continue !== undefined && page.metadata.continue !== "" ? page.metadata.continue : undefined;
+    } while (cont !== undefined);
+    return out;
+  }
+
+  /** Server-side apply: `obj` holds exactly the fields this manager owns. */
+  async apply<T extends KubeObject>(r: ResourceType<T>, obj: ApplyObject, opts: ApplyOptions = {}): Promise<T> {
+    const body = { apiVersion: apiVersionOf(r), kind: r.kind, ...obj };
+    const raw = await this.transport.request("PATCH", resourcePath(r, { namespace: obj.metadata.namespace, name: obj.metadata.name }), {
+      verb: "apply",
+      resource: r.plural,
+      signal: opts.signal,
+      body,
+      contentType: "application/apply-patch+yaml",
+      query: { fieldManager: opts.fieldManager ?? this.fieldManager, force: opts.force ?? true, dryRun: opts.dryRun === true ? "All" : undefined },
+    });
+    return this.parse(r, raw);
+  }
+
+  /** Server-side apply of `status` through the /status subresource (only name, namespace, status are sent). */
+  async applyStatus<T extends KubeObject>(
+    r: ResourceType<T>,
+    target: { name: string; namespace?: string | undefined },
+    status: unknown,
+    opts: ApplyOptions = {},
+  ): Promise<T> {
+    const metadata: { name: string; namespace?: string } = { name: target.name };
+    if (target.namespace !== undefined) metadata.namespace = target.namespace;
+    const body = { apiVersion: apiVersionOf(r), kind: r.kind, metadata, status };
+    const raw = await this.transport.request("PATCH", resourcePath(r, { namespace: target.namespace, name: target.name, subresource: "status" }), {
+      verb: "apply",
+      resource: `${r.plural}/status`,
+      signal: opts.signal,
+      body,
+      contentType: "application/apply-patch+yaml",
+      query: { fieldManager: opts.fieldManager ?? this.fieldManager, force: opts.force ?? true },
+    });
+    return this.parse(r, raw);
+  }
+
+  async create<T extends KubeObject>(r: ResourceType<T>, obj: ApplyObject, signal?: AbortSignal): Promise<T> {
+    const body = { apiVersion: apiVersionOf(r), kind: r.kind, ...obj };
+    const raw = await this.transport.request("POST", resourcePath(r, { namespace: obj.metadata.namespace }), {
+      verb: "create",
+      resource: r.plural,
+      signal,
+      body,
+      query: { fieldManager: this.fieldManager },
+    });
+    return this.parse(r, raw);
+  }
+
+  /** PUT with the object's resourceVersion: a compare-and-swap (leases). */
+  async replace<T extends KubeObject>(r: ResourceType<T>, obj: ApplyObject, signal?: AbortSignal): Promise<T> {
+    const body = { apiVersion: apiVersionOf(r), kind: r.kind, ...obj };
+    const raw = await this.transport.request("PUT", resourcePath(r, { namespace: obj.metadata.namespace, name: obj.metadata.name }), {
+      verb: "update",
+      resource: r.plural,
+      signal,
+      body,
+      query: { fieldManager: this.fieldManager },
+    });
+    return this.parse(r, raw);
+  }
+
+  /** JSON merge patch (for the odd field SSA cannot express, e.g. an Event's count). */
+  async mergePatch<T extends KubeObject>(r: ResourceType<T>, name: string, namespace: string | undefined, patch: unknown, signal?: AbortSignal): Promise<T> {
+    const raw = await this.transport.request("PATCH", resourcePath(r, { namespace, name }), {
+      verb: "patch",
+      resource: r.plural,
+      signal,
+      body: patch,
+      contentType: "application/merge-patch+json",
+      query: { fieldManager: this.fieldManager },
+    });
+    return this.parse(r, raw);
+  }
+
+  /** Deletes; true if it existed. Background propagation unless told otherwise. */
+  async delete(
+    r: ResourceType<KubeObject>,
+    name: string,
+    namespace?: string,
+    opts: { propagationPolicy?: "Foreground" | "Background" | "Orphan"; signal?: AbortSignal; uid?: string } = {},
+  ): Promise<boolean> {
+    const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: opts.propagationPolicy ?? "Background" };
+    if (opts.uid !== undefined) body["preconditions"] = { uid: opts.uid };
+    try {
+      await this.transport.request("DELETE", resourcePath(r, { namespace, name }), { verb: "delete", resource: r.plural, signal: opts.signal, body });
+      return true;
+    } catch (err) {
+      if (toStatus(err).code === 404) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Streams watch events to `onEvent` (raw objects: the informer parses them) until the server
+   * ends the watch. An ERROR event becomes a thrown KubeError (410 Gone → relist).
+   */
+  async watch(r: ResourceType<KubeObject>, opts: WatchOptions, onEvent: (type: Exclude<WatchEventType, "ERROR">, obj: unknown) => void): Promise<void> {
+    await this.transport.stream(
+      resourcePath(r, { namespace: opts.namespace }),
+      {
+        verb: "watch",
+        resource: r.plural,
+        query: {
+          watch: 1,
+          allowWatchBookmarks: true,
+          resourceVersion: opts.resourceVersion,
+          labelSelector: opts.labelSelector,
+          fieldSelector: opts.fieldSelector,
+          timeoutSeconds: opts.timeoutSeconds,
+        },
+      },
+      opts.signal,
+      (line) => {
+        const ev = watchEvent.safeParse(line);
+        if (!ev.success) throw new KubeError({ code: 0, reason: "InvalidResponse", message: "watch event without a known type" });
+        if (ev.data.type === "ERROR") {
+          const o = ev.data.object;
+          const code = typeof o === "object" && o !== null && "code" in o && typeof o.code === "number" ? o.code : 500;
+          throw new KubeError(statusFromResponse(code, JSON.stringify(o)));
+        }
+        onEvent(ev.data.type, ev.data.object);
+      },
+    );
+  }
+}
+
+function nameOf(item: unknown): string {
+  if (typeof item === "object" && item !== null && "metadata" in item) {
+    const m = item.metadata;
+    if (typeof m === "object" && m !== null && "name" in m && typeof m.name === "string") {
+      return "namespace" in m && typeof m.namespace === "string" ? `${m.namespace}/${m.name}` : m.name;
+    }
+  }
+  return "<unnamed>";
+}
+
+/** Builds a transport and a client in one call (the common case). */
+export function createClient(opts: TransportOptions & { fieldManager: string }): KubeClient {
+  return new KubeClient(new Transport(opts), opts.fieldManager);
+}

@@ -1,0 +1,60 @@
+// Resource descriptors: where a kind lives on the apiserver and how to parse what comes back.
+import type { z } from "zod";
+import { API_VERSION, GROUP, VERSION } from "../api/v1alpha1/common.ts";
+import { deployment, lease, pod, secret, unstructured, type KubeObject } from "./objects.ts";
+
+export interface ResourceType<T extends KubeObject = KubeObject> {
+  /** "" for the core group. */
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  namespaced: boolean;
+  /** Parses one object from the wire; fields not in the schema are dropped. */
+  schema: z.ZodType<T>;
+}
+
+export function apiVersionOf(r: { group: string; version: string }): string {
+  return r.group === "" ? r.version : `${r.group}/${r.version}`;
+}
+
+export interface PathOptions {
+  namespace?: string | undefined;
+  name?: string | undefined;
+  subresource?: string | undefined;
+}
+
+/** URL path of a collection, an object or a subresource. */
+export function resourcePath(r: ResourceType<KubeObject>, opts: PathOptions = {}): string {
+  const base = r.group === "" ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+  const ns = r.namespaced && opts.namespace !== undefined ? `/namespaces/${encodeURIComponent(opts.namespace)}` : "";
+  const name = opts.name !== undefined ? `/${encodeURIComponent(opts.name)}` : "";
+  const sub = opts.name !== undefined && opts.subresource !== undefined ? `/${opts.subresource}` : "";
+  return `${base}${ns}/${r.plural}${name}${sub}`;
+}
+
+export function resourceType<T extends KubeObject>(r: ResourceType<T>): ResourceType<T> {
+  return r;
+}
+
+/** A descriptor keeping every field (`unstructured`), e.g. for kinds only written, never cached. */
+export function untyped(r: Omit<ResourceType, "schema">): ResourceType<z.infer<typeof unstructured>> {
+  return { ...r, schema: unstructured };
+}
+
+export const deployments = resourceType({ group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true, schema: deployment });
+export const pods = resourceType({ group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, schema: pod });
+export const secrets = resourceType({ group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true, schema: secret });
+export const leases = resourceType({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true, schema: lease });
+export const events = untyped({ group: "", version: "v1", kind: "Event", plural: "events", namespaced: true });
+export const namespaces = untyped({ group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false });
+export const nodes = untyped({ group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false });
+export const batchJobs = untyped({ group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true });
+export const replicaSets = untyped({ group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets", namespaced: true });
+
+/** hearth.dev kinds, untyped at this layer: controllers parse specs themselves to report errors. */
+export const hearthFunctions = untyped({ group: GROUP, version: VERSION, kind: "Function", plural: "functions", namespaced: true });
+export const hearthJobs = untyped({ group: GROUP, version: VERSION, kind: "Job", plural: "jobs", namespaced: true });
+export const hearthWorkflows = untyped({ group: GROUP, version: VERSION, kind: "Workflow", plural: "workflows", namespaced: true });
+
+export { API_VERSION as HEARTH_API_VERSION };

@@ -1,0 +1,129 @@
+// Operator settings: one YAML/JSON file (the Helm chart renders it into a ConfigMap), validated
+// with zod at start-up. A bad file stops the operator with every problem listed by path.
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { workloadConfigSchema } from "../workload/config.ts";
+
+const dnsLabel = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a namespace name (lowercase RFC 1123 label)");
+
+export const controllerSettingsSchema = z.object({
+  /** Reconciles in parallel. */
+  concurrency: z.int().min(1).max(256).default(16),
+  /** Deadline of one reconcile. */
+  timeoutSeconds: z.int().min(1).max(600).default(60),
+  /** Every this often each object is reconciled again even without events (drift repair). 0 = never. */
+  resyncSeconds: z.int().min(0).max(86400).default(600),
+});
+export type ControllerSettings = z.output<typeof controllerSettingsSchema>;
+
+export const operatorConfigSchema = workloadConfigSchema.extend({
+  namespaces: z.array(dnsLabel).max(256).default([]).describe("Namespaces to watch; empty = all."),
+  workerTokens: z
+    .object({
+      signingKeyFile: z.string().min(1).optional().describe("File holding the key that signs worker tokens (shared with the gateway)."),
+      signingKey: z.string().min(16, "workerTokens.signingKey must be at least 16 characters").optional().describe("Inline key, for dev mode and tests."),
+    })
+    .prefault({})
+    .refine((w) => (w.signingKey === undefined) !== (w.signingKeyFile === undefined), {
+      message: "set exactly one of workerTokens.signingKeyFile or workerTokens.signingKey",
+    }),
+  leaderElection: z
+    .object({
+      enabled: z.boolean().default(true),
+      namespace: dnsLabel.default("hearth-system"),
+      name: z.string().min(1).max(253).default("hearth-operator"),
+      leaseDurationSeconds: z.number().min(0.5).max(300).default(6),
+      renewDeadlineSeconds: z.number().min(0.3).max(300).default(4),
+      retryPeriodSeconds: z.number().min(0.1).max(60).default(1),
+    })
+    .prefault({})
+    .refine((l) => l.retryPeriodSeconds < l.renewDeadlineSeconds && l.renewDeadlineSeconds < l.leaseDurationSeconds, {
+      message: "leaderElection needs retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds",
+    }),
+  server: z
+    .object({
+      /** /healthz, /readyz and /metrics. Port 0 picks a free port (tests). */
+      host: z.string().min(1).default("0.0.0.0"),
+      port: z.int().min(0).max(65535).default(8080),
+    })
+    .prefault({}),
+  kube: z
+    .object({
+      qps: z.number().min(0).max(100000).default(200),
+      burst: z.int().min(1).max(100000).default(400),
+      maxSockets: z.int().min(1).max(1024).default(32),
+      /** A watch that delivers nothing for this long is restarted. */
+      watchdogSeconds: z.int().min(10).max(3600).default(180),
+    })
+    .prefault({}),
+  controllers: z
+    .looseObject({
+      function: controllerSettingsSchema.prefault({}),
+    })
+    .prefault({}),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type OperatorConfig = z.output<typeof operatorConfigSchema>;
+export type OperatorConfigInput = z.input<typeof operatorConfigSchema>;
+
+/** An invalid config, with every problem on its own line. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Validates an already-parsed config object. */
+export function parseOperatorConfig(raw: unknown, source = "operator config"): OperatorConfig {
+  const res = operatorConfigSchema.safeParse(raw ?? {});
+  if (res.success) return res.data;
+  const lines = res.error.issues.map((i) => `  - ${i.path.length > 0 ? i.path.join(".") : "(top level)"}: ${i.message}`);
+  throw new ConfigError(`${source} is invalid:\n${lines.join("\n")}`);
+}
+
+export interface LoadedConfig {
+  config: OperatorConfig;
+  /** The worker-token signing key (from the file or inline). */
+  signingKey: string;
+}
+
+/**
+ * Reads, parses (YAML or JSON) and validates the config file, then reads the signing key
+ * (from `signingKeyFile` when given: $HEARTH_SIGNING_KEY_FILE overrides the file's setting).
+ */
+export async function loadOperatorConfig(path: string, overrides: { signingKeyFile?: string } = {}): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read operator config ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`operator config ${path} is not valid YAML: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (overrides.signingKeyFile !== undefined && typeof raw === "object" && raw !== null) raw = { ...raw, workerTokens: { signingKeyFile: overrides.signingKeyFile } };
+  const config = parseOperatorConfig(raw, `operator config ${path}`);
+  return { config, signingKey: await readSigningKey(config) };
+}
+
+export async function readSigningKey(config: OperatorConfig): Promise<string> {
+  if (config.workerTokens.signingKey !== undefined) return config.workerTokens.signingKey;
+  const file = config.workerTokens.signingKeyFile ?? "";
+  let key: string;
+  try {
+    key = (await readFile(file, "utf8")).trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read workerTokens.signingKeyFile ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (key.length < 16) throw new ConfigError(`workerTokens.signingKeyFile ${file} holds ${key.length} characters; a signing key needs at least 16`);
+  return key;
+}

@@ -1,0 +1,127 @@
+// The operator process, minus the process: connection, client, manager, controllers, the
+// health/metrics server and leader election, wired from a validated config. The CLI command
+// (src/cli/commands/operator.ts) and the test helper (test/support/operator.ts) both start it.
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { FunctionController } from "../controllers/function/controller.ts";
+import { SystemClock, type Clock } from "../kube/clock.ts";
+import { KubeClient, Transport } from "../kube/client.ts";
+import { loadConnection, type Connection } from "../kube/kubeconfig.ts";
+import type { OperatorConfig } from "./config.ts";
+import { Manager } from "./manager.ts";
+import { startHealthServer, type HealthServer } from "./server.ts";
+
+/** Plugs another controller into the operator (e.g. the Job controller). */
+export type ControllerFactory = (manager: Manager, ctx: { config: OperatorConfig; signingKey: string; functions: FunctionController }) => void;
+
+export interface OperatorOptions {
+  config: OperatorConfig;
+  signingKey: string;
+  logger: Logger;
+  /** Default: loadConnection({kubeconfig}) (KUBECONFIG, in-cluster, ~/.kube/config). */
+  connection?: Connection;
+  kubeconfig?: string;
+  clock?: Clock;
+  registry?: Registry;
+  /** Lease holder identity; default hostname + random suffix. */
+  identity?: string;
+  /** Extra controllers registered on the same manager. */
+  controllers?: ControllerFactory[];
+  /** Called when leadership is lost (the CLI exits). */
+  onLostLeadership?: () => void;
+}
+
+export interface RunningOperator {
+  manager: Manager;
+  functions: FunctionController;
+  transport: Transport;
+  server: HealthServer;
+  registry: Registry;
+  identity: string;
+  /** Graceful stop: drains reconciles, releases the lease, closes the server. Idempotent. */
+  stop(): Promise<void>;
+  done: Promise<"stopped" | "lost-leadership">;
+}
+
+export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
+  const { config } = opts;
+  const clock = opts.clock ?? new SystemClock();
+  const registry = opts.registry ?? new Registry();
+  if (opts.registry === undefined) collectDefaultMetrics({ register: registry, prefix: "hearth_operator_" });
+  const identity = opts.identity ?? `${hostname()}-${randomBytes(3).toString("hex")}`;
+  const log = opts.logger.child({ identity });
+  const connection = opts.connection ?? (await loadConnection(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}));
+  const transport = new Transport({
+    connection,
+    registry,
+    clock,
+    qps: config.kube.qps,
+    burst: config.kube.burst,
+    maxSockets: config.kube.maxSockets,
+    userAgent: `hearth-operator/${identity}`,
+  });
+  const le = config.leaderElection;
+  const manager = new Manager({
+    client: new KubeClient(transport, "hearth-operator"),
+    clock,
+    logger: log,
+    registry,
+    identity,
+    namespaces: config.namespaces,
+    watchdogMs: config.kube.watchdogSeconds * 1000,
+    leaderElection: le.enabled
+      ? {
+          namespace: le.namespace,
+          name: le.name,
+          identity,
+          leaseDurationMs: le.leaseDurationSeconds * 1000,
+          renewDeadlineMs: le.renewDeadlineSeconds * 1000,
+          retryPeriodMs: le.retryPeriodSeconds * 1000,
+        }
+      : undefined,
+    ...(opts.onLostLeadership !== undefined ? { onLostLeadership: opts.onLostLeadership } : {}),
+  });
+  const fc = config.controllers.function;
+  const functions = new FunctionController({
+    manager,
+    config,
+    signingKey: opts.signingKey,
+    concurrency: fc.concurrency,
+    timeoutMs: fc.timeoutSeconds * 1000,
+    resyncMs: fc.resyncSeconds * 1000,
+  });
+  for (const add of opts.controllers ?? []) add(manager, { config, signingKey: opts.signingKey, functions });
+
+  const server = await startHealthServer({
+    host: config.server.host,
+    port: config.server.port,
+    registry,
+    healthz: () => {
+      const lost = manager.state === "lost";
+      return { ok: !lost, detail: lost ? "leadership lost; exiting" : `ok (${manager.state})` };
+    },
+    readyz: () => {
+      const synced = manager.synced();
+      return { ok: synced && manager.state !== "lost", detail: synced ? `ready (${manager.state})` : "caches not synced yet" };
+    },
+  });
+  log.info({ url: server.url, namespaces: config.namespaces.length > 0 ? config.namespaces : "all", gpuStrategy: config.gpu.strategy }, "operator serving /healthz /readyz /metrics");
+  manager.start();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      await manager.stop();
+      await server.close();
+      transport.close();
+    })());
+  void manager.done.then(async (why) => {
+    if (why === "lost-leadership") {
+      await server.close();
+      transport.close();
+    }
+  });
+  return { manager, functions, transport, server, registry, identity, stop, done: manager.done };
+}

@@ -1,0 +1,34 @@
+// Entry of the child process the supervisor forks (node src/runtime/child-main.ts). Everything
+// it needs comes from the environment the supervisor passes.
+import { ChildRuntime } from "./child.ts";
+import type { FromChild } from "./ipc.ts";
+import { parseToChild } from "./ipc.ts";
+
+function main(): void {
+  const send = process.send?.bind(process);
+  if (send === undefined) {
+    console.error("hearth: the runtime child must be started by the supervisor (no IPC channel)");
+    process.exit(2);
+  }
+  const env = process.env;
+  const roots = [...(env["HEARTH_CODE_PATH"] ?? "").split(":").filter((p) => p !== ""), process.cwd()];
+  const child = new ChildRuntime({
+    handler: env["HEARTH_HANDLER"] ?? "",
+    roots,
+    function: env["HEARTH_FUNCTION"] ?? "",
+    send: (msg: FromChild) => {
+      send(msg);
+    },
+  });
+  // The supervisor gone means nobody will read results: stop rather than hold the GPU.
+  process.on("disconnect", () => process.exit(0));
+  void child.start().then((ready) => {
+    if (!ready) return;
+    process.on("message", (raw: unknown) => {
+      const msg = parseToChild(raw);
+      if (msg !== undefined) child.handle(msg);
+    });
+  });
+}
+
+main();

@@ -1,0 +1,80 @@
+// The child process that holds the model: loads the handler, runs setup() once, then runs the
+// tasks the supervisor sends, several at once up to the Function's concurrency (the supervisor
+// counts). It never talks to the gateway; the supervisor owns deadlines, retries and the wire.
+import { createContext } from "./context.ts";
+import { loadHandler, type Handler } from "./handler.ts";
+import type { FromChild, ToChild } from "./ipc.ts";
+import { classify, encodeOutput } from "./outcome.ts";
+
+export interface ChildOptions {
+  handler: string;
+  roots: readonly string[];
+  function: string;
+  send: (msg: FromChild) => void;
+}
+
+export class ChildRuntime {
+  private readonly opts: ChildOptions;
+  private handler: Handler | undefined;
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(opts: ChildOptions) {
+    this.opts = opts;
+  }
+
+  /** Loads and sets up; reports `ready` or `setupFailed`. Resolves true when ready. */
+  async start(): Promise<boolean> {
+    try {
+      const handler = await loadHandler(this.opts.handler, this.opts.roots);
+      await handler.setup();
+      this.handler = handler;
+      this.opts.send({ t: "ready", kind: handler.kind });
+      return true;
+    } catch (err) {
+      const failure = classify(err);
+      if (failure.type === "UserError") failure.message = `setup failed: ${failure.message}`;
+      if (failure.type === "UserError" || failure.type === "Fatal") console.error(err);
+      this.opts.send({ t: "setupFailed", error: failure });
+      return false;
+    }
+  }
+
+  handle(msg: ToChild): void {
+    switch (msg.t) {
+      case "task":
+        void this.run(msg);
+        return;
+      case "cancel":
+        this.running.get(msg.id)?.abort(new Error("the task was cancelled"));
+        return;
+    }
+  }
+
+  private async run(task: Extract<ToChild, { t: "task" }>): Promise<void> {
+    const handler = this.handler;
+    if (handler === undefined) {
+      this.opts.send({ t: "failed", id: task.id, error: { type: "BadConfiguration", message: "task before setup finished" } });
+      return;
+    }
+    const abort = new AbortController();
+    this.running.set(task.id, abort);
+    const ctx = createContext({
+      taskId: task.id,
+      attempt: task.attempt,
+      function: this.opts.function,
+      timeoutSeconds: task.timeoutSeconds,
+      signal: abort.signal,
+      sink: (value, message) => this.opts.send(message === undefined ? { t: "progress", id: task.id, value } : { t: "progress", id: task.id, value, message }),
+    });
+    try {
+      const output = encodeOutput(await handler.call(task.input, ctx));
+      this.opts.send({ t: "done", id: task.id, output });
+    } catch (err) {
+      const failure = classify(err);
+      if (failure.type === "UserError" || failure.type === "Fatal") console.error(err);
+      this.opts.send({ t: "failed", id: task.id, error: failure });
+    } finally {
+      this.running.delete(task.id);
+    }
+  }
+}

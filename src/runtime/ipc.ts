@@ -1,0 +1,61 @@
+// Messages between the supervisor and the child process that holds the model (Node's IPC
+// channel, JSON serialization). Outputs cross as JSON text the child already produced, so the
+// supervisor forwards them to the gateway without parsing and re-encoding.
+import type { ExitErrorType } from "../client/protocol.ts";
+
+export interface WireFailure {
+  type: ExitErrorType;
+  message: string;
+}
+
+export type ToChild =
+  | { t: "task"; id: string; attempt: number; input: unknown; timeoutSeconds: number }
+  | { t: "cancel"; id: string };
+
+export type FromChild =
+  | { t: "ready"; kind: string }
+  | { t: "setupFailed"; error: WireFailure }
+  | { t: "progress"; id: string; value: number; message?: string }
+  | { t: "done"; id: string; output: string }
+  | { t: "failed"; id: string; error: WireFailure };
+
+const FAILURE_TYPES = new Set(["UserError", "BadConfiguration", "InputRejected", "Fatal", "Timeout"]);
+
+function isFailure(v: unknown): v is WireFailure {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return typeof r["type"] === "string" && FAILURE_TYPES.has(r["type"]) && typeof r["message"] === "string";
+}
+
+/** The child runs user code, which can reach process.send too: check before trusting. */
+export function parseFromChild(v: unknown): FromChild | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const m = v as Record<string, unknown>;
+  switch (m["t"]) {
+    case "ready":
+      return typeof m["kind"] === "string" ? { t: "ready", kind: m["kind"] } : undefined;
+    case "setupFailed":
+      return isFailure(m["error"]) ? { t: "setupFailed", error: m["error"] } : undefined;
+    case "progress": {
+      const { id, value, message } = m;
+      if (typeof id !== "string" || typeof value !== "number") return undefined;
+      return typeof message === "string" ? { t: "progress", id, value, message } : { t: "progress", id, value };
+    }
+    case "done":
+      return typeof m["id"] === "string" && typeof m["output"] === "string" ? { t: "done", id: m["id"], output: m["output"] } : undefined;
+    case "failed":
+      return typeof m["id"] === "string" && isFailure(m["error"]) ? { t: "failed", id: m["id"], error: m["error"] } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export function parseToChild(v: unknown): ToChild | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const m = v as Record<string, unknown>;
+  if (m["t"] === "task" && typeof m["id"] === "string" && typeof m["attempt"] === "number" && typeof m["timeoutSeconds"] === "number") {
+    return { t: "task", id: m["id"], attempt: m["attempt"], input: m["input"], timeoutSeconds: m["timeoutSeconds"] };
+  }
+  if (m["t"] === "cancel" && typeof m["id"] === "string") return { t: "cancel", id: m["id"] };
+  return undefined;
+}

@@ -1,0 +1,410 @@
+// The supervisor side of a worker: owns the child process that holds the model, hands it tasks
+// up to the concurrency, enforces each attempt's deadline (a child spinning in a synchronous
+// loop cannot time itself out), and maps how tasks and the child end onto the exit-code
+// contract (docs/protocol.md). Warm workers and oneshot Jobs both run tasks through this class.
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { Clock, TimerHandle } from "../kube/clock.ts";
+import { parseFromChild, type FromChild, type ToChild, type WireFailure } from "./ipc.ts";
+
+export interface ChildHandle {
+  readonly pid: number | undefined;
+  send(msg: ToChild): void;
+  /** SIGKILL: used when the child's state is no longer trusted (deadline passed, fatal). */
+  kill(): void;
+  /** SIGTERM: a polite stop at shutdown. */
+  terminate(): void;
+  onMessage(fn: (msg: unknown) => void): void;
+  onExit(fn: (code: number | null, signal: string | null) => void): void;
+}
+
+export type SpawnChild = () => ChildHandle;
+
+export const CHILD_ENTRY = fileURLToPath(new URL("./child-main.ts", import.meta.url));
+
+/** Forks the child entry with `env`; stdout/stderr go where the supervisor's go (container logs). */
+export function forkChild(env: NodeJS.ProcessEnv, entry: string = CHILD_ENTRY): SpawnChild {
+  return () => {
+    // execArgv [] so flags of the supervisor (--test, --inspect) do not leak into user code.
+    const cp = fork(entry, [], { env, execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "json" });
+    // A child that died mid-send makes send() emit 'error' (EPIPE); its exit is handled on 'exit'.
+    cp.on("error", () => {});
+    return {
+      pid: cp.pid,
+      send: (msg) => {
+        if (cp.connected) cp.send(msg);
+      },
+      kill: () => {
+        cp.kill("SIGKILL");
+      },
+      terminate: () => {
+        cp.kill("SIGTERM");
+      },
+      onMessage: (fn) => {
+        cp.on("message", fn);
+      },
+      onExit: (fn) => {
+        cp.on("exit", fn);
+      },
+    };
+  };
+}
+
+export interface TaskAssignment {
+  id: string;
+  attempt: number;
+  input: unknown;
+  timeoutSeconds: number;
+}
+
+export type TaskOutcome =
+  | { kind: "done"; output: string }
+  | { kind: "failed"; error: WireFailure }
+  /** Not the task's doing (another task's timeout killed the shared child, shutdown): re-queue. */
+  | { kind: "disrupted"; message: string };
+
+/**
+ * - `starting`: the child is loading the handler / running setup() (not ready).
+ * - `ready`: tasks may be sent.
+ * - `restarting`: a fresh child is wanted once in-flight tasks finish (restartOnError).
+ * - `failed`: setup failed; `setupError` says why. BadConfiguration stays failed (no hot restart
+ *   loop); a UserError setup is tried again after a backoff when `retrySetup` is on.
+ * - `fatal`: a FatalError: the process must exit 75 so its container restarts.
+ * - `stopped`: stop() was called.
+ */
+export type SupervisorState = "starting" | "ready" | "restarting" | "failed" | "fatal" | "stopped";
+
+export interface SupervisorOptions {
+  spawn: SpawnChild;
+  clock: Clock;
+  concurrency: number;
+  restartOnError: boolean;
+  /** Warm workers retry a setup() that raised, with backoff; oneshot does not. */
+  retrySetup: boolean;
+  /** Start a fresh child after one was killed or died (warm). Oneshot runs one attempt and stops. */
+  respawn: boolean;
+  /** First and longest wait before re-running a setup that raised. Defaults 1 s and 60 s. */
+  setupBackoffMs?: { initial: number; max: number };
+  onProgress?: (taskId: string, value: number, message: string | undefined) => void;
+  onState?: (state: SupervisorState) => void;
+  log?: (msg: string) => void;
+}
+
+interface Running {
+  task: TaskAssignment;
+  deadline: number;
+  timer: TimerHandle;
+  resolve: (outcome: TaskOutcome) => void;
+}
+
+interface Generation {
+  child: ChildHandle;
+  ready: boolean;
+  /** We killed it: its exit is not news. */
+  expectedExit: boolean;
+  exited: boolean;
+}
+
+export class Supervisor {
+  private readonly opts: SupervisorOptions;
+  private current: Generation | undefined;
+  private readonly running = new Map<string, Running>();
+  private stateValue: SupervisorState = "starting";
+  private setupErrorValue: WireFailure | undefined;
+  private setupFailures = 0;
+  private setupsStarted = 0;
+  private retryTimer: TimerHandle | undefined;
+  private readonly listeners = new Set<() => void>();
+  private settledWaiters: (() => void)[] = [];
+  private notifyQueued = false;
+
+  constructor(opts: SupervisorOptions) {
+    this.opts = opts;
+  }
+
+  get state(): SupervisorState {
+    return this.stateValue;
+  }
+
+  /** Why setup failed (state `failed`/`fatal` from setup). */
+  get setupError(): WireFailure | undefined {
+    return this.setupErrorValue;
+  }
+
+  /** Children started so far (each runs setup() once). */
+  get setups(): number {
+    return this.setupsStarted;
+  }
+
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  get childPid(): number | undefined {
+    return this.current?.child.pid;
+  }
+
+  /** Tasks that may be started now. */
+  get capacity(): number {
+    return this.stateValue === "ready" ? Math.max(0, this.opts.concurrency - this.running.size) : 0;
+  }
+
+  /** Called on every change of state or capacity. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  start(): void {
+    this.spawn();
+  }
+
+  /** Resolves once the state is no longer `starting` (ready, failed, fatal, stopped). */
+  settled(): Promise<SupervisorState> {
+    if (this.stateValue !== "starting") return Promise.resolve(this.stateValue);
+    return new Promise((resolve) => this.settledWaiters.push(() => resolve(this.stateValue)));
+  }
+
+  /** Runs one attempt; the outcome always arrives (deadline, child death, stop). */
+  run(task: TaskAssignment): Promise<TaskOutcome> {
+    const gen = this.current;
+    if (this.capacity === 0 || gen === undefined || !gen.ready) {
+      return Promise.resolve({ kind: "disrupted", message: `the worker cannot take tasks now (state ${this.stateValue})` });
+    }
+    if (this.running.has(task.id)) {
+      return Promise.resolve({ kind: "disrupted", message: `task ${task.id} is already running on this worker` });
+    }
+    return new Promise((resolve) => {
+      const deadline = this.opts.clock.now() + task.timeoutSeconds * 1000;
+      const entry: Running = { task, deadline, resolve, timer: this.deadlineTimer(task.id, deadline) };
+      this.running.set(task.id, entry);
+      gen.child.send({ t: "task", id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds });
+      this.changed();
+    });
+  }
+
+  /** Moves a task's deadline (the gateway's answer to a progress update). */
+  extend(taskId: string, deadline: number): void {
+    const r = this.running.get(taskId);
+    if (r === undefined) return;
+    r.timer.cancel();
+    r.deadline = deadline;
+    r.timer = this.deadlineTimer(taskId, deadline);
+  }
+
+  /**
+   * The caller cancelled: the outcome is no longer wanted. The child is told (ctx.signal) and
+   * the slot stays taken until the handler returns or its deadline passes.
+   */
+  cancel(taskId: string): void {
+    if (this.running.has(taskId)) this.current?.child.send({ t: "cancel", id: taskId });
+  }
+
+  /** Resolves when no task is in flight. */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) {
+      await new Promise<void>((resolve) => {
+        const off = this.onChange(() => {
+          if (this.running.size === 0) {
+            off();
+            resolve();
+          }
+        });
+      });
+    }
+  }
+
+  /** Ends the child; tasks still running come back `disrupted`. */
+  stop(): void {
+    this.retryTimer?.cancel();
+    this.setState("stopped");
+    this.disruptAll("the worker is stopping");
+    const gen = this.current;
+    if (gen !== undefined && !gen.exited) {
+      gen.expectedExit = true;
+      gen.child.terminate();
+      // A child ignoring SIGTERM still goes.
+      this.opts.clock.setTimer(5000, () => {
+        if (!gen.exited) gen.child.kill();
+      });
+    }
+  }
+
+  private deadlineTimer(taskId: string, deadline: number): TimerHandle {
+    return this.opts.clock.setTimer(Math.max(0, deadline - this.opts.clock.now()), () => this.expire(taskId));
+  }
+
+  private spawn(): void {
+    this.setupsStarted++;
+    this.setState("starting");
+    const child = this.opts.spawn();
+    const gen: Generation = { child, ready: false, expectedExit: false, exited: false };
+    this.current = gen;
+    child.onMessage((raw) => {
+      if (this.current !== gen) return;
+      const msg = parseFromChild(raw);
+      if (msg !== undefined) this.onMessage(gen, msg);
+    });
+    child.onExit((code, signal) => {
+      gen.exited = true;
+      if (this.current === gen && !gen.expectedExit) this.onUnexpectedExit(gen, code, signal);
+    });
+  }
+
+  private onMessage(gen: Generation, msg: FromChild): void {
+    switch (msg.t) {
+      case "ready":
+        gen.ready = true;
+        this.setupFailures = 0;
+        this.setupErrorValue = undefined;
+        this.setState("ready");
+        return;
+      case "setupFailed":
+        this.setupFailed(gen, msg.error);
+        return;
+      case "progress": {
+        const r = this.running.get(msg.id);
+        if (r === undefined) return;
+        // Extend locally at once; the gateway's answer (extend()) may move it again.
+        this.extend(msg.id, this.opts.clock.now() + r.task.timeoutSeconds * 1000);
+        this.opts.onProgress?.(msg.id, msg.value, msg.message);
+        return;
+      }
+      case "done":
+        this.finish(msg.id, { kind: "done", output: msg.output });
+        return;
+      case "failed":
+        this.taskFailed(gen, msg.id, msg.error);
+        return;
+    }
+  }
+
+  private taskFailed(gen: Generation, taskId: string, error: WireFailure): void {
+    if (!this.running.has(taskId)) return;
+    this.finish(taskId, { kind: "failed", error });
+    switch (error.type) {
+      case "Fatal":
+        this.retire(gen, "fatal", "another task on this worker raised FatalError");
+        return;
+      case "UserError":
+        if (this.opts.restartOnError && this.stateValue === "ready") {
+          this.setState("restarting");
+          this.restartWhenIdle(gen);
+        }
+        return;
+      case "InputRejected":
+      case "BadConfiguration":
+      case "Timeout":
+        return;
+    }
+  }
+
+  private expire(taskId: string): void {
+    const r = this.running.get(taskId);
+    const gen = this.current;
+    if (r === undefined || gen === undefined) return;
+    const seconds = r.task.timeoutSeconds;
+    this.finish(taskId, { kind: "failed", error: { type: "Timeout", message: `the attempt exceeded timeoutSeconds=${seconds} without progress` } });
+    // The child may be stuck in a loop: only a new process is trustworthy.
+    this.retire(gen, "restart", "the worker process was restarted after another task timed out");
+  }
+
+  /** Kills `gen` now; other tasks come back disrupted. Then a fresh child, or state fatal. */
+  private retire(gen: Generation, then: "restart" | "fatal", disruptedBecause: string): void {
+    gen.expectedExit = true;
+    gen.child.kill();
+    this.disruptAll(disruptedBecause);
+    if (then === "fatal") {
+      this.setState("fatal");
+      return;
+    }
+    if (this.stateValue !== "stopped" && this.opts.respawn) this.spawn();
+  }
+
+  private restartWhenIdle(gen: Generation): void {
+    if (this.running.size > 0) {
+      const off = this.onChange(() => {
+        if (this.running.size === 0 && this.current === gen) {
+          off();
+          this.restartWhenIdle(gen);
+        }
+      });
+      return;
+    }
+    if (this.current !== gen || this.stateValue !== "restarting") return;
+    gen.expectedExit = true;
+    gen.child.kill();
+    if (this.opts.respawn) this.spawn();
+  }
+
+  private setupFailed(gen: Generation, error: WireFailure): void {
+    gen.expectedExit = true;
+    gen.child.kill();
+    this.setupErrorValue = error;
+    if (error.type === "Fatal") {
+      this.setState("fatal");
+      return;
+    }
+    this.setState("failed");
+    if (error.type === "UserError" && this.opts.retrySetup) {
+      const backoff = this.opts.setupBackoffMs ?? { initial: 1000, max: 60_000 };
+      const wait = Math.min(backoff.max, backoff.initial * 2 ** this.setupFailures);
+      this.setupFailures++;
+      this.opts.log?.(`setup failed (${error.message}); trying again in ${wait} ms`);
+      this.retryTimer = this.opts.clock.setTimer(wait, () => {
+        if (this.stateValue === "failed") this.spawn();
+      });
+    }
+  }
+
+  private onUnexpectedExit(gen: Generation, code: number | null, signal: string | null): void {
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${String(code)}`;
+    if (!gen.ready) {
+      this.setupFailed(gen, { type: "UserError", message: `setup failed: the worker process ${how} during setup` });
+      return;
+    }
+    for (const id of [...this.running.keys()]) {
+      this.finish(id, { kind: "failed", error: { type: "UserError", message: `the worker process ${how} while running the task` } });
+    }
+    if (this.stateValue !== "stopped" && this.stateValue !== "fatal" && this.opts.respawn) this.spawn();
+  }
+
+  private disruptAll(message: string): void {
+    for (const id of [...this.running.keys()]) this.finish(id, { kind: "disrupted", message });
+  }
+
+  private finish(taskId: string, outcome: TaskOutcome): void {
+    const r = this.running.get(taskId);
+    if (r === undefined) return;
+    this.running.delete(taskId);
+    r.timer.cancel();
+    r.resolve(outcome);
+    this.changed();
+  }
+
+  private setState(state: SupervisorState): void {
+    if (this.stateValue === "stopped" && state !== "stopped") return;
+    const was = this.stateValue;
+    this.stateValue = state;
+    if (was === "starting" && state !== "starting") {
+      const waiters = this.settledWaiters;
+      this.settledWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (was !== state) this.opts.onState?.(state);
+    this.changed();
+  }
+
+  /**
+   * Listeners hear about changes after the current handler finished (one microtask later), so
+   * they never see a half-made transition such as a freed slot on a child about to be replaced.
+   */
+  private changed(): void {
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      for (const fn of [...this.listeners]) fn();
+    });
+  }
+}

@@ -1,0 +1,407 @@
+// A warm worker: the supervisor (PID 1 of a worker pod) leases tasks from the gateway in
+// batches, runs them on its child process, reports outcomes, heartbeats, serves /healthz and
+// /readyz, and drains on SIGTERM (stops leasing, finishes in-flight tasks, exits 0).
+import { createServer, type Server } from "node:http";
+import { EXIT_CODES } from "../client/protocol.ts";
+import type { Clock, TimerHandle } from "../kube/clock.ts";
+import type { WorkerConfig } from "./config.ts";
+import { Supervisor, type SpawnChild, type SupervisorState, type TaskOutcome } from "./supervisor.ts";
+import { resultItem, WorkerApi, WorkerApiError, type LeasedTask, type ResultAck, type WorkerWireState } from "./worker-api.ts";
+
+export interface WarmDeps {
+  spawn: SpawnChild;
+  clock: Clock;
+  log: (msg: string) => void;
+  /** Tests stop a worker without signals; the CLI passes undefined and SIGTERM/SIGINT drain. */
+  stopSignal?: AbortSignal;
+}
+
+interface Held {
+  task: LeasedTask;
+  /** The gateway said the lease is gone (cancelled, expired): do not report. */
+  abandoned: boolean;
+  progressBusy: boolean;
+  progressNext: { value: number; message: string | undefined } | undefined;
+}
+
+export class WarmWorker {
+  private readonly config: WorkerConfig;
+  private readonly deps: WarmDeps;
+  private readonly api: WorkerApi;
+  readonly supervisor: Supervisor;
+  private readonly held = new Map<string, Held>();
+  private draining = false;
+  private leaseAbort: AbortController | undefined;
+  private heartbeatTimer: TimerHandle | undefined;
+  private health: Server | undefined;
+  private reports = new Set<Promise<void>>();
+  private readonly results: ResultBatcher;
+  private wake: (() => void) | undefined;
+
+  constructor(config: WorkerConfig, deps: WarmDeps) {
+    if (config.gatewayUrl === undefined) throw new Error("warm workers need HEARTH_GATEWAY_URL");
+    this.config = config;
+    this.deps = deps;
+    this.api = new WorkerApi(config.gatewayUrl, config.workerToken, config.function, config.workerId);
+    this.results = new ResultBatcher(this.api);
+    this.supervisor = new Supervisor({
+      spawn: deps.spawn,
+      clock: deps.clock,
+      concurrency: config.concurrency,
+      restartOnError: config.restartOnError,
+      retrySetup: true,
+      respawn: true,
+      log: deps.log,
+      onProgress: (id, value, message) => this.progress(id, value, message),
+      onState: (state) => this.stateChanged(state),
+    });
+    this.supervisor.onChange(() => this.wake?.());
+  }
+
+  /** The port the health server listens on (0 when off). */
+  get healthPort(): number {
+    const addr = this.health?.address();
+    return typeof addr === "object" && addr !== null ? addr.port : 0;
+  }
+
+  async listenHealth(): Promise<void> {
+    if (this.config.healthPort === 0) return;
+    const server = createServer((req, res) => {
+      const path = (req.url ?? "").split("?")[0];
+      if (path === "/healthz") {
+        res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      } else if (path === "/readyz") {
+        const ready = this.supervisor.state === "ready" && !this.draining;
+        res.writeHead(ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ state: this.wireState(), error: this.supervisor.setupError }));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.config.healthPort, this.config.healthHost, () => resolve());
+    });
+    this.health = server;
+  }
+
+  /** Runs until drained (0) or fatal (75). */
+  async run(): Promise<number> {
+    // The clock's timers do not hold the process; a worker whose setup failed waits on nothing
+    // else and must stay up (reporting the failure) until it is stopped.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+      return await this.loop();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private async loop(): Promise<number> {
+    this.supervisor.start();
+    this.scheduleHeartbeat(0);
+    const stop = this.deps.stopSignal;
+    const onStop = (): void => this.beginDrain();
+    stop?.addEventListener("abort", onStop, { once: true });
+    let backoff = 100;
+    while (!this.draining) {
+      const state = this.supervisor.state;
+      if (state === "fatal") break;
+      const want = this.supervisor.capacity;
+      if (want === 0) {
+        await this.waitForChange();
+        continue;
+      }
+      this.leaseAbort = new AbortController();
+      // Outcomes waiting to be sent ride on this lease instead of a request of their own.
+      const riding = this.results.takePending();
+      try {
+        const { tasks, acks } = await this.api.lease(want, this.config.leaseWaitMs, this.leaseAbort.signal, riding.map((p) => p.item));
+        backoff = 100;
+        this.results.settle(riding, acks);
+        for (const task of tasks) this.start(task);
+      } catch (err) {
+        // Not known to have arrived: send them again on their own (a repeat is a harmless 409).
+        this.results.resend(riding);
+        if (this.draining) break;
+        const status = err instanceof WorkerApiError ? err.status : 0;
+        this.deps.log(`hearth worker: lease failed${status === 0 ? "" : ` (HTTP ${status})`}: ${err instanceof Error ? err.message : String(err)}; retrying in ${backoff} ms`);
+        await this.deps.clock.sleep(backoff).catch(() => undefined);
+        backoff = Math.min(backoff * 2, 5000);
+      } finally {
+        this.leaseAbort = undefined;
+      }
+    }
+    stop?.removeEventListener("abort", onStop);
+    const fatal = this.supervisor.state === "fatal";
+    if (!fatal) await this.supervisor.drain();
+    await Promise.allSettled([...this.reports]);
+    await this.sendHeartbeat().catch(() => undefined);
+    this.heartbeatTimer?.cancel();
+    this.supervisor.stop();
+    this.api.close();
+    await new Promise<void>((resolve) => (this.health === undefined ? resolve() : this.health.close(() => resolve())));
+    return fatal ? EXIT_CODES.Fatal : 0;
+  }
+
+  /** Stop leasing; in-flight tasks finish and are reported, then run() returns. */
+  beginDrain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.deps.log("hearth worker: draining (finishing in-flight tasks, no new leases)");
+    this.leaseAbort?.abort();
+    this.wake?.();
+  }
+
+  private waitForChange(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = () => {
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private start(task: LeasedTask): void {
+    const held: Held = { task, abandoned: false, progressBusy: false, progressNext: undefined };
+    this.held.set(task.id, held);
+    const done = this.supervisor
+      .run({ id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds })
+      .then((outcome) => this.report(held, outcome))
+      .finally(() => {
+        this.held.delete(task.id);
+        this.reports.delete(done);
+      });
+    this.reports.add(done);
+  }
+
+  private async report(held: Held, outcome: TaskOutcome): Promise<void> {
+    if (held.abandoned) return;
+    const { id, leaseId } = held.task;
+    let item: string;
+    switch (outcome.kind) {
+      case "done":
+        item = resultItem(id, leaseId, { output: outcome.output });
+        break;
+      case "failed":
+        item = resultItem(id, leaseId, { error: { type: outcome.error.type, exitCode: EXIT_CODES[outcome.error.type], message: outcome.error.message } });
+        break;
+      case "disrupted":
+        item = resultItem(id, leaseId, { error: { type: "Disrupted", exitCode: undefined, message: outcome.message } });
+        break;
+    }
+    // Network trouble: try again a few times; the gateway records one result per task.
+    for (let i = 0, wait = 100; ; i++, wait *= 2) {
+      try {
+        const answer = await this.results.submit(id, item);
+        if (answer.status !== 200 && answer.status !== 409) this.deps.log(`hearth worker: reporting task ${id} failed: HTTP ${answer.status}: ${answer.message ?? ""}`);
+        return;
+      } catch (err) {
+        if (err instanceof WorkerApiError && err.status >= 400 && err.status < 500) {
+          this.deps.log(`hearth worker: reporting task ${id} failed: ${err.message}`);
+          return;
+        }
+        if (i >= 5) {
+          this.deps.log(`hearth worker: giving up reporting task ${id}: ${err instanceof Error ? err.message : String(err)}`);
+          return;
+        }
+        await this.deps.clock.sleep(wait).catch(() => undefined);
+      }
+    }
+  }
+
+  /** One progress call in flight per task; later updates overwrite earlier unsent ones. */
+  private progress(taskId: string, value: number, message: string | undefined): void {
+    const held = this.held.get(taskId);
+    if (held === undefined || held.abandoned) return;
+    held.progressNext = { value, message };
+    if (held.progressBusy) return;
+    const pump = async (): Promise<void> => {
+      held.progressBusy = true;
+      try {
+        while (held.progressNext !== undefined && !held.abandoned) {
+          const next = held.progressNext;
+          held.progressNext = undefined;
+          try {
+            await this.api.progress(taskId, held.task.leaseId, next.value, next.message);
+          } catch (err) {
+            if (err instanceof WorkerApiError && err.status === 409) {
+              held.abandoned = true;
+              this.supervisor.cancel(taskId);
+            }
+          }
+        }
+      } finally {
+        held.progressBusy = false;
+      }
+    };
+    void pump();
+  }
+
+  private wireState(): WorkerWireState {
+    if (this.draining) return "draining";
+    return toWireState(this.supervisor.state);
+  }
+
+  private stateChanged(state: SupervisorState): void {
+    if (state === "fatal") {
+      this.deps.log("hearth worker: FatalError: exiting 75 so the container restarts");
+      this.leaseAbort?.abort();
+    } else if (state === "failed") {
+      const e = this.supervisor.setupError;
+      this.deps.log(`hearth worker: setup failed: ${e?.type ?? "?"}: ${e?.message ?? ""}`);
+    }
+    // Tell the gateway at once: readiness changes matter to routing and to the operator.
+    this.scheduleHeartbeat(0);
+  }
+
+  private scheduleHeartbeat(ms: number): void {
+    this.heartbeatTimer?.cancel();
+    this.heartbeatTimer = this.deps.clock.setTimer(ms, () => {
+      this.sendHeartbeat()
+        .catch((err: unknown) => this.deps.log(`hearth worker: heartbeat failed: ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => {
+          if (!this.stopped()) this.scheduleHeartbeat(this.config.heartbeatMs);
+        });
+    });
+  }
+
+  private stopped(): boolean {
+    return this.supervisor.state === "stopped";
+  }
+
+  private async sendHeartbeat(): Promise<void> {
+    const state = this.wireState();
+    const error = this.supervisor.setupError;
+    const cancel = await this.api.heartbeat({
+      busy: this.supervisor.inFlight,
+      ready: state === "ready",
+      state,
+      error: state === "failed" ? error : undefined,
+      tasks: [...this.held.keys()],
+    });
+    for (const id of cancel) {
+      const held = this.held.get(id);
+      if (held === undefined) continue;
+      held.abandoned = true;
+      this.supervisor.cancel(id);
+    }
+  }
+}
+
+export function toWireState(state: SupervisorState): WorkerWireState {
+  switch (state) {
+    case "starting":
+    case "restarting":
+      return "setup";
+    case "ready":
+      return "ready";
+    case "failed":
+    case "fatal":
+      return "failed";
+    case "stopped":
+      return "draining";
+  }
+}
+
+/** The CLI's warm mode: health server, signals, run. */
+export async function runWarmWorker(config: WorkerConfig, deps: WarmDeps): Promise<number> {
+  const stop = new AbortController();
+  const worker = new WarmWorker(config, { ...deps, stopSignal: stop.signal });
+  const onSignal = (): void => stop.abort();
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  try {
+    await worker.listenHealth();
+  } catch (err) {
+    deps.log(`hearth worker: cannot serve health on port ${config.healthPort}: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT_CODES.BadConfiguration;
+  }
+  const code = await worker.run();
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  return code;
+}
+
+interface PendingResult {
+  id: string;
+  item: string;
+  resolve: (a: { status: number; message?: string }) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Sends the outcomes that finish in one event-loop turn as one results call: with many tasks in
+ * flight, one request per outcome would cost the gateway more than the tasks themselves.
+ */
+export class ResultBatcher {
+  private readonly api: Pick<WorkerApi, "results">;
+  private readonly maxBytes: number;
+  private pending: PendingResult[] = [];
+  private scheduled = false;
+
+  constructor(api: Pick<WorkerApi, "results">, maxBytes = 1024 * 1024) {
+    this.api = api;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Outcomes not yet sent, for a lease request to carry; settle() or resend() them after. */
+  takePending(): PendingResult[] {
+    const all = this.pending;
+    this.pending = [];
+    return all;
+  }
+
+  settle(items: readonly PendingResult[], acks: readonly ResultAck[]): void {
+    const byId = new Map(acks.map((a) => [a.id, a]));
+    for (const p of items) {
+      const a = byId.get(p.id);
+      p.resolve(a === undefined ? { status: 500, message: "no answer for this task" } : a.message === undefined ? { status: a.status } : { status: a.status, message: a.message });
+    }
+  }
+
+  resend(items: readonly PendingResult[]): void {
+    if (items.length === 0) return;
+    this.pending.push(...items);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  submit(id: string, item: string): Promise<{ status: number; message?: string }> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ id, item, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const all = this.pending;
+    this.pending = [];
+    let chunk: typeof all = [];
+    let bytes = 0;
+    for (const p of all) {
+      if (chunk.length > 0 && bytes + p.item.length > this.maxBytes) {
+        this.send(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(p);
+      bytes += p.item.length;
+    }
+    if (chunk.length > 0) this.send(chunk);
+  }
+
+  private send(chunk: typeof this.pending): void {
+    this.api.results(chunk.map((p) => p.item)).then(
+      (answers) => this.settle(chunk, answers),
+      (err: unknown) => {
+        for (const p of chunk) p.reject(err);
+      },
+    );
+  }
+}

@@ -1,0 +1,48 @@
+// What rendering a worker pod needs from the operator config: gateway URL, runtime commands,
+// GPU sharing, GPU types and pod defaults. The Function and Job controllers both read it.
+import { z } from "zod";
+import { gpuConfigSchema, gpuTypesSchema } from "../gpu/config.ts";
+
+const command = z.array(z.string().min(1).max(4096)).min(1).max(64);
+
+export const runtimesSchema = z
+  .object({
+    python: z.object({ command: command.default(["python", "-m", "hearth.runtime"]) }).prefault({}),
+    node: z.object({ command: command.default(["hearth", "worker"]) }).prefault({}),
+  })
+  .prefault({});
+
+export const podDefaultsSchema = z
+  .object({
+    runAsUser: z.int().min(1).max(2147483647).default(1000).describe("Non-root UID for workers (images with USER root still run)."),
+    runAsGroup: z.int().min(1).max(2147483647).default(1000),
+    fsGroup: z.int().min(1).max(2147483647).default(1000),
+    healthPort: z.int().min(1).max(65535).default(8081),
+    serviceAccountName: z.string().min(1).max(253).optional(),
+    priorityClassName: z.string().min(1).max(253).optional(),
+    imagePullSecrets: z.array(z.string().min(1).max(253)).max(16).default([]),
+    /** Extra node labels every worker needs (e.g. a node pool). */
+    nodeSelector: z.record(z.string(), z.string()).default({}),
+    /** Upper bound of the grace period; warm workers get min(timeoutSeconds, this) + 15 s to drain. */
+    maxTerminationGracePeriodSeconds: z.int().min(0).max(3600).default(600),
+  })
+  .prefault({});
+
+export const workloadConfigSchema = z.object({
+  gateway: z
+    .object({
+      url: z
+        .url({ protocol: /^https?$/, error: "gateway.url must be an http(s) URL such as http://hearth-gateway.hearth-system:8080" })
+        .default("http://hearth-gateway.hearth-system:8080"),
+    })
+    .prefault({}),
+  runtimes: runtimesSchema,
+  gpu: gpuConfigSchema,
+  gpuTypes: gpuTypesSchema,
+  pod: podDefaultsSchema,
+  images: z
+    .object({ packageInstaller: z.string().min(1).max(512).optional().describe("Image that pip-installs pythonPackages; default: the Function's image.") })
+    .prefault({}),
+});
+export type WorkloadConfig = z.output<typeof workloadConfigSchema>;
+export type WorkloadConfigInput = z.input<typeof workloadConfigSchema>;

@@ -1,0 +1,354 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { FunctionStatus } from "../../src/api/v1alpha1/index.ts";
+import { workerToken } from "../../src/auth/worker-token.ts";
+import { currentStatus, parseFunction, planObjects, planStatus, type ObjectsInput } from "../../src/controllers/function/plan.ts";
+import { observePool, podProblem } from "../../src/controllers/function/observe.ts";
+import { statusChanged, transitionEvents } from "../../src/controllers/function/status.ts";
+import { deployment as deploymentSchema, pod as podSchema, secret as secretSchema, unstructured, type Deployment, type Pod, type Secret } from "../../src/kube/objects.ts";
+import { workloadConfigSchema } from "../../src/workload/config.ts";
+import { aFunction, type FunctionBuilder } from "../support/function-builder.ts";
+
+const KEY = "signing-key-for-unit-tests";
+const MANAGER = "hearth-function-controller";
+const config = workloadConfigSchema.parse({ gpu: { strategy: "timeSlicing", timeSlicing: { replicas: 4, resourceName: "nvidia.com/gpu.shared" } } });
+const NOW = "2026-01-01T00:00:00Z";
+const LATER = "2026-01-01T00:05:00Z";
+
+const owner = (uid = "uid-1") => [{ apiVersion: "hearth.dev/v1alpha1", kind: "Function", name: "echo", uid, controller: true }];
+
+function input(b: FunctionBuilder, extra: Partial<ObjectsInput> = {}): ObjectsInput {
+  return { fn: b.build(), deployment: undefined, secret: undefined, config, signingKey: KEY, fieldManager: MANAGER, answeredDrift: undefined, ...extra };
+}
+
+/** The Deployment the apiserver would return after applying `body`, with a status. */
+function deploymentFrom(body: unknown, status: Record<string, unknown> = {}, managedFields?: unknown[]): Deployment {
+  const b = body as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
+  return deploymentSchema.parse({
+    ...b,
+    metadata: { ...b.metadata, uid: "dep-uid", generation: 1, ...(managedFields !== undefined ? { managedFields } : {}) },
+    status: { observedGeneration: 1, ...status },
+  });
+}
+
+function secretFor(uid = "uid-1", token = workerToken(KEY, "default", "echo")): Secret {
+  return secretSchema.parse({ metadata: { name: "echo-worker", namespace: "default", ownerReferences: owner(uid) }, data: { token: Buffer.from(token).toString("base64") } });
+}
+
+function aPod(name: string, status: Record<string, unknown>): Pod {
+  return podSchema.parse({ metadata: { name, namespace: "default", labels: { "hearth.dev/function": "echo" } }, status });
+}
+
+describe("planObjects", () => {
+  it("creates the worker Secret and the Deployment for a new Function", () => {
+    const p = planObjects(input(aFunction().replicas(2)));
+    assert.equal(p.invalid, undefined);
+    const secret = p.applySecret as { metadata: { name: string; ownerReferences: unknown[] }; data: Record<string, string> };
+    assert.equal(secret.metadata.name, "echo-worker");
+    assert.equal(Buffer.from(secret.data["token"] ?? "", "base64").toString(), workerToken(KEY, "default", "echo"));
+    const dep = p.applyDeployment as { metadata: { name: string; ownerReferences: { controller: boolean; uid: string }[] }; spec: Record<string, unknown> };
+    assert.equal(dep.metadata.name, "echo-pool");
+    assert.deepEqual(dep.metadata.ownerReferences.map((r) => [r.uid, r.controller]), [["uid-1", true]]);
+    assert.equal(dep.spec["replicas"], 2);
+    assert.deepEqual(dep.spec["selector"], { matchLabels: { "hearth.dev/function": "echo", "hearth.dev/worker-mode": "warm" } });
+  });
+
+  it("applies nothing when the cache already shows what it would apply", () => {
+    const first = planObjects(input(aFunction()));
+    const deployment = deploymentFrom(first.applyDeployment, {}, [{ manager: MANAGER, operation: "Apply", fieldsV1: { "f:spec": { "f:replicas": {}, "f:template": {} } } }]);
+    const again = planObjects(input(aFunction(), { deployment, secret: secretFor() }));
+    assert.equal(again.applySecret, undefined);
+    assert.equal(again.applyDeployment, undefined);
+  });
+
+  it("re-applies the Deployment when the spec changed", () => {
+    const first = planObjects(input(aFunction()));
+    const deployment = deploymentFrom(first.applyDeployment);
+    const changed = planObjects(input(aFunction().image("registry.example.com/models/echo:2.0"), { deployment, secret: secretFor() }));
+    assert.ok(changed.applyDeployment !== undefined);
+    assert.equal(changed.applySecret, undefined);
+  });
+
+  it("re-applies the Secret when the token is wrong (new signing key)", () => {
+    const p = planObjects(input(aFunction(), { secret: secretFor("uid-1", "stale") }));
+    assert.ok(p.applySecret !== undefined);
+  });
+
+  it("leaves replicas alone once another manager (an autoscaler) owns them", () => {
+    const first = planObjects(input(aFunction()));
+    const deployment = deploymentFrom(first.applyDeployment, {}, [
+      { manager: MANAGER, operation: "Apply", fieldsV1: { "f:spec": { "f:template": {} } } },
+      { manager: "hearth-autoscaler", operation: "Update", subresource: "scale", fieldsV1: { "f:spec": { "f:replicas": {} } } },
+    ]);
+    const p = planObjects(input(aFunction(), { deployment, secret: secretFor() }));
+    const spec = (p.applyDeployment as { spec: Record<string, unknown> } | undefined)?.spec;
+    assert.ok(spec !== undefined, "the body changes (replicas dropped), so it is applied once");
+    assert.equal("replicas" in spec, false);
+  });
+
+  it("re-applies once when someone else edited the pod spec, not again for the same edit", () => {
+    const first = planObjects(input(aFunction()));
+    const fields = [
+      { manager: MANAGER, operation: "Apply", fieldsV1: { "f:spec": { "f:replicas": {} } } },
+      { manager: "kubectl-edit", operation: "Update", fieldsV1: { "f:spec": { "f:template": { "f:spec": { "f:containers": {} } } } } },
+    ];
+    const deployment = deploymentFrom(first.applyDeployment, {}, fields);
+    const p = planObjects(input(aFunction(), { deployment, secret: secretFor() }));
+    assert.ok(p.applyDeployment !== undefined);
+    assert.match(p.driftSignature, /^kubectl-edit:/);
+    const answered = planObjects(input(aFunction(), { deployment, secret: secretFor(), answeredDrift: p.driftSignature }));
+    assert.equal(answered.applyDeployment, undefined);
+  });
+
+  it("does not count kubectl rollout restart (template annotations) as drift", () => {
+    const first = planObjects(input(aFunction()));
+    const deployment = deploymentFrom(first.applyDeployment, {}, [
+      { manager: "kubectl-rollout", operation: "Update", fieldsV1: { "f:spec": { "f:template": { "f:metadata": { "f:annotations": { "f:kubectl.kubernetes.io/restartedAt": {} } } } } } },
+    ]);
+    assert.equal(planObjects(input(aFunction(), { deployment, secret: secretFor() })).applyDeployment, undefined);
+  });
+
+  it("refuses to take over a Deployment or Secret it does not own", () => {
+    const foreign = deploymentSchema.parse({ metadata: { name: "echo-pool", namespace: "default", uid: "x" } });
+    const p = planObjects(input(aFunction(), { deployment: foreign }));
+    assert.equal(p.invalid?.reason, "DeploymentConflict");
+    assert.equal(p.applyDeployment, undefined);
+    assert.equal(p.applySecret, undefined);
+    const s = planObjects(input(aFunction(), { secret: secretFor("someone-else") }));
+    assert.equal(s.invalid?.reason, "SecretConflict");
+  });
+
+  it("an invalid GPU request applies nothing", () => {
+    const cfg = workloadConfigSchema.parse({ gpu: { strategy: "none" } });
+    const p = planObjects({ ...input(aFunction().gpu({ split: 4 })), config: cfg });
+    assert.equal(p.invalid?.reason, "InvalidGPU");
+    assert.equal(p.applyDeployment, undefined);
+  });
+
+  it("isolated Functions get no pool, and an existing pool is removed", () => {
+    const iso = aFunction().with({ invocation: "isolated" });
+    const none = planObjects(input(iso));
+    assert.equal(none.applyDeployment, undefined);
+    assert.equal(none.deleteDeployment, false);
+    const deployment = deploymentFrom(planObjects(input(aFunction())).applyDeployment);
+    assert.equal(planObjects(input(iso, { deployment })).deleteDeployment, true);
+  });
+});
+
+function statusOf(b: FunctionBuilder, deploymentStatus: Record<string, unknown> | undefined, pods: Pod[] = [], previous?: FunctionStatus, extra: Partial<ObjectsInput> = {}): FunctionStatus {
+  const objects = planObjects(input(b, extra));
+  const deployment = deploymentStatus === undefined ? undefined : deploymentFrom(objects.applyDeployment, deploymentStatus);
+  return planStatus({ fn: b.build(), objects, deployment, pods, previous, now: NOW }).status;
+}
+
+const cond = (s: FunctionStatus, type: string) => s.conditions?.find((c) => c.type === type);
+
+describe("planStatus", () => {
+  it("a pool with every worker ready is Ready, not Progressing, not Degraded", () => {
+    const s = statusOf(aFunction().replicas(2), { replicas: 2, readyReplicas: 2, updatedReplicas: 2, availableReplicas: 2 });
+    assert.equal(cond(s, "Ready")?.status, "True");
+    assert.equal(cond(s, "Ready")?.reason, "WorkersReady");
+    assert.equal(cond(s, "Progressing")?.status, "False");
+    assert.equal(cond(s, "Degraded")?.status, "False");
+    assert.equal(s.readyReplicas, 2);
+    assert.equal(s.endpoint, "/v1/namespaces/default/functions/echo");
+    assert.equal(s.deployment, "echo-pool");
+    assert.equal(s.observedGeneration, 1);
+    assert.ok(s.conditions?.every((c) => c.observedGeneration === 1 && c.lastTransitionTime === NOW));
+  });
+
+  it("a new pool is Progressing and not Ready yet", () => {
+    const s = statusOf(aFunction(), {});
+    assert.equal(cond(s, "Ready")?.status, "False");
+    assert.equal(cond(s, "Ready")?.reason, "WorkersStarting");
+    assert.equal(cond(s, "Progressing")?.status, "True");
+  });
+
+  it("reports the GPU summary", () => {
+    const s = statusOf(aFunction().gpu({ type: "t4", split: 4 }), {});
+    assert.deepEqual(s.gpu, { resource: "nvidia.com/gpu.shared", units: 1, fraction: "0.25", strategy: "timeSlicing" });
+  });
+
+  it("InvalidGPU explains the strategy's rule in Ready and Degraded", () => {
+    const cfg = workloadConfigSchema.parse({ gpu: { strategy: "timeSlicing", timeSlicing: { replicas: 4, failRequestsGreaterThanOne: true } } });
+    const s = statusOf(aFunction().gpu({ split: 2 }), undefined, [], undefined, { config: cfg });
+    assert.equal(cond(s, "Degraded")?.reason, "InvalidGPU");
+    assert.match(cond(s, "Degraded")?.message ?? "", /coarsest fraction is 1\/4/);
+    assert.equal(cond(s, "Ready")?.status, "False");
+  });
+
+  it("an invalid change keeps reporting the previous pool that still serves", () => {
+    const cfg = workloadConfigSchema.parse({ gpu: { strategy: "none" } });
+    const good = planObjects(input(aFunction()));
+    const deployment = deploymentFrom(good.applyDeployment, { replicas: 1, readyReplicas: 1, updatedReplicas: 1 });
+    const bad = aFunction().gpu({ split: 4 });
+    const objects = planObjects({ ...input(bad, { deployment, secret: secretFor() }), config: cfg });
+    const s = planStatus({ fn: bad.build(), objects, deployment, pods: [], previous: undefined, now: NOW }).status;
+    assert.equal(cond(s, "Ready")?.status, "True");
+    assert.equal(cond(s, "Ready")?.reason, "PreviousSpecServing");
+    assert.match(cond(s, "Degraded")?.message ?? "", /previous warm pool keeps running/);
+  });
+
+  it("ImagePullBackOff is a Degraded reason naming the pod and image", () => {
+    const pod = aPod("echo-pool-abc-1", {
+      phase: "Pending",
+      containerStatuses: [{ name: "worker", ready: false, restartCount: 0, image: "r.example/x:9", state: { waiting: { reason: "ImagePullBackOff", message: 'Back-off pulling image "r.example/x:9"' } } }],
+    });
+    const s = statusOf(aFunction(), { replicas: 1, updatedReplicas: 1 }, [pod]);
+    assert.equal(cond(s, "Degraded")?.reason, "ImagePullBackOff");
+    assert.match(cond(s, "Degraded")?.message ?? "", /echo-pool-abc-1.*cannot pull its image r\.example\/x:9/);
+    assert.equal(cond(s, "Ready")?.reason, "ImagePullBackOff");
+  });
+
+  it("crash loops are SetupFailing with the exit code's meaning", () => {
+    const pod = aPod("echo-pool-abc-2", {
+      phase: "Running",
+      containerStatuses: [
+        {
+          name: "worker",
+          ready: false,
+          restartCount: 4,
+          state: { waiting: { reason: "CrashLoopBackOff" } },
+          lastState: { terminated: { exitCode: 2, reason: "Error", message: "cannot import app.model" } },
+        },
+      ],
+    });
+    const s = statusOf(aFunction(), { replicas: 1, updatedReplicas: 1 }, [pod]);
+    assert.equal(cond(s, "Degraded")?.reason, "SetupFailing");
+    assert.match(cond(s, "Degraded")?.message ?? "", /exit code 2 \(BadConfiguration.*cannot import app\.model/);
+  });
+
+  it("pods waiting for GPU capacity are Unschedulable, with the scheduler's words and counts", () => {
+    const pending = (n: string) =>
+      aPod(n, { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.shared." }] });
+    const s = statusOf(aFunction().replicas(6).gpu({ split: 4 }), { replicas: 6, readyReplicas: 4, updatedReplicas: 6 }, [pending("p-b"), pending("p-a")]);
+    assert.equal(cond(s, "Degraded")?.reason, "Unschedulable");
+    assert.match(cond(s, "Degraded")?.message ?? "", /2 workers \(e\.g\. p-a\): 0\/3 nodes are available: 3 Insufficient nvidia\.com\/gpu\.shared/);
+    assert.equal(cond(s, "Ready")?.status, "False");
+    assert.match(cond(s, "Ready")?.message ?? "", /4 of 6 warm workers ready/);
+    assert.equal(s.readyReplicas, 4);
+  });
+
+  it("the worst problem names the reason; the others stay in the message", () => {
+    const pull = aPod("a", { containerStatuses: [{ name: "worker", state: { waiting: { reason: "ErrImagePull", message: "not found" } } }] });
+    const unsched = aPod("b", { conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "no GPU" }] });
+    const s = statusOf(aFunction().replicas(2), { replicas: 2 }, [unsched, pull]);
+    assert.equal(cond(s, "Degraded")?.reason, "ImagePullBackOff");
+    assert.match(cond(s, "Degraded")?.message ?? "", /no GPU/);
+  });
+
+  it("a rollout in progress is Progressing: RollingOut", () => {
+    const s = statusOf(aFunction().replicas(2), { replicas: 3, readyReplicas: 2, updatedReplicas: 1 });
+    assert.equal(cond(s, "Progressing")?.reason, "RollingOut");
+    assert.match(cond(s, "Progressing")?.message ?? "", /1 of 2 workers on the current spec, 2 old workers still running/);
+  });
+
+  it("minReplicas 0 is Ready: ScaledToZero", () => {
+    const s = statusOf(aFunction().with({ warmPool: { minReplicas: 0, maxReplicas: 3 } }), {});
+    assert.equal(cond(s, "Ready")?.reason, "ScaledToZero");
+  });
+
+  it("isolated Functions are Ready with a reason saying they run as Jobs", () => {
+    const s = statusOf(aFunction().with({ invocation: "isolated" }), undefined);
+    assert.equal(cond(s, "Ready")?.status, "True");
+    assert.equal(cond(s, "Ready")?.reason, "IsolatedInvocation");
+    assert.match(cond(s, "Ready")?.message ?? "", /batch Job/);
+    assert.equal(s.deployment, undefined);
+  });
+
+  it("is written only when it changed, keeping lastTransitionTime of unchanged conditions", () => {
+    const b = aFunction().replicas(1);
+    const ds = { replicas: 1, readyReplicas: 1, updatedReplicas: 1 };
+    const first = statusOf(b, ds);
+    const objects = planObjects(input(b));
+    const dep = deploymentFrom(objects.applyDeployment, ds);
+    const again = planStatus({ fn: b.build(), objects, deployment: dep, pods: [], previous: first, now: LATER });
+    assert.equal(again.write, false);
+    assert.deepEqual(again.events, []);
+    const degraded = planStatus({ fn: b.build(), objects, deployment: deploymentFrom(objects.applyDeployment, { replicas: 1 }), pods: [], previous: first, now: LATER });
+    assert.equal(degraded.write, true);
+    assert.equal(cond(degraded.status, "Degraded")?.lastTransitionTime, NOW, "Degraded stayed False");
+    assert.equal(cond(degraded.status, "Ready")?.lastTransitionTime, LATER);
+  });
+
+  it("a status read back from the apiserver compares equal to what was planned", () => {
+    const s = statusOf(aFunction().gpu({ split: 4 }), { replicas: 1, readyReplicas: 1, updatedReplicas: 1 });
+    const roundTrip = currentStatus(unstructured.parse({ metadata: { name: "echo" }, status: JSON.parse(JSON.stringify(s)) as unknown }));
+    assert.equal(statusChanged(roundTrip, s), false);
+  });
+});
+
+describe("transitionEvents", () => {
+  const ready = statusOf(aFunction(), { replicas: 1, readyReplicas: 1, updatedReplicas: 1 });
+  const starting = statusOf(aFunction(), {});
+  const pulling = statusOf(aFunction(), { replicas: 1, updatedReplicas: 1 }, [aPod("x", { containerStatuses: [{ name: "worker", state: { waiting: { reason: "ImagePullBackOff" } } }] })]);
+
+  it("Ready when a pool becomes ready", () => {
+    assert.deepEqual(
+      transitionEvents(starting, ready).map((e) => [e.type, e.reason]),
+      [["Normal", "Ready"]],
+    );
+  });
+
+  it("a Warning with the Degraded reason, then Recovered", () => {
+    assert.deepEqual(
+      transitionEvents(ready, pulling).map((e) => [e.type, e.reason]),
+      [["Warning", "ImagePullBackOff"]],
+    );
+    assert.deepEqual(
+      transitionEvents(pulling, ready).map((e) => [e.type, e.reason]),
+      [
+        ["Normal", "Recovered"],
+        ["Normal", "Ready"],
+      ],
+    );
+  });
+
+  it("nothing when nothing changed", () => {
+    assert.deepEqual(transitionEvents(ready, ready), []);
+  });
+});
+
+describe("parseFunction", () => {
+  it("applies defaults", () => {
+    const p = parseFunction(unstructured.parse(aFunction().manifest()));
+    assert.ok(p.ok);
+    assert.equal(p.fn.spec.warmPool.minReplicas, 1);
+    assert.equal(p.fn.spec.timeoutSeconds, 300);
+  });
+
+  it("says which fields are wrong", () => {
+    const p = parseFunction(unstructured.parse({ ...aFunction().manifest(), spec: { image: "x", handler: "nope", concurrency: 0 } }));
+    assert.ok(!p.ok);
+    assert.match(p.message, /spec\.handler/);
+    assert.match(p.message, /spec\.concurrency/);
+  });
+});
+
+describe("observePool", () => {
+  it("ignores terminating and finished pods", () => {
+    const gone = podSchema.parse({
+      metadata: { name: "old", deletionTimestamp: "2026-01-01T00:00:00Z" },
+      status: { containerStatuses: [{ name: "worker", state: { waiting: { reason: "ImagePullBackOff" } } }] },
+    });
+    assert.deepEqual(observePool(undefined, [gone]).problems, []);
+  });
+
+  it("reports pod creation failures from the Deployment (quota, admission)", () => {
+    const d = deploymentSchema.parse({
+      metadata: { name: "d" },
+      status: { conditions: [{ type: "ReplicaFailure", status: "True", reason: "FailedCreate", message: 'pods "x" is forbidden: exceeded quota' }] },
+    });
+    assert.equal(observePool(d, []).problems[0]?.reason, "PodCreateFailed");
+  });
+
+  it("a worker that restarted once but is ready again is fine", () => {
+    const p = aPod("ok", { containerStatuses: [{ name: "worker", ready: true, restartCount: 1, lastState: { terminated: { exitCode: 75 } } }] });
+    assert.equal(podProblem(p), undefined);
+  });
+
+  it("OOMKilled says to raise memory", () => {
+    const p = aPod("oom", { containerStatuses: [{ name: "worker", ready: false, restartCount: 1, lastState: { terminated: { exitCode: 137, reason: "OOMKilled" } } }] });
+    assert.match(podProblem(p)?.message ?? "", /raise spec\.resources\.memory/);
+  });
+});

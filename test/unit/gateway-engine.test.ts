@@ -1,0 +1,295 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { StaticRegistry, staticFunction, type FunctionSettings } from "../../src/gateway/registry.ts";
+import { backoffMs, planFailure } from "../../src/gateway/retry.ts";
+import { TaskStore } from "../../src/gateway/store.ts";
+import { EngineError, renderTask, TaskEngine, type EngineOptions } from "../../src/gateway/tasks.ts";
+import { FakeClock, flushMicrotasks } from "../../src/kube/clock.ts";
+
+const RETRY3 = { maxRetries: 2, initialBackoffSeconds: 1, maxBackoffSeconds: 60, multiplier: 2 };
+
+function setup(fn: Partial<FunctionSettings> = {}, opts: Partial<EngineOptions> = {}, storePath = ":memory:") {
+  const clock = new FakeClock();
+  const settings = staticFunction({ namespace: "ns", name: "fn", timeoutSeconds: 10, ...fn });
+  const registry = new StaticRegistry([settings]);
+  const store = new TaskStore(storePath);
+  const engine = new TaskEngine({ store, registry, clock, ...opts });
+  return { clock, settings, registry, store, engine };
+}
+
+function isEngineError(type: string) {
+  return (err: unknown) => err instanceof EngineError && err.type === type;
+}
+
+describe("retry policy", () => {
+  it("backs off exponentially up to the maximum", () => {
+    const policy = { maxRetries: 10, initialBackoffSeconds: 1, maxBackoffSeconds: 5, multiplier: 2 };
+    assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffMs(policy, n)), [1000, 2000, 4000, 5000, 5000]);
+  });
+
+  it("follows the contract's table", () => {
+    const base = { attempts: 1, disruptions: 0, policy: RETRY3, maxDisruptions: 5 };
+    assert.deepEqual(planFailure({ ...base, type: "UserError" }), { action: "retry", delayMs: 1000, countAttempt: true });
+    assert.deepEqual(planFailure({ ...base, type: "Timeout", attempts: 2 }), { action: "retry", delayMs: 2000, countAttempt: true });
+    assert.deepEqual(planFailure({ ...base, type: "Fatal", attempts: 3 }), { action: "fail", countAttempt: true });
+    assert.deepEqual(planFailure({ ...base, type: "InputRejected" }), { action: "fail", countAttempt: true });
+    assert.deepEqual(planFailure({ ...base, type: "BadConfiguration" }), { action: "fail", countAttempt: true });
+    assert.deepEqual(planFailure({ ...base, type: "Disrupted", attempts: 9 }), { action: "retry", delayMs: 0, countAttempt: false });
+    assert.deepEqual(planFailure({ ...base, type: "Disrupted", disruptions: 5 }), { action: "fail", countAttempt: false });
+  });
+});
+
+describe("TaskEngine", () => {
+  it("leases a queued task with its input, attempt and deadline", async () => {
+    const { engine, settings, clock } = setup();
+    const { task } = engine.submit(settings, '{"x":1}', "json");
+    const grants = await engine.lease(settings, "w1", 5, 0);
+    assert.equal(grants.length, 1);
+    assert.deepEqual(grants[0], { id: task.id, attempt: 1, leaseId: grants[0]?.leaseId, input: '{"x":1}', encoding: "json", deadline: clock.now() + 10_000, timeoutSeconds: 10 });
+    assert.equal(engine.get(task.id)?.status, "running");
+  });
+
+  it("hands tasks submitted in one turn to a waiting long-poll as one batch", async () => {
+    const { engine, settings } = setup();
+    const pending = engine.lease(settings, "w1", 10, 30_000);
+    const ids = [1, 2, 3].map((i) => engine.submit(settings, String(i), "json").task.id);
+    const grants = await pending;
+    assert.deepEqual(
+      grants.map((g) => g.id),
+      ids,
+    );
+  });
+
+  it("answers an empty list when the long-poll's wait passes", async () => {
+    const { engine, settings, clock } = setup();
+    const pending = engine.lease(settings, "w1", 1, 5000);
+    await clock.advance(5000);
+    assert.deepEqual(await pending, []);
+  });
+
+  it("records a result once: a second complete or a stale lease is a Conflict", async () => {
+    const { engine, settings } = setup();
+    const { task } = engine.submit(settings, "1", "json");
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.ok(g !== undefined);
+    const waiting = engine.waitForTerminal(task.id, 60_000);
+    assert.throws(() => engine.complete(task.id, "not-the-lease", "2"), isEngineError("Conflict"));
+    engine.complete(task.id, g.leaseId, "2");
+    assert.throws(() => engine.complete(task.id, g.leaseId, "3"), isEngineError("Conflict"));
+    const done = await waiting;
+    assert.equal(done?.status, "succeeded");
+    assert.equal(done?.output, "2");
+    assert.throws(() => engine.complete("no-such-task", "x", "1"), isEngineError("NotFound"));
+  });
+
+  it("retries user errors by the Function's backoff, then fails with the last attempt", async () => {
+    const { engine, settings, clock } = setup({ retries: RETRY3 });
+    const { task } = engine.submit(settings, "1", "json");
+    for (const [attempt, backoff] of [
+      [1, 1000],
+      [2, 2000],
+    ] as const) {
+      const [g] = await engine.lease(settings, "w1", 1, 0);
+      assert.equal(g?.attempt, attempt);
+      engine.fail(task.id, g.leaseId, "UserError", "boom");
+      assert.equal(engine.get(task.id)?.status, "queued");
+      await clock.advance(backoff - 1);
+      engine.tick();
+      assert.deepEqual(await engine.lease(settings, "w1", 1, 0), [], "not before the backoff");
+      await clock.advance(1);
+      engine.tick();
+      await flushMicrotasks();
+    }
+    const [g3] = await engine.lease(settings, "w1", 1, 0);
+    assert.equal(g3?.attempt, 3);
+    engine.fail(task.id, g3.leaseId, "UserError", "boom");
+    const t = engine.get(task.id);
+    assert.equal(t?.status, "failed");
+    assert.deepEqual(t?.error, { type: "UserError", message: "boom", attempt: 3 });
+  });
+
+  it("never retries rejected input", async () => {
+    const { engine, settings } = setup({ retries: RETRY3 });
+    const { task } = engine.submit(settings, "1", "json");
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.ok(g !== undefined);
+    engine.fail(task.id, g.leaseId, "InputRejected", "bad");
+    assert.equal(engine.get(task.id)?.status, "failed");
+  });
+
+  it("declares Timeout when the deadline (plus grace) passes without a report; progress moves the deadline", async () => {
+    const { engine, settings, clock } = setup({}, { deadlineGraceMs: 1000 });
+    const { task } = engine.submit(settings, "1", "json");
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.ok(g !== undefined);
+    await clock.advance(9000);
+    const { deadline } = engine.progress(task.id, g.leaseId, 0.5, "half");
+    assert.equal(deadline, clock.now() + 10_000);
+    assert.deepEqual(engine.get(task.id)?.progress, { value: 0.5, message: "half" });
+    await clock.advance(5000);
+    engine.heartbeat(settings, "w1", { state: "ready" });
+    await clock.advance(5500);
+    engine.heartbeat(settings, "w1", { state: "ready" });
+    engine.tick();
+    assert.equal(engine.get(task.id)?.status, "running", "inside deadline + grace");
+    await clock.advance(1000);
+    engine.heartbeat(settings, "w1", { state: "ready" });
+    engine.tick();
+    const t = engine.get(task.id);
+    assert.equal(t?.status, "failed");
+    assert.equal(t?.error?.type, "Timeout");
+    assert.throws(() => engine.progress(task.id, g.leaseId, 0.6, undefined), isEngineError("Conflict"));
+  });
+
+  it("re-queues the tasks of a silent worker at the front without counting the attempt, up to maxDisruptions", async () => {
+    const { engine, settings, clock } = setup({}, { workerTimeoutMs: 10_000, maxDisruptions: 2 });
+    const { task } = engine.submit(settings, "1", "json");
+    const other = engine.submit(settings, "2", "json").task;
+    for (let i = 1; i <= 3; i++) {
+      const [g] = await engine.lease(settings, `w${i}`, 1, 0);
+      assert.equal(g?.id, task.id, "the disrupted task goes first");
+      assert.equal(g.attempt, 1);
+      await clock.advance(10_001);
+      engine.tick();
+      await flushMicrotasks();
+    }
+    const t = engine.get(task.id);
+    assert.equal(t?.status, "failed");
+    assert.equal(t?.error?.type, "Disrupted");
+    assert.equal(t?.attempts, 0);
+    assert.equal(engine.get(other.id)?.status, "queued");
+  });
+
+  it("a heartbeat that does not list a leased task re-queues it after the receipt window", async () => {
+    const { engine, settings, clock } = setup({}, { leaseReceiptMs: 5000 });
+    const { task } = engine.submit(settings, "1", "json");
+    await engine.lease(settings, "w1", 1, 0);
+    engine.heartbeat(settings, "w1", { state: "ready", tasks: [] });
+    assert.equal(engine.get(task.id)?.status, "running", "too early to tell");
+    await clock.advance(5001);
+    engine.heartbeat(settings, "w1", { state: "ready", tasks: [] });
+    assert.equal(engine.get(task.id)?.status, "queued");
+    assert.equal(engine.get(task.id)?.attempts, 0);
+  });
+
+  it("cancels queued and running tasks; the worker hears of it on its next heartbeat", async () => {
+    const { engine, settings } = setup();
+    const running = engine.submit(settings, "1", "json").task;
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.ok(g !== undefined);
+    const queued = engine.submit(settings, "2", "json").task;
+    assert.equal(engine.cancel(queued.id)?.status, "cancelled");
+    assert.equal(engine.cancel(running.id)?.status, "cancelled");
+    assert.deepEqual(engine.heartbeat(settings, "w1", { state: "ready" }), { cancel: [running.id] });
+    assert.deepEqual(engine.heartbeat(settings, "w1", { state: "ready" }), { cancel: [] });
+    assert.throws(() => engine.complete(running.id, g.leaseId, "1"), isEngineError("Conflict"));
+    assert.deepEqual(await engine.lease(settings, "w1", 5, 0), [], "a cancelled task is never leased");
+    assert.deepEqual(engine.stats("ns", "fn"), { queueDepth: 0, inFlight: 0, warmWorkers: 1, busyWorkers: 0 });
+  });
+
+  it("refuses work beyond the queue limit", () => {
+    const { engine, settings } = setup({}, { maxQueue: 2 });
+    engine.submit(settings, "1", "json");
+    engine.submit(settings, "2", "json");
+    assert.throws(() => engine.submit(settings, "3", "json"), isEngineError("QueueFull"));
+  });
+
+  it("returns the same task for a repeated idempotency key", async () => {
+    const { engine, settings, store } = setup();
+    const first = engine.submit(settings, "1", "json", "key-1");
+    await store.committed();
+    const again = engine.submit(settings, "1", "json", "key-1");
+    assert.equal(again.repeat, true);
+    assert.equal(again.task.id, first.task.id);
+    assert.equal(engine.submit(settings, "1", "json", "key-2").repeat, false);
+  });
+
+  it("gives undelivered leases back at the front with the attempt restored", async () => {
+    const { engine, settings } = setup();
+    const a = engine.submit(settings, "1", "json").task;
+    engine.submit(settings, "2", "json");
+    const grants = await engine.lease(settings, "w1", 1, 0);
+    engine.unlease(grants);
+    const [again] = await engine.lease(settings, "w1", 1, 0);
+    assert.equal(again?.id, a.id);
+    assert.equal(again.attempt, 1);
+  });
+
+  it("reports a function whose every worker failed with BadConfiguration as degraded", async () => {
+    const { engine, settings } = setup();
+    assert.equal(engine.degraded("ns", "fn"), undefined);
+    engine.heartbeat(settings, "w1", { state: "failed", error: { type: "BadConfiguration", message: "no module" } });
+    assert.deepEqual(engine.degraded("ns", "fn"), { type: "BadConfiguration", message: "no module" });
+    engine.heartbeat(settings, "w2", { state: "setup" });
+    assert.equal(engine.degraded("ns", "fn"), undefined);
+  });
+
+  it("renders the task document with the output spliced in", async () => {
+    const { engine, settings } = setup();
+    const { task } = engine.submit(settings, "1", "json");
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.ok(g !== undefined);
+    engine.progress(task.id, g.leaseId, 1, undefined);
+    engine.complete(task.id, g.leaseId, '{"a":[1,2]}');
+    const doc = JSON.parse(renderTask(task)) as Record<string, unknown>;
+    assert.deepEqual(doc["output"], { a: [1, 2] });
+    assert.equal(doc["status"], "succeeded");
+    assert.equal(doc["attempts"], 1);
+    assert.deepEqual(doc["function"], { namespace: "ns", name: "fn" });
+    for (const k of ["createdAt", "startedAt", "finishedAt"]) assert.match(String(doc[k]), /^\d{4}-\d\d-\d\dT/);
+  });
+
+  it("after a restart re-queues what was queued or leased, keeping counted attempts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hearth-engine-"));
+    try {
+      const path = join(dir, "g.db");
+      const first = setup({ retries: RETRY3 }, {}, path);
+      const a = first.engine.submit(first.settings, "1", "json").task;
+      const b = first.engine.submit(first.settings, "2", "json").task;
+      const c = first.engine.submit(first.settings, "3", "json").task;
+      const [ga] = await first.engine.lease(first.settings, "w1", 1, 0);
+      assert.ok(ga !== undefined);
+      first.engine.fail(a.id, ga.leaseId, "UserError", "x"); // counted attempt 1, queued for retry
+      await first.engine.lease(first.settings, "w1", 1, 0); // b leased: not written
+      const [gc] = await first.engine.lease(first.settings, "w1", 1, 0);
+      assert.ok(gc !== undefined);
+      first.engine.complete(c.id, gc.leaseId, "9");
+      await first.store.committed();
+      // No close(): as after kill -9, only what was committed counts.
+
+      const second = setup({ retries: RETRY3 }, {}, path);
+      assert.equal(second.engine.recover(), 2);
+      assert.equal(second.engine.get(a.id)?.attempts, 1);
+      assert.equal(second.engine.get(b.id)?.status, "queued");
+      assert.equal(second.engine.get(c.id)?.output, "9");
+      await second.clock.advance(2000);
+      second.engine.tick();
+      const grants = await second.engine.lease(second.settings, "w9", 10, 0);
+      assert.deepEqual(new Set(grants.map((g) => g.id)), new Set([a.id, b.id]));
+      assert.equal(grants.find((g) => g.id === a.id)?.attempt, 2);
+      await second.store.close();
+      await first.store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("forgets finished tasks after the result TTL", async () => {
+    const { engine, settings, clock, store } = setup({}, { resultTtlMs: 60_000, recentLimit: 0 });
+    const { task } = engine.submit(settings, "1", "json");
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.ok(g !== undefined);
+    engine.complete(task.id, g.leaseId, "1");
+    await store.committed();
+    await clock.advance(40_000);
+    engine.tick();
+    assert.equal(engine.get(task.id)?.status, "succeeded");
+    await clock.advance(40_000);
+    engine.tick();
+    await flushMicrotasks();
+    assert.equal(engine.get(task.id), undefined);
+  });
+});

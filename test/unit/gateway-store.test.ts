@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { TaskStore, type TaskRow } from "../../src/gateway/store.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "hearth-store-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function row(id: string, over: Partial<TaskRow> = {}): TaskRow {
+  return {
+    id,
+    namespace: "ns",
+    name: "fn",
+    status: "queued",
+    attempts: 0,
+    disruptions: 0,
+    encoding: "json",
+    input: '{"x":1}',
+    output: null,
+    error: null,
+    idempotencyKey: null,
+    createdAt: 1000,
+    startedAt: null,
+    finishedAt: null,
+    notBefore: null,
+    ...over,
+  };
+}
+
+describe("TaskStore", () => {
+  it("commits staged rows in one batch and reads them back after a reopen", async () => {
+    const path = join(dir, "a.db");
+    const commits: number[] = [];
+    const s = new TaskStore(path, { onCommit: (rows) => commits.push(rows) });
+    s.save(row("a"));
+    s.save(row("b", { idempotencyKey: "k" }));
+    s.save(row("a", { status: "running", attempts: 1 }));
+    assert.equal(s.get("a")?.status, "running", "staged rows are visible before the commit");
+    await s.committed();
+    assert.deepEqual(commits, [2], "one transaction, the later save of a row wins");
+    const reopened = new TaskStore(path);
+    assert.equal(reopened.get("a")?.attempts, 1);
+    assert.equal(reopened.findByIdempotencyKey("ns", "fn", "k")?.id, "b");
+    assert.equal(reopened.findByIdempotencyKey("ns", "other", "k"), undefined);
+    assert.deepEqual(
+      reopened.loadActive().map((r) => r.id),
+      ["a", "b"],
+    );
+    await reopened.close();
+    await s.close();
+  });
+
+  it("drops the input of finished tasks and keeps output and error", async () => {
+    const s = new TaskStore(":memory:");
+    s.save(row("done", { status: "failed", error: { type: "Timeout", message: "late", attempt: 2 }, finishedAt: 5000 }));
+    await s.committed();
+    const r = s.get("done");
+    assert.equal(r?.input, null);
+    assert.deepEqual(r?.error, { type: "Timeout", message: "late", attempt: 2 });
+    assert.deepEqual(s.loadActive(), []);
+    await s.close();
+  });
+
+  it("deletes finished tasks older than a cutoff, never unfinished ones", async () => {
+    const s = new TaskStore(":memory:");
+    s.save(row("old", { status: "succeeded", output: "1", finishedAt: 1000 }));
+    s.save(row("new", { status: "succeeded", output: "1", finishedAt: 9000 }));
+    s.save(row("queued"));
+    await s.committed();
+    assert.deepEqual(await s.deleteFinishedBefore(5000), ["old"]);
+    assert.equal(s.get("old"), undefined);
+    assert.ok(s.get("new") !== undefined);
+    assert.ok(s.get("queued") !== undefined);
+    await s.close();
+  });
+
+  it("committed() resolves at once when nothing is staged", async () => {
+    const s = new TaskStore(":memory:");
+    await s.committed();
+    await s.close();
+  });
+});

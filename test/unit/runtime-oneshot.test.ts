@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { configFromEnv, ConfigError, flagsToEnv } from "../../src/runtime/config.ts";
+import { failureDocument, successDocument } from "../../src/runtime/oneshot.ts";
+import { classify, encodeOutput } from "../../src/runtime/outcome.ts";
+import { BindError, HandlerConfigError } from "../../src/runtime/errors.ts";
+import { FatalError, InputRejected } from "../../src/runtime/index.ts";
+
+describe("termination documents", () => {
+  it("keeps a short failure whole", () => {
+    assert.equal(failureDocument({ type: "UserError", message: "boom" }), '{"error":{"type":"UserError","message":"boom"}}');
+  });
+
+  it("cuts a long message so the document is exactly within the limit, multi-byte characters intact", () => {
+    for (const ch of ["e", "é", "😀", '"']) {
+      const doc = failureDocument({ type: "UserError", message: ch.repeat(5000) }, 4096);
+      const size = Buffer.byteLength(doc);
+      assert.ok(size <= 4096, `${ch}: ${size}`);
+      assert.ok(size > 4096 - 16, `${ch}: ${size} wastes room`);
+      const parsed = JSON.parse(doc) as { error: { message: string } };
+      assert.ok(parsed.error.message.endsWith("…"));
+    }
+  });
+
+  it("accepts output up to the limit and turns a larger one into BadConfiguration (exit 2)", () => {
+    const fits = successDocument(JSON.stringify("x".repeat(4096 - 13)));
+    assert.equal(fits.exitCode, 0);
+    assert.equal(Buffer.byteLength(fits.doc), 4096);
+    const big = successDocument(JSON.stringify("x".repeat(4096 - 12)));
+    assert.equal(big.exitCode, 2);
+    assert.match(big.doc, /output is 4097 bytes; isolated Jobs return at most 4096 bytes/);
+  });
+});
+
+describe("classify", () => {
+  it("maps thrown values to classes", () => {
+    assert.equal(classify(new FatalError("x")).type, "Fatal");
+    assert.equal(classify(new InputRejected("x")).type, "InputRejected");
+    assert.equal(classify(new BindError("x")).type, "InputRejected");
+    assert.equal(classify(new HandlerConfigError("x")).type, "BadConfiguration");
+    assert.equal(classify(new TypeError("x")).type, "UserError");
+    assert.equal(classify("a string").type, "UserError");
+  });
+
+  it("recognises a FatalError from another copy of the runtime by its brand", () => {
+    const foreign = Object.assign(new Error("gpu"), { [Symbol.for("hearth.FatalError")]: true });
+    assert.equal(classify(foreign).type, "Fatal");
+  });
+
+  it("names the error and where user code threw it", () => {
+    const failure = classify(new RangeError("too big"));
+    assert.match(failure.message, /^RangeError: too big \(at .*runtime-oneshot\.test\.ts/);
+  });
+
+  it("encodes undefined as null and refuses BigInt", () => {
+    assert.equal(encodeOutput(undefined), "null");
+    assert.throws(() => encodeOutput({ n: 1n }), /not JSON-serializable/);
+  });
+});
+
+describe("worker configuration", () => {
+  const base = { HEARTH_HANDLER: "app:Model", HEARTH_FUNCTION: "ns/fn", HEARTH_GATEWAY_URL: "http://127.0.0.1:8080/" };
+
+  it("reads the protocol's variables with their defaults", () => {
+    const c = configFromEnv(base);
+    assert.equal(c.mode, "warm");
+    assert.equal(c.concurrency, 1);
+    assert.equal(c.timeoutSeconds, 300);
+    assert.equal(c.restartOnError, true);
+    assert.equal(c.healthPort, 8081);
+    assert.equal(c.gatewayUrl, "http://127.0.0.1:8080");
+    assert.equal(c.terminationLog, "/dev/termination-log");
+  });
+
+  it("rejects what a pod could not run, naming the variable", () => {
+    const bad: [Record<string, string>, RegExp][] = [
+      [{ HEARTH_CONCURRENCY: "0" }, /HEARTH_CONCURRENCY must be between 1 and 1024/],
+      [{ HEARTH_RESTART_ON_ERROR: "maybe" }, /HEARTH_RESTART_ON_ERROR must be true or false/],
+      [{ HEARTH_MODE: "hot" }, /HEARTH_MODE must be warm or oneshot/],
+      [{ HEARTH_GATEWAY_URL: "" }, /HEARTH_GATEWAY_URL is not set/],
+      [{ HEARTH_FUNCTION: "nope" }, /HEARTH_FUNCTION must be <namespace>\/<name>/],
+      [{ HEARTH_HANDLER: "" }, /HEARTH_HANDLER is not set/],
+      [{ HEARTH_TIMEOUT_SECONDS: "-1" }, /HEARTH_TIMEOUT_SECONDS must be a number/],
+    ];
+    for (const [env, message] of bad) assert.throws(() => configFromEnv({ ...base, ...env }), (e: unknown) => e instanceof ConfigError && message.test(e.message));
+  });
+
+  it("oneshot needs no gateway", () => {
+    assert.equal(configFromEnv({ HEARTH_MODE: "oneshot", HEARTH_HANDLER: "a:b" }).mode, "oneshot");
+  });
+
+  it("turns flags into variables", () => {
+    assert.deepEqual(flagsToEnv(["--timeout-seconds", "5", "--mode=oneshot"]), { HEARTH_TIMEOUT_SECONDS: "5", HEARTH_MODE: "oneshot" });
+    assert.throws(() => flagsToEnv(["--handler"]), /needs a value/);
+    assert.throws(() => flagsToEnv(["stray"]), /unexpected argument/);
+  });
+});

@@ -1,0 +1,227 @@
+// The supervisor's state machine with a scripted child (the real child process is exercised by
+// test/e2e): how each way a task or a child ends maps to outcomes, restarts and states.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { FromChild, ToChild } from "../../src/runtime/ipc.ts";
+import { Supervisor, type ChildHandle, type SupervisorOptions, type TaskOutcome } from "../../src/runtime/supervisor.ts";
+import { FakeClock, flushMicrotasks } from "../../src/kube/clock.ts";
+
+class ScriptedChild implements ChildHandle {
+  readonly pid: number;
+  readonly sent: ToChild[] = [];
+  killed: "SIGKILL" | "SIGTERM" | undefined;
+  private onMsg: ((m: unknown) => void) | undefined;
+  private onExitFn: ((code: number | null, signal: string | null) => void) | undefined;
+
+  constructor(pid: number) {
+    this.pid = pid;
+  }
+
+  send(msg: ToChild): void {
+    this.sent.push(msg);
+  }
+  kill(): void {
+    this.killed = "SIGKILL";
+    this.onExitFn?.(null, "SIGKILL");
+  }
+  terminate(): void {
+    this.killed = "SIGTERM";
+    this.onExitFn?.(0, null);
+  }
+  onMessage(fn: (msg: unknown) => void): void {
+    this.onMsg = fn;
+  }
+  onExit(fn: (code: number | null, signal: string | null) => void): void {
+    this.onExitFn = fn;
+  }
+  say(msg: FromChild): void {
+    this.onMsg?.(msg);
+  }
+  die(code: number): void {
+    this.onExitFn?.(code, null);
+  }
+  tasks(): string[] {
+    return this.sent.flatMap((m) => (m.t === "task" ? [m.id] : []));
+  }
+}
+
+function setup(opts: Partial<SupervisorOptions> = {}) {
+  const clock = new FakeClock();
+  const children: ScriptedChild[] = [];
+  const sup = new Supervisor({
+    spawn: () => {
+      const c = new ScriptedChild(children.length + 1);
+      children.push(c);
+      return c;
+    },
+    clock,
+    concurrency: 2,
+    restartOnError: true,
+    retrySetup: true,
+    respawn: true,
+    ...opts,
+  });
+  sup.start();
+  const child = (): ScriptedChild => {
+    const c = children.at(-1);
+    assert.ok(c !== undefined);
+    return c;
+  };
+  return { sup, clock, children, child };
+}
+
+const task = (id: string, timeoutSeconds = 10) => ({ id, attempt: 1, input: null, timeoutSeconds });
+
+describe("Supervisor", () => {
+  it("is not ready, and takes no tasks, until setup() reports ready", async () => {
+    const { sup, child } = setup();
+    assert.equal(sup.state, "starting");
+    assert.equal(sup.capacity, 0);
+    assert.deepEqual(await sup.run(task("early")), { kind: "disrupted", message: "the worker cannot take tasks now (state starting)" });
+    child().say({ t: "ready", kind: "class" });
+    assert.equal(await sup.settled(), "ready");
+    assert.equal(sup.capacity, 2);
+  });
+
+  it("runs tasks up to the concurrency and passes outputs through", async () => {
+    const { sup, child } = setup();
+    child().say({ t: "ready", kind: "class" });
+    const a = sup.run(task("a"));
+    const b = sup.run(task("b"));
+    assert.equal(sup.capacity, 0);
+    assert.deepEqual(child().tasks(), ["a", "b"]);
+    child().say({ t: "done", id: "b", output: '"B"' });
+    child().say({ t: "done", id: "a", output: '"A"' });
+    assert.deepEqual(await Promise.all([a, b]), [
+      { kind: "done", output: '"A"' },
+      { kind: "done", output: '"B"' },
+    ]);
+  });
+
+  it("restartOnError: after a user error, finishes in-flight work, then replaces the child", async () => {
+    const { sup, child, children } = setup();
+    child().say({ t: "ready", kind: "class" });
+    const a = sup.run(task("a"));
+    const b = sup.run(task("b"));
+    child().say({ t: "failed", id: "a", error: { type: "UserError", message: "boom" } });
+    assert.deepEqual(await a, { kind: "failed", error: { type: "UserError", message: "boom" } });
+    assert.equal(sup.state, "restarting");
+    assert.equal(sup.capacity, 0, "no new work for a child about to be replaced");
+    assert.equal(children.length, 1);
+    children[0]?.say({ t: "done", id: "b", output: "1" });
+    assert.deepEqual(await b, { kind: "done", output: "1" });
+    await flushMicrotasks();
+    assert.equal(children[0]?.killed, "SIGKILL");
+    assert.equal(children.length, 2);
+    assert.equal(sup.state, "starting");
+  });
+
+  it("restartOnError=false keeps the child after a user error; InputRejected never restarts", async () => {
+    const { sup, child, children } = setup({ restartOnError: false });
+    child().say({ t: "ready", kind: "class" });
+    const a = sup.run(task("a"));
+    child().say({ t: "failed", id: "a", error: { type: "UserError", message: "x" } });
+    await a;
+    const b = sup.run(task("b"));
+    child().say({ t: "failed", id: "b", error: { type: "InputRejected", message: "x" } });
+    await b;
+    await flushMicrotasks();
+    assert.equal(children.length, 1);
+    assert.equal(sup.state, "ready");
+  });
+
+  it("kills the child when a deadline passes: Timeout for that task, Disrupted for the others", async () => {
+    const { sup, child, children, clock } = setup();
+    child().say({ t: "ready", kind: "class" });
+    const slow = sup.run(task("slow", 1));
+    const other = sup.run(task("other", 10));
+    await clock.advance(1000);
+    assert.deepEqual(await slow, { kind: "failed", error: { type: "Timeout", message: "the attempt exceeded timeoutSeconds=1 without progress" } });
+    const o = await other;
+    assert.equal(o.kind, "disrupted");
+    assert.equal(children[0]?.killed, "SIGKILL");
+    assert.equal(children.length, 2, "a fresh child");
+  });
+
+  it("progress from the child extends the deadline", async () => {
+    const progress: [string, number][] = [];
+    const { sup, child, clock } = setup({ onProgress: (id, v) => progress.push([id, v]) });
+    child().say({ t: "ready", kind: "class" });
+    let outcome: TaskOutcome | undefined;
+    void sup.run(task("p", 1)).then((o) => (outcome = o));
+    await clock.advance(900);
+    child().say({ t: "progress", id: "p", value: 0.5 });
+    await clock.advance(900);
+    assert.equal(outcome, undefined, "still inside the extended deadline");
+    child().say({ t: "done", id: "p", output: "1" });
+    await flushMicrotasks();
+    assert.deepEqual(outcome, { kind: "done", output: "1" });
+    assert.deepEqual(progress, [["p", 0.5]]);
+  });
+
+  it("FatalError: the task fails Fatal, the child is killed and the state is fatal (no respawn)", async () => {
+    const { sup, child, children } = setup();
+    child().say({ t: "ready", kind: "class" });
+    const a = sup.run(task("a"));
+    const b = sup.run(task("b"));
+    child().say({ t: "failed", id: "a", error: { type: "Fatal", message: "gpu" } });
+    assert.equal((await a).kind, "failed");
+    assert.equal((await b).kind, "disrupted");
+    assert.equal(sup.state, "fatal");
+    assert.equal(children.length, 1);
+  });
+
+  it("a child that dies mid-task fails its tasks as UserError and is replaced", async () => {
+    const { sup, child, children } = setup();
+    child().say({ t: "ready", kind: "class" });
+    const a = sup.run(task("a"));
+    child().die(3);
+    assert.deepEqual(await a, { kind: "failed", error: { type: "UserError", message: "the worker process exited with code 3 while running the task" } });
+    assert.equal(children.length, 2);
+  });
+
+  it("setup failures: BadConfiguration stays failed; a raising setup() is retried with backoff", async () => {
+    const bad = setup();
+    bad.child().say({ t: "setupFailed", error: { type: "BadConfiguration", message: "no module" } });
+    assert.equal(await bad.sup.settled(), "failed");
+    await bad.clock.advance(120_000);
+    assert.equal(bad.children.length, 1, "no hot restart loop");
+
+    const flaky = setup({ setupBackoffMs: { initial: 1000, max: 4000 } });
+    flaky.child().say({ t: "setupFailed", error: { type: "UserError", message: "setup failed: x" } });
+    assert.equal(flaky.sup.state, "failed");
+    assert.deepEqual(flaky.sup.setupError, { type: "UserError", message: "setup failed: x" });
+    await flaky.clock.advance(999);
+    assert.equal(flaky.children.length, 1);
+    await flaky.clock.advance(1);
+    assert.equal(flaky.children.length, 2);
+    flaky.child().say({ t: "setupFailed", error: { type: "UserError", message: "again" } });
+    await flaky.clock.advance(1999);
+    assert.equal(flaky.children.length, 2, "second wait is twice as long");
+    await flaky.clock.advance(1);
+    assert.equal(flaky.children.length, 3);
+    flaky.child().say({ t: "ready", kind: "class" });
+    assert.equal(flaky.sup.state, "ready");
+    assert.equal(flaky.sup.setupError, undefined);
+  });
+
+  it("stop() disrupts running tasks and terminates the child", async () => {
+    const { sup, child } = setup();
+    child().say({ t: "ready", kind: "class" });
+    const a = sup.run(task("a"));
+    sup.stop();
+    assert.equal((await a).kind, "disrupted");
+    assert.equal(child().killed, "SIGTERM");
+    assert.equal(sup.state, "stopped");
+  });
+
+  it("ignores malformed messages from the child", async () => {
+    const { sup, child } = setup();
+    child().say({ t: "ready", kind: "class" });
+    const a = sup.run(task("a"));
+    (child() as unknown as { say(m: unknown): void }).say({ t: "done", id: "a", output: 42 });
+    (child() as unknown as { say(m: unknown): void }).say("garbage");
+    child().say({ t: "done", id: "a", output: "42" });
+    assert.deepEqual(await a, { kind: "done", output: "42" });
+  });
+});
