@@ -15,6 +15,11 @@ function digest(token: string): string {
   return createHash("sha256").update(token).digest("base64");
 }
 
+function digests(tokens: readonly string[] | undefined): Set<string> | undefined {
+  const kept = (tokens ?? []).filter((t) => t !== "");
+  return kept.length === 0 ? undefined : new Set(kept.map(digest));
+}
+
 export function bearer(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -23,13 +28,17 @@ export function bearer(header: string | undefined): string | undefined {
 
 export class Authenticator {
   // Hashes, so that the lookup time says nothing about how much of a guess was right.
-  private readonly callerDigests: Set<string> | undefined;
+  private callerDigests: Set<string> | undefined;
   private readonly signingKey: string | Buffer | undefined;
 
   constructor(config: AuthConfig) {
-    const tokens = (config.callerTokens ?? []).filter((t) => t !== "");
-    this.callerDigests = tokens.length === 0 ? undefined : new Set(tokens.map(digest));
+    this.callerDigests = digests(config.callerTokens);
     this.signingKey = config.workerSigningKey === undefined || config.workerSigningKey.length === 0 ? undefined : config.workerSigningKey;
+  }
+
+  /** Replaces the caller tokens (a rotated Secret); an empty list opens the caller API. */
+  setCallerTokens(tokens: readonly string[]): void {
+    this.callerDigests = digests(tokens);
   }
 
   get callersOpen(): boolean {

@@ -35,11 +35,24 @@ export class Gateway {
   readonly promRegistry: Registry;
   readonly port: number;
   readonly url: string;
+  readonly auth: Authenticator;
   private readonly registry: FunctionRegistry;
   private readonly ticker: NodeJS.Timeout;
   private stopped = false;
 
-  private constructor(parts: { store: TaskStore; engine: TaskEngine; server: GatewayServer; metrics: GatewayMetrics; promRegistry: Registry; registry: FunctionRegistry; port: number; host: string; tickMs: number }) {
+  private constructor(parts: {
+    store: TaskStore;
+    engine: TaskEngine;
+    server: GatewayServer;
+    metrics: GatewayMetrics;
+    promRegistry: Registry;
+    registry: FunctionRegistry;
+    auth: Authenticator;
+    port: number;
+    host: string;
+    tickMs: number;
+  }) {
+    this.auth = parts.auth;
     this.store = parts.store;
     this.engine = parts.engine;
     this.server = parts.server;
@@ -76,11 +89,12 @@ export class Gateway {
     const recovered = engine.recover();
     if (recovered > 0) log.info({ recovered }, "re-queued unfinished tasks from the store");
     let registryReady = false;
+    const auth = new Authenticator(opts.auth ?? {});
     const server = new GatewayServer({
       engine,
       registry: opts.registry,
       store,
-      auth: new Authenticator(opts.auth ?? {}),
+      auth,
       metrics,
       promRegistry,
       log,
@@ -89,7 +103,7 @@ export class Gateway {
     });
     const host = opts.host ?? "127.0.0.1";
     const port = await server.listen(opts.port ?? 0, host);
-    const gateway = new Gateway({ store, engine, server, metrics, promRegistry, registry: opts.registry, port, host, tickMs: opts.tickMs ?? 100 });
+    const gateway = new Gateway({ store, engine, server, metrics, promRegistry, registry: opts.registry, auth, port, host, tickMs: opts.tickMs ?? 100 });
     await opts.registry.start();
     registryReady = true;
     return gateway;

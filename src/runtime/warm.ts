@@ -122,7 +122,8 @@ export class WarmWorker {
       } catch (err) {
         // Not known to have arrived: send them again on their own (a repeat is a harmless 409).
         this.results.resend(riding);
-        if (this.draining) break;
+        // Aborted on purpose (drain, FatalError): nothing to retry.
+        if (this.draining || this.supervisor.state === "fatal") break;
         const status = err instanceof WorkerApiError ? err.status : 0;
         this.deps.log(`hearth worker: lease failed${status === 0 ? "" : ` (HTTP ${status})`}: ${err instanceof Error ? err.message : String(err)}; retrying in ${backoff} ms`);
         await this.deps.clock.sleep(backoff).catch(() => undefined);

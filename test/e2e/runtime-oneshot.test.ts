@@ -63,8 +63,9 @@ describe("protocol cases, Node runtime, oneshot", { concurrency: 3 }, () => {
         if (c.expect.messageContains !== undefined) assert.ok(error.message.includes(c.expect.messageContains), error.message);
       }
       if (c.expect.errorType === "Timeout" && c.timeoutSeconds !== undefined) {
-        // The deadline is enforced, not waited out: well before the handler's own 5 s.
-        assert.ok(elapsed < c.timeoutSeconds * 1000 + 2500, `took ${elapsed} ms`);
+        // The deadline is enforced, not waited out: long before the handler's own 30 s (the
+        // slack is for process start on a loaded machine).
+        assert.ok(elapsed < c.timeoutSeconds * 1000 + 10_000, `took ${elapsed} ms`);
       }
     });
   }

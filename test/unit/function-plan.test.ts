@@ -237,6 +237,11 @@ describe("planStatus", () => {
     assert.match(cond(s, "Degraded")?.message ?? "", /no GPU/);
   });
 
+  it("a scale-up is Progressing: ScalingUp, not a rollout", () => {
+    const s = statusOf(aFunction().replicas(3), { replicas: 3, readyReplicas: 2, updatedReplicas: 3 });
+    assert.equal(cond(s, "Progressing")?.reason, "ScalingUp");
+  });
+
   it("a rollout in progress is Progressing: RollingOut", () => {
     const s = statusOf(aFunction().replicas(2), { replicas: 3, readyReplicas: 2, updatedReplicas: 1 });
     assert.equal(cond(s, "Progressing")?.reason, "RollingOut");

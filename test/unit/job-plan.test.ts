@@ -54,9 +54,19 @@ describe("planJob: before the batch Job exists", () => {
     assert.equal(p.status.invocation, "isolated");
     assert.deepEqual(cond(p.status, "Complete"), { status: "False", reason: "Pending", message: "creating batch Job run-1-hearth" });
     assert.equal(p.status.observedGeneration, 1);
-    assert.equal(p.statusChanged, true);
-    assert.equal(p.statusUrgent, false, "a fresh batch Job says no more than Pending: the write may wait");
+    assert.equal(p.statusChanged, false, "a fresh batch Job says no more than Pending: not worth a write of its own");
     assert.deepEqual(p.events, []);
+    const pending = plan({ job: aJob(), batchJob: aBatchJob(), pods: [aPod("p1", { phase: "Pending" })] });
+    assert.equal(pending.statusChanged, false, "still nothing to tell");
+    const unschedulable = aPod("p1", { phase: "Pending" });
+    unschedulable.status?.conditions?.push({ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/6 nodes are available: 6 Insufficient nvidia.com/gpu." });
+    const stuck = plan({ job: aJob(), batchJob: aBatchJob(), pods: [unschedulable] });
+    assert.equal(stuck.statusChanged, true, "a reason to wait is worth telling");
+    assert.deepEqual(cond(stuck.status, "Complete"), {
+      status: "False",
+      reason: "Unschedulable",
+      message: "attempt 1 of 1: pod p1 is Unschedulable: 0/6 nodes are available: 6 Insufficient nvidia.com/gpu.",
+    });
   });
 
   it("plans the same batch Job again when the cache has not seen it yet (a crash between create and status write)", () => {

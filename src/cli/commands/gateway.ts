@@ -1,6 +1,6 @@
 // `hearth gateway`: the invocation API (docs/protocol.md). Functions come from the cluster
 // (an informer) or, for dev and tests, from a file of Function manifests (--functions).
-import { readFileSync } from "node:fs";
+import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { parseAllDocuments } from "yaml";
@@ -117,11 +117,24 @@ export async function run(args: string[]): Promise<number> {
     },
   });
   log.info({ url: gateway.url, store: values.store ?? ".hearth/gateway.db" }, "gateway listening");
+  // A mounted Secret is updated in place when rotated: pick the new tokens up without a restart.
+  const tokensFile = values["caller-tokens-file"];
+  if (tokensFile !== undefined) {
+    watchFile(tokensFile, { interval: 10_000, persistent: false }, () => {
+      try {
+        gateway.auth.setCallerTokens(parseTokenFile(readFileSync(tokensFile, "utf8")));
+        log.info("caller tokens reloaded");
+      } catch (err) {
+        log.error({ err }, "cannot reload caller tokens; keeping the previous ones");
+      }
+    });
+  }
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", () => resolve());
     process.once("SIGINT", () => resolve());
   });
   log.info("stopping");
+  if (tokensFile !== undefined) unwatchFile(tokensFile);
   await gateway.stop();
   return 0;
 }

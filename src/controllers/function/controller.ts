@@ -6,7 +6,7 @@ import { API_VERSION } from "../../api/v1alpha1/common.ts";
 import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import type { Informer } from "../../kube/informer.ts";
-import { secret as secretSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
+import { deployment as deploymentSchema, pod as podSchema, secret as secretSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { deployments, hearthFunctions, pods, resourceType, secrets } from "../../kube/resources.ts";
 import type { ControllerContext, Manager, RegisteredController } from "../../operator/manager.ts";
@@ -43,6 +43,46 @@ const cachedSecrets = resourceType({
     if (s.metadata.labels?.[LABELS.managedBy] === MANAGED_BY) return s;
     const { data: _data, ...rest } = s;
     return rest;
+  }),
+});
+
+/**
+ * Pods as this controller needs them: the Function label, deletion, and what podProblem reads.
+ * Thousands are cached, so everything else (other labels, annotations, healthy conditions,
+ * timestamps) is dropped on the way in.
+ */
+const cachedPods = resourceType({
+  ...pods,
+  schema: podSchema.transform((p): Pod => {
+    const m = p.metadata;
+    const fn = m.labels?.[LABELS.function];
+    const metadata: Pod["metadata"] = { name: m.name };
+    if (m.namespace !== undefined) metadata.namespace = m.namespace;
+    if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
+    if (m.deletionTimestamp !== undefined) metadata.deletionTimestamp = m.deletionTimestamp;
+    if (fn !== undefined) metadata.labels = { [LABELS.function]: fn };
+    const status: Pod["status"] = {};
+    if (p.status.phase !== undefined) status.phase = p.status.phase;
+    const unscheduled = p.status.conditions?.filter((c) => c.type === "PodScheduled" && c.status === "False");
+    if (unscheduled !== undefined && unscheduled.length > 0) status.conditions = unscheduled;
+    const slim = (cs: Pod["status"]["containerStatuses"]): Pod["status"]["containerStatuses"] =>
+      cs?.map((c) => {
+        const { running: _running, ...state } = c.state ?? {};
+        return { ...c, state };
+      });
+    if (p.status.initContainerStatuses !== undefined) status.initContainerStatuses = slim(p.status.initContainerStatuses);
+    if (p.status.containerStatuses !== undefined) status.containerStatuses = slim(p.status.containerStatuses);
+    return { metadata, spec: {}, status };
+  }),
+});
+
+/** Deployments without labels and annotations other than ours (the rest is never read). */
+const cachedDeployments = resourceType({
+  ...deployments,
+  schema: deploymentSchema.transform((d): Deployment => {
+    const { labels: _labels, annotations, creationTimestamp: _created, ...metadata } = d.metadata;
+    const hash = annotations?.[ANNOTATIONS.appliedHash];
+    return { ...d, metadata: hash !== undefined ? { ...metadata, annotations: { [ANNOTATIONS.appliedHash]: hash } } : metadata };
   }),
 });
 
@@ -99,9 +139,9 @@ export class FunctionController {
     this.functions = opts.functions ?? m.informer(hearthFunctions, { name: "functions" });
     // Deployments and Secrets unfiltered: a name taken by someone else must be visible in the
     // cache, so that a cache miss means "absent" and creating needs no extra read.
-    this.deployments = m.informer(deployments, { name: "function-deployments" });
+    this.deployments = m.informer(cachedDeployments, { name: "function-deployments" });
     this.secrets = m.informer(cachedSecrets, { name: "function-secrets" });
-    this.pods = m.informer(pods, {
+    this.pods = m.informer(cachedPods, {
       name: "function-pods",
       labelSelector: `${LABELS.function},${LABELS.workerMode}=warm`,
       indexers: { [BY_FUNCTION]: functionLabelKey },

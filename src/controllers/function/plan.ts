@@ -135,7 +135,8 @@ export function planStatus(input: StatusPlanInput): StatusPlan {
     name: fn.metadata.name,
     endpoint: endpointOf(namespace, fn.metadata.name),
     deployment: situation.kind === "isolated" || objects.invalid?.reason === "DeploymentConflict" ? undefined : deploymentName(fn.metadata.name),
-    gpu: objects.desired?.gpu,
+    // While an invalid spec waits for a fix, the previous pool (and its GPU share) keeps serving.
+    gpu: objects.desired?.gpu ?? (situation.kind === "invalid" && pool !== undefined ? input.previous?.gpu : undefined),
     situation,
     previous: input.previous,
     now: input.now,

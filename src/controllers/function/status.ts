@@ -21,7 +21,7 @@ export interface StatusInput {
   name: string;
   endpoint: string;
   deployment: string | undefined;
-  gpu: GpuStatusSummary | undefined;
+  gpu: GpuStatusSummary | NonNullable<FunctionStatus["gpu"]> | undefined;
   situation: Situation;
   previous: FunctionStatus | undefined;
   /** RFC 3339, used only for conditions that change. */
@@ -66,14 +66,15 @@ function poolConditions(pool: PoolObservation, minReplicas: number): NewConditio
   let progressing: NewCondition;
   if (pool.deadlineExceeded !== undefined) {
     progressing = { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: pool.deadlineExceeded };
-  } else if (!pool.observedLatest || pool.updated < pool.desired || pool.replicas > pool.updated) {
+  } else if (pool.replicas > pool.updated) {
+    // Workers of an older spec still run: a rollout (a scale-up alone never leaves old pods).
     progressing = {
       type: "Progressing",
       status: "True",
       reason: "RollingOut",
-      message: `${pool.updated} of ${plural(pool.desired, "worker")} on the current spec${pool.replicas > pool.updated ? `, ${plural(pool.replicas - pool.updated, "old worker")} still running` : ""}`,
+      message: `${pool.updated} of ${plural(pool.desired, "worker")} on the current spec, ${plural(pool.replicas - pool.updated, "old worker")} still running`,
     };
-  } else if (pool.ready < pool.desired) {
+  } else if (!pool.observedLatest || pool.updated < pool.desired || pool.ready < pool.desired) {
     progressing = { type: "Progressing", status: "True", reason: "ScalingUp", message: `${pool.ready} of ${plural(pool.desired, "worker")} ready` };
   } else {
     progressing = { type: "Progressing", status: "False", reason: "Complete", message: "every warm worker runs the current spec" };
@@ -94,7 +95,7 @@ function situationConditions(s: Situation): NewCondition[] {
       const degraded: NewCondition = { type: "Degraded", status: "True", reason: s.reason, message: `${s.message}${keeps}` };
       const progressing: NewCondition = { type: "Progressing", status: "False", reason: s.reason, message: "the spec cannot be rolled out; fix it to continue" };
       if (s.pool !== undefined && s.pool.ready > 0) {
-        return [{ type: "Ready", status: "True", reason: "PreviousSpecServing", message: `${s.pool.ready} warm workers of the previous spec serve calls` }, progressing, degraded];
+        return [{ type: "Ready", status: "True", reason: "PreviousSpecServing", message: `${plural(s.pool.ready, "warm worker")} of the previous spec serving` }, progressing, degraded];
       }
       return [{ type: "Ready", status: "False", reason: s.reason, message: s.message }, progressing, degraded];
     }
@@ -183,7 +184,8 @@ export function transitionEvents(previous: FunctionStatus | undefined, next: Fun
   const pr = get(previous, "Ready");
   const nr = get(next, "Ready");
   if (nr?.status === "True" && pr?.status !== "True") out.push({ type: "Normal", reason: "Ready", message: nr.message });
-  if (nr?.status === "False" && pr?.status === "True" && nd?.status !== "True") out.push({ type: "Warning", reason: "NotReady", message: nr.message });
+  // Losing readiness with a Degraded reason is reported by that reason's Warning above.
+  if (nr?.status === "False" && pr?.status === "True" && nd?.status !== "True") out.push({ type: "Normal", reason: "NotReady", message: nr.message });
   const pp = get(previous, "Progressing");
   const np = get(next, "Progressing");
   if (np?.reason === "RollingOut" && pp !== undefined && pp.reason !== "RollingOut") out.push({ type: "Normal", reason: "RollingOut", message: "rolling the warm pool to the new spec" });

@@ -92,8 +92,10 @@ export function attemptFromPod(pod: PodView, container: string, index: number): 
   } else if (cs?.state?.running !== undefined) {
     reason = "Running";
   } else {
-    reason = cs?.state?.waiting?.reason ?? "Pending";
-    message = cs?.state?.waiting?.message;
+    // Why a pod waits: the scheduler's verdict (no node with a free GPU, say), else the kubelet's.
+    const unschedulable = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable");
+    reason = unschedulable !== undefined ? "Unschedulable" : (cs?.state?.waiting?.reason ?? "Pending");
+    message = unschedulable !== undefined ? unschedulable.message : cs?.state?.waiting?.message;
   }
   if (disruption !== undefined) {
     reason = "Disrupted";

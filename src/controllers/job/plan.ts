@@ -152,9 +152,20 @@ function buildStatus(input: JobPlanInput, parts: StatusParts): JobStatus {
 
 type PlanExtras = Omit<JobPlan, "status" | "statusChanged" | "statusUrgent" | "events">;
 
+/**
+ * A Job that is merely pending (no pod yet, or one waiting for nothing in particular) and has no
+ * status yet is left without one: the next state worth telling (Running, a reason to wait, the
+ * end) is written instead. Saves a write per Job; `kubectl get` shows nothing for those moments.
+ */
+function idlePending(prev: JobStatus | undefined, status: JobStatus): boolean {
+  const complete = status.conditions?.find((c) => c.type === "Complete");
+  const generic = new Set(["Pending", "ContainerCreating", "PodInitializing"]);
+  return prev?.conditions === undefined && complete?.status === "False" && complete.reason === "Pending" && (status.attempts ?? []).every((a) => generic.has(a.reason ?? "Pending"));
+}
+
 function finish(input: JobPlanInput, status: JobStatus, extra: PlanExtras = {}): JobPlan {
   const prev = input.job.status;
-  const statusChanged = !isDeepStrictEqual(prev ?? {}, status);
+  const statusChanged = !isDeepStrictEqual(prev ?? {}, status) && !idlePending(prev, status);
   const events = statusChanged ? transitionEvents(prev, status) : [];
   // Every state a user must hear about at once comes with an Event (or is the end).
   const statusUrgent = statusChanged && (events.length > 0 || isFinished(status));
