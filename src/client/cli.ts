@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import { createClient, HearthError, type HearthClient } from "./client.ts";
 
-export const CONNECTION_HELP = `  --url URL        gateway (default $HEARTH_URL, then http://127.0.0.1:8080)
+export const CONNECTION_HELP = `  --url URL        gateway (default $HEARTH_URL, $HEARTH_GATEWAY_URL, then http://127.0.0.1:8080)
   --token TOKEN    caller token (default $HEARTH_TOKEN)`;
 
 export function clientFrom(values: { url?: string | undefined; token?: string | undefined }): HearthClient {

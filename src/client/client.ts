@@ -118,7 +118,7 @@ export class HearthClient {
   readonly http: HttpClient;
 
   constructor(opts: ClientOptions = {}) {
-    const url = opts.url ?? process.env["HEARTH_URL"] ?? "http://127.0.0.1:8080";
+    const url = opts.url ?? process.env["HEARTH_URL"] ?? process.env["HEARTH_GATEWAY_URL"] ?? "http://127.0.0.1:8080";
     this.http = new HttpClient(url, { token: opts.token ?? process.env["HEARTH_TOKEN"], maxSockets: opts.maxSockets ?? 64 });
   }
 

@@ -96,13 +96,13 @@ function banner(kubeconfig: string, env: DevEnvironment): string {
 Hearth dev mode is up.
 
   export KUBECONFIG=${kubeconfig}
-  export HEARTH_GATEWAY_URL=${env.gatewayURL}
+  export HEARTH_URL=${env.gatewayURL}
   export HEARTH_TOKEN=${env.callerToken}
 
 Try it (in another terminal, with the exports above):
-  kubectl apply -f examples/functions/echo.yaml
-  kubectl get fn -w                                  # Ready once a worker has run setup()
-  npm run hearth -- run default/echo '{"text": "hello"}'
+  kubectl apply -f examples/echo-cpu/function.yaml
+  kubectl get fn -w                                  # READY True once the workers ran setup()
+  npm run hearth -- run default/echo '{"name": "Ada"}'
 
 Ctrl-C stops everything.
 `;
