@@ -1,0 +1,72 @@
+// `hearth dev` end to end on the real test cluster: the operator turns the echo example into a
+// warm pool on the fake nodes, the local runner starts a real Node worker process per pod, and
+// the TypeScript client calls it through the gateway. setup() state survives across calls.
+import { it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { CustomObjectsApi } from "@kubernetes/client-node";
+import { createClient } from "../../src/client/index.ts";
+import { freePort } from "../../src/dev/dev.ts";
+import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
+
+type Condition = { type: string; status: string };
+
+it("hearth dev serves the echo example from real worker processes", { timeout: 240_000 }, async (t) => {
+  const kubeconfig = process.env["HEARTH_KUBECONFIG"];
+  assert.ok(kubeconfig, "HEARTH_KUBECONFIG must be set");
+  const kc = kubeConfigFromEnv();
+  const ns = await withNamespace(t, kc, "dev");
+  const port = await freePort();
+
+  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`], {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+    env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
+  });
+  let output = "";
+  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
+  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
+  t.after(() => {
+    if (dev.exitCode === null && dev.pid !== undefined) process.kill(-dev.pid, "SIGKILL");
+  });
+
+  const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
+
+  const fn = parse(readFileSync("examples/echo-cpu/function.yaml", "utf8")) as { metadata: Record<string, unknown> };
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  await custom.createNamespacedCustomObject({ group: "hearth.dev", version: "v1alpha1", namespace: ns, plural: "functions", body: { ...fn, metadata: { ...fn.metadata, namespace: ns } } });
+  await waitFor(
+    async () => {
+      const obj = (await custom.getNamespacedCustomObject({ group: "hearth.dev", version: "v1alpha1", namespace: ns, plural: "functions", name: "echo" })) as { status?: { conditions?: Condition[] } };
+      return obj.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+    },
+    { timeoutMs: 90_000, what: "Function echo Ready" },
+  );
+
+  const client = createClient({ url: `http://127.0.0.1:${port}`, token });
+  try {
+    const echo = client.function(`${ns}/echo`);
+    // The first calls may arrive before both worker processes have leased: retry the wait, not the call.
+    const results: { message: string; worker: string; calls: number }[] = [];
+    for (let i = 0; i < 20; i++) results.push((await echo.run({ name: "Ada" }, { timeoutMs: 60_000 })) as (typeof results)[number]);
+    for (const r of results) assert.equal(r.message, "Hello, Ada!");
+    const workers = new Set(results.map((r) => r.worker));
+    assert.ok(workers.size >= 1 && workers.size <= 2, `calls went to ${[...workers].join(", ")}`);
+    for (const w of workers) {
+      assert.ok(w.startsWith("echo-pool-"), `worker id ${w} is a pod name`);
+      // predict() counts calls on state created once per worker: one setup, increasing counts.
+      const counts = results.filter((r) => r.worker === w).map((r) => r.calls);
+      assert.deepEqual(counts, counts.map((_, i) => i + 1), `worker ${w} kept its state: ${counts.join(",")}`);
+    }
+  } finally {
+    client.close();
+  }
+
+  assert.ok(dev.pid !== undefined);
+  process.kill(dev.pid, "SIGINT");
+  assert.equal(await exited, 0, output.slice(-2000));
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), "the gateway is stopped");
+});
