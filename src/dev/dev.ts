@@ -54,9 +54,10 @@ export async function freePort(): Promise<number> {
 }
 
 /** The operator config of dev mode: the fake nodes' GPU sharing, the local gateway, no leader election. */
-export function devOperatorConfig(o: { gatewayURL: string; signingKeyFile: string; namespaces: string[] }): OperatorConfigInput {
+export function devOperatorConfig(o: { gatewayURL: string; signingKeyFile: string; callerTokenFile: string; namespaces: string[] }): OperatorConfigInput {
   return {
     gateway: { url: o.gatewayURL },
+    gatewayStats: { intervalSeconds: 2, callerTokenFile: o.callerTokenFile },
     workerTokens: { signingKeyFile: o.signingKeyFile },
     namespaces: o.namespaces,
     leaderElection: { enabled: false },
@@ -142,7 +143,7 @@ export async function startDev(opts: DevOptions): Promise<DevEnvironment> {
     opts,
   );
   const configFile = join(opts.stateDir, "operator.yaml");
-  writeFileSync(configFile, stringify(devOperatorConfig({ gatewayURL, signingKeyFile, namespaces: opts.namespaces })));
+  writeFileSync(configFile, stringify(devOperatorConfig({ gatewayURL, signingKeyFile, callerTokenFile: tokensFile, namespaces: opts.namespaces })));
   const operator = startChild("operator", ["operator", `--config=${configFile}`, `--kubeconfig=${opts.kubeconfig}`], opts);
 
   const runner = new LocalRunner({

@@ -48,7 +48,7 @@ export interface GatewayServerOptions {
   ready: () => boolean;
 }
 
-type Route = "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "other";
+type Route = "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "other";
 
 const WORKER_STATES = new Set<WorkerState>(["ready", "setup", "draining", "failed"]);
 const MAX_MESSAGE = 64 * 1024;
@@ -118,6 +118,7 @@ export class GatewayServer {
     const segs = path.split("/");
     // segs[0] is "" (leading slash).
     if (segs[1] === "v1") {
+      if (segs[2] === "stats" && segs.length === 3 && method === "GET") return this.guard(res, "allStats", () => this.allStats(req, res));
       if (segs[2] === "workers" && segs.length === 4 && method === "POST") {
         if (segs[3] === "lease") return this.guard(res, "lease", () => this.lease(req, res));
         if (segs[3] === "heartbeat") return this.guard(res, "heartbeat", () => this.heartbeat(req, res));
@@ -326,6 +327,13 @@ export class GatewayServer {
       unsubscribe();
     };
     res.on("close", cleanup);
+  }
+
+  /** Every function's stats in one answer: the operator polls this for Function status. */
+  private async allStats(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.requireCaller(req);
+    const functions = this.o.engine.allStats().map(({ namespace, name, stats }) => ({ namespace, name, ...stats }));
+    this.reply(res, "allStats", 200, JSON.stringify({ functions }));
   }
 
   private async stats(req: IncomingMessage, res: ServerResponse, ns: string, name: string): Promise<void> {

@@ -67,6 +67,15 @@ export const operatorConfigSchema = workloadConfigSchema.extend({
     })
     .prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Copies the gateway's per-Function numbers (warm/busy workers, queue depth) into Function status. */
+  gatewayStats: z
+    .object({
+      enabled: z.boolean().default(true),
+      intervalSeconds: z.number().min(1).max(3600).default(10),
+      /** A caller token for the gateway (first line of the file), when the gateway requires one. */
+      callerTokenFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
 });
 export type OperatorConfig = z.output<typeof operatorConfigSchema>;
 export type OperatorConfigInput = z.input<typeof operatorConfigSchema>;

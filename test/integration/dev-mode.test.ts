@@ -65,6 +65,15 @@ it("hearth dev serves the echo example from real worker processes", { timeout: 2
     client.close();
   }
 
+  // The operator copies the gateway's numbers into status: both workers are warm.
+  await waitFor(
+    async () => {
+      const obj = (await custom.getNamespacedCustomObject({ group: "hearth.dev", version: "v1alpha1", namespace: ns, plural: "functions", name: "echo" })) as { status?: { warmWorkers?: number; queueDepth?: number } };
+      return obj.status?.warmWorkers === 2 && obj.status.queueDepth === 0;
+    },
+    { timeoutMs: 30_000, what: "status.warmWorkers 2 from the gateway" },
+  );
+
   assert.ok(dev.pid !== undefined);
   process.kill(dev.pid, "SIGINT");
   assert.equal(await exited, 0, output.slice(-2000));

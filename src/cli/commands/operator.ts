@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { ConfigError, loadOperatorConfig, parseOperatorConfig, readSigningKey, type LoadedConfig } from "../../operator/config.ts";
 import { startOperator } from "../../operator/operator.ts";
+import { gatewayStatsController } from "../../controllers/gateway-stats/index.ts";
 import { jobController } from "../../controllers/job/index.ts";
 
 export const summary = "run the operator (Function controller, leader election, /healthz /readyz /metrics)";
@@ -75,7 +76,7 @@ export async function run(args: string[]): Promise<number> {
     onLostLeadership: () => {
       lost = true;
     },
-    controllers: [jobController()],
+    controllers: [jobController(), gatewayStatsController()],
   });
   const onSignal = (sig: string): void => {
     logger.info({ signal: sig }, "shutting down");
