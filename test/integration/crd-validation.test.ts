@@ -75,7 +75,7 @@ const invalid: [string, Obj, string[]][] = [
 
 function errorMessage(err: unknown): string {
   if (typeof err === "object" && err !== null && "body" in err) {
-    const body = (err as { body: unknown }).body;
+    const body = err.body;
     if (typeof body === "string") {
       try {
         const parsed = JSON.parse(body) as { message?: string };
