@@ -296,6 +296,16 @@ describe("Job controller on a real cluster", { concurrency: true, timeout: 240_0
     );
   });
 
+  it("deletes the Job, and with it its batch Job, ttlSecondsAfterFinished after the end", async () => {
+    await makeFunction(ns, "short-lived", { exitCode: 0, delay: "200ms", message: '{"output":"bye"}' });
+    await makeJob(ns, "ttl-1", { functionRef: { name: "short-lived" }, ttlSecondsAfterFinished: 3 });
+    const j = await waitForJob(ns, "ttl-1", finished);
+    assert.equal(j.status?.output, "bye");
+    const raw = await client.get(untyped({ group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true }), batchJobName("ttl-1"), ns);
+    assert.equal((raw?.["spec"] as { ttlSecondsAfterFinished?: number }).ttlSecondsAfterFinished, 3);
+    await waitFor(async () => (await getJob(ns, "ttl-1")) === undefined && (await batchJobsOf(ns, "ttl-1")).length === 0, { what: "Job deleted after its TTL", timeoutMs: 30_000 });
+  });
+
   it("waits for a missing Function and runs once it appears", async () => {
     await makeJob(ns, "early-1", { functionRef: { name: "late" } });
     const waiting = await waitForJob(ns, "early-1", (j) => condition(j, "Complete")?.reason === "FunctionNotFound");

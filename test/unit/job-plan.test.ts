@@ -189,6 +189,15 @@ describe("planJob: following the batch Job", () => {
     assert.equal(late.holdStatusMs, undefined, "not held forever");
   });
 
+  it("does not write Running for an attempt that only just started", () => {
+    const fresh = plan({ job: job(), batchJob: aBatchJob(), pods: [aPod("p1", { created: 98 })], now: at(100) });
+    assert.equal(cond(fresh.status, "Complete")?.reason, "Running");
+    assert.equal(fresh.holdStatusMs, 4_000, "started 1 s ago: held until statusDebounceMs after its start");
+    const settled = plan({ job: job(), batchJob: aBatchJob(), pods: [aPod("p1", { created: 90 })], now: at(100) });
+    assert.equal(settled.holdStatusMs, undefined);
+    assert.equal(settled.statusChanged, true);
+  });
+
   it("fails at once on a FailJob exit code, naming its class", () => {
     const p = plan({
       job: job(),

@@ -3,16 +3,12 @@
 import type { V1ConfigMap, V1Job, V1OwnerReference, V1Volume } from "@kubernetes/client-node";
 import { API_VERSION, type HearthFunction, type HearthJob } from "../../api/v1alpha1/index.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
-import { WORKER_CONTAINER } from "../../workload/labels.ts";
+import { LABELS, MANAGED_BY, WORKER_CONTAINER } from "../../workload/labels.ts";
 import { renderPodTemplate } from "../../workload/render.ts";
 import { batchBackoffTotalSeconds, podFailurePolicy } from "./exit-codes.ts";
 
+/** Name of the Hearth Job a batch Job, pod or input ConfigMap belongs to (the controller's watches select on it). */
 export const LABEL_JOB = "hearth.dev/job";
-export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
-export const MANAGED_BY = "hearth";
-export const LABEL_COMPONENT = "app.kubernetes.io/component";
-export const COMPONENT_JOB = "job";
-export const LABEL_FUNCTION = "hearth.dev/function";
 
 export const INPUT_VOLUME = "hearth-input";
 /** Pod annotation that carries a small inline input (mounted through the downward API). */
@@ -46,8 +42,8 @@ export function ownerReference(job: HearthJob): V1OwnerReference {
 }
 
 function labels(job: HearthJob, functionName: string | undefined): Record<string, string> {
-  const l: Record<string, string> = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_COMPONENT]: COMPONENT_JOB, [LABEL_JOB]: job.metadata.name };
-  if (functionName !== undefined) l[LABEL_FUNCTION] = functionName;
+  const l: Record<string, string> = { [LABELS.managedBy]: MANAGED_BY, [LABELS.component]: "job", [LABEL_JOB]: job.metadata.name };
+  if (functionName !== undefined) l[LABELS.function] = functionName;
   return l;
 }
 

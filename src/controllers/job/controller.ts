@@ -116,19 +116,16 @@ export class JobController {
     this.pods.on({
       delete: (pod) => {
         for (const key of labelledJobKey(pod)) {
+          const job = this.jobs.get(key);
+          // Pods going with their Job (cascading delete) or after its end need no record.
+          if (job === undefined || finishedRaw(job)) continue;
           let dead = this.tombstones.get(key);
           if (dead === undefined) this.tombstones.set(key, (dead = new Map<string, PodView>()));
           dead.set(pod.metadata.name, pod);
         }
       },
     });
-    this.jobs.on({
-      delete: (j) => {
-        this.tombstones.delete(keyOf(j));
-        this.holdStatusUntil.delete(keyOf(j));
-        this.finishedWritten.delete(keyOf(j));
-      },
-    });
+    this.jobs.on({ delete: (j) => this.forget(keyOf(j)) });
 
     const registration: ControllerRegistration = {
       name: CONTROLLER_NAME,
@@ -145,6 +142,12 @@ export class JobController {
     if (opts.timeoutMs !== undefined) registration.timeoutMs = opts.timeoutMs;
     if (opts.resyncMs !== undefined) registration.resyncMs = opts.resyncMs;
     this.queue = manager.register(registration).queue;
+  }
+
+  private forget(key: string): void {
+    this.tombstones.delete(key);
+    this.holdStatusUntil.delete(key);
+    this.finishedWritten.delete(key);
   }
 
   private podsOf(key: string): PodView[] {
@@ -211,8 +214,11 @@ export class JobController {
 
   async reconcile(ctx: ControllerContext): Promise<ReconcileResult> {
     const raw = this.jobs.get(ctx.key);
-    // Deleted: the garbage collector removes its batch Job, pods and input ConfigMap.
-    if (raw === undefined) return;
+    if (raw === undefined) {
+      // Deleted: the garbage collector removes its batch Job, pods and input ConfigMap.
+      this.forget(ctx.key);
+      return;
+    }
     const job = this.parseJob(raw);
     if (this.finishedWritten.has(ctx.key)) {
       // The cache is behind our own final write; planning from it would write the end again.
@@ -249,6 +255,21 @@ export class JobController {
     return Number.isFinite(again) ? { requeueAfterMs: again } : undefined;
   }
 
+  private async writeStatus(key: string, job: HearthJob, plan: JobPlan, signal: AbortSignal, log: Logger): Promise<void> {
+    const namespace = job.metadata.namespace ?? "";
+    const name = job.metadata.name;
+    await this.client.applyStatus(hearthJobs, { name, namespace }, plan.status, { signal });
+    log.debug({ urgent: plan.statusUrgent, conditions: plan.status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`).join(",") }, "status written");
+    if (isFinished(plan.status)) {
+      this.holdStatusUntil.delete(key);
+      this.finishedWritten.add(key);
+    } else {
+      this.holdStatusUntil.set(key, this.clock.now() + this.config.statusDebounceMs);
+    }
+    const subject = { apiVersion: API_VERSION, kind: "Job", name, namespace, uid: job.metadata.uid };
+    for (const e of plan.events) this.recorder.record(subject, e.type, e.reason, e.message);
+  }
+
   /** Applies the plan; returns how long a held-back status write waits, if one does. */
   private async apply(key: string, job: HearthJob, plan: JobPlan, signal: AbortSignal, log: Logger): Promise<number | undefined> {
     const namespace = job.metadata.namespace ?? "";
@@ -265,17 +286,11 @@ export class JobController {
       if (!this.holdStatusUntil.has(key)) this.holdStatusUntil.set(key, this.clock.now() + this.config.statusDebounceMs);
     }
     let heldBackMs: number | undefined;
-    const wait = Math.max(plan.holdStatusMs ?? 0, plan.statusUrgent === true ? 0 : (this.holdStatusUntil.get(key) ?? 0) - this.clock.now());
-    if (plan.statusChanged && wait > 0) heldBackMs = wait;
-    else if (plan.statusChanged) {
-      await this.client.applyStatus(hearthJobs, { name, namespace }, plan.status, { signal });
-      log.debug({ urgent: plan.statusUrgent, reason: plan.status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`).join(","), attempts: plan.status.attempts?.map((a) => a.reason).join(",") }, "status written");
-      if (isFinished(plan.status)) {
-        this.holdStatusUntil.delete(key);
-        this.finishedWritten.add(key);
-      } else this.holdStatusUntil.set(key, this.clock.now() + this.config.statusDebounceMs);
-      const subject = { apiVersion: API_VERSION, kind: "Job", name, namespace, uid: job.metadata.uid };
-      for (const e of plan.events) this.recorder.record(subject, e.type, e.reason, e.message);
+    if (plan.statusChanged) {
+      const debounce = plan.statusUrgent === true ? 0 : (this.holdStatusUntil.get(key) ?? 0) - this.clock.now();
+      const wait = Math.max(plan.holdStatusMs ?? 0, debounce);
+      if (wait > 0) heldBackMs = wait;
+      else await this.writeStatus(key, job, plan, signal, log);
     }
     if (heldBackMs === undefined) this.pruneTombstones(key, plan.status);
     if (plan.deleteJob === true) {

@@ -1,9 +1,10 @@
 // The runtime contract's exit-code table (DESIGN.md, docs/protocol.md) as it applies to isolated
 // batch Jobs: which class each code means and which podFailurePolicy action it gets.
 import type { V1PodFailurePolicy } from "@kubernetes/client-node";
+import { EXIT_CODES, type ExitErrorType } from "../../client/protocol.ts";
 
-export const FAILURE_CLASSES = ["UserError", "BadConfiguration", "InputRejected", "Fatal", "Timeout"] as const;
-export type FailureClass = (typeof FAILURE_CLASSES)[number];
+/** The classes an exit code can mean (docs/protocol.md); the codes themselves are the protocol's. */
+export type FailureClass = ExitErrorType;
 
 interface ExitCodeRule {
   readonly code: number;
@@ -12,13 +13,19 @@ interface ExitCodeRule {
   readonly action: "FailJob" | "Count";
 }
 
-export const EXIT_CODE_TABLE: readonly ExitCodeRule[] = [
-  { code: 1, failureClass: "UserError", action: "Count" },
-  { code: 2, failureClass: "BadConfiguration", action: "FailJob" },
-  { code: 65, failureClass: "InputRejected", action: "FailJob" },
-  { code: 75, failureClass: "Fatal", action: "Count" },
-  { code: 124, failureClass: "Timeout", action: "Count" },
-];
+const ACTIONS: Readonly<Record<FailureClass, ExitCodeRule["action"]>> = {
+  UserError: "Count",
+  BadConfiguration: "FailJob",
+  InputRejected: "FailJob",
+  Fatal: "Count",
+  Timeout: "Count",
+};
+
+export const FAILURE_CLASSES = Object.keys(ACTIONS) as readonly FailureClass[];
+
+export const EXIT_CODE_TABLE: readonly ExitCodeRule[] = FAILURE_CLASSES.map((c) => ({ code: EXIT_CODES[c], failureClass: c, action: ACTIONS[c] })).sort(
+  (a, b) => a.code - b.code,
+);
 
 export function classifyExitCode(code: number): FailureClass | undefined {
   return EXIT_CODE_TABLE.find((r) => r.code === code)?.failureClass;

@@ -7,6 +7,9 @@ import { EXIT_CODE_TABLE, isFailureClass, type FailureClass } from "./exit-codes
 import { TERMINATION_MESSAGE_LIMIT } from "./result.ts";
 import type { BatchJobView } from "./views.ts";
 
+/** Waiting reasons that say nothing beyond "not running yet". */
+export const GENERIC_WAITING: ReadonlySet<string> = new Set(["Pending", "ContainerCreating", "PodInitializing"]);
+
 export type FailedReason = FailureClass | "BackoffLimitExceeded" | "BatchJobLost" | "Failed";
 
 export type Outcome =
@@ -141,7 +144,7 @@ function inProgress(input: OutcomeInput): Outcome {
   if (last.terminal) return { state: "waiting", reason: "Running", message: `pod ${pod} ended; waiting for the batch Job to finish`, settlingSince: since };
   if (last.attempt.reason === "Running") return { state: "waiting", reason: "Running", message: `${which} running in pod ${pod}` };
   const waiting = last.attempt.reason ?? "Pending";
-  const generic = waiting === "Pending" || waiting === "ContainerCreating" || waiting === "PodInitializing";
+  const generic = GENERIC_WAITING.has(waiting);
   return {
     state: "waiting",
     reason: generic ? "Pending" : waiting,

@@ -2,13 +2,13 @@
 // The controller only gathers (informer caches, a few live reads) and applies the plan.
 import { isDeepStrictEqual } from "node:util";
 import type { V1ConfigMap, V1Job } from "@kubernetes/client-node";
-import type { HearthFunction, HearthJob, InvocationMode, JobStatus, RetryPolicy } from "../../api/v1alpha1/index.ts";
+import type { Attempt, HearthFunction, HearthJob, InvocationMode, JobStatus, RetryPolicy } from "../../api/v1alpha1/index.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { mergeAttempts } from "./attempts.ts";
 import { batchJobName, renderBatchJob, renderInputConfigMap, resolveInput, type InputSource } from "./batch-job.ts";
 import { isConditionTrue, reconcileConditions, type DesiredCondition } from "./conditions.ts";
 import { transitionEvents, type JobEvent } from "./events.ts";
-import { deriveOutcome, type Outcome } from "./outcome.ts";
+import { deriveOutcome, GENERIC_WAITING, type Outcome } from "./outcome.ts";
 import { controllerOf, runtimeContainer, type BatchJobView, type PodView } from "./views.ts";
 
 export interface JobControllerConfig {
@@ -65,10 +65,10 @@ export interface JobPlan {
   /** Write status only when it semantically changed. */
   readonly statusChanged: boolean;
   /**
-   * The change is one a user waits for (an attempt ending, the end, anything with an Event, the
-   * first word on a Job that cannot start). Other changes (Pending → Running, messages) may be
-   * held back briefly and written together: a status write costs the apiserver more than
-   * anything else a Job does.
+   * The change is one a user waits for: the end, or anything that comes with an Event (an
+   * attempt failing, a Job that cannot start and why). Other changes (Pending → Running,
+   * messages) may be held back briefly and written together: status writes are most of what a
+   * Job costs the apiserver beyond its batch Job.
    */
   readonly statusUrgent?: boolean;
   /**
@@ -159,8 +159,12 @@ type PlanExtras = Omit<JobPlan, "status" | "statusChanged" | "statusUrgent" | "e
  */
 function idlePending(prev: JobStatus | undefined, status: JobStatus): boolean {
   const complete = status.conditions?.find((c) => c.type === "Complete");
-  const generic = new Set(["Pending", "ContainerCreating", "PodInitializing"]);
-  return prev?.conditions === undefined && complete?.status === "False" && complete.reason === "Pending" && (status.attempts ?? []).every((a) => generic.has(a.reason ?? "Pending"));
+  return (
+    prev?.conditions === undefined &&
+    complete?.status === "False" &&
+    complete.reason === "Pending" &&
+    (status.attempts ?? []).every((a) => GENERIC_WAITING.has(a.reason ?? "Pending"))
+  );
 }
 
 function finish(input: JobPlanInput, status: JobStatus, extra: PlanExtras = {}): JobPlan {
@@ -169,7 +173,10 @@ function finish(input: JobPlanInput, status: JobStatus, extra: PlanExtras = {}):
   const events = statusChanged ? transitionEvents(prev, status) : [];
   // Every state a user must hear about at once comes with an Event (or is the end).
   const statusUrgent = statusChanged && (events.length > 0 || isFinished(status));
-  const plan: JobPlan = { status, statusChanged, statusUrgent, events, ...extra };
+  const { holdStatusMs, ...rest } = extra;
+  const plan: JobPlan = { status, statusChanged, statusUrgent, events, ...rest };
+  // The settling hold covers attempts that failed for good too (their Event comes with the end).
+  if (holdStatusMs !== undefined && (!statusUrgent || events.every((e) => e.reason === "AttemptFailed"))) return { ...plan, holdStatusMs };
   if (isFinished(status)) return { ...plan, ...ttlPlan(input, status) };
   return plan;
 }
@@ -261,11 +268,24 @@ function observeBatchJob(input: JobPlanInput, existing: BatchJobView): JobPlan {
   });
   const firstStart = attempts.find((a) => a.startTime !== undefined)?.startTime;
   const status = buildStatus(input, { ...base, attempts, outcome, startTime: existing.status?.startTime ?? firstStart });
-  if (outcome.state === "waiting" && outcome.settlingSince !== undefined) {
-    const hold = Date.parse(outcome.settlingSince) + input.config.settleHoldMs - input.now.getTime();
-    if (hold > 0) return finish(input, status, { holdStatusMs: hold });
+  const hold = holdFor(input, outcome, attempts);
+  return finish(input, status, hold > 0 ? { holdStatusMs: hold } : {});
+}
+
+/**
+ * How long to keep a status unwritten because the next one is near: the batch Job is about to
+ * conclude, or an attempt only just started (most pods end within seconds: "Running" would be
+ * written only to be replaced). Urgent changes are never held this way (see finish()).
+ */
+function holdFor(input: JobPlanInput, outcome: Outcome, attempts: readonly Attempt[]): number {
+  if (outcome.state !== "waiting") return 0;
+  const now = input.now.getTime();
+  if (outcome.settlingSince !== undefined) return Date.parse(outcome.settlingSince) + input.config.settleHoldMs - now;
+  const last = attempts[attempts.length - 1];
+  if (outcome.reason === "Running" && last?.reason === "Running" && last.startTime !== undefined) {
+    return Date.parse(last.startTime) + input.config.statusDebounceMs - now;
   }
-  return finish(input, status);
+  return 0;
 }
 
 function planCreate(input: JobPlanInput, fn: HearthFunction, eff: Effective): JobPlan {
