@@ -57,7 +57,7 @@ export async function freePort(): Promise<number> {
 export function devOperatorConfig(o: { gatewayURL: string; signingKeyFile: string; callerTokenFile: string; namespaces: string[] }): OperatorConfigInput {
   return {
     gateway: { url: o.gatewayURL },
-    gatewayStats: { intervalSeconds: 2, callerTokenFile: o.callerTokenFile },
+    gatewayClient: { statsIntervalSeconds: 2, callerTokenFile: o.callerTokenFile },
     workerTokens: { signingKeyFile: o.signingKeyFile },
     namespaces: o.namespaces,
     leaderElection: { enabled: false },

@@ -67,13 +67,13 @@ export const operatorConfigSchema = workloadConfigSchema.extend({
     })
     .prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** Copies the gateway's per-Function numbers (warm/busy workers, queue depth) into Function status. */
-  gatewayStats: z
+  /** How the operator calls the gateway: warm Jobs, and the per-Function numbers in Function status. */
+  gatewayClient: z
     .object({
-      enabled: z.boolean().default(true),
-      intervalSeconds: z.number().min(1).max(3600).default(10),
       /** A caller token for the gateway (first line of the file), when the gateway requires one. */
       callerTokenFile: z.string().min(1).optional(),
+      /** How often the leader copies warm/busy workers and queue depth into Function status; 0 = never. */
+      statsIntervalSeconds: z.number().min(0).max(3600).default(10),
     })
     .prefault({}),
 });

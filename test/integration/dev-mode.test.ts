@@ -74,6 +74,27 @@ it("hearth dev serves the echo example from real worker processes", { timeout: 2
     { timeoutMs: 30_000, what: "status.warmWorkers 2 from the gateway" },
   );
 
+  // A warm hearth.dev Job runs on the same pool through the gateway; its output lands in status.
+  await custom.createNamespacedCustomObject({
+    group: "hearth.dev",
+    version: "v1alpha1",
+    namespace: ns,
+    plural: "jobs",
+    body: { apiVersion: "hearth.dev/v1alpha1", kind: "Job", metadata: { name: "greet", namespace: ns }, spec: { functionRef: { name: "echo" }, invocation: "warm", input: { name: "Job" } } },
+  });
+  const done = await waitFor(
+    async () => {
+      const j = (await custom.getNamespacedCustomObject({ group: "hearth.dev", version: "v1alpha1", namespace: ns, plural: "jobs", name: "greet" })) as {
+        status?: { conditions?: Condition[]; output?: { message?: string }; taskId?: string; invocation?: string };
+      };
+      return j.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True") === true ? j.status : undefined;
+    },
+    { timeoutMs: 60_000, what: "warm Job greet Complete" },
+  );
+  assert.equal(done.output?.message, "Hello, Job!");
+  assert.equal(done.invocation, "warm");
+  assert.ok(done.taskId !== undefined);
+
   assert.ok(dev.pid !== undefined);
   process.kill(dev.pid, "SIGINT");
   assert.equal(await exited, 0, output.slice(-2000));

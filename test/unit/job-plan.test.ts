@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type { HearthFunction, HearthJob, JobStatus } from "../../src/api/v1alpha1/index.ts";
 import { DEFAULT_JOB_CONTROLLER_CONFIG, planJob, type InputCheck, type JobPlan, type JobPlanInput } from "../../src/controllers/job/plan.ts";
 import type { BatchJobView, PodView } from "../../src/controllers/job/views.ts";
+import type { GatewayTaskView } from "../../src/controllers/job/gateway.ts";
 import { aBatchJob, aFunction, aJob, aPod, at, BATCH_UID, complete, failed, WORKLOAD } from "./job-fixtures.ts";
 
 interface Scenario {
@@ -13,6 +14,7 @@ interface Scenario {
   pods?: PodView[];
   inputCheck?: InputCheck;
   now?: string;
+  gatewayTask?: GatewayTaskView;
 }
 
 function plan(s: Scenario = {}): JobPlan {
@@ -26,6 +28,7 @@ function plan(s: Scenario = {}): JobPlan {
     now: new Date(s.now ?? at(100)),
     config: DEFAULT_JOB_CONTROLLER_CONFIG,
     workload: WORKLOAD,
+    ...(s.gatewayTask !== undefined ? { gatewayTask: s.gatewayTask } : {}),
   };
   return planJob(input);
 }
@@ -101,14 +104,49 @@ describe("planJob: before the batch Job exists", () => {
     assert.equal(cond(later.status, "Complete")?.reason, "Pending");
   });
 
-  it("leaves warm Jobs to the gateway, with a condition saying so", () => {
+  it("hands warm Jobs to the gateway with the Job's UID as idempotency key", () => {
     const p = plan({ fn: aFunction({ invocation: "warm" }) });
     assert.equal(p.batchJob, undefined);
-    assert.equal(p.status.invocation, "warm");
-    assert.equal(cond(p.status, "Complete")?.reason, "WaitingForGateway");
-    assert.equal(cond(p.status, "Complete")?.status, "False");
+    assert.equal(p.statusChanged, false);
+    assert.ok(p.enqueue !== undefined);
+    assert.equal(p.enqueue.function, "whisper");
+    assert.equal(p.enqueue.idempotencyKey, aJob().metadata.uid);
     const override = plan({ job: aJob({ functionRef: { name: "whisper" }, invocation: "warm" }) });
-    assert.equal(cond(override.status, "Complete")?.reason, "WaitingForGateway");
+    assert.ok(override.enqueue !== undefined);
+  });
+
+  it("maps the gateway task of a warm Job onto status", () => {
+    const fn = aFunction({ invocation: "warm" });
+    const task = (t: Record<string, unknown>): GatewayTaskView => ({ state: "task", task: { id: "t1", status: "queued", attempts: 0, ...t } as never });
+    const down = plan({ fn, gatewayTask: { state: "unavailable", message: "connection refused" } });
+    assert.equal(cond(down.status, "Complete")?.reason, "GatewayUnavailable");
+    assert.ok((down.requeueAfterMs ?? 0) > 0);
+    const queued = plan({ fn, gatewayTask: task({}) });
+    assert.equal(cond(queued.status, "Complete")?.reason, "Queued");
+    assert.equal(queued.status.taskId, "t1");
+    assert.equal(queued.status.invocation, "warm");
+    assert.ok((queued.requeueAfterMs ?? 0) > 0);
+    const ok = plan({ fn, gatewayTask: task({ status: "succeeded", attempts: 1, output: { text: "hi" }, startedAt: at(1), finishedAt: at(2) }) });
+    assert.equal(cond(ok.status, "Complete")?.status, "True");
+    assert.deepEqual(ok.status.output, { text: "hi" });
+    assert.equal(ok.status.completionTime, at(2));
+    assert.deepEqual(ok.status.attempts, [{ index: 0, startTime: at(1), endTime: at(2), exitCode: 0 }]);
+    const bad = plan({ fn, gatewayTask: task({ status: "failed", attempts: 3, error: { type: "UserError", message: "boom" } }) });
+    assert.equal(cond(bad.status, "Failed")?.reason, "UserError");
+    assert.equal(bad.status.attempts?.[0]?.exitCode, 1);
+    assert.equal(bad.status.attempts?.[0]?.index, 2);
+    const rejected = plan({ fn, gatewayTask: task({ status: "failed", attempts: 1, error: { type: "InputRejected", message: "no" } }) });
+    assert.equal(cond(rejected.status, "Failed")?.reason, "InputRejected");
+  });
+
+  it("rejects inputFrom on a warm Job with a clear reason", () => {
+    const p = plan({ job: aJob({ functionRef: { name: "whisper" }, invocation: "warm", inputFrom: { configMapKeyRef: { name: "c", key: "k" } } }) });
+    assert.equal(cond(p.status, "Failed")?.reason, "BadConfiguration");
+    assert.match(cond(p.status, "Failed")?.message ?? "", /inputFrom/);
+    assert.equal(p.enqueue, undefined);
+  });
+
+  it("still runs an isolated Job of a warm Function as a batch Job", () => {
     const isolatedJob = plan({ job: aJob({ functionRef: { name: "whisper" }, invocation: "isolated" }), fn: aFunction({ invocation: "warm" }) });
     assert.ok(isolatedJob.batchJob !== undefined);
   });

@@ -6,7 +6,7 @@ import { API_VERSION } from "../../api/v1alpha1/common.ts";
 import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import type { Informer } from "../../kube/informer.ts";
-import { deployment as deploymentSchema, pod as podSchema, secret as secretSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
+import { deployment as deploymentSchema, fingerprint as fnv, pod as podSchema, secret as secretSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { deployments, hearthFunctions, pods, resourceType, secrets } from "../../kube/resources.ts";
 import type { ControllerContext, Manager, RegisteredController } from "../../operator/manager.ts";
@@ -246,7 +246,8 @@ export class FunctionController {
       this.writtenStatuses.delete(key);
       return;
     }
-    const fingerprint = statusFingerprint(plan.status);
+    // A short fingerprint: thousands of these are kept, and a collision only delays a write to the next event.
+    const fingerprint = fnv(statusFingerprint(plan.status));
     const memo = this.writtenStatuses.get(key);
     if (this.fresh(memo) && memo?.fingerprint === fingerprint) return; // already written; the cache lags
     await this.client.applyStatus(hearthFunctions, { name: raw.metadata.name, namespace: raw.metadata.namespace }, plan.status satisfies FunctionStatus, { signal });

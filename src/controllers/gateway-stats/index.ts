@@ -19,8 +19,8 @@ function numbers(status: unknown): FunctionView["current"] {
 
 export function gatewayStatsController(): ControllerFactory {
   return (manager, { config, functions }) => {
-    const settings = config.gatewayStats;
-    if (!settings.enabled) return;
+    const settings = config.gatewayClient;
+    if (settings.statsIntervalSeconds === 0) return;
     const client: KubeClient = manager.client.as(FIELD_MANAGER);
     const log: Logger = manager.logger.child({ controller: "gateway-stats" });
     let timer: NodeJS.Timeout | undefined;
@@ -62,7 +62,7 @@ export function gatewayStatsController(): ControllerFactory {
               lastError = message;
             })
             .finally(() => {
-              if (!stopped && !signal.aborted) timer = setTimeout(tick, settings.intervalSeconds * 1000);
+              if (!stopped && !signal.aborted) timer = setTimeout(tick, settings.statsIntervalSeconds * 1000);
             });
         };
         tick();

@@ -2,6 +2,7 @@
 // for), hand everything to planJob, apply what it decided. Level-triggered: every reconcile
 // starts from the current state, so a crash at any line converges on the next run; the batch
 // Job's deterministic name is what keeps a retried reconcile from starting the work twice.
+import type { GatewayTaskView, WarmInvoker } from "./gateway.ts";
 import type { Logger } from "pino";
 import {
   API_VERSION,
@@ -47,7 +48,11 @@ export interface JobControllerOptions {
   concurrency?: number;
   timeoutMs?: number;
   resyncMs?: number;
+  /** Runs warm Jobs; absent: warm Jobs wait with GatewayUnavailable. */
+  warm?: WarmInvoker;
 }
+
+const NO_GATEWAY: GatewayTaskView = { state: "unavailable", message: "this operator has no gateway configured for warm Jobs; use invocation: isolated to run it as a batch Job" };
 
 function functionKeyOf(raw: Unstructured): string[] {
   const ref: unknown = (raw["spec"] as { functionRef?: { name?: unknown } } | undefined)?.functionRef?.name;
@@ -98,12 +103,15 @@ export class JobController {
   /** Jobs whose final status was written but not yet seen in the cache: nothing to do until it is. */
   private readonly finishedWritten = new Set<string>();
 
+  private readonly warm: WarmInvoker | undefined;
+
   constructor(manager: Manager, opts: JobControllerOptions) {
     this.client = manager.client.as(FIELD_MANAGER);
     this.clock = manager.clock;
     this.recorder = manager.recorder;
     this.workload = opts.workload;
     this.config = { ...DEFAULT_JOB_CONTROLLER_CONFIG, ...opts.config };
+    this.warm = opts.warm;
     this.log = manager.logger.child({ controller: CONTROLLER_NAME });
 
     this.jobs = manager.informer(hearthJobs, { name: "hearth-jobs", client: this.client, indexers: { [BY_FUNCTION]: functionKeyOf } });
@@ -250,6 +258,10 @@ export class JobController {
     };
     let plan = planJob({ ...base, inputCheck: { state: "unchecked" } });
     if (plan.needsInputCheck === true) plan = planJob({ ...base, inputCheck: await this.checkInput(job, ctx.signal) });
+    if (plan.enqueue !== undefined) {
+      const gatewayTask = this.warm !== undefined ? await this.warm.enqueue(plan.enqueue, ctx.signal) : NO_GATEWAY;
+      plan = planJob({ ...base, inputCheck: { state: "unchecked" }, gatewayTask });
+    }
     const heldBackMs = await this.apply(ctx.key, job, plan, ctx.signal, log);
     const again = Math.min(plan.requeueAfterMs ?? Infinity, heldBackMs ?? Infinity);
     return Number.isFinite(again) ? { requeueAfterMs: again } : undefined;

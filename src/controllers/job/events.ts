@@ -16,7 +16,7 @@ const WAITING_EVENTS: Readonly<Record<string, JobEvent["type"]>> = {
   BatchJobConflict: "Warning",
   InvalidSpec: "Warning",
   WorkflowsNotSupported: "Warning",
-  WaitingForGateway: "Normal",
+  GatewayUnavailable: "Warning",
 };
 
 const FAILED_ATTEMPT_REASONS = new Set(["Succeeded", "Running", "Pending", "Disrupted"]);

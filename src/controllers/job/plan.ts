@@ -10,6 +10,9 @@ import { isConditionTrue, reconcileConditions, type DesiredCondition } from "./c
 import { transitionEvents, type JobEvent } from "./events.ts";
 import { deriveOutcome, GENERIC_WAITING, type Outcome } from "./outcome.ts";
 import { controllerOf, runtimeContainer, type BatchJobView, type PodView } from "./views.ts";
+import { EXIT_CODES } from "../../client/protocol.ts";
+import { isFailureClass } from "./exit-codes.ts";
+import type { GatewayTask, GatewayTaskView, WarmEnqueue } from "./gateway.ts";
 
 export interface JobControllerConfig {
   /** Added to every attempt's timeoutSeconds in the activeDeadlineSeconds backstop. */
@@ -58,6 +61,8 @@ export interface JobPlanInput {
   readonly config: JobControllerConfig;
   /** The operator's pod rendering config (gateway, runtimes, GPU sharing), shared with the Function controller. */
   readonly workload: WorkloadConfig;
+  /** Warm Jobs: the gateway's task for this Job, once the controller has pushed it (plan.enqueue). */
+  readonly gatewayTask?: GatewayTaskView;
 }
 
 export interface JobPlan {
@@ -87,9 +92,12 @@ export interface JobPlan {
   readonly requeueAfterMs?: number;
   /** Emitted once the status is written. */
   readonly events: readonly JobEvent[];
-  // When the gateway runs warm Jobs, this gains `gatewayTask?: {idempotencyKey: uid, …}`: one
-  // more output of the same plan, applied by the controller like the batch Job is.
+  /** Warm Jobs: push this to the gateway (idempotent by the Job's UID), then plan again with its task. */
+  readonly enqueue?: WarmEnqueue;
 }
+
+/** How often a warm Job's task is looked at while it is queued or running. */
+export const WARM_POLL_MS = 2_000;
 
 interface Effective {
   readonly invocation: InvocationMode;
@@ -227,19 +235,63 @@ export function planJob(input: JobPlanInput): JobPlan {
   const eff = effectiveSettings(job, fn);
   switch (eff.invocation) {
     case "warm":
-      return finish(
-        input,
-        buildStatus(input, {
-          invocation: "warm",
-          outcome: waiting(
-            "WaitingForGateway",
-            "invocation: warm Jobs are run by the gateway, which the Job controller does not hand them to yet; use invocation: isolated to run it as a batch Job",
-          ),
-        }),
-      );
+      return planWarm(input, fnName);
     case "isolated":
       return planCreate(input, fn, eff);
   }
+}
+
+/** A warm Job: its task on the gateway decides its status. */
+function planWarm(input: JobPlanInput, fnName: string): JobPlan {
+  const { job } = input;
+  if (job.spec.inputFrom !== undefined) {
+    const outcome = failedNow(input, "BadConfiguration", "inputFrom is read by the pod of an isolated Job; a warm Job takes spec.input (or set invocation: isolated)");
+    return finish(input, buildStatus(input, { invocation: "warm", outcome }));
+  }
+  const view = input.gatewayTask;
+  if (view === undefined) {
+    return { status: job.status ?? {}, statusChanged: false, events: [], enqueue: { namespace: job.metadata.namespace ?? "", function: fnName, idempotencyKey: job.metadata.uid ?? job.metadata.name, input: job.spec.input ?? null } };
+  }
+  if (view.state === "unavailable") {
+    return finish(input, buildStatus(input, { invocation: "warm", outcome: waiting("GatewayUnavailable", view.message) }), { requeueAfterMs: 5_000 });
+  }
+  const task = view.task;
+  const parts = { invocation: "warm" as const, attempts: warmAttempts(task), startTime: task.startedAt };
+  const status = (outcome: Outcome): JobStatus => ({ ...buildStatus(input, { ...parts, outcome }), taskId: task.id });
+  const end = task.finishedAt ?? input.now.toISOString();
+  switch (task.status) {
+    case "queued":
+      return finish(input, status(waiting("Queued", `task ${task.id} is queued for a warm worker of ${fnName}`)), { requeueAfterMs: WARM_POLL_MS });
+    case "running":
+      return finish(input, status(waiting("Running", `task ${task.id} runs on a warm worker (attempt ${task.attempts})`)), { requeueAfterMs: WARM_POLL_MS });
+    case "succeeded": {
+      const output = task.output ?? (task.outputB64 !== undefined ? task.outputB64 : undefined);
+      const outcome: Outcome = { state: "succeeded", message: `task ${task.id} succeeded`, completionTime: end, ...(output !== undefined ? { output } : {}) };
+      return finish(input, status(outcome));
+    }
+    case "failed": {
+      const type = task.error?.type ?? "Failed";
+      const outcome: Outcome = { state: "failed", reason: isFailureClass(type) ? type : "Failed", message: task.error?.message ?? `task ${task.id} failed`, completionTime: end };
+      return finish(input, status(outcome));
+    }
+    case "cancelled":
+      return finish(input, status({ state: "failed", reason: "Failed", message: `task ${task.id} was cancelled`, completionTime: end }));
+  }
+}
+
+/** The gateway reports the attempt count and the last attempt's outcome: one entry for that attempt. */
+function warmAttempts(task: GatewayTask): JobStatus["attempts"] {
+  if (task.attempts === 0) return undefined;
+  const attempt: NonNullable<JobStatus["attempts"]>[number] = { index: task.attempts - 1 };
+  if (task.startedAt !== undefined) attempt.startTime = task.startedAt;
+  if (task.finishedAt !== undefined) attempt.endTime = task.finishedAt;
+  if (task.status === "succeeded") attempt.exitCode = 0;
+  if (task.status === "failed" && task.error !== undefined) {
+    attempt.reason = task.error.type;
+    attempt.message = task.error.message.slice(0, 4096);
+    if (isFailureClass(task.error.type)) attempt.exitCode = EXIT_CODES[task.error.type];
+  }
+  return [attempt];
 }
 
 function observeBatchJob(input: JobPlanInput, existing: BatchJobView): JobPlan {
