@@ -15,6 +15,7 @@ import { createClient, type KubeClient } from "../kube/client.ts";
 import { fromKubeconfigFile } from "../kube/kubeconfig.ts";
 import { untyped } from "../kube/resources.ts";
 import type { OperatorConfigInput } from "../operator/config.ts";
+import { prefixLines, stopProcessGroup } from "./child-io.ts";
 import { LocalRunner } from "./runner.ts";
 
 const crdResource = untyped({ group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false });
@@ -89,36 +90,10 @@ function startChild(name: string, args: string[], opts: DevOptions, env: Record<
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
-  const prefix = `[${name}] `;
-  for (const stream of [child.stdout, child.stderr]) {
-    let buf = "";
-    stream.setEncoding("utf8");
-    stream.on("data", (chunk: string) => {
-      buf += chunk;
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        process.stdout.write(prefix + buf.slice(0, i) + "\n");
-        buf = buf.slice(i + 1);
-      }
-    });
-  }
+  const write = (line: string) => process.stdout.write(line + "\n");
+  prefixLines(child.stdout, `[${name}] `, write);
+  prefixLines(child.stderr, `[${name}] `, write);
   return child;
-}
-
-async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  const kill = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-(child.pid ?? 0), sig);
-    } catch {
-      // gone
-    }
-  };
-  kill("SIGTERM");
-  const timer = setTimeout(() => kill("SIGKILL"), graceMs);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** Starts CRDs, gateway, operator and runner against the cluster in `opts.kubeconfig`. */
@@ -157,7 +132,7 @@ export async function startDev(opts: DevOptions): Promise<DevEnvironment> {
   });
   const stop = async (): Promise<void> => {
     await runner.stop();
-    await Promise.all([stopChild(operator), stopChild(gateway)]);
+    await Promise.all([stopProcessGroup(operator), stopProcessGroup(gateway)]);
   };
   try {
     await waitForHttp(`${gatewayURL}/readyz`, 60_000, gateway);

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { KubeClient } from "../kube/client.ts";
 import { hearthFunctions, secrets, untyped } from "../kube/resources.ts";
 import { LABELS } from "../workload/labels.ts";
+import { prefixLines, stopProcessGroup } from "./child-io.ts";
 import { devFunction, devPod, diffWorkers, planWorkerProcess, type DataSources, type DevFunction, type Toolchain, type WorkerProcess } from "./worker-process.ts";
 
 // Full pods (the shared pod schema keeps only status fields; the runner needs the containers).
@@ -117,20 +118,8 @@ export class LocalRunner {
       detached: true,
     });
     w.child = child;
-    const pipe = (stream: NodeJS.ReadableStream | null): void => {
-      let buf = "";
-      stream?.setEncoding("utf8");
-      stream?.on("data", (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf("\n")) >= 0) {
-          out(`[${label}] ${buf.slice(0, i)}`);
-          buf = buf.slice(i + 1);
-        }
-      });
-    };
-    pipe(child.stdout);
-    pipe(child.stderr);
+    prefixLines(child.stdout, `[${label}] `, out);
+    prefixLines(child.stderr, `[${label}] `, out);
     child.on("error", (err) => this.opts.logger.error({ pod: label, err }, "worker process failed to start"));
     child.on("exit", (code, signal) => {
       if (w.child !== child) return;
@@ -150,25 +139,12 @@ export class LocalRunner {
     const child = w?.child;
     if (child?.pid === undefined || child.exitCode !== null) return;
     this.opts.logger.info({ pod: `${w?.spec.namespace}/${w?.spec.pod}` }, "stopping worker process");
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    signalGroup(child.pid, "SIGTERM");
-    const timer = setTimeout(() => signalGroup(child.pid ?? 0, "SIGKILL"), graceMs);
-    await exited;
-    clearTimeout(timer);
+    await stopProcessGroup(child, graceMs);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     await Promise.all([...this.workers.keys()].map((k) => this.stopWorker(k)));
-  }
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  if (pid <= 0) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // Already gone.
   }
 }

@@ -12,7 +12,6 @@ import {
   type TaskError,
   type TaskErrorType,
   type TaskProgress,
-  type TaskStatus,
 } from "../client/protocol.ts";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { Deque } from "./queue.ts";
@@ -21,22 +20,8 @@ import { DEFAULT_RETRIES } from "./registry.ts";
 import { planFailure } from "./retry.ts";
 import type { TaskRow, TaskStore } from "./store.ts";
 
-export interface Task {
-  id: string;
-  namespace: string;
-  name: string;
-  status: TaskStatus;
-  attempts: number;
-  disruptions: number;
-  encoding: Encoding;
-  input: string | null;
-  output: string | null;
-  error: TaskError | null;
-  idempotencyKey: string | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  notBefore: number | null;
+/** A task in memory: its stored row plus what lives only in memory (progress, the current lease). */
+export interface Task extends TaskRow {
   progress: TaskProgress | undefined;
   lease: Lease | undefined;
 }
