@@ -104,6 +104,11 @@ export class JobController {
   private readonly finishedWritten = new Set<string>();
 
   private readonly warm: WarmInvoker | undefined;
+  /**
+   * Events already recorded for a running Job. A reconcile that plans from a cache not yet showing
+   * our last status write sees the same transition again; it must not tell the user twice.
+   */
+  private readonly emittedEvents = new Map<string, Set<string>>();
 
   constructor(manager: Manager, opts: JobControllerOptions) {
     this.client = manager.client.as(FIELD_MANAGER);
@@ -153,6 +158,7 @@ export class JobController {
   }
 
   private forget(key: string): void {
+    this.emittedEvents.delete(key);
     this.tombstones.delete(key);
     this.holdStatusUntil.delete(key);
     this.finishedWritten.delete(key);
@@ -279,7 +285,16 @@ export class JobController {
       this.holdStatusUntil.set(key, this.clock.now() + this.config.statusDebounceMs);
     }
     const subject = { apiVersion: API_VERSION, kind: "Job", name, namespace, uid: job.metadata.uid };
-    for (const e of plan.events) this.recorder.record(subject, e.type, e.reason, e.message);
+    const seen = this.emittedEvents.get(key) ?? new Set<string>();
+    for (const e of plan.events) {
+      const id = `${e.reason}\u0000${e.message}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      this.recorder.record(subject, e.type, e.reason, e.message);
+    }
+    // A finished Job plans nothing more (finishedWritten guards the cache lag), so its memory can go.
+    if (isFinished(plan.status)) this.emittedEvents.delete(key);
+    else this.emittedEvents.set(key, seen);
   }
 
   /** Applies the plan; returns how long a held-back status write waits, if one does. */
