@@ -34,6 +34,12 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "32" },
     "skip-baseline": { type: "boolean", default: false },
     "pods-per-node": { type: "string", default: "1000" },
+    /** V8 flags for the operator process, e.g. "--max-semi-space-size=1" (as NODE_OPTIONS would pass them). */
+    "operator-node-options": { type: "string", default: "" },
+    /** Seconds to wait after everything is Ready before reading RSS again (steady state). */
+    settle: { type: "string", default: "20" },
+    /** controllers.function.concurrency of the operator (default: the config's default). */
+    "operator-concurrency": { type: "string" },
   },
 });
 const N = Number(args.functions);
@@ -162,13 +168,21 @@ async function startOperatorProcess(ns: string): Promise<OperatorProcess> {
     leaderElection: { enabled: true, namespace: ns, name: "hearth-operator" },
     logLevel: "warn",
   };
+  if (args["operator-concurrency"] !== undefined) cfg.controllers = { function: { concurrency: Number(args["operator-concurrency"]) } };
   writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
-  const child = spawn(process.execPath, ["src/cli/main.ts", "operator", "--config", join(dir, "config.json"), "--kubeconfig", kubeconfig ?? "", "--id", `bench-${id}`, "--log-level", "info"], {
+  const nodeFlags = (args["operator-node-options"] ?? "").split(" ").filter((f) => f !== "");
+  const child = spawn(process.execPath, [...nodeFlags, "src/cli/main.ts", "operator", "--config", join(dir, "config.json"), "--kubeconfig", kubeconfig ?? "", "--id", `bench-${id}`, "--log-level", "info"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
   child.stderr.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
+  child.once("exit", (code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`operator exited unexpectedly (code ${String(code)}, signal ${String(signal)}); its last output:\n${out.slice(-4000)}\n`);
+    process.exit(1);
+  });
+  let stopping = false;
   let url: string | undefined;
   for (let i = 0; i < 600 && url === undefined; i++) {
     url = /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1];
@@ -186,6 +200,7 @@ async function startOperatorProcess(ns: string): Promise<OperatorProcess> {
     rssMiB: async () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid ?? 0}/status`, "utf8"))?.[1] ?? 0) / 1024,
     metric,
     stop: async () => {
+      stopping = true;
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
     },
@@ -242,18 +257,27 @@ async function main(): Promise<void> {
   await Promise.all([fns.waitForSync(), deps.waitForSync()]);
   const rssIdle = await op.rssMiB();
 
+  const settle = Number(args.settle) * 1000;
   const first = await operatorPhase(ns, 0, N, fns, deps);
-  await new Promise((r) => setTimeout(r, 3000));
+  const rssPeakN = await op.rssMiB();
+  await new Promise((r) => setTimeout(r, settle));
   const rssAtN = await op.rssMiB();
+  const heap = async (): Promise<string> =>
+    `${((await op.metric("hearth_operator_nodejs_heap_size_used_bytes")) / 1048576).toFixed(0)}/${((await op.metric("hearth_operator_nodejs_heap_size_total_bytes")) / 1048576).toFixed(0)}`;
+  const heapAtN = await heap();
+  let heapAtTotal: string | undefined;
   const writesAtN = await op.metric("hearth_kube_requests_total");
-  log(`operator: ${N} Functions Ready after ${first.seconds.toFixed(1)} s; RSS ${rssAtN.toFixed(0)} MiB`);
+  log(`operator: ${N} Functions Ready after ${first.seconds.toFixed(1)} s; RSS ${rssPeakN.toFixed(0)} → ${rssAtN.toFixed(0)} MiB`);
 
   let rssAtTotal: number | undefined;
+  let rssPeakTotal: number | undefined;
   let second: Phase | undefined;
   if (TOTAL > N) {
     second = await operatorPhase(ns, N, TOTAL, fns, deps);
-    await new Promise((r) => setTimeout(r, 3000));
+    rssPeakTotal = await op.rssMiB();
+    await new Promise((r) => setTimeout(r, settle));
     rssAtTotal = await op.rssMiB();
+    heapAtTotal = await heap();
     log(`operator: ${TOTAL} Functions Ready; RSS ${rssAtTotal.toFixed(0)} MiB`);
   }
   const reconciles = await op.metric("hearth_controller_reconcile_total");
@@ -264,7 +288,7 @@ async function main(): Promise<void> {
 
   const rate = N / first.seconds;
   const lines = [
-    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, ${new Date().toISOString()}`,
+    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${args["operator-node-options"] || "(none)"}, ${new Date().toISOString()}`,
     "",
     "                                   seconds   per second   apply→Ready p50   p99",
   ];
@@ -273,7 +297,9 @@ async function main(): Promise<void> {
   lines.push(`          every Deployment existed after ${first.deploymentsSeconds.toFixed(1)} s`);
   if (base !== undefined) lines.push(`throughput ratio operator/baseline: ${(rate / (N / base.seconds)).toFixed(2)}× (goal ≥ 0.6×)`);
   if (second !== undefined) lines.push(`operator: +${TOTAL - N} Functions → Ready ${second.seconds.toFixed(1)} s (p50 ${second.p50.toFixed(0)} ms, p99 ${second.p99.toFixed(0)} ms)`);
-  lines.push(`operator RSS: idle ${rssIdle.toFixed(0)} MiB, ${N} Functions ${rssAtN.toFixed(0)} MiB${rssAtTotal !== undefined ? `, ${TOTAL} Functions ${rssAtTotal.toFixed(0)} MiB (goal ≤ 150 MiB)` : ""}`);
+  lines.push(`operator V8 heap used/total (MiB, not after a forced GC): ${N}: ${heapAtN}; ${TOTAL}: ${heapAtTotal ?? "-"}`);
+  lines.push(`operator RSS (MiB): idle ${rssIdle.toFixed(0)}; ${N} Functions: ${rssPeakN.toFixed(0)} when all Ready, ${rssAtN.toFixed(0)} after ${args.settle} s`);
+  if (rssAtTotal !== undefined) lines.push(`                   ${TOTAL} Functions: ${(rssPeakTotal ?? 0).toFixed(0)} when all Ready, ${rssAtTotal.toFixed(0)} after ${args.settle} s (goal ≤ 150)`);
   lines.push(`operator API requests for the first ${N}: ${writesAtN}; reconciles total ${reconciles}, errors ${errors}`);
   console.log(lines.join("\n"));
   await deleteNamespace(ns);

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Clock } from "./clock.ts";
 import type { KubeClient } from "./client.ts";
 import { describeStatus, toStatus } from "./errors.ts";
+import { fingerprint } from "./objects.ts";
 import { events } from "./resources.ts";
 
 export interface EventSubject {
@@ -46,10 +47,11 @@ const MAX_MESSAGE = 1024;
 export class EventRecorder {
   private readonly opts: EventRecorderOptions;
   private readonly pending: Pending[] = [];
-  private readonly recent = new Map<string, { name: string; count: number; first: number; at: number }>();
+  private readonly recent = new Map<string, { name: string; count: number; at: number }>();
   private senders = 0;
   private flushWaiters: (() => void)[] = [];
   private recordedCount = 0;
+  private prunedAt = 0;
 
   constructor(opts: EventRecorderOptions) {
     this.opts = opts;
@@ -90,8 +92,12 @@ export class EventRecorder {
 
   private async send(e: Pending): Promise<void> {
     const now = e.at;
-    for (const [k, v] of this.recent) if (now - v.at > DEDUP_WINDOW_MS) this.recent.delete(k);
-    const dedupKey = JSON.stringify([e.subject.uid ?? `${e.subject.namespace}/${e.subject.kind}/${e.subject.name}`, e.type, e.reason, e.message]);
+    if (now - this.prunedAt > 60_000) {
+      this.prunedAt = now;
+      for (const [k, v] of this.recent) if (now - v.at > DEDUP_WINDOW_MS) this.recent.delete(k);
+    }
+    // A fingerprint, not the text: thousands of recent events are remembered.
+    const dedupKey = `${e.subject.uid ?? `${e.subject.namespace}/${e.subject.kind}/${e.subject.name}`}/${fingerprint(`${e.type}/${e.reason}/${e.message}`)}`;
     const ts = new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z");
     const seen = this.recent.get(dedupKey);
     try {
@@ -125,7 +131,7 @@ export class EventRecorder {
           },
           AbortSignal.timeout(10_000),
         );
-        this.recent.set(dedupKey, { name, count: 1, first: now, at: now });
+        this.recent.set(dedupKey, { name, count: 1, at: now });
       }
       this.recordedCount++;
     } catch (err) {

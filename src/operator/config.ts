@@ -13,7 +13,7 @@ const dnsLabel = z
 
 export const controllerSettingsSchema = z.object({
   /** Reconciles in parallel. */
-  concurrency: z.int().min(1).max(256).default(16),
+  concurrency: z.int().min(1).max(256).default(32),
   /** Deadline of one reconcile. */
   timeoutSeconds: z.int().min(1).max(600).default(60),
   /** Every this often each object is reconciled again even without events (drift repair). 0 = never. */

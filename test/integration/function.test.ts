@@ -188,6 +188,16 @@ describe("Function → warm pool", () => {
     assert.ok(evs.items.some((e) => e["reason"] === "ImagePullBackOff"));
   });
 
+  it("reports a crash-looping setup as SetupFailing with the exit code's meaning", async () => {
+    await apply(aFunction("crashing", ns).podAnnotations({ [FAKE_POD_ANNOTATIONS.exitCode]: "2", [FAKE_POD_ANNOTATIONS.delay]: "100ms", [FAKE_POD_ANNOTATIONS.message]: "cannot import app.model" }));
+    // The fake pod is Ready for a moment before it crashes (a real worker never is: readiness
+    // follows setup()), so wait for the Deployment's ready count to catch up too.
+    const s = await waitForCondition("crashing", "Degraded", (c, st) => c.status === "True" && cond(st, "Ready")?.status === "False");
+    assert.equal(cond(s, "Degraded")?.reason, "SetupFailing");
+    assert.match(cond(s, "Degraded")?.message ?? "", /exit code 2 \(BadConfiguration[^)]*\): cannot import app\.model/);
+    assert.equal(cond(s, "Ready")?.reason, "SetupFailing");
+  });
+
   it("reports InvalidGPU without creating a pool", async () => {
     await apply(aFunction("bad-gpu", ns).gpu({ type: "h100-does-not-exist", count: 1 }));
     const s = await waitForCondition("bad-gpu", "Degraded", (c) => c.reason === "InvalidGPU");
@@ -209,7 +219,7 @@ describe("Function → warm pool", () => {
     await waitFor(
       async () =>
         (await client.get(deployments, "doomed-pool", ns)) === undefined && (await client.get(secrets, "doomed-worker", ns)) === undefined && (await podsOf("doomed")).length === 0,
-      { timeoutMs: 60_000, what: "garbage collection" },
+      { timeoutMs: 120_000, what: "garbage collection" },
     );
   });
 

@@ -22,7 +22,7 @@ describe("operator config", () => {
     assert.deepEqual(c.namespaces, []);
     assert.equal(c.leaderElection.enabled, true);
     assert.equal(c.leaderElection.leaseDurationSeconds, 6);
-    assert.equal(c.controllers.function.concurrency, 16);
+    assert.equal(c.controllers.function.concurrency, 32);
     assert.equal(c.runtimes.python.command[0], "python");
     assert.ok("a100-80gb" in c.gpuTypes);
   });

@@ -40,9 +40,10 @@ export interface FunctionControllerOptions {
 const cachedSecrets = resourceType({
   ...secrets,
   schema: secretSchema.transform((s): Secret => {
-    if (s.metadata.labels?.[LABELS.managedBy] === MANAGED_BY) return s;
-    const { data: _data, ...rest } = s;
-    return rest;
+    const { labels, annotations: _a, creationTimestamp: _c, ...metadata } = s.metadata;
+    // Only our token is read (and the owner, to refuse Secrets that are not ours).
+    const token = labels?.[LABELS.managedBy] === MANAGED_BY ? s.data?.["token"] : undefined;
+    return token !== undefined ? { metadata, data: { token } } : { metadata };
   }),
 });
 
@@ -68,7 +69,9 @@ const cachedPods = resourceType({
     const slim = (cs: Pod["status"]["containerStatuses"]): Pod["status"]["containerStatuses"] =>
       cs?.map((c) => {
         const { running: _running, ...state } = c.state ?? {};
-        return { ...c, state };
+        // The image only appears in an image-pull message.
+        const { image, ...rest } = c;
+        return state.waiting !== undefined && image !== undefined ? { ...rest, image, state } : { ...rest, state };
       });
     if (p.status.initContainerStatuses !== undefined) status.initContainerStatuses = slim(p.status.initContainerStatuses);
     if (p.status.containerStatuses !== undefined) status.containerStatuses = slim(p.status.containerStatuses);
@@ -80,9 +83,16 @@ const cachedPods = resourceType({
 const cachedDeployments = resourceType({
   ...deployments,
   schema: deploymentSchema.transform((d): Deployment => {
-    const { labels: _labels, annotations, creationTimestamp: _created, ...metadata } = d.metadata;
+    const { labels: _labels, annotations, creationTimestamp: _created, ownerReferences, ...rest } = d.metadata;
+    const metadata: Deployment["metadata"] = rest;
     const hash = annotations?.[ANNOTATIONS.appliedHash];
-    return { ...d, metadata: hash !== undefined ? { ...metadata, annotations: { [ANNOTATIONS.appliedHash]: hash } } : metadata };
+    const owner = ownerReferences?.filter((r) => r.controller === true);
+    if (owner !== undefined && owner.length > 0) metadata.ownerReferences = owner;
+    if (hash !== undefined) metadata.annotations = { [ANNOTATIONS.appliedHash]: hash };
+    // Only two conditions are ever read: a failed rollout and failed pod creation.
+    const { conditions: all, ...status } = d.status;
+    const conditions = all?.filter((c) => (c.type === "ReplicaFailure" && c.status === "True") || c.reason === "ProgressDeadlineExceeded");
+    return { ...d, metadata, status: conditions !== undefined && conditions.length > 0 ? { ...status, conditions } : status };
   }),
 });
 
@@ -161,7 +171,7 @@ export class FunctionController {
         watch(this.pods, functionLabelKey, { add: (p) => problemOf(p) !== "", update: (a, b) => problemOf(a) !== problemOf(b), delete: (p) => problemOf(p) !== "" }),
       ],
       reconcile: (ctx) => this.reconcile(ctx),
-      concurrency: opts.concurrency ?? 16,
+      concurrency: opts.concurrency ?? 32,
       timeoutMs: opts.timeoutMs ?? 60_000,
       resyncMs: opts.resyncMs ?? 600_000,
     });
@@ -226,7 +236,8 @@ export class FunctionController {
             .map(([mgr, fp]) => `${mgr}:${fp}`)
             .sort()
             .join(",");
-          this.answeredDrift.set(deployment.metadata.uid, after);
+          if (after !== "") this.answeredDrift.set(deployment.metadata.uid, after);
+          else this.answeredDrift.delete(deployment.metadata.uid);
         }
         log.debug({ configHash: desired.configHash }, "applied warm pool Deployment");
       }
