@@ -4,6 +4,7 @@ import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { SystemClock, type Clock } from "../kube/clock.ts";
 import { Authenticator, type AuthConfig } from "./auth.ts";
+import { Authorizer } from "./authz.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import type { FunctionRegistry } from "./registry.ts";
 import { GatewayServer, type GatewayLimits } from "./server.ts";
@@ -36,6 +37,7 @@ export class Gateway {
   readonly port: number;
   readonly url: string;
   readonly auth: Authenticator;
+  readonly authz: Authorizer;
   private readonly registry: FunctionRegistry;
   private readonly ticker: NodeJS.Timeout;
   private stopped = false;
@@ -48,11 +50,13 @@ export class Gateway {
     promRegistry: Registry;
     registry: FunctionRegistry;
     auth: Authenticator;
+    authz: Authorizer;
     port: number;
     host: string;
     tickMs: number;
   }) {
     this.auth = parts.auth;
+    this.authz = parts.authz;
     this.store = parts.store;
     this.engine = parts.engine;
     this.server = parts.server;
@@ -90,11 +94,13 @@ export class Gateway {
     if (recovered > 0) log.info({ recovered }, "re-queued unfinished tasks from the store");
     let registryReady = false;
     const auth = new Authenticator(opts.auth ?? {});
+    const authz = new Authorizer(auth);
     const server = new GatewayServer({
       engine,
       registry: opts.registry,
       store,
       auth,
+      authz,
       metrics,
       promRegistry,
       log,
@@ -103,7 +109,7 @@ export class Gateway {
     });
     const host = opts.host ?? "127.0.0.1";
     const port = await server.listen(opts.port ?? 0, host);
-    const gateway = new Gateway({ store, engine, server, metrics, promRegistry, registry: opts.registry, auth, port, host, tickMs: opts.tickMs ?? 100 });
+    const gateway = new Gateway({ store, engine, server, metrics, promRegistry, registry: opts.registry, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
     await opts.registry.start();
     registryReady = true;
     return gateway;

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { httpStatusOfTaskError, isExitErrorType, isTerminal, parseDuration, PICKLE_CONTENT_TYPE, type Encoding, type ExitErrorType } from "../client/protocol.ts";
 import type { Authenticator } from "./auth.ts";
+import type { AccessRequest, Authorizer, Caller } from "./authz.ts";
 import { errorJson, HttpError, int, parseJsonObject, queryOf, readBody, send, sendError, statusOf, str } from "./http.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { FunctionRegistry, FunctionSettings } from "./registry.ts";
@@ -40,6 +41,8 @@ export interface GatewayServerOptions {
   registry: FunctionRegistry;
   store: TaskStore;
   auth: Authenticator;
+  /** Caller authorization (seam 1): every caller route asks it before reading a body. */
+  authz: Authorizer;
   metrics: GatewayMetrics;
   promRegistry: Registry;
   log: Logger;
@@ -171,8 +174,17 @@ export class GatewayServer {
 
   // ---- callers -------------------------------------------------------------------------
 
-  private requireCaller(req: IncomingMessage): void {
-    if (!this.o.auth.caller(req.headers.authorization)) throw new HttpError(401, "Unauthorized", "missing or unknown bearer token");
+  private authorize(req: IncomingMessage, access: AccessRequest): Promise<Caller> {
+    return this.o.authz.authorize(req, access);
+  }
+
+  /** The task a caller asks about, after checking they may `verb` it (401 before 404, 403 after). */
+  private async callerTask(req: IncomingMessage, id: string, verb: "get" | "cancel"): Promise<Task> {
+    await this.o.authz.authenticate(req);
+    const task = this.o.engine.get(id);
+    if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
+    await this.authorize(req, { verb, resource: "tasks", namespace: task.namespace, name: task.name });
+    return task;
   }
 
   private functionOf(ns: string, name: string): FunctionSettings {
@@ -194,7 +206,7 @@ export class GatewayServer {
 
   /** Many JSON inputs in one request: `{"inputs":[…]}` → `202 {"ids":[…]}`, all durable. */
   private async pushMany(req: IncomingMessage, res: ServerResponse, ns: string, name: string): Promise<void> {
-    this.requireCaller(req);
+    await this.authorize(req, { verb: "invoke", resource: "functions", namespace: ns, name });
     const fn = this.servable(ns, name);
     if (fn.encoding !== "json") throw new HttpError(400, "BadRequest", `:pushMany takes JSON inputs; function ${ns}/${name} uses encoding ${fn.encoding}`);
     const body = parseJsonObject(await readBody(req, this.limits.maxInputBytes * 4));
@@ -217,7 +229,7 @@ export class GatewayServer {
   }
 
   private async invoke(req: IncomingMessage, res: ServerResponse, ns: string, name: string, kind: "run" | "push", url: string): Promise<void> {
-    this.requireCaller(req);
+    await this.authorize(req, { verb: "invoke", resource: "functions", namespace: ns, name });
     const fn = this.servable(ns, name);
     const query = queryOf(url);
     let wait = this.limits.runWaitMs;
@@ -266,9 +278,7 @@ export class GatewayServer {
   }
 
   private async getTask(req: IncomingMessage, res: ServerResponse, id: string, url: string): Promise<void> {
-    this.requireCaller(req);
-    let task = this.o.engine.get(id);
-    if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
+    let task = await this.callerTask(req, id, "get");
     const waitText = queryOf(url).get("wait");
     if (waitText !== undefined && !isTerminal(task.status)) {
       const wait = this.duration(waitText, "wait");
@@ -283,16 +293,14 @@ export class GatewayServer {
   }
 
   private async cancelTask(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    this.requireCaller(req);
+    await this.callerTask(req, id, "cancel");
     const task = this.o.engine.cancel(id);
     if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
     this.reply(res, "cancel", 200, renderTask(task));
   }
 
   private async events(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    this.requireCaller(req);
-    const task = this.o.engine.get(id);
-    if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
+    const task = await this.callerTask(req, id, "get");
     this.count("events", 200);
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
     const write = (event: string, data: string): void => {
@@ -331,13 +339,25 @@ export class GatewayServer {
 
   /** Every function's stats in one answer: the operator polls this for Function status. */
   private async allStats(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.requireCaller(req);
-    const functions = this.o.engine.allStats().map(({ namespace, name, stats }) => ({ namespace, name, ...stats }));
+    // Everyone authenticated may ask; each sees the namespaces they may list.
+    const caller = await this.o.authz.authenticate(req);
+    const visible = new Map<string, Promise<boolean>>();
+    const may = (namespace: string): Promise<boolean> => {
+      let p = visible.get(namespace);
+      if (p === undefined) {
+        p = this.o.authz.permits(caller, { verb: "list", resource: "functions", namespace });
+        visible.set(namespace, p);
+      }
+      return p;
+    };
+    const all = this.o.engine.allStats();
+    const shown = await Promise.all(all.map(({ namespace }) => may(namespace)));
+    const functions = all.filter((_, i) => shown[i] === true).map(({ namespace, name, stats }) => ({ namespace, name, ...stats }));
     this.reply(res, "allStats", 200, JSON.stringify({ functions }));
   }
 
   private async stats(req: IncomingMessage, res: ServerResponse, ns: string, name: string): Promise<void> {
-    this.requireCaller(req);
+    await this.authorize(req, { verb: "get", resource: "functions", namespace: ns, name });
     this.functionOf(ns, name);
     this.reply(res, "stats", 200, JSON.stringify(this.o.engine.stats(ns, name)));
   }
@@ -345,8 +365,8 @@ export class GatewayServer {
   private async cancelFunction(req: IncomingMessage, res: ServerResponse, ns: string, name: string): Promise<void> {
     // The operator cleans a deleted Function's queue with that Function's worker token (it holds
     // the signing key) or with a caller token.
-    if (!this.o.auth.caller(req.headers.authorization) && (this.o.auth.workersOpen || !this.o.auth.worker(req.headers.authorization, ns, name))) {
-      throw new HttpError(401, "Unauthorized", "missing or unknown bearer token");
+    if (this.o.auth.workersOpen || !this.o.auth.worker(req.headers.authorization, ns, name)) {
+      await this.authorize(req, { verb: "cancel", resource: "functions", namespace: ns, name });
     }
     const cancelled = this.o.engine.cancelFunction(ns, name);
     await this.o.store.committed().catch(() => undefined);
