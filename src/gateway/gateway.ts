@@ -8,6 +8,7 @@ import { Authorizer } from "./authz.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import type { FunctionRegistry } from "./registry.ts";
 import { GatewayServer, type GatewayLimits } from "./server.ts";
+import { SetupTracker } from "./setup.ts";
 import { TaskStore, type StoreSync } from "./store.ts";
 import { TaskEngine, type EngineOptions } from "./tasks.ts";
 
@@ -95,7 +96,9 @@ export class Gateway {
     let registryReady = false;
     const auth = new Authenticator(opts.auth ?? {});
     const authz = new Authorizer(auth);
+    const setup = new SetupTracker(clock, promRegistry, opts.engine?.workerTimeoutMs);
     const server = new GatewayServer({
+      setup,
       engine,
       registry: opts.registry,
       store,

@@ -9,6 +9,7 @@ import type { Authenticator } from "./auth.ts";
 import type { AccessRequest, Authorizer, Caller } from "./authz.ts";
 import { errorJson, HttpError, int, parseJsonObject, queryOf, readBody, send, sendError, statusOf, str } from "./http.ts";
 import type { GatewayMetrics } from "./metrics.ts";
+import { parseSetupReport, type SetupTracker } from "./setup.ts";
 import type { FunctionRegistry, FunctionSettings } from "./registry.ts";
 import type { TaskStore } from "./store.ts";
 import { EngineError, renderTask, type LeaseGrant, type Task, type TaskEngine, type WorkerState } from "./tasks.ts";
@@ -49,9 +50,11 @@ export interface GatewayServerOptions {
   limits?: Partial<GatewayLimits>;
   /** /readyz: false until the registry has synced. */
   ready: () => boolean;
+  /** Workers' setup reports (GET /v1/setup); absent: heartbeats' `setup` is ignored. */
+  setup?: SetupTracker;
 }
 
-type Route = "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "other";
+type Route = "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "other";
 
 const WORKER_STATES = new Set<WorkerState>(["ready", "setup", "draining", "failed"]);
 const MAX_MESSAGE = 64 * 1024;
@@ -122,6 +125,7 @@ export class GatewayServer {
     // segs[0] is "" (leading slash).
     if (segs[1] === "v1") {
       if (segs[2] === "stats" && segs.length === 3 && method === "GET") return this.guard(res, "allStats", () => this.allStats(req, res));
+      if (segs[2] === "setup" && segs.length === 3 && method === "GET") return this.guard(res, "setup", () => this.setupSummaries(req, res));
       if (segs[2] === "workers" && segs.length === 4 && method === "POST") {
         if (segs[3] === "lease") return this.guard(res, "lease", () => this.lease(req, res));
         if (segs[3] === "heartbeat") return this.guard(res, "heartbeat", () => this.heartbeat(req, res));
@@ -356,6 +360,14 @@ export class GatewayServer {
     this.reply(res, "allStats", 200, JSON.stringify({ functions }));
   }
 
+  /** Every function's setup summary: the operator's leader copies it into Function status. */
+  private async setupSummaries(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const caller = await this.o.authz.authenticate(req);
+    const all = this.o.setup?.summaries() ?? [];
+    const shown = await Promise.all(all.map(({ namespace }) => this.o.authz.permits(caller, { verb: "list", resource: "functions", namespace })));
+    this.reply(res, "setup", 200, JSON.stringify({ functions: all.filter((_, i) => shown[i] === true) }));
+  }
+
   private async stats(req: IncomingMessage, res: ServerResponse, ns: string, name: string): Promise<void> {
     await this.authorize(req, { verb: "get", resource: "functions", namespace: ns, name });
     this.functionOf(ns, name);
@@ -412,14 +424,16 @@ export class GatewayServer {
     const stateRaw = str(body, "state", { optional: true }) ?? (body["ready"] === true ? "ready" : "setup");
     if (!WORKER_STATES.has(stateRaw as WorkerState)) throw new HttpError(400, "BadRequest", `"state" must be ready, setup, draining or failed`);
     const errorRaw = body["error"];
-    let error: { type: string; message: string } | undefined;
+    let error: { type: string; message: string; reason?: string } | undefined;
     if (typeof errorRaw === "object" && errorRaw !== null) {
       const e = errorRaw as Record<string, unknown>;
       error = {
         type: typeof e["type"] === "string" ? e["type"].slice(0, 64) : "UserError",
         message: typeof e["message"] === "string" ? e["message"].slice(0, MAX_MESSAGE) : "",
       };
+      if (typeof e["reason"] === "string") error.reason = e["reason"].slice(0, 64);
     }
+    this.o.setup?.report(fn.namespace, fn.name, workerId, { state: stateRaw, error, setup: parseSetupReport(body["setup"]) });
     const tasksRaw = body["tasks"];
     const tasks = Array.isArray(tasksRaw) ? tasksRaw.filter((t): t is string => typeof t === "string") : undefined;
     const answer = this.o.engine.heartbeat(fn, workerId, { state: stateRaw as WorkerState, error, tasks });

@@ -16,6 +16,7 @@ function main(): void {
     handler: env["HEARTH_HANDLER"] ?? "",
     roots,
     function: env["HEARTH_FUNCTION"] ?? "",
+    startupTimeoutSeconds: Number(env["HEARTH_STARTUP_TIMEOUT_SECONDS"] ?? "600") || 600,
     send: (msg: FromChild) => {
       send(msg);
     },

@@ -5,11 +5,13 @@ import { createContext } from "./context.ts";
 import { loadHandler, type Handler } from "./handler.ts";
 import type { FromChild, ToChild } from "./ipc.ts";
 import { classify, encodeOutput } from "./outcome.ts";
+import { createSetupContext } from "./setup-progress.ts";
 
 export interface ChildOptions {
   handler: string;
   roots: readonly string[];
   function: string;
+  startupTimeoutSeconds: number;
   send: (msg: FromChild) => void;
 }
 
@@ -26,7 +28,7 @@ export class ChildRuntime {
   async start(): Promise<boolean> {
     try {
       const handler = await loadHandler(this.opts.handler, this.opts.roots);
-      await handler.setup();
+      await handler.setup(createSetupContext(this.opts.function, this.opts.startupTimeoutSeconds));
       this.handler = handler;
       this.opts.send({ t: "ready", kind: handler.kind });
       return true;

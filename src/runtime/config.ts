@@ -11,6 +11,8 @@ export interface WorkerConfig {
   function: string;
   concurrency: number;
   timeoutSeconds: number;
+  /** Deadline of setup() (spec.startupTimeoutSeconds); setup progress extends it. */
+  startupTimeoutSeconds: number;
   restartOnError: boolean;
   gpuFraction: number | undefined;
   codePath: string[];
@@ -30,6 +32,7 @@ export interface WorkerConfig {
 export class ConfigError extends Error {}
 
 export const DEFAULT_HEALTH_PORT = 8081;
+export const DEFAULT_STARTUP_TIMEOUT_SECONDS = 600;
 export const DEFAULT_TERMINATION_LOG = "/dev/termination-log";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -109,6 +112,7 @@ export function configFromEnv(env: Env): WorkerConfig {
     function: fn,
     concurrency: int(env, "HEARTH_CONCURRENCY", 1, 1, 1024),
     timeoutSeconds: num(env, "HEARTH_TIMEOUT_SECONDS", 0.001, 172_800) ?? 300,
+    startupTimeoutSeconds: num(env, "HEARTH_STARTUP_TIMEOUT_SECONDS", 0.001, 86_400) ?? DEFAULT_STARTUP_TIMEOUT_SECONDS,
     restartOnError: bool(env, "HEARTH_RESTART_ON_ERROR", true),
     gpuFraction: num(env, "HEARTH_GPU_FRACTION", 0, 1),
     codePath: (str(env, "HEARTH_CODE_PATH") ?? "").split(":").filter((p) => p !== ""),
@@ -131,6 +135,7 @@ export function childEnv(base: Env, config: WorkerConfig): NodeJS.ProcessEnv {
   env["HEARTH_HANDLER"] = config.handler;
   env["HEARTH_FUNCTION"] = config.function;
   env["HEARTH_CODE_PATH"] = config.codePath.join(":");
+  env["HEARTH_STARTUP_TIMEOUT_SECONDS"] = String(config.startupTimeoutSeconds);
   // The worker token is the supervisor's business, not user code's.
   delete env["HEARTH_WORKER_TOKEN"];
   return env;

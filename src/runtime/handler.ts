@@ -10,6 +10,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { bind, planFor, type BindPlan } from "./binding.ts";
 import type { HearthContext } from "./context.ts";
+import type { SetupContext } from "./setup-progress.ts";
 import { HandlerConfigError, isFatalError } from "./errors.ts";
 import { paramsOf } from "./params.ts";
 
@@ -18,8 +19,8 @@ export type HandlerKind = "class" | "function" | "runner";
 export interface Handler {
   readonly kind: HandlerKind;
   readonly name: string;
-  /** Runs the user's setup once; rejects with whatever it throws. */
-  setup(): Promise<void>;
+  /** Runs the user's setup once (passing it `ctx`); rejects with whatever it throws. */
+  setup(ctx?: SetupContext): Promise<void>;
   /** One task. Throws BindError for input that does not fit, or whatever user code throws. */
   call(input: unknown, ctx: HearthContext): Promise<unknown>;
 }
@@ -169,13 +170,13 @@ class ClassHandler implements Handler {
     this.name = name;
   }
 
-  async setup(): Promise<void> {
+  async setup(ctx?: SetupContext): Promise<void> {
     const instance = this.create();
     const predict = method(instance, "predict");
     const raw = rawMethod(instance, "predict");
     if (predict === undefined || raw === undefined) throw new HandlerConfigError(`${this.name} has no predict() method`);
     const setup = method(instance, "setup");
-    if (setup !== undefined) await setup();
+    if (setup !== undefined) await setup(ctx);
     this.predict = { fn: predict, plan: planFor(paramsOf(raw)) };
   }
 

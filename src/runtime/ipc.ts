@@ -6,6 +6,8 @@ import type { ExitErrorType } from "../client/protocol.ts";
 export interface WireFailure {
   type: ExitErrorType;
   message: string;
+  /** Finer than the class, e.g. "SetupTimeout" for a Timeout of setup(). */
+  reason?: string;
 }
 
 export type ToChild =
@@ -15,6 +17,8 @@ export type ToChild =
 export type FromChild =
   | { t: "ready"; kind: string }
   | { t: "setupFailed"; error: WireFailure }
+  /** setup() reported progress (ctx.updateProgress in setup, or setupProgress()). */
+  | { t: "setupProgress"; value: number; message?: string }
   | { t: "progress"; id: string; value: number; message?: string }
   | { t: "done"; id: string; output: string }
   | { t: "failed"; id: string; error: WireFailure };
@@ -36,6 +40,11 @@ export function parseFromChild(v: unknown): FromChild | undefined {
       return typeof m["kind"] === "string" ? { t: "ready", kind: m["kind"] } : undefined;
     case "setupFailed":
       return isFailure(m["error"]) ? { t: "setupFailed", error: m["error"] } : undefined;
+    case "setupProgress": {
+      const { value, message } = m;
+      if (typeof value !== "number" || !Number.isFinite(value)) return undefined;
+      return typeof message === "string" ? { t: "setupProgress", value, message } : { t: "setupProgress", value };
+    }
     case "progress": {
       const { id, value, message } = m;
       if (typeof id !== "string" || typeof value !== "number") return undefined;

@@ -7,6 +7,7 @@ import { EXIT_CODES } from "../client/protocol.ts";
 import type { Clock } from "../kube/clock.ts";
 import type { WorkerConfig } from "./config.ts";
 import type { WireFailure } from "./ipc.ts";
+import { describeProgress } from "./setup-watch.ts";
 import { Supervisor, type SpawnChild } from "./supervisor.ts";
 
 /** The kubelet keeps at most this much of a termination message. */
@@ -14,13 +15,13 @@ export const TERMINATION_LOG_LIMIT = 4096;
 
 const ELLIPSIS = "…";
 
-function failureJson(type: string, message: string): string {
-  return JSON.stringify({ error: { type, message } });
+function failureJson(type: string, message: string, reason?: string): string {
+  return JSON.stringify({ error: reason === undefined ? { type, message } : { type, reason, message } });
 }
 
 /** `{"error":…}`, the message cut so the whole document fits in `limit` bytes. */
 export function failureDocument(failure: WireFailure, limit = TERMINATION_LOG_LIMIT): string {
-  const doc = failureJson(failure.type, failure.message);
+  const doc = failureJson(failure.type, failure.message, failure.reason);
   if (Buffer.byteLength(doc) <= limit) return doc;
   // Longest prefix that fits: the document grows monotonically with the prefix.
   const chars = [...failure.message];
@@ -28,10 +29,10 @@ export function failureDocument(failure: WireFailure, limit = TERMINATION_LOG_LI
   let high = chars.length;
   while (low < high) {
     const mid = Math.ceil((low + high) / 2);
-    if (Buffer.byteLength(failureJson(failure.type, chars.slice(0, mid).join("") + ELLIPSIS)) <= limit) low = mid;
+    if (Buffer.byteLength(failureJson(failure.type, chars.slice(0, mid).join("") + ELLIPSIS, failure.reason)) <= limit) low = mid;
     else high = mid - 1;
   }
-  return failureJson(failure.type, chars.slice(0, low).join("") + ELLIPSIS);
+  return failureJson(failure.type, chars.slice(0, low).join("") + ELLIPSIS, failure.reason);
 }
 
 /**
@@ -80,7 +81,18 @@ export interface OneshotDeps {
 export async function runOneshot(config: WorkerConfig, deps: OneshotDeps): Promise<{ doc: string; exitCode: number }> {
   const input = await readInput(config.inputFile);
   if (!input.ok) return fail(input.failure, deps);
-  const supervisor = new Supervisor({ spawn: deps.spawn, clock: deps.clock, concurrency: 1, restartOnError: false, retrySetup: false, respawn: false, log: deps.log });
+  const supervisor = new Supervisor({
+    spawn: deps.spawn,
+    clock: deps.clock,
+    concurrency: 1,
+    restartOnError: false,
+    retrySetup: false,
+    respawn: false,
+    log: deps.log,
+    // Isolated Jobs apply the Function's startup deadline to their setup phase too.
+    startupTimeoutSeconds: config.startupTimeoutSeconds,
+    onSetupProgress: (p) => deps.log(`hearth: setup ${describeProgress(p)}`),
+  });
   try {
     supervisor.start();
     const state = await supervisor.settled();
@@ -106,7 +118,7 @@ export async function runOneshot(config: WorkerConfig, deps: OneshotDeps): Promi
 
 function fail(failure: WireFailure, deps: OneshotDeps): { doc: string; exitCode: number } {
   const result = failureResult(failure);
-  deps.log(`hearth: ${failure.type} (exit ${result.exitCode}): ${failure.message}`);
+  deps.log(`hearth: ${failure.reason ?? failure.type} (exit ${result.exitCode}): ${failure.message}`);
   return result;
 }
 

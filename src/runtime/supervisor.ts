@@ -6,6 +6,7 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { parseFromChild, type FromChild, type ToChild, type WireFailure } from "./ipc.ts";
+import { SetupWatch, type SetupProgress } from "./setup-watch.ts";
 
 export interface ChildHandle {
   readonly pid: number | undefined;
@@ -70,9 +71,11 @@ export type TaskOutcome =
  * - `failed`: setup failed; `setupError` says why. BadConfiguration stays failed (no hot restart
  *   loop); a UserError setup is tried again after a backoff when `retrySetup` is on.
  * - `fatal`: a FatalError: the process must exit 75 so its container restarts.
+ * - `setupTimeout`: setup() outlived startupTimeoutSeconds: the process exits 124 (SetupTimeout)
+ *   so its container restarts with the kubelet's back-off.
  * - `stopped`: stop() was called.
  */
-export type SupervisorState = "starting" | "ready" | "restarting" | "failed" | "fatal" | "stopped";
+export type SupervisorState = "starting" | "ready" | "restarting" | "failed" | "fatal" | "setupTimeout" | "stopped";
 
 export interface SupervisorOptions {
   spawn: SpawnChild;
@@ -86,6 +89,9 @@ export interface SupervisorOptions {
   /** First and longest wait before re-running a setup that raised. Defaults 1 s and 60 s. */
   setupBackoffMs?: { initial: number; max: number };
   onProgress?: (taskId: string, value: number, message: string | undefined) => void;
+  /** Deadline of each setup(); progress from setup() extends it. Absent: none. */
+  startupTimeoutSeconds?: number;
+  onSetupProgress?: (progress: SetupProgress) => void;
   onState?: (state: SupervisorState) => void;
   log?: (msg: string) => void;
 }
@@ -117,9 +123,12 @@ export class Supervisor {
   private readonly listeners = new Set<() => void>();
   private settledWaiters: (() => void)[] = [];
   private notifyQueued = false;
+  /** The startup deadline and what setup() reported. */
+  readonly setup: SetupWatch;
 
   constructor(opts: SupervisorOptions) {
     this.opts = opts;
+    this.setup = new SetupWatch(opts.clock, opts.startupTimeoutSeconds ?? 0, (message) => this.setupTimedOut(message));
   }
 
   get state(): SupervisorState {
@@ -217,6 +226,7 @@ export class Supervisor {
   /** Ends the child; tasks still running come back `disrupted`. */
   stop(): void {
     this.retryTimer?.cancel();
+    this.setup.cancel();
     this.setState("stopped");
     this.disruptAll("the worker is stopping");
     const gen = this.current;
@@ -240,6 +250,7 @@ export class Supervisor {
     const child = this.opts.spawn();
     const gen: Generation = { child, ready: false, expectedExit: false, exited: false };
     this.current = gen;
+    if (this.opts.startupTimeoutSeconds !== undefined) this.setup.begin();
     child.onMessage((raw) => {
       if (this.current !== gen) return;
       const msg = parseFromChild(raw);
@@ -253,11 +264,19 @@ export class Supervisor {
 
   private onMessage(gen: Generation, msg: FromChild): void {
     switch (msg.t) {
-      case "ready":
+      case "ready": {
+        const seconds = this.setup.finished();
+        this.opts.log?.(`hearth worker: setup() finished in ${seconds.toFixed(2)}s`);
         gen.ready = true;
         this.setupFailures = 0;
         this.setupErrorValue = undefined;
         this.setState("ready");
+        return;
+      }
+      case "setupProgress":
+        if (gen.ready) return;
+        this.setup.progress(msg.value, msg.message);
+        this.opts.onSetupProgress?.({ value: msg.value, message: msg.message });
         return;
       case "setupFailed":
         this.setupFailed(gen, msg.error);
@@ -337,7 +356,19 @@ export class Supervisor {
     if (this.opts.respawn) this.spawn();
   }
 
+  /** The startup deadline passed: the child may be stuck anywhere, only a new container helps. */
+  private setupTimedOut(message: string): void {
+    const gen = this.current;
+    if (gen === undefined || gen.ready || this.stateValue === "stopped") return;
+    gen.expectedExit = true;
+    gen.child.kill();
+    this.setupErrorValue = { type: "Timeout", reason: "SetupTimeout", message };
+    this.opts.log?.(`hearth worker: SetupTimeout: ${message}`);
+    this.setState("setupTimeout");
+  }
+
   private setupFailed(gen: Generation, error: WireFailure): void {
+    this.setup.cancel();
     gen.expectedExit = true;
     gen.child.kill();
     this.setupErrorValue = error;

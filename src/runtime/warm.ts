@@ -1,10 +1,14 @@
 // A warm worker: the supervisor (PID 1 of a worker pod) leases tasks from the gateway in
 // batches, runs them on its child process, reports outcomes, heartbeats, serves /healthz and
 // /readyz, and drains on SIGTERM (stops leasing, finishes in-flight tasks, exits 0).
+import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { EXIT_CODES } from "../client/protocol.ts";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
-import type { WorkerConfig } from "./config.ts";
+import { DEFAULT_TERMINATION_LOG, type WorkerConfig } from "./config.ts";
+import { failureDocument, writeTerminationLog } from "./oneshot.ts";
+import { describeProgress } from "./setup-watch.ts";
+import { STARTUP_PATH } from "../workload/startup.ts";
 import { Supervisor, type SpawnChild, type SupervisorState, type TaskOutcome } from "./supervisor.ts";
 import { resultItem, WorkerApi, WorkerApiError, type LeasedTask, type ResultAck, type WorkerWireState } from "./worker-api.ts";
 
@@ -54,6 +58,12 @@ export class WarmWorker {
       log: deps.log,
       onProgress: (id, value, message) => this.progress(id, value, message),
       onState: (state) => this.stateChanged(state),
+      startupTimeoutSeconds: config.startupTimeoutSeconds,
+      onSetupProgress: (p) => {
+        deps.log(`hearth worker: setup ${describeProgress(p)}`);
+        // Status shows it soon: one heartbeat now, not after the interval.
+        this.scheduleHeartbeat(0);
+      },
     });
     this.supervisor.onChange(() => this.wake?.());
   }
@@ -68,7 +78,13 @@ export class WarmWorker {
     if (this.config.healthPort === 0) return;
     const server = createServer((req, res) => {
       const path = (req.url ?? "").split("?")[0];
-      if (path === "/healthz") {
+      if (path === STARTUP_PATH) {
+        // The kubelet's startup probe (src/workload/startup.ts): started once setup() finished,
+        // or once it reported progress (from then the runtime's own deadline governs).
+        const s = this.supervisor;
+        const started = s.state === "ready" || s.state === "restarting" || s.setup.progressed || s.setup.report()?.durationSeconds !== undefined;
+        res.writeHead(started ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ state: this.wireState(), setup: s.setup.report() }));
+      } else if (path === "/healthz") {
         res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
       } else if (path === "/readyz") {
         const ready = this.supervisor.state === "ready" && !this.draining;
@@ -105,7 +121,7 @@ export class WarmWorker {
     let backoff = 100;
     while (!this.draining) {
       const state = this.supervisor.state;
-      if (state === "fatal") break;
+      if (state === "fatal" || state === "setupTimeout") break;
       const want = this.supervisor.capacity;
       if (want === 0) {
         await this.waitForChange();
@@ -123,7 +139,7 @@ export class WarmWorker {
         // Not known to have arrived: send them again on their own (a repeat is a harmless 409).
         this.results.resend(riding);
         // Aborted on purpose (drain, FatalError): nothing to retry.
-        if (this.draining || this.supervisor.state === "fatal") break;
+        if (this.draining || this.supervisor.state === "fatal" || this.supervisor.state === "setupTimeout") break;
         const status = err instanceof WorkerApiError ? err.status : 0;
         this.deps.log(`hearth worker: lease failed${status === 0 ? "" : ` (HTTP ${status})`}: ${err instanceof Error ? err.message : String(err)}; retrying in ${backoff} ms`);
         await this.deps.clock.sleep(backoff).catch(() => undefined);
@@ -133,7 +149,8 @@ export class WarmWorker {
       }
     }
     stop?.removeEventListener("abort", onStop);
-    const fatal = this.supervisor.state === "fatal";
+    const ended = this.supervisor.state;
+    const fatal = ended === "fatal" || ended === "setupTimeout";
     if (!fatal) await this.supervisor.drain();
     await Promise.allSettled([...this.reports]);
     await this.sendHeartbeat().catch(() => undefined);
@@ -141,6 +158,7 @@ export class WarmWorker {
     this.supervisor.stop();
     this.api.close();
     await new Promise<void>((resolve) => (this.health === undefined ? resolve() : this.health.close(() => resolve())));
+    if (ended === "setupTimeout") return EXIT_CODES.Timeout;
     return fatal ? EXIT_CODES.Fatal : 0;
   }
 
@@ -247,6 +265,10 @@ export class WarmWorker {
     if (state === "fatal") {
       this.deps.log("hearth worker: FatalError: exiting 75 so the container restarts");
       this.leaseAbort?.abort();
+    } else if (state === "setupTimeout") {
+      this.deps.log("hearth worker: SetupTimeout: exiting 124 so the container restarts (with the kubelet's back-off)");
+      this.leaseAbort?.abort();
+      this.wake?.();
     } else if (state === "failed") {
       const e = this.supervisor.setupError;
       this.deps.log(`hearth worker: setup failed: ${e?.type ?? "?"}: ${e?.message ?? ""}`);
@@ -278,6 +300,7 @@ export class WarmWorker {
       ready: state === "ready",
       state,
       error: state === "failed" ? error : undefined,
+      setup: this.supervisor.setup.report(),
       tasks: [...this.held.keys()],
     });
     for (const id of cancel) {
@@ -298,6 +321,7 @@ export function toWireState(state: SupervisorState): WorkerWireState {
       return "ready";
     case "failed":
     case "fatal":
+    case "setupTimeout":
       return "failed";
     case "stopped":
       return "draining";
@@ -318,6 +342,14 @@ export async function runWarmWorker(config: WorkerConfig, deps: WarmDeps): Promi
     return EXIT_CODES.BadConfiguration;
   }
   const code = await worker.run();
+  const setupError = worker.supervisor.setupError;
+  if (code === EXIT_CODES.Timeout && setupError !== undefined) {
+    // The kubelet shows the reason in the container's lastState (and the operator in status).
+    // Outside a pod (dev mode) there is no /dev/termination-log: write only where one exists.
+    if (config.terminationLog !== DEFAULT_TERMINATION_LOG || existsSync(config.terminationLog)) {
+      await writeTerminationLog(config.terminationLog, failureDocument(setupError), deps.log);
+    }
+  }
   process.off("SIGTERM", onSignal);
   process.off("SIGINT", onSignal);
   return code;

@@ -11,13 +11,17 @@ export interface LeasedTask {
   deadline: number;
 }
 
+import type { SetupReport } from "./setup-watch.ts";
+
 export type WorkerWireState = "ready" | "setup" | "draining" | "failed";
 
 export interface Heartbeat {
   busy: number;
   ready: boolean;
   state: WorkerWireState;
-  error?: { type: string; message: string } | undefined;
+  error?: { type: string; message: string; reason?: string } | undefined;
+  /** What setup() is doing / took (docs/protocol.md): progress, start, last duration. */
+  setup?: SetupReport | undefined;
   /** Tasks this worker holds: lets the gateway re-queue leases whose response never arrived. */
   tasks: string[];
 }

@@ -19,6 +19,7 @@ import type { HearthFunction } from "../api/v1alpha1/index.ts";
 import { planGpu, type GpuStatusSummary } from "../gpu/plan.ts";
 import type { WorkloadConfig } from "./config.ts";
 import { stableHash } from "./hash.ts";
+import { startupProbe } from "./startup.ts";
 import { ANNOTATIONS, HEALTH_PORT_NAME, WORKER_CONTAINER, workerLabels, type WorkerMode } from "./labels.ts";
 
 /** The key of the worker token in the Function's worker Secret. */
@@ -58,6 +59,7 @@ export const OPERATOR_ENV = [
   "HEARTH_WORKER_ID",
   "HEARTH_CONCURRENCY",
   "HEARTH_TIMEOUT_SECONDS",
+  "HEARTH_STARTUP_TIMEOUT_SECONDS",
   "HEARTH_RESTART_ON_ERROR",
   "HEARTH_ENCODING",
   "HEARTH_GPU_FRACTION",
@@ -73,6 +75,7 @@ const ENV_SOURCE_FIELD: Record<(typeof OPERATOR_ENV)[number], string> = {
   HEARTH_WORKER_ID: "the pod name",
   HEARTH_CONCURRENCY: "spec.concurrency",
   HEARTH_TIMEOUT_SECONDS: "spec.timeoutSeconds",
+  HEARTH_STARTUP_TIMEOUT_SECONDS: "spec.startupTimeoutSeconds",
   HEARTH_RESTART_ON_ERROR: "spec.restartOnError",
   HEARTH_ENCODING: "spec.encoding",
   HEARTH_GPU_FRACTION: "spec.gpu",
@@ -156,6 +159,7 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
     { name: "HEARTH_WORKER_ID", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
     { name: "HEARTH_CONCURRENCY", value: String(spec.concurrency) },
     { name: "HEARTH_TIMEOUT_SECONDS", value: String(timeoutSeconds) },
+    { name: "HEARTH_STARTUP_TIMEOUT_SECONDS", value: String(spec.startupTimeoutSeconds) },
     { name: "HEARTH_RESTART_ON_ERROR", value: String(spec.restartOnError) },
     { name: "HEARTH_ENCODING", value: spec.encoding },
   );
@@ -228,6 +232,7 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
     // when its model is loaded. /healthz is served from the start, so a long setup() is not killed.
     worker.readinessProbe = { httpGet: { path: "/readyz", port: HEALTH_PORT_NAME }, periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 1, successThreshold: 1 };
     worker.livenessProbe = { httpGet: { path: "/healthz", port: HEALTH_PORT_NAME }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 };
+    worker.startupProbe = startupProbe(spec.startupTimeoutSeconds, HEALTH_PORT_NAME);
   }
 
   const initContainers: V1Container[] = [];

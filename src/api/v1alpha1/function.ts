@@ -79,6 +79,12 @@ export const functionSpec = z
     gpu: gpuSpec.optional().describe("Absent: CPU only."),
     restartOnError: z.boolean().default(true).describe("Re-spawn the worker process with a fresh setup() after user code raised."),
     timeoutSeconds: timeoutSeconds.default(300).describe("Per-attempt deadline; progress updates extend it."),
+    startupTimeoutSeconds: z
+      .int()
+      .min(1)
+      .max(86400)
+      .default(600)
+      .describe("Deadline of setup() in each worker, distinct from timeoutSeconds; setup progress extends it. Past it the worker exits 124 (SetupTimeout) and restarts."),
     retries: retryPolicy.default({ maxRetries: 0, initialBackoffSeconds: 1, maxBackoffSeconds: 60, multiplier: 2 }),
     concurrency: z.int().min(1).max(1024).default(1).describe("Tasks in flight per worker."),
     warmPool: warmPoolSpec.default({ minReplicas: 1, maxReplicas: 10, scaleDownDelaySeconds: 300 }),
@@ -110,6 +116,28 @@ export const gpuStatus = z.object({
   profile: z.string().max(64).optional(),
 });
 
+/** Setup of the pool's workers as the gateway last heard it (src/controllers/setup-status). */
+export const setupStatus = z.object({
+  /** Workers still in setup(). */
+  starting: z.int().min(0).optional(),
+  /** Human summary, e.g. "loading: 40% weights". */
+  message: z.string().max(1024).optional(),
+  /** The most advanced setup progress of a starting worker, 0..1. */
+  progress: z.number().min(0).max(1).optional(),
+  /** Seconds setup() took on the last worker that became ready. */
+  lastDurationSeconds: z.number().min(0).optional(),
+  /** The last setup failure (SetupTimeout, SetupFailing) with the worker's last message. */
+  lastFailure: z
+    .object({
+      reason: z.string().max(64),
+      message: z.string().max(2048),
+      time: z.string().max(64).optional(),
+      worker: z.string().max(253).optional(),
+    })
+    .optional(),
+});
+export type SetupStatus = z.infer<typeof setupStatus>;
+
 export const functionStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   conditions: conditions.optional(),
@@ -122,5 +150,6 @@ export const functionStatus = z.object({
   gpu: gpuStatus.optional(),
   endpoint: z.string().max(512).optional(),
   deployment: z.string().max(253).optional(),
+  setup: setupStatus.optional().describe("What the workers' setup() is doing, from their heartbeats (written by the operator's leader)."),
 });
 export type FunctionStatus = z.infer<typeof functionStatus>;
