@@ -113,6 +113,7 @@ function waitParam(ms: number): string {
 }
 
 const POLL_MS = 60_000;
+const MAP_BATCH = 5000;
 
 export class HearthClient {
   readonly http: HttpClient;
@@ -130,6 +131,13 @@ export class HearthClient {
 
   task(id: string): TaskHandle {
     return new TaskHandle(this, id);
+  }
+
+  /** A Workflow: `run`/`push` like a function; `push` gives a RunHandle with `.step(name)`. */
+  workflow(ref: string | { namespace: string; name: string }): RemoteWorkflow {
+    const parsed = typeof ref === "string" ? parseFunctionRef(ref) : ref;
+    if (parsed === undefined) throw new HearthError({ type: "BadRequest", message: `workflow must be "namespace/name", got ${JSON.stringify(ref)}`, status: 0 });
+    return new RemoteWorkflow(this, parsed.namespace, parsed.name);
   }
 
   /** Closes idle connections so the process can exit. */
@@ -166,7 +174,7 @@ function decodeOutput(res: HttpResponse): unknown {
 export class RemoteFunction {
   readonly namespace: string;
   readonly name: string;
-  private readonly client: HearthClient;
+  protected readonly client: HearthClient;
 
   constructor(client: HearthClient, namespace: string, name: string) {
     this.client = client;
@@ -174,7 +182,7 @@ export class RemoteFunction {
     this.name = name;
   }
 
-  private path(action: string): string {
+  protected path(action: string): string {
     return `/v1/namespaces/${encodeURIComponent(this.namespace)}/functions/${encodeURIComponent(this.name)}${action}`;
   }
 
@@ -232,6 +240,29 @@ export class RemoteFunction {
     return ids.map((id) => new TaskHandle(this.client, String(id)));
   }
 
+  /**
+   * Runs the function once per item: one batched push (`:pushMany`), then the results in input
+   * order as they complete. A failed item throws its HearthError when reached, or is yielded as
+   * the error with `returnExceptions: true`.
+   */
+  async *map(items: Iterable<unknown>, opts: { returnExceptions?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<unknown> {
+    const inputs = [...items];
+    const handles: TaskHandle[] = [];
+    for (let i = 0; i < inputs.length; i += MAP_BATCH) {
+      handles.push(...(await this.pushMany(inputs.slice(i, i + MAP_BATCH), opts.signal === undefined ? {} : { signal: opts.signal })));
+    }
+    const waitOpts = opts.signal === undefined ? {} : { signal: opts.signal };
+    // Every result is awaited at once (the connection pool bounds the polls); yielded in order.
+    const results = handles.map((h) => h.result(waitOpts).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })));
+    for (const r of results) r.catch(() => undefined);
+    for (const pending of results) {
+      const r = await pending;
+      if (r.ok) yield r.value;
+      else if (opts.returnExceptions === true) yield r.error;
+      else throw r.error;
+    }
+  }
+
   async stats(): Promise<FunctionStats> {
     const res = await this.client.call({ method: "GET", path: this.path("/stats") });
     if (res.status !== 200) throw errorFrom(res);
@@ -246,14 +277,14 @@ function headerOf(res: HttpResponse, name: string): string | undefined {
 
 export class TaskHandle {
   readonly id: string;
-  private readonly client: HearthClient;
+  protected readonly client: HearthClient;
 
   constructor(client: HearthClient, id: string) {
     this.client = client;
     this.id = id;
   }
 
-  private path(suffix = ""): string {
+  protected path(suffix = ""): string {
     return `/v1/tasks/${encodeURIComponent(this.id)}${suffix}`;
   }
 
@@ -352,4 +383,111 @@ export function outcomeOf(doc: TaskDocument): unknown {
   if (doc.status === "succeeded") return doc.outputB64 !== undefined ? Buffer.from(doc.outputB64, "base64") : (doc.output ?? null);
   const error = doc.error ?? { type: doc.status === "cancelled" ? ("Cancelled" as const) : ("UserError" as const), message: `task ${doc.status}` };
   throw new HearthError({ type: error.type, message: error.message, status: 0, taskId: doc.id, attempt: error.attempt });
+}
+
+/** One execution of a workflow step (`GET /v1/tasks/{run}/steps/{step}`). */
+export interface StepItem {
+  path: number[];
+  taskId: string;
+  kind: "call" | "reduce";
+  status: TaskDocument["status"];
+  attempts: number;
+  cached?: boolean;
+  output?: unknown;
+  outputB64?: string;
+  error?: TaskDocument["error"];
+}
+
+/** A step event of a run's SSE stream. */
+export interface StepEvent {
+  step: string;
+  path: number[];
+  taskId: string;
+  event: "queued" | "started" | "progress" | "finished" | "failed" | "cancelled";
+  cached?: boolean;
+  progress?: TaskProgress;
+  error?: TaskDocument["error"];
+}
+
+export class RemoteWorkflow extends RemoteFunction {
+  protected override path(action: string): string {
+    return `/v1/namespaces/${encodeURIComponent(this.namespace)}/workflows/${encodeURIComponent(this.name)}${action}`;
+  }
+
+  override async push(input: unknown, opts: Omit<CallOptions, "timeoutMs"> = {}): Promise<RunHandle> {
+    const t = await super.push(input, opts);
+    return new RunHandle(this.client, t.id);
+  }
+
+  override pushMany(): Promise<TaskHandle[]> {
+    return Promise.reject(new HearthError({ type: "BadRequest", message: "pushMany is for functions; push a workflow once per input", status: 0 }));
+  }
+}
+
+/** A workflow run: a task, plus the outputs of each step and step events. */
+export class RunHandle extends TaskHandle {
+  /** One page of a step's executions, in item order; `next` is the cursor of the following page. */
+  async stepPage(step: string, opts: { limit?: number; after?: string } = {}): Promise<{ items: StepItem[]; next?: string }> {
+    const q = new URLSearchParams();
+    if (opts.limit !== undefined) q.set("limit", String(opts.limit));
+    if (opts.after !== undefined) q.set("after", opts.after);
+    const query = q.size === 0 ? "" : `?${q.toString()}`;
+    const res = await this.client.call({ method: "GET", path: this.path(`/steps/${encodeURIComponent(step)}${query}`) });
+    if (res.status !== 200) throw errorFrom(res, this.id);
+    return jsonBody(res) as { items: StepItem[]; next?: string };
+  }
+
+  /** Every execution of a step (all pages), in item order. */
+  async step(step: string): Promise<StepItem[]> {
+    const all: StepItem[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.stepPage(step, after === undefined ? { limit: 1000 } : { limit: 1000, after });
+      all.push(...page.items);
+      after = page.next;
+    } while (after !== undefined);
+    return all;
+  }
+
+  /** Step events (queued, started, progress, finished, failed) until the run ends. */
+  async *stepEvents(opts: { signal?: AbortSignal } = {}): AsyncGenerator<StepEvent> {
+    for await (const ev of this.rawEvents(opts)) if (ev.event === "step") yield ev.data as StepEvent;
+  }
+
+  private async *rawEvents(opts: { signal?: AbortSignal }): AsyncGenerator<{ event: string; data: unknown }> {
+    let res: IncomingMessage;
+    try {
+      res = await this.client.http.open({ method: "GET", path: this.path("/events"), headers: { accept: "text/event-stream" }, signal: opts.signal });
+    } catch (err) {
+      throw unreachable(err, this.client.http.base);
+    }
+    if (res.statusCode !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      throw errorFrom({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }, this.id);
+    }
+    res.setEncoding("utf8");
+    let buffer = "";
+    try {
+      for await (const chunk of res) {
+        buffer += chunk as string;
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let event = "message";
+          const data: string[] = [];
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event:")) event = line.slice(6).trim();
+            else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+          }
+          if (data.length === 0) continue;
+          yield { event, data: JSON.parse(data.join("\n")) as unknown };
+          if (event === "done") return;
+        }
+      }
+    } finally {
+      res.destroy();
+    }
+  }
 }

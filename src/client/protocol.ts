@@ -84,6 +84,8 @@ export interface TaskDocument {
   outputB64?: string;
   error?: TaskError;
   progress?: TaskProgress;
+  /** The output came from the result cache: nothing ran (docs/workflows.md, Caching). */
+  cached?: boolean;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;

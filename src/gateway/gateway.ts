@@ -11,12 +11,16 @@ import { GatewayServer, type GatewayLimits } from "./server.ts";
 import { SetupTracker } from "./setup.ts";
 import { TaskStore, type StoreSync } from "./store.ts";
 import { TaskEngine, type EngineOptions } from "./tasks.ts";
+import { WorkflowExecutor } from "./workflows/executor.ts";
+import { StaticWorkflowRegistry, type WorkflowRegistry } from "./workflows/registry.ts";
 
 export interface GatewayOptions {
   /** SQLite file (on a volume); ":memory:" for throwaway gateways. */
   storePath: string;
   storeSync?: StoreSync;
   registry: FunctionRegistry;
+  /** Workflows the gateway runs. Default: none. */
+  workflows?: WorkflowRegistry;
   auth?: AuthConfig;
   port?: number;
   host?: string;
@@ -32,6 +36,7 @@ export interface GatewayOptions {
 export class Gateway {
   readonly store: TaskStore;
   readonly engine: TaskEngine;
+  readonly executor: WorkflowExecutor;
   readonly server: GatewayServer;
   readonly metrics: GatewayMetrics;
   readonly promRegistry: Registry;
@@ -40,12 +45,15 @@ export class Gateway {
   readonly auth: Authenticator;
   readonly authz: Authorizer;
   private readonly registry: FunctionRegistry;
+  private readonly workflows: WorkflowRegistry;
   private readonly ticker: NodeJS.Timeout;
   private stopped = false;
 
   private constructor(parts: {
     store: TaskStore;
     engine: TaskEngine;
+    executor: WorkflowExecutor;
+    workflows: WorkflowRegistry;
     server: GatewayServer;
     metrics: GatewayMetrics;
     promRegistry: Registry;
@@ -60,13 +68,18 @@ export class Gateway {
     this.authz = parts.authz;
     this.store = parts.store;
     this.engine = parts.engine;
+    this.executor = parts.executor;
+    this.workflows = parts.workflows;
     this.server = parts.server;
     this.metrics = parts.metrics;
     this.promRegistry = parts.promRegistry;
     this.registry = parts.registry;
     this.port = parts.port;
     this.url = `http://${parts.host.includes(":") ? `[${parts.host}]` : parts.host}:${parts.port}`;
-    this.ticker = setInterval(() => this.engine.tick(), parts.tickMs);
+    this.ticker = setInterval(() => {
+      this.engine.tick();
+      this.executor.tick();
+    }, parts.tickMs);
     this.ticker.unref();
   }
 
@@ -93,6 +106,17 @@ export class Gateway {
     late.engine = engine;
     const recovered = engine.recover();
     if (recovered > 0) log.info({ recovered }, "re-queued unfinished tasks from the store");
+    const workflows = opts.workflows ?? new StaticWorkflowRegistry();
+    const executor = new WorkflowExecutor({
+      engine,
+      store,
+      registry: opts.registry,
+      clock,
+      log: (msg, fields) => log.debug(fields ?? {}, msg),
+      ...(opts.engine?.resultTtlMs === undefined ? {} : { resultTtlMs: opts.engine.resultTtlMs }),
+    });
+    const runs = executor.recover();
+    if (runs > 0) log.info({ runs }, "resumed unfinished workflow runs from the store");
     let registryReady = false;
     const auth = new Authenticator(opts.auth ?? {});
     const authz = new Authorizer(auth);
@@ -108,12 +132,13 @@ export class Gateway {
       promRegistry,
       log,
       ready: () => registryReady,
+      workflows: { executor, workflows },
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     });
     const host = opts.host ?? "127.0.0.1";
     const port = await server.listen(opts.port ?? 0, host);
-    const gateway = new Gateway({ store, engine, server, metrics, promRegistry, registry: opts.registry, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
-    await opts.registry.start();
+    const gateway = new Gateway({ store, engine, executor, workflows, server, metrics, promRegistry, registry: opts.registry, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
+    await Promise.all([opts.registry.start(), workflows.start()]);
     registryReady = true;
     return gateway;
   }
@@ -126,6 +151,7 @@ export class Gateway {
     this.engine.close();
     await this.server.close();
     this.registry.stop();
+    this.workflows.stop();
     await this.store.close();
   }
 }

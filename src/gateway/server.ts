@@ -13,6 +13,8 @@ import { parseSetupReport, type SetupTracker } from "./setup.ts";
 import type { FunctionRegistry, FunctionSettings } from "./registry.ts";
 import type { TaskStore } from "./store.ts";
 import { EngineError, renderTask, type LeaseGrant, type Task, type TaskEngine, type WorkerState } from "./tasks.ts";
+import { WorkflowApi, type WorkflowApiOptions } from "./workflows/api.ts";
+import { RUN_PREFIX } from "./workflows/executor.ts";
 
 export interface GatewayLimits {
   /** Largest task input accepted. Default 10 MiB. */
@@ -52,9 +54,11 @@ export interface GatewayServerOptions {
   ready: () => boolean;
   /** Workers' setup reports (GET /v1/setup); absent: heartbeats' `setup` is ignored. */
   setup?: SetupTracker;
+  /** Workflow runs (src/gateway/workflows/); absent = no workflow routes. */
+  workflows?: Pick<WorkflowApiOptions, "executor" | "workflows"> | undefined;
 }
 
-type Route = "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "other";
+type Route = "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "other";
 
 const WORKER_STATES = new Set<WorkerState>(["ready", "setup", "draining", "failed"]);
 const MAX_MESSAGE = 64 * 1024;
@@ -63,11 +67,23 @@ const SSE_PING_MS = 15_000;
 export class GatewayServer {
   private readonly o: GatewayServerOptions;
   private readonly limits: GatewayLimits;
+  private readonly workflows: WorkflowApi | undefined;
   readonly server: Server;
 
   constructor(opts: GatewayServerOptions) {
     this.o = opts;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.workflows =
+      opts.workflows === undefined
+        ? undefined
+        : new WorkflowApi({
+            ...opts.workflows,
+            functions: opts.registry,
+            store: opts.store,
+            authz: opts.authz,
+            reply: (res, status, body, contentType, headers) => this.reply(res, "workflow", status, body, contentType, headers),
+            limits: this.limits,
+          });
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, "other", err));
     });
@@ -130,6 +146,19 @@ export class GatewayServer {
         if (segs[3] === "lease") return this.guard(res, "lease", () => this.lease(req, res));
         if (segs[3] === "heartbeat") return this.guard(res, "heartbeat", () => this.heartbeat(req, res));
         if (segs[3] === "results") return this.guard(res, "results", () => this.results(req, res));
+      }
+      const wf = this.workflows;
+      if (wf !== undefined && segs[2] === "tasks" && segs[3]?.startsWith(RUN_PREFIX) === true) {
+        const id = segment(segs[3]);
+        return this.guard(res, "workflow", async () => {
+          if (!(await wf.task(req, res, id, segs.slice(4).map(segment), method, url))) this.reply(res, "other", 404, errorJson("NotFound", `no route for ${method} ${path}`));
+        });
+      }
+      if (wf !== undefined && segs[2] === "namespaces" && segs[4] === "workflows" && segs[3] !== undefined && segs[5] !== undefined && segs.length === 6 && method === "POST") {
+        const ns = segment(segs[3]);
+        const last = segment(segs[5]);
+        if (last.endsWith(":run")) return this.guard(res, "workflow", () => wf.invoke(req, res, ns, last.slice(0, -4), "run", url));
+        if (last.endsWith(":push")) return this.guard(res, "workflow", () => wf.invoke(req, res, ns, last.slice(0, -5), "push", url));
       }
       if (segs[2] === "tasks" && segs[3] !== undefined && segs[3] !== "") {
         const id = segment(segs[3]);

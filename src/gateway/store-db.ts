@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Encoding, TaskError, TaskStatus } from "../client/protocol.ts";
+import { EXTRA_TABLES, type ExtraWrite } from "./store-tables.ts";
 
 export interface TaskRow {
   id: string;
@@ -58,6 +59,7 @@ export function openDb(path: string, sync: StoreSync): DatabaseSync {
     CREATE INDEX IF NOT EXISTS tasks_active ON tasks(status) WHERE status IN ('queued', 'running');
     CREATE INDEX IF NOT EXISTS tasks_finished ON tasks(finished_at) WHERE finished_at IS NOT NULL;
   `);
+  for (const t of EXTRA_TABLES) db.exec(t.schema);
   return db;
 }
 
@@ -67,6 +69,7 @@ export class DbWriter {
   private readonly upsert: StatementSync;
   private readonly expired: StatementSync;
   private readonly remove: StatementSync;
+  private readonly extra = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync) {
     this.db = db;
@@ -81,8 +84,9 @@ export class DbWriter {
   }
 
   /** One transaction; throws (after rolling back) when it cannot commit. */
-  write(rows: Iterable<TaskRow>): void {
+  write(rows: Iterable<TaskRow>, extras: readonly ExtraWrite[] = []): void {
     this.transaction(() => {
+      for (const e of extras) this.writeExtra(e);
       for (const r of rows) {
         this.upsert.run(
           r.id,
@@ -103,6 +107,21 @@ export class DbWriter {
         );
       }
     });
+  }
+
+  private writeExtra(e: ExtraWrite): void {
+    const table = EXTRA_TABLES.find((t) => t.name === e.table);
+    if (table === undefined) throw new Error(`unknown store table ${e.table}`);
+    const by = "deleteBy" in e ? e.deleteBy : undefined;
+    if (by !== undefined && !table.columns.includes(by)) throw new Error(`unknown column ${by} of ${e.table}`);
+    const sql =
+      e.values !== null
+        ? `INSERT OR REPLACE INTO ${table.name} (${table.columns.join(", ")}) VALUES (${table.columns.map(() => "?").join(", ")})`
+        : `DELETE FROM ${table.name} WHERE ${by ?? table.columns[0] ?? "key"} = ?`;
+    let stmt = this.extra.get(sql);
+    if (stmt === undefined) this.extra.set(sql, (stmt = this.db.prepare(sql)));
+    if (e.values !== null) stmt.run(...e.values);
+    else stmt.run(e.key);
   }
 
   deleteFinishedBefore(before: number, limit: number): string[] {

@@ -2,8 +2,9 @@
 // (about a millisecond per commit on ordinary disks) never stalls request handling.
 import { parentPort, workerData } from "node:worker_threads";
 import { DbWriter, openDb, type StoreSync, type TaskRow } from "./store-db.ts";
+import type { ExtraWrite } from "./store-tables.ts";
 
-export type ToWriter = { t: "write"; batch: number; rows: TaskRow[] } | { t: "delete"; req: number; before: number; limit: number } | { t: "close" };
+export type ToWriter = { t: "write"; batch: number; rows: TaskRow[]; extras: ExtraWrite[] } | { t: "delete"; req: number; before: number; limit: number } | { t: "close" };
 
 export type FromWriter =
   | { t: "written"; batch: number; ms: number; rows: number }
@@ -23,7 +24,7 @@ function main(): void {
       case "write": {
         const started = performance.now();
         try {
-          writer.write(msg.rows);
+          writer.write(msg.rows, msg.extras);
           reply({ t: "written", batch: msg.batch, ms: performance.now() - started, rows: msg.rows.length });
         } catch (err) {
           reply({ t: "writeFailed", batch: msg.batch, message: err instanceof Error ? err.message : String(err) });

@@ -4,9 +4,11 @@
 // acknowledged only after the commit holding it (committed()). File stores commit on a writer
 // thread (store-writer.ts) so fsync never blocks the event loop; ":memory:" stores (tests)
 // commit in-thread. Leases are not written: after a restart every unfinished task is queued again.
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
 import { DbReader, DbWriter, openDb, type StoreSync, type TaskRow } from "./store-db.ts";
 import type { FromWriter, ToWriter } from "./store-writer.ts";
+import type { ExtraWrite, SqlValue } from "./store-tables.ts";
 
 export type { StoreSync, TaskRow } from "./store-db.ts";
 
@@ -26,7 +28,7 @@ interface Batch {
 
 /** Where commits happen: here, or on the writer thread. */
 interface Writer {
-  write(rows: TaskRow[]): Promise<number>;
+  write(rows: TaskRow[], extras: ExtraWrite[]): Promise<number>;
   deleteFinishedBefore(before: number, limit: number): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -36,9 +38,9 @@ class InlineWriter implements Writer {
   constructor(w: DbWriter) {
     this.w = w;
   }
-  async write(rows: TaskRow[]): Promise<number> {
+  async write(rows: TaskRow[], extras: ExtraWrite[]): Promise<number> {
     const started = performance.now();
-    this.w.write(rows);
+    this.w.write(rows, extras);
     return performance.now() - started;
   }
   async deleteFinishedBefore(before: number, limit: number): Promise<string[]> {
@@ -94,8 +96,8 @@ class ThreadWriter implements Writer {
     });
   }
 
-  write(rows: TaskRow[]): Promise<number> {
-    return this.send((batch) => ({ t: "write", batch, rows }));
+  write(rows: TaskRow[], extras: ExtraWrite[]): Promise<number> {
+    return this.send((batch) => ({ t: "write", batch, rows, extras }));
   }
 
   deleteFinishedBefore(before: number, limit: number): Promise<string[]> {
@@ -116,7 +118,11 @@ export class TaskStore {
   private readonly reader: DbReader;
   private readonly writer: Writer;
   private readonly closeDb: () => void;
+  private readonly db: DatabaseSync;
+  private readonly queries = new Map<string, StatementSync>();
   private staged = new Map<string, TaskRow>();
+  /** Rows of the other tables (store-tables.ts), by table and key; made into values at flush time. */
+  private stagedExtra = new Map<string, () => ExtraWrite>();
   private stagedBatch: Batch | undefined;
   private inflight: { rows: Map<string, TaskRow>; batch: Batch | undefined } | undefined;
   private flushScheduled = false;
@@ -126,6 +132,7 @@ export class TaskStore {
     this.opts = opts;
     const sync = opts.synchronous ?? "full";
     const db = openDb(path, sync);
+    this.db = db;
     this.reader = new DbReader(db);
     this.closeDb = () => db.close();
     this.writer = path === ":memory:" ? new InlineWriter(new DbWriter(db)) : new ThreadWriter(path, sync);
@@ -141,9 +148,44 @@ export class TaskStore {
     }
   }
 
+  /**
+   * Stages a row of another table (store-tables.ts) for the same commit as the tasks saved in
+   * this turn of the event loop. `make` runs at flush time (later saves of the same key win),
+   * so a row changed a thousand times between commits is serialized once.
+   */
+  saveExtra(table: string, key: string, make: () => SqlValue[] | null): void {
+    if (this.closed) return;
+    this.stagedExtra.set(`${table}\u0000${key}`, () => {
+      const values = make();
+      return values === null ? { table, key, values: null } : { table, key, values };
+    });
+    this.scheduleFlush();
+  }
+
+  /** Stages deleting every row of `table` whose `column` equals `value`. */
+  deleteExtraBy(table: string, column: string, value: string): void {
+    if (this.closed) return;
+    this.stagedExtra.set(`${table}\u0000${column}=\u0000${value}`, () => ({ table, key: value, values: null, deleteBy: column }));
+    this.scheduleFlush();
+  }
+
+  /** A read on the gateway's connection (committed rows only: await committed() first when it matters). */
+  query(sql: string, ...params: SqlValue[]): Record<string, SqlValue>[] {
+    let stmt = this.queries.get(sql);
+    if (stmt === undefined) this.queries.set(sql, (stmt = this.db.prepare(sql)));
+    return stmt.all(...params) as Record<string, SqlValue>[];
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
   /** Resolves once everything saved so far is durable; rejects if that commit failed. */
   committed(): Promise<void> {
-    if (this.staged.size > 0) {
+    if (this.staged.size > 0 || this.stagedExtra.size > 0) {
       this.stagedBatch ??= newBatch();
       return this.stagedBatch.promise;
     }
@@ -156,13 +198,15 @@ export class TaskStore {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.inflight !== undefined || this.staged.size === 0) return;
+    if (this.inflight !== undefined || (this.staged.size === 0 && this.stagedExtra.size === 0)) return;
     const rows = this.staged;
+    const extras = [...this.stagedExtra.values()].map((make) => make());
     const inflight = { rows, batch: this.stagedBatch };
     this.staged = new Map();
+    this.stagedExtra = new Map();
     this.stagedBatch = undefined;
     this.inflight = inflight;
-    this.writer.write([...rows.values()]).then(
+    this.writer.write([...rows.values()], extras).then(
       (ms) => {
         this.opts.onCommit?.(rows.size, ms);
         inflight.batch?.resolve();
@@ -179,7 +223,7 @@ export class TaskStore {
   private afterCommit(): void {
     this.inflight = undefined;
     // Whatever was saved during that commit goes in the next one, at once.
-    if (this.staged.size > 0) this.flush();
+    if (this.staged.size > 0 || this.stagedExtra.size > 0) this.flush();
   }
 
   get(id: string): TaskRow | undefined {
@@ -207,7 +251,7 @@ export class TaskStore {
   /** Commits what is staged, then closes. */
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.staged.size > 0 || this.inflight !== undefined) {
+    while (this.staged.size > 0 || this.stagedExtra.size > 0 || this.inflight !== undefined) {
       this.flush();
       await this.committed().catch(() => undefined);
     }

@@ -17,13 +17,22 @@ import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { Deque } from "./queue.ts";
 import { functionKey, type FunctionRegistry, type FunctionSettings } from "./registry.ts";
 import { DEFAULT_RETRIES } from "./registry.ts";
-import { planFailure } from "./retry.ts";
+import { planFailure, type RetryPolicy } from "./retry.ts";
 import type { TaskRow, TaskStore } from "./store.ts";
 
 /** A task in memory: its stored row plus what lives only in memory (progress, the current lease). */
 export interface Task extends TaskRow {
   progress: TaskProgress | undefined;
   lease: Lease | undefined;
+  /** Overrides of the Function's timeout and retries (workflow steps); set by the submitter. */
+  policy?: TaskPolicy | undefined;
+  /** The output came from the result cache (src/gateway/cache.ts); nothing ran. */
+  cached?: boolean | undefined;
+}
+
+export interface TaskPolicy {
+  timeoutSeconds?: number | undefined;
+  retries?: RetryPolicy | undefined;
 }
 
 interface Lease {
@@ -204,6 +213,33 @@ export class TaskEngine {
     this.save(task);
     this.enqueue(q, task, false);
     return { task, repeat: false };
+  }
+
+  /** Records a task that is already done: its output came from the result cache. */
+  submitCached(fn: FunctionSettings, input: string, encoding: Encoding, output: string): Task {
+    const now = this.clock.now();
+    const task: Task = {
+      id: randomUUID(),
+      namespace: fn.namespace,
+      name: fn.name,
+      status: "queued",
+      attempts: 0,
+      disruptions: 0,
+      encoding,
+      input,
+      output,
+      error: null,
+      idempotencyKey: null,
+      createdAt: now,
+      startedAt: now,
+      finishedAt: null,
+      notBefore: null,
+      progress: undefined,
+      lease: undefined,
+      cached: true,
+    };
+    this.finish(task, "succeeded", null, 0);
+    return task;
   }
 
   /** Accepts several JSON inputs at once (one queue check, one dispatch). */
@@ -557,17 +593,18 @@ export class TaskEngine {
         task.startedAt = now;
         this.opts.metrics?.taskStarted(task, now - task.createdAt);
       }
+      const timeoutSeconds = task.policy?.timeoutSeconds ?? fn.timeoutSeconds;
       const lease: Lease = {
         leaseId: `${this.leasePrefix}.${(this.leaseCounter++).toString(36)}`,
         workerId: worker.id,
-        deadline: now + fn.timeoutSeconds * 1000,
+        deadline: now + timeoutSeconds * 1000,
         leasedAt: now,
-        timeoutSeconds: fn.timeoutSeconds,
+        timeoutSeconds,
       };
       task.lease = lease;
       q.running.set(task.id, task);
       worker.leased.add(task.id);
-      grants.push({ id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds: fn.timeoutSeconds });
+      grants.push({ id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds });
       if (task.attempts === 1) this.emit(task.id, { type: "status", task });
     }
     return grants;
@@ -588,7 +625,7 @@ export class TaskEngine {
       type,
       attempts: task.attempts,
       disruptions: task.disruptions,
-      policy: settings?.retries ?? DEFAULT_RETRIES,
+      policy: task.policy?.retries ?? settings?.retries ?? DEFAULT_RETRIES,
       maxDisruptions: this.opts.maxDisruptions ?? 5,
     });
     if (!plan.countAttempt) {
@@ -701,6 +738,7 @@ export function renderTask(t: Task): string {
   if (t.finishedAt !== null) doc.finishedAt = iso(t.finishedAt);
   if (t.progress !== undefined) doc.progress = t.progress;
   if (t.error !== null) doc.error = t.error;
+  if (t.cached === true) doc.cached = true;
   if (t.status === "succeeded" && t.output !== null && t.encoding === "pickle") doc.outputB64 = t.output;
   const text = JSON.stringify(doc);
   if (t.status === "succeeded" && t.output !== null && t.encoding === "json") return `${text.slice(0, -1)},"output":${t.output}}`;

@@ -131,20 +131,21 @@ export interface GatewayProcess {
 }
 
 /** `hearth gateway` as its own process, on a given store and Function manifests. */
-export async function startGatewayProcess(dir: string, store: string, fns: { name: string; timeoutSeconds?: number }[], port?: number): Promise<GatewayProcess> {
+export async function startGatewayProcess(dir: string, store: string, fns: { name: string; timeoutSeconds?: number }[], port?: number, extraDocs: readonly object[] = []): Promise<GatewayProcess> {
   const manifest = join(dir, "functions.yaml");
   writeFileSync(
     manifest,
-    fns
-      .map((f) =>
+    [
+      ...fns.map((f) =>
         stringify({
           apiVersion: "hearth.dev/v1alpha1",
           kind: "Function",
           metadata: { name: f.name, namespace: "default" },
           spec: { image: "example/none:1", handler: "m:f", runtime: "node", timeoutSeconds: f.timeoutSeconds ?? 300 },
         }),
-      )
-      .join("---\n"),
+      ),
+      ...extraDocs.map((d) => stringify(d)),
+    ].join("---\n"),
   );
   const p = port ?? (await freePort());
   let err = "";

@@ -10,6 +10,7 @@ import { Gateway } from "../../gateway/gateway.ts";
 import { KubeFunctionRegistry } from "../../gateway/kube-registry.ts";
 import { settingsFromManifests, StaticRegistry, type FunctionRegistry } from "../../gateway/registry.ts";
 import { SystemClock } from "../../kube/clock.ts";
+import { KubeWorkflowRegistry, StaticWorkflowRegistry, workflowsFromManifests, type WorkflowRegistry } from "../../gateway/workflows/registry.ts";
 
 export const summary = "serve the invocation API: queues, leases, results, progress, metrics";
 
@@ -18,7 +19,7 @@ const USAGE = `usage: hearth gateway [flags]
   --host ADDR               listen address (default 0.0.0.0)
   --store PATH              SQLite task store on a volume (default .hearth/gateway.db)
   --store-sync full|normal  full survives power loss, normal only process crashes (default full)
-  --functions FILE          serve the Function manifests in FILE instead of watching the cluster
+  --functions FILE          serve the Function (and Workflow) manifests in FILE instead of watching the cluster
   --kubeconfig PATH         kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
   --namespace NS            watch Functions in NS only (repeatable; default all)
   --caller-tokens-file F    bearer tokens for callers, one per line (or $HEARTH_CALLER_TOKENS, comma-separated)
@@ -84,23 +85,28 @@ export async function run(args: string[]): Promise<number> {
   if (signingKey === undefined || signingKey === "") log.warn("no worker signing key configured: any client can lease and complete tasks (dev only)");
 
   let registry: FunctionRegistry;
+  let workflows: WorkflowRegistry;
   if (values.functions !== undefined) {
     const docs = parseAllDocuments(readFileSync(values.functions, "utf8")).map((d) => d.toJS() as unknown);
     const fns = settingsFromManifests(docs);
-    log.info({ functions: fns.map((f) => `${f.namespace}/${f.name}`) }, "serving Functions from file");
+    const wfs = workflowsFromManifests(docs);
+    log.info({ functions: fns.map((f) => `${f.namespace}/${f.name}`), workflows: wfs.map((w) => `${w.namespace}/${w.name}`) }, "serving Functions from file");
     registry = new StaticRegistry(fns);
+    workflows = new StaticWorkflowRegistry(wfs);
   } else {
     const { loadConnection } = await import("../../kube/kubeconfig.ts");
     const { createClient } = await import("../../kube/client.ts");
     const connection = await loadConnection(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig });
     const client = createClient({ connection, clock, fieldManager: "hearth-gateway" });
     registry = new KubeFunctionRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
+    workflows = new KubeWorkflowRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
   }
 
   const gateway = await Gateway.start({
     storePath: values.store ?? ".hearth/gateway.db",
     storeSync: sync,
     registry,
+    workflows,
     auth: { callerTokens, workerSigningKey: signingKey },
     port: intFlag(values.port, "port", 8080),
     host: values.host ?? "0.0.0.0",
