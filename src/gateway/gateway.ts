@@ -5,10 +5,13 @@ import { Registry } from "prom-client";
 import { SystemClock, type Clock } from "../kube/clock.ts";
 import { Authenticator, type AuthConfig } from "./auth.ts";
 import { Authorizer } from "./authz.ts";
+import { StaticCatalog, type Catalog } from "./catalog.ts";
+import { ConsoleApi } from "./console-api.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import type { FunctionRegistry } from "./registry.ts";
 import { GatewayServer, type GatewayLimits } from "./server.ts";
 import { SetupTracker } from "./setup.ts";
+import { SignatureBook } from "./signatures.ts";
 import { TaskStore, type StoreSync } from "./store.ts";
 import { TaskEngine, type EngineOptions } from "./tasks.ts";
 import { WorkflowExecutor } from "./workflows/executor.ts";
@@ -21,6 +24,8 @@ export interface GatewayOptions {
   registry: FunctionRegistry;
   /** Workflows the gateway runs. Default: none. */
   workflows?: WorkflowRegistry;
+  /** Objects the console shows (default: none but the tasks). */
+  catalog?: Catalog;
   auth?: AuthConfig;
   port?: number;
   host?: string;
@@ -44,8 +49,10 @@ export class Gateway {
   readonly url: string;
   readonly auth: Authenticator;
   readonly authz: Authorizer;
+  readonly signatures: SignatureBook;
   private readonly registry: FunctionRegistry;
   private readonly workflows: WorkflowRegistry;
+  private readonly catalog: Catalog;
   private readonly ticker: NodeJS.Timeout;
   private stopped = false;
 
@@ -58,6 +65,8 @@ export class Gateway {
     metrics: GatewayMetrics;
     promRegistry: Registry;
     registry: FunctionRegistry;
+    catalog: Catalog;
+    signatures: SignatureBook;
     auth: Authenticator;
     authz: Authorizer;
     port: number;
@@ -74,6 +83,8 @@ export class Gateway {
     this.metrics = parts.metrics;
     this.promRegistry = parts.promRegistry;
     this.registry = parts.registry;
+    this.catalog = parts.catalog;
+    this.signatures = parts.signatures;
     this.port = parts.port;
     this.url = `http://${parts.host.includes(":") ? `[${parts.host}]` : parts.host}:${parts.port}`;
     this.ticker = setInterval(() => {
@@ -121,8 +132,12 @@ export class Gateway {
     const auth = new Authenticator(opts.auth ?? {});
     const authz = new Authorizer(auth);
     const setup = new SetupTracker(clock, promRegistry, opts.engine?.workerTimeoutMs);
+    const catalog = opts.catalog ?? new StaticCatalog([]);
+    const signatures = new SignatureBook(() => clock.now());
     const server = new GatewayServer({
       setup,
+      signatures,
+      console: new ConsoleApi({ engine, catalog, signatures, authz }),
       engine,
       registry: opts.registry,
       store,
@@ -137,8 +152,9 @@ export class Gateway {
     });
     const host = opts.host ?? "127.0.0.1";
     const port = await server.listen(opts.port ?? 0, host);
-    const gateway = new Gateway({ store, engine, executor, workflows, server, metrics, promRegistry, registry: opts.registry, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
+    const gateway = new Gateway({ store, engine, executor, workflows, server, metrics, promRegistry, registry: opts.registry, catalog, signatures, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
     await Promise.all([opts.registry.start(), workflows.start()]);
+    await catalog.start();
     registryReady = true;
     return gateway;
   }
@@ -152,6 +168,7 @@ export class Gateway {
     await this.server.close();
     this.registry.stop();
     this.workflows.stop();
+    this.catalog.stop();
     await this.store.close();
   }
 }

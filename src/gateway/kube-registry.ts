@@ -19,7 +19,7 @@ export interface KubeRegistryOptions {
 }
 
 export class KubeFunctionRegistry implements FunctionRegistry {
-  private readonly informer: Informer<Unstructured>;
+  readonly informer: Informer<Unstructured>;
   private readonly log: Logger;
   // Parsing a spec per call would cost more than the call's routing: cache by resourceVersion.
   private readonly parsed = new Map<string, { rv: string | undefined; settings: FunctionSettings | undefined }>();

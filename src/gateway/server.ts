@@ -7,10 +7,12 @@ import type { Registry } from "prom-client";
 import { httpStatusOfTaskError, isExitErrorType, isTerminal, parseDuration, PICKLE_CONTENT_TYPE, type Encoding, type ExitErrorType } from "../client/protocol.ts";
 import type { Authenticator } from "./auth.ts";
 import type { AccessRequest, Authorizer, Caller } from "./authz.ts";
+import type { ConsoleApi } from "./console-api.ts";
 import { errorJson, HttpError, int, parseJsonObject, queryOf, readBody, send, sendError, statusOf, str } from "./http.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { parseSetupReport, type SetupTracker } from "./setup.ts";
 import type { FunctionRegistry, FunctionSettings } from "./registry.ts";
+import type { SignatureBook } from "./signatures.ts";
 import type { TaskStore } from "./store.ts";
 import { EngineError, renderTask, type LeaseGrant, type Task, type TaskEngine, type WorkerState } from "./tasks.ts";
 import { WorkflowApi, type WorkflowApiOptions } from "./workflows/api.ts";
@@ -56,9 +58,13 @@ export interface GatewayServerOptions {
   setup?: SetupTracker;
   /** Workflow runs (src/gateway/workflows/); absent = no workflow routes. */
   workflows?: Pick<WorkflowApiOptions, "executor" | "workflows"> | undefined;
+  /** Handler signatures reported in heartbeats (src/gateway/signatures.ts). */
+  signatures?: SignatureBook;
+  /** The console and its read-only API: asked for every request no route above answered. */
+  console?: ConsoleApi;
 }
 
-type Route = "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "other";
+type Route = "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "console" | "other";
 
 const WORKER_STATES = new Set<WorkerState>(["ready", "setup", "draining", "failed"]);
 const MAX_MESSAGE = 64 * 1024;
@@ -193,6 +199,14 @@ export class GatewayServer {
     } else if (path === "/readyz") {
       const ready = this.o.ready();
       return this.reply(res, "health", ready ? 200 : 503, ready ? "ok\n" : "not ready\n", "text/plain");
+    }
+    if (this.o.console !== undefined) {
+      try {
+        const handled = await this.o.console.handle(req, res, path, url);
+        if (handled !== undefined) return this.count("console", handled.status);
+      } catch (err) {
+        return this.fail(res, "console", err);
+      }
     }
     this.reply(res, "other", 404, errorJson("NotFound", `no route for ${method} ${path}`));
   }
@@ -466,7 +480,8 @@ export class GatewayServer {
     const tasksRaw = body["tasks"];
     const tasks = Array.isArray(tasksRaw) ? tasksRaw.filter((t): t is string => typeof t === "string") : undefined;
     const answer = this.o.engine.heartbeat(fn, workerId, { state: stateRaw as WorkerState, error, tasks });
-    this.reply(res, "heartbeat", 200, JSON.stringify(answer));
+    const signatureKnown = this.o.signatures?.observe(fn.namespace, fn.name, workerId, body["signature"]);
+    this.reply(res, "heartbeat", 200, JSON.stringify(signatureKnown === undefined ? answer : { ...answer, signatureKnown }));
   }
 
   /** The task's function, after checking the worker's token for it. */

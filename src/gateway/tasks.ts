@@ -351,6 +351,18 @@ export class TaskEngine {
     });
   }
 
+  /**
+   * The function's newest tasks in memory (unfinished, and finished ones still remembered),
+   * newest first: what the console lists. Read-only.
+   */
+  recentTasks(namespace: string, name: string, limit: number): Task[] {
+    const out: Task[] = [];
+    for (const map of [this.active, this.recent]) {
+      for (const t of map.values()) if (t.namespace === namespace && t.name === name) out.push(t);
+    }
+    return out.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).slice(0, limit);
+  }
+
   /** True when workers exist for the function and every one reports a configuration failure. */
   degraded(namespace: string, name: string): { type: string; message: string } | undefined {
     const q = this.queues.get(functionKey(namespace, name));

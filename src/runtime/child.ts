@@ -6,6 +6,7 @@ import { loadHandler, type Handler } from "./handler.ts";
 import type { FromChild, ToChild } from "./ipc.ts";
 import { classify, encodeOutput } from "./outcome.ts";
 import { createSetupContext } from "./setup-progress.ts";
+import { wireSignature } from "./signature.ts";
 
 export interface ChildOptions {
   handler: string;
@@ -30,7 +31,8 @@ export class ChildRuntime {
       const handler = await loadHandler(this.opts.handler, this.opts.roots);
       await handler.setup(createSetupContext(this.opts.function, this.opts.startupTimeoutSeconds));
       this.handler = handler;
-      this.opts.send({ t: "ready", kind: handler.kind });
+      const signature = wireSignature(handler.inputShape());
+      this.opts.send(signature === undefined ? { t: "ready", kind: handler.kind } : { t: "ready", kind: handler.kind, signature });
       return true;
     } catch (err) {
       const failure = classify(err);

@@ -23,6 +23,15 @@ export interface Handler {
   setup(ctx?: SetupContext): Promise<void>;
   /** One task. Throws BindError for input that does not fit, or whatever user code throws. */
   call(input: unknown, ctx: HearthContext): Promise<unknown>;
+  /** What the reported signature is made of (src/runtime/signature.ts); complete after setup(). */
+  inputShape(): InputShape;
+}
+
+/** The input parameters (undefined: not knowable, e.g. a runner's whole-input data) and the exported value. */
+export interface InputShape {
+  readonly plan: BindPlan | undefined;
+  readonly fn: AnyFunction | undefined;
+  readonly target: unknown;
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -128,14 +137,14 @@ export function adapt(target: unknown, name: string): Handler {
       const proto: unknown = fn.prototype;
       if (rawMethod(proto, "predict") === undefined) throw new HandlerConfigError(`${name} is a class without a predict() method`);
       const ctor = fn as unknown as new () => unknown;
-      if (RUNNER_METHODS.some((m) => rawMethod(proto, m) !== undefined)) return new RunnerHandler(() => new ctor(), name);
-      return new ClassHandler(() => new ctor(), name);
+      if (RUNNER_METHODS.some((m) => rawMethod(proto, m) !== undefined)) return new RunnerHandler(() => new ctor(), name, fn);
+      return new ClassHandler(() => new ctor(), name, fn);
     }
     return new FunctionHandler(fn, name);
   }
   if (typeof target === "object" && target !== null && rawMethod(target, "predict") !== undefined) {
-    if (RUNNER_METHODS.some((m) => rawMethod(target, m) !== undefined)) return new RunnerHandler(() => target, name);
-    return new ClassHandler(() => target, name);
+    if (RUNNER_METHODS.some((m) => rawMethod(target, m) !== undefined)) return new RunnerHandler(() => target, name, target);
+    return new ClassHandler(() => target, name, target);
   }
   throw new HandlerConfigError(`${name} is ${target === null ? "null" : `a ${typeof target}`}, not a class, an object with predict(), or a function`);
 }
@@ -157,17 +166,27 @@ class FunctionHandler implements Handler {
   async call(input: unknown, ctx: HearthContext): Promise<unknown> {
     return this.fn(...bind(this.plan, input, ctx));
   }
+
+  inputShape(): InputShape {
+    return { plan: this.plan, fn: this.fn, target: this.fn };
+  }
 }
 
 class ClassHandler implements Handler {
   readonly kind = "class";
   readonly name: string;
   private readonly create: () => unknown;
-  private predict: { fn: AnyFunction; plan: BindPlan } | undefined;
+  private predict: { fn: AnyFunction; raw: AnyFunction; plan: BindPlan } | undefined;
+  private readonly target: unknown;
 
-  constructor(create: () => unknown, name: string) {
+  constructor(create: () => unknown, name: string, target?: unknown) {
     this.create = create;
     this.name = name;
+    this.target = target;
+  }
+
+  inputShape(): InputShape {
+    return { plan: this.predict?.plan, fn: this.predict?.raw, target: this.target };
   }
 
   async setup(ctx?: SetupContext): Promise<void> {
@@ -177,7 +196,7 @@ class ClassHandler implements Handler {
     if (predict === undefined || raw === undefined) throw new HandlerConfigError(`${this.name} has no predict() method`);
     const setup = method(instance, "setup");
     if (setup !== undefined) await setup(ctx);
-    this.predict = { fn: predict, plan: planFor(paramsOf(raw)) };
+    this.predict = { fn: predict, raw, plan: planFor(paramsOf(raw)) };
   }
 
   async call(input: unknown, ctx: HearthContext): Promise<unknown> {
@@ -191,10 +210,17 @@ class RunnerHandler implements Handler {
   readonly name: string;
   private readonly create: () => unknown;
   private state: { runner: unknown; model: unknown; takesModel: boolean; contextIndex: number | undefined } | undefined;
+  private readonly target: unknown;
 
-  constructor(create: () => unknown, name: string) {
+  constructor(create: () => unknown, name: string, target?: unknown) {
     this.create = create;
     this.name = name;
+    this.target = target;
+  }
+
+  inputShape(): InputShape {
+    // preprocess_data takes the whole input: no parameter names to report.
+    return { plan: undefined, fn: undefined, target: this.target };
   }
 
   async setup(): Promise<void> {

@@ -15,7 +15,7 @@ export type ToChild =
   | { t: "cancel"; id: string };
 
 export type FromChild =
-  | { t: "ready"; kind: string }
+  | { t: "ready"; kind: string; signature?: unknown }
   | { t: "setupFailed"; error: WireFailure }
   /** setup() reported progress (ctx.updateProgress in setup, or setupProgress()). */
   | { t: "setupProgress"; value: number; message?: string }
@@ -37,7 +37,9 @@ export function parseFromChild(v: unknown): FromChild | undefined {
   const m = v as Record<string, unknown>;
   switch (m["t"]) {
     case "ready":
-      return typeof m["kind"] === "string" ? { t: "ready", kind: m["kind"] } : undefined;
+      if (typeof m["kind"] !== "string") return undefined;
+      // The signature is checked again by the gateway; here only its shape matters.
+      return typeof m["signature"] === "object" && m["signature"] !== null ? { t: "ready", kind: m["kind"], signature: m["signature"] } : { t: "ready", kind: m["kind"] };
     case "setupFailed":
       return isFailure(m["error"]) ? { t: "setupFailed", error: m["error"] } : undefined;
     case "setupProgress": {

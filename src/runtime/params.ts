@@ -45,6 +45,27 @@ export function parseParams(source: string): ParamList {
     .map(parseParam);
 }
 
+/**
+ * The source text of each parameter's default (undefined where there is none), aligned with
+ * parseParams: what the handler signature reports (src/runtime/signature.ts).
+ */
+export function defaultTexts(source: string): (string | undefined)[] | undefined {
+  if (source.includes("[native code]")) return undefined;
+  const start = skipSpace(source, 0);
+  if (/^(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.test(source.slice(start))) return [undefined];
+  const open = findParamsOpen(source, start);
+  if (open < 0) return undefined;
+  const close = matching(source, open);
+  if (close < 0) return undefined;
+  return splitTopLevel(stripComments(source.slice(open + 1, close)), ",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "")
+    .map((p) => {
+      const parts = splitTopLevel(p, "=");
+      return parts.length > 1 ? parts.slice(1).join("=").trim() : undefined;
+    });
+}
+
 function parseParam(text: string): Param {
   const isRest = text.startsWith("...");
   const body = isRest ? text.slice(3).trim() : text;

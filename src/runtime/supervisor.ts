@@ -117,6 +117,7 @@ export class Supervisor {
   private readonly running = new Map<string, Running>();
   private stateValue: SupervisorState = "starting";
   private setupErrorValue: WireFailure | undefined;
+  private signatureValue: unknown;
   private setupFailures = 0;
   private setupsStarted = 0;
   private retryTimer: TimerHandle | undefined;
@@ -138,6 +139,11 @@ export class Supervisor {
   /** Why setup failed (state `failed`/`fatal` from setup). */
   get setupError(): WireFailure | undefined {
     return this.setupErrorValue;
+  }
+
+  /** The handler's signature as the last ready child reported it (src/runtime/signature.ts). */
+  get signature(): unknown {
+    return this.signatureValue;
   }
 
   /** Children started so far (each runs setup() once). */
@@ -268,6 +274,7 @@ export class Supervisor {
         const seconds = this.setup.finished();
         this.opts.log?.(`hearth worker: setup() finished in ${seconds.toFixed(2)}s`);
         gen.ready = true;
+        if (msg.signature !== undefined) this.signatureValue = msg.signature;
         this.setupFailures = 0;
         this.setupErrorValue = undefined;
         this.setState("ready");

@@ -41,6 +41,8 @@ export class WarmWorker {
   private reports = new Set<Promise<void>>();
   private readonly results: ResultBatcher;
   private wake: (() => void) | undefined;
+  /** The gateway said it holds this Function's signature: stop sending it. */
+  private signatureKnown = false;
 
   constructor(config: WorkerConfig, deps: WarmDeps) {
     if (config.gatewayUrl === undefined) throw new Error("warm workers need HEARTH_GATEWAY_URL");
@@ -295,14 +297,18 @@ export class WarmWorker {
   private async sendHeartbeat(): Promise<void> {
     const state = this.wireState();
     const error = this.supervisor.setupError;
-    const cancel = await this.api.heartbeat({
+    const signature = state === "ready" && !this.signatureKnown ? this.supervisor.signature : undefined;
+    const answer = await this.api.heartbeatAnswer({
       busy: this.supervisor.inFlight,
       ready: state === "ready",
       state,
       error: state === "failed" ? error : undefined,
       setup: this.supervisor.setup.report(),
       tasks: [...this.held.keys()],
+      ...(signature === undefined ? {} : { signature }),
     });
+    this.signatureKnown = answer.signatureKnown;
+    const cancel = answer.cancel;
     for (const id of cancel) {
       const held = this.held.get(id);
       if (held === undefined) continue;

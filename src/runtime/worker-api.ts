@@ -24,6 +24,8 @@ export interface Heartbeat {
   setup?: SetupReport | undefined;
   /** Tasks this worker holds: lets the gateway re-queue leases whose response never arrived. */
   tasks: string[];
+  /** The handler's signature, sent until the gateway answers that it knows it. */
+  signature?: unknown;
 }
 
 /** A call the gateway answered with a status other than 2xx. */
@@ -109,9 +111,15 @@ export class WorkerApi {
 
   /** Returns the ids of tasks the gateway wants cancelled. */
   async heartbeat(hb: Heartbeat): Promise<string[]> {
+    return (await this.heartbeatAnswer(hb)).cancel;
+  }
+
+  /** The heartbeat with the whole answer: tasks to cancel, and whether the gateway knows this Function's signature. */
+  async heartbeatAnswer(hb: Heartbeat): Promise<{ cancel: string[]; signatureKnown: boolean }> {
     const res = await this.post("/v1/workers/heartbeat", JSON.stringify({ function: this.fn, workerId: this.workerId, ...hb }), undefined, 10_000);
-    const cancel = typeof res.body === "object" && res.body !== null ? (res.body as Record<string, unknown>)["cancel"] : undefined;
-    return Array.isArray(cancel) ? cancel.filter((c): c is string => typeof c === "string") : [];
+    const body = typeof res.body === "object" && res.body !== null ? (res.body as Record<string, unknown>) : {};
+    const cancel = body["cancel"];
+    return { cancel: Array.isArray(cancel) ? cancel.filter((c): c is string => typeof c === "string") : [], signatureKnown: body["signatureKnown"] === true };
   }
 
   async progress(taskId: string, leaseId: string, value: number, message: string | undefined): Promise<void> {

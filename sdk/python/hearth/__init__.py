@@ -27,6 +27,7 @@ from __future__ import annotations
 from .client import Client, Function, Progress, Task, function
 from .client.errors import HearthError
 from .errors import FatalError, InputRejected
+from .files import File
 from .runtime.context import Context
 
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "Client",
     "Context",
     "FatalError",
+    "File",
     "Function",
     "HearthError",
     "InputRejected",

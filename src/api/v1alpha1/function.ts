@@ -10,6 +10,7 @@ import {
   retryPolicy,
   timeoutSeconds,
 } from "./common.ts";
+import { functionMetadataFields } from "./metadata.ts";
 
 export const HANDLER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*([./][A-Za-z_][A-Za-z0-9_-]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
@@ -92,8 +93,7 @@ export const functionSpec = z
     cacheable: z.boolean().default(false),
     encoding: z.enum(["json", "pickle"]).default("json"),
     pythonPackages: z.array(z.string().min(1).max(256)).max(128).optional(),
-    description: z.string().max(1024).optional(),
-    tags: z.array(z.string().min(1).max(63)).max(32).optional(),
+    ...functionMetadataFields,
     podMetadata: podMetadata.optional(),
   })
   .meta({

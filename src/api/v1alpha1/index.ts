@@ -8,6 +8,7 @@ import { workflowSpec, workflowStatus } from "./workflow.ts";
 export * from "./common.ts";
 export * from "./function.ts";
 export * from "./job.ts";
+export * from "./metadata.ts";
 export * from "./workflow.ts";
 
 /** The part of ObjectMeta the controllers read. Unknown fields pass through. */
@@ -72,6 +73,7 @@ export const kinds: KindInfo[] = [
       { name: "Invocation", type: "string", jsonPath: ".spec.invocation", priority: 1 },
       { name: "Image", type: "string", jsonPath: ".spec.image", priority: 1 },
       { name: "Reason", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].reason", priority: 1 },
+      { name: "Description", type: "string", jsonPath: ".spec.description", priority: 1 },
       ageColumn,
     ],
   },

@@ -7,6 +7,7 @@ import { parseAllDocuments } from "yaml";
 import { parseDuration } from "../../client/protocol.ts";
 import { parseTokenFile } from "../../gateway/auth.ts";
 import { Gateway } from "../../gateway/gateway.ts";
+import { KubeCatalog, StaticCatalog, type Catalog } from "../../gateway/catalog.ts";
 import { KubeFunctionRegistry } from "../../gateway/kube-registry.ts";
 import { settingsFromManifests, StaticRegistry, type FunctionRegistry } from "../../gateway/registry.ts";
 import { SystemClock } from "../../kube/clock.ts";
@@ -86,6 +87,7 @@ export async function run(args: string[]): Promise<number> {
 
   let registry: FunctionRegistry;
   let workflows: WorkflowRegistry;
+  let catalog: Catalog;
   if (values.functions !== undefined) {
     const docs = parseAllDocuments(readFileSync(values.functions, "utf8")).map((d) => d.toJS() as unknown);
     const fns = settingsFromManifests(docs);
@@ -93,12 +95,15 @@ export async function run(args: string[]): Promise<number> {
     log.info({ functions: fns.map((f) => `${f.namespace}/${f.name}`), workflows: wfs.map((w) => `${w.namespace}/${w.name}`) }, "serving Functions from file");
     registry = new StaticRegistry(fns);
     workflows = new StaticWorkflowRegistry(wfs);
+    catalog = new StaticCatalog(docs);
   } else {
     const { loadConnection } = await import("../../kube/kubeconfig.ts");
     const { createClient } = await import("../../kube/client.ts");
     const connection = await loadConnection(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig });
     const client = createClient({ connection, clock, fieldManager: "hearth-gateway" });
-    registry = new KubeFunctionRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
+    const kubeRegistry = new KubeFunctionRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
+    registry = kubeRegistry;
+    catalog = new KubeCatalog({ client, clock, logger: log, functions: kubeRegistry.informer, namespaces: values.namespace ?? [] });
     workflows = new KubeWorkflowRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
   }
 
@@ -107,6 +112,7 @@ export async function run(args: string[]): Promise<number> {
     storeSync: sync,
     registry,
     workflows,
+    catalog,
     auth: { callerTokens, workerSigningKey: signingKey },
     port: intFlag(values.port, "port", 8080),
     host: values.host ?? "0.0.0.0",

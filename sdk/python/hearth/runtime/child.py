@@ -97,12 +97,23 @@ class Child:
         except ChannelClosed:
             _exit(0)  # the supervisor is gone: so is the reason to live
 
+    def _ready_message(self) -> Message:
+        from .signature import wire_signature
+
+        message: Message = {"op": "ready"}
+        if self._handler is not None:
+            fn, target = self._handler.input_shape()
+            signature = wire_signature(fn, target)
+            if signature is not None:
+                message["signature"] = signature
+        return message
+
     def serve(self) -> int:
         failure = self.setup()
         if failure is not None:
             self._send({"op": "setup_failed", **failure.to_wire()})
             return failure.exit_code
-        self._send({"op": "ready"})
+        self._send(self._ready_message())
         # Never joined: on shutdown the process exits under the threads still running user code.
         pool = ThreadPoolExecutor(max_workers=self._config.concurrency, thread_name_prefix="hearth-task")
         while True:

@@ -73,6 +73,11 @@ class Handler:
     def call(self, value: Any, context: Context) -> Any:
         raise NotImplementedError
 
+    def input_shape(self) -> "tuple[Optional[Callable[..., Any]], Any]":
+        """(the callable whose parameters are the input, the exported object): for the reported
+        signature (signature.py). Complete after setup()."""
+        return None, None
+
 
 class FunctionHandler(Handler):
     kind = "function"
@@ -84,6 +89,9 @@ class FunctionHandler(Handler):
     def call(self, value: Any, context: Context) -> Any:
         args, kwargs = bind(self._plan, value, context)
         return _await_if_needed(self._fn(*args, **kwargs))
+
+    def input_shape(self) -> "tuple[Optional[Callable[..., Any]], Any]":
+        return self._fn, self._fn
 
 
 class ClassHandler(Handler):
@@ -117,6 +125,9 @@ class ClassHandler(Handler):
             raise RuntimeError("call() before setup()")
         args, kwargs = bind(self._plan, value, context)
         return _await_if_needed(self._predict(*args, **kwargs))
+
+    def input_shape(self) -> "tuple[Optional[Callable[..., Any]], Any]":
+        return self._predict, self._target
 
 
 class RunnerHandler(Handler):
@@ -163,6 +174,10 @@ class RunnerHandler(Handler):
         kwargs = {self._predict_context: context} if self._predict_context is not None else {}
         result = _await_if_needed(predict(*args, **kwargs))
         return _await_if_needed(post(result)) if post is not None else result
+
+    def input_shape(self) -> "tuple[Optional[Callable[..., Any]], Any]":
+        # preprocess_data takes the whole input: no parameter names to report.
+        return None, self._cls
 
 
 def _method(obj: Any, *names: str) -> Optional[Callable[..., Any]]:

@@ -166,6 +166,7 @@ class Supervisor:
         self._fatal_failure: Optional[Failure] = None
         self._config_failure: Optional[Failure] = None
         self._setup_failure: Optional[Failure] = None
+        self._signature: Optional[Dict[str, Any]] = None  # the handler's, as the last ready child reported it
         self._setup_failures = 0
         self._respawn_at = 0.0
         self._leasing = False
@@ -451,6 +452,9 @@ class Supervisor:
     def _on_message(self, child: ChildHandle, message: Message) -> None:
         op = message.get("op")
         if op == "ready":
+            signature = message.get("signature")
+            if isinstance(signature, dict):
+                self._signature = signature
             child.setup_reported = True
             if child.state == SETUP:
                 child.state = READY
@@ -663,6 +667,7 @@ class Supervisor:
         failures = 0
         next_at = self._clock()
         sent: Optional[str] = None
+        signature_known = False
         while True:
             with self._cv:
                 # Every interval, and at once when the state changes: readiness matters to
@@ -674,9 +679,10 @@ class Supervisor:
                 next_at = self._clock() + self._config.heartbeat_ms / 1000
                 state, ready, error = self._state()
                 busy, held = len(self._tasks), list(self._tasks)
+                signature = self._signature if ready and not signature_known else None
             sent = state
             try:
-                cancel = self._api.heartbeat(busy, ready, state, error.to_wire() if error is not None else None, held)
+                cancel, signature_known = self._api.heartbeat_answer(busy, ready, state, error.to_wire() if error is not None else None, held, signature)
                 with self._cv:
                     self._reported = state
                 failures = 0

@@ -91,6 +91,13 @@ class WorkerApi:
                     pass
 
     def heartbeat(self, busy: int, ready: bool, state: str, error: Optional[Dict[str, str]], tasks: List[str]) -> List[str]:
+        return self.heartbeat_answer(busy, ready, state, error, tasks)[0]
+
+    def heartbeat_answer(
+        self, busy: int, ready: bool, state: str, error: Optional[Dict[str, str]], tasks: List[str], signature: Optional[Dict[str, Any]] = None
+    ) -> "tuple[List[str], bool]":
+        """(tasks to cancel, whether the gateway knows this Function's signature). ``signature``
+        is sent until the gateway says it knows it."""
         body: Dict[str, Any] = {
             "function": self._function,
             "workerId": self._worker_id,
@@ -101,10 +108,13 @@ class WorkerApi:
         }
         if error is not None:
             body["error"] = error
+        if signature is not None:
+            body["signature"] = signature
         status, doc = self._post("/v1/workers/heartbeat", body)
         self._expect(status, doc, "heartbeat")
         cancel = doc.get("cancel") if isinstance(doc, dict) else None
-        return [str(c) for c in cancel] if isinstance(cancel, list) else []
+        known = isinstance(doc, dict) and doc.get("signatureKnown") is True
+        return ([str(c) for c in cancel] if isinstance(cancel, list) else []), known
 
     def progress(self, task_id: str, lease_id: str, value: float, message: Optional[str]) -> bool:
         """False when the lease is no longer held (the task was cancelled or expired)."""

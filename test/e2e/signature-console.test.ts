@@ -1,0 +1,186 @@
+// Handler signatures end to end: real Node and Python workers report their handler's input
+// schema after setup(), the gateway keeps it per Function and `GET …/functions/{name}` returns
+// it with the metadata; the console's read-only routes and static files answer with the caller
+// token only.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createClient } from "../../src/client/index.ts";
+import { StaticCatalog } from "../../src/gateway/catalog.ts";
+import { startGateway, startWorker, until, E2E_HANDLERS, type TestGateway, type WorkerProcess } from "./harness.ts";
+
+const SDK = fileURLToPath(new URL("../../sdk/python/", import.meta.url));
+const TOKEN = "console-e2e-token";
+
+function manifest(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: "hearth.dev/v1alpha1", kind: "Function", metadata: { name, namespace: "default" }, spec: { image: "x/y:1", handler: "m:f", ...spec } };
+}
+
+const catalog = new StaticCatalog([
+  manifest("painter-node", { runtime: "node", title: "Painter (Node)", description: "Paints a prompt.", tags: ["demo", "node"], codeURL: "https://example.com/painter", readme: { inline: "# Painter\n\nPaints **slowly**." } }),
+  manifest("painter-py", { runtime: "python", tags: ["demo"], readme: { configMapKeyRef: { name: "painter-readme", key: "README.md" } } }),
+  manifest("schema-node", { runtime: "node" }),
+  manifest("silent", { runtime: "node", readme: { configMapKeyRef: { name: "missing", key: "README.md" } } }),
+  { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "painter-readme", namespace: "default" }, data: { "README.md": "## From a ConfigMap" } },
+  { apiVersion: "hearth.dev/v1alpha1", kind: "Workflow", metadata: { name: "flow", namespace: "default" }, spec: { start: "a", steps: [{ name: "a", functionRef: { name: "painter-node" }, next: ["b"] }, { name: "b", functionRef: { name: "painter-py" } }] } },
+]);
+
+function startPythonWorker(gatewayUrl: string, fn: string, handler: string): WorkerProcess {
+  let err = "";
+  const proc = spawn("python3", ["-m", "hearth.runtime"], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: {
+      PATH: process.env["PATH"] ?? "",
+      PYTHONPATH: SDK,
+      PYTHONDONTWRITEBYTECODE: "1",
+      HEARTH_MODE: "warm",
+      HEARTH_HANDLER: handler,
+      HEARTH_FUNCTION: fn,
+      HEARTH_GATEWAY_URL: gatewayUrl,
+      HEARTH_CODE_PATH: E2E_HANDLERS,
+      HEARTH_HEALTH_PORT: "0",
+      HEARTH_WORKER_ID: "py-1",
+      HEARTH_HEARTBEAT_MS: "250",
+    },
+  });
+  proc.stderr?.setEncoding("utf8");
+  proc.stderr?.on("data", (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  return {
+    proc,
+    exited,
+    stderr: () => err,
+    stop: async () => {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      return exited;
+    },
+    kill: async () => {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      return exited;
+    },
+  };
+}
+
+interface FunctionDoc {
+  title: string;
+  tags: string[];
+  signatureKnown: boolean;
+  readme: { source: string; markdown?: string; error?: string };
+  signature: { known: boolean; source?: string; inputSchema?: { properties: Record<string, Record<string, unknown>>; required?: string[] } };
+  warmWorkers: number;
+}
+
+describe("handler signature and console API", () => {
+  let gw: TestGateway;
+  const workers: WorkerProcess[] = [];
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const get = async (path: string, headers: Record<string, string> = auth): Promise<Response> => fetch(`${gw.gateway.url}${path}`, { headers });
+  const fnDoc = async (name: string): Promise<FunctionDoc> => (await (await get(`/v1/namespaces/default/functions/${name}`)).json()) as FunctionDoc;
+
+  before(async () => {
+    gw = await startGateway([{ name: "painter-node" }, { name: "painter-py" }, { name: "schema-node" }, { name: "silent" }], { catalog, auth: { callerTokens: [TOKEN] } });
+    workers.push(startWorker({ gatewayUrl: gw.gateway.url, fn: "default/painter-node", handler: "painter:Painter" }));
+    workers.push(startWorker({ gatewayUrl: gw.gateway.url, fn: "default/schema-node", handler: "painter:withSchema" }));
+    workers.push(startPythonWorker(gw.gateway.url, "default/painter-py", "painter:Painter"));
+  });
+
+  after(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await gw.stop();
+  });
+
+  it("a Node handler reports names and literal defaults", { timeout: 60_000 }, async () => {
+    const doc = await until(async () => {
+      const d = await fnDoc("painter-node");
+      return d.signature.known ? d : undefined;
+    }, "painter-node's signature", 40_000);
+    assert.equal(doc.title, "Painter (Node)");
+    assert.deepEqual(doc.tags, ["demo", "node"]);
+    assert.equal(doc.signature.source, "parameters");
+    assert.deepEqual(doc.signature.inputSchema, {
+      type: "object",
+      properties: { prompt: {}, steps: { default: 3, type: "integer" }, scale: { default: 1.5, type: "number" }, style: { default: "ink", type: "string" } },
+      required: ["prompt"],
+      additionalProperties: false,
+    });
+    assert.equal(doc.readme.source, "inline");
+    assert.match(doc.readme.markdown ?? "", /Paints \*\*slowly\*\*/);
+  });
+
+  it("a Node handler's exported inputSchema wins", { timeout: 60_000 }, async () => {
+    const doc = await until(async () => {
+      const d = await fnDoc("schema-node");
+      return d.signature.known ? d : undefined;
+    }, "schema-node's signature", 40_000);
+    assert.equal(doc.signature.source, "exported");
+    assert.deepEqual(doc.signature.inputSchema?.required, ["q"]);
+  });
+
+  it("a Python handler's type hints become JSON Schema", { timeout: 60_000 }, async () => {
+    const doc = await until(async () => {
+      const d = await fnDoc("painter-py");
+      return d.signature.known ? d : undefined;
+    }, "painter-py's signature", 40_000);
+    assert.equal(doc.signature.source, "type-hints");
+    const p = doc.signature.inputSchema?.properties ?? {};
+    assert.deepEqual(Object.keys(p), ["prompt", "steps", "scale", "style", "seed", "tags", "image"], "ctx is not an input");
+    assert.deepEqual(p["prompt"], { type: "string" });
+    assert.deepEqual(p["steps"], { type: "integer", default: 3 });
+    assert.deepEqual(p["scale"], { type: "number", default: 1.5 });
+    assert.deepEqual(p["style"], { enum: ["ink", "oil"], type: "string", default: "ink" });
+    assert.deepEqual(p["seed"], { type: ["integer", "null"], default: null });
+    assert.deepEqual(p["tags"], { type: "array", items: { type: "string" }, default: [] });
+    assert.deepEqual(p["image"], { type: ["string", "null"], format: "uri", default: null });
+    assert.deepEqual(doc.signature.inputSchema?.required, ["prompt"]);
+    assert.equal(doc.readme.source, "configMap");
+    assert.equal(doc.readme.markdown, "## From a ConfigMap");
+    // The typed call still runs, with progress.
+    const client = createClient({ url: gw.gateway.url, token: TOKEN });
+    try {
+      const out = (await client.function("default/painter-py").run({ prompt: "a cat", steps: 2 }, { timeoutMs: 30_000 })) as { text: string };
+      assert.equal(out.text, "painted: a cat");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("a Function without workers has no signature, and a missing readme ConfigMap is said", async () => {
+    const doc = await fnDoc("silent");
+    assert.equal(doc.signature.known, false);
+    assert.equal(doc.signatureKnown, false);
+    assert.match(doc.readme.error ?? "", /has no key README.md|missing/);
+  });
+
+  it("lists Functions, Workflows, Jobs and recent tasks; all need the caller token", async () => {
+    const list = (await (await get("/v1/functions")).json()) as { functions: { name: string; signatureKnown: boolean }[] };
+    assert.deepEqual(list.functions.map((f) => f.name), ["painter-node", "painter-py", "schema-node", "silent"]);
+    const wfs = (await (await get("/v1/workflows")).json()) as { workflows: { name: string; steps: unknown[] }[] };
+    assert.equal(wfs.workflows[0]?.name, "flow");
+    assert.equal(wfs.workflows[0]?.steps.length, 2);
+    const jobs = (await (await get("/v1/jobs")).json()) as { jobs: unknown[] };
+    assert.deepEqual(jobs.jobs, []);
+    const tasks = (await (await get("/v1/namespaces/default/functions/painter-py/tasks?limit=5")).json()) as { tasks: { status: string; attempts: number }[] };
+    assert.ok(tasks.tasks.length >= 1);
+    assert.equal(tasks.tasks[0]?.status, "succeeded");
+    for (const path of ["/v1/functions", "/v1/workflows", "/v1/jobs", "/v1/namespaces/default/functions/silent", "/v1/namespaces/default/functions/silent/tasks"]) {
+      assert.equal((await get(path, {})).status, 401, path);
+    }
+    assert.equal((await get("/v1/namespaces/default/functions/nope")).status, 404);
+    assert.equal((await get("/v1/namespaces/default/functions/silent/tasks?limit=0")).status, 400);
+  });
+
+  it("serves the console without a token and a 404 page for unknown pages", async () => {
+    const index = await get("/", {});
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get("content-type") ?? "", /text\/html/);
+    assert.match(index.headers.get("content-security-policy") ?? "", /default-src 'self'/);
+    assert.match(await index.text(), /<script type="module" src="\/console\/app.js">/);
+    assert.equal((await get("/console/app.js", {})).status, 200);
+    const missing = await get("/console/../../package.json", {});
+    assert.equal(missing.status, 404);
+    const page = await get("/console/nope.js", {});
+    assert.equal(page.status, 404);
+    assert.match(await page.text(), /Not found/);
+  });
+});
