@@ -6,6 +6,7 @@ import { ConfigError, loadOperatorConfig, parseOperatorConfig, readSigningKey, t
 import { startOperator } from "../../operator/operator.ts";
 import { gatewayStatsController } from "../../controllers/gateway-stats/index.ts";
 import { jobController } from "../../controllers/job/index.ts";
+import { workflowController } from "../../controllers/workflow/index.ts";
 
 export const summary = "run the operator (Function controller, leader election, /healthz /readyz /metrics)";
 
@@ -76,7 +77,7 @@ export async function run(args: string[]): Promise<number> {
     onLostLeadership: () => {
       lost = true;
     },
-    controllers: [jobController(), gatewayStatsController()],
+    controllers: [jobController(), gatewayStatsController(), workflowController()],
   });
   const onSignal = (sig: string): void => {
     logger.info({ signal: sig }, "shutting down");
