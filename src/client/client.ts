@@ -8,14 +8,16 @@ import type { IncomingMessage } from "node:http";
 import { HttpClient, jsonBody, type HttpResponse } from "./http.ts";
 import {
   exitCodeOf,
+  isErrorType,
   isTaskErrorType,
   isTerminal,
   parseFunctionRef,
   PICKLE_CONTENT_TYPE,
   type ErrorType,
+  type FunctionStats,
   type TaskDocument,
   type TaskProgress,
-} from "./protocol.ts";
+} from "../protocol/index.ts";
 
 export interface ClientOptions {
   /** Gateway URL. Default $HEARTH_URL, then http://127.0.0.1:8080. */
@@ -32,13 +34,6 @@ export interface CallOptions {
   /** Repeats with the same key return the same task instead of a new one. */
   idempotencyKey?: string;
   signal?: AbortSignal;
-}
-
-export interface FunctionStats {
-  queueDepth: number;
-  inFlight: number;
-  warmWorkers: number;
-  busyWorkers: number;
 }
 
 export type TaskEvent = { type: "progress"; progress: TaskProgress } | { type: "status"; task: TaskDocument } | { type: "done"; task: TaskDocument };
@@ -64,32 +59,12 @@ export class HearthError extends Error {
   }
 }
 
-const KNOWN_TYPES = new Set<string>([
-  "BadRequest",
-  "Unauthorized",
-  "Forbidden",
-  "NotFound",
-  "NotReady",
-  "Conflict",
-  "TooLarge",
-  "QueueFull",
-  "Timeout",
-  "Unavailable",
-  "Internal",
-  "UserError",
-  "BadConfiguration",
-  "InputRejected",
-  "Fatal",
-  "Disrupted",
-  "Cancelled",
-]);
-
 function errorFrom(res: HttpResponse, fallbackTaskId?: string): HearthError {
   const body = jsonBody(res);
   const e = typeof body === "object" && body !== null ? (body as Record<string, unknown>)["error"] : undefined;
   if (typeof e === "object" && e !== null) {
     const r = e as Record<string, unknown>;
-    const type = typeof r["type"] === "string" && KNOWN_TYPES.has(r["type"]) ? (r["type"] as ErrorType) : "Internal";
+    const type: ErrorType = isErrorType(r["type"]) ? r["type"] : "Internal";
     return new HearthError({
       type,
       message: typeof r["message"] === "string" ? r["message"] : `HTTP ${res.status}`,

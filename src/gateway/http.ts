@@ -1,7 +1,7 @@
 // Request/response helpers on bare node:http: bounded bodies and JSON errors with honest status
 // codes (docs/protocol.md, "Caller API").
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ErrorType } from "../client/protocol.ts";
+import type { ErrorType } from "../protocol/index.ts";
 
 export class HttpError extends Error {
   readonly status: number;

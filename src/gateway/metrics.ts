@@ -2,8 +2,8 @@
 // matters for autoscaling and alerting. Queue and worker gauges are read from the engine at
 // scrape time rather than kept up to date on the hot path.
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { TaskErrorType } from "../client/protocol.ts";
-import type { EngineMetrics, FunctionStats, Task } from "./tasks.ts";
+import type { FunctionStats, TaskErrorType } from "../protocol/index.ts";
+import type { EngineMetrics, Task } from "./tasks.ts";
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
 

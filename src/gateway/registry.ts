@@ -1,8 +1,7 @@
 // The per-Function settings the gateway needs, and where they come from: a static list (tests,
 // benches, dev) or the Kubernetes Function objects (kube-registry.ts).
-import type { Encoding } from "../client/protocol.ts";
+import { DEFAULT_RETRY_POLICY, type Encoding, type RetryPolicy } from "../protocol/index.ts";
 import { hearthFunction, type HearthFunction } from "../api/v1alpha1/index.ts";
-import type { RetryPolicy } from "./retry.ts";
 
 export interface FunctionSettings {
   namespace: string;
@@ -20,8 +19,6 @@ export interface FunctionRegistry {
   start(): Promise<void>;
   stop(): void;
 }
-
-export const DEFAULT_RETRIES: RetryPolicy = { maxRetries: 0, initialBackoffSeconds: 1, maxBackoffSeconds: 60, multiplier: 2 };
 
 export function functionKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
@@ -44,7 +41,7 @@ export function settingsOf(fn: HearthFunction): FunctionSettings {
 export function staticFunction(init: Partial<FunctionSettings> & { namespace: string; name: string }): FunctionSettings {
   return {
     timeoutSeconds: 300,
-    retries: DEFAULT_RETRIES,
+    retries: { ...DEFAULT_RETRY_POLICY },
     concurrency: 1,
     encoding: "json",
     invocation: "warm",

@@ -1,13 +1,6 @@
 // What happens to a task after an attempt ends without a result: the Function's retry policy
 // and the contract's table (docs/protocol.md) as one pure decision.
-import type { TaskErrorType } from "../client/protocol.ts";
-
-export interface RetryPolicy {
-  maxRetries: number;
-  initialBackoffSeconds: number;
-  maxBackoffSeconds: number;
-  multiplier: number;
-}
+import type { RetryPolicy, TaskErrorType } from "../protocol/index.ts";
 
 export type FailurePlan =
   | { action: "retry"; delayMs: number; countAttempt: boolean }

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { httpStatusOfTaskError, isExitErrorType, isTerminal, parseDuration, PICKLE_CONTENT_TYPE, type Encoding, type ExitErrorType } from "../client/protocol.ts";
+import { httpStatusOfTaskError, isExitErrorType, isTerminal, isWorkerState, parseDuration, PICKLE_CONTENT_TYPE, type AllStats, type Encoding, type ExitErrorType } from "../protocol/index.ts";
 import type { Authenticator } from "./auth.ts";
 import type { AccessRequest, Authorizer, Caller } from "./authz.ts";
 import type { ConsoleApi } from "./console-api.ts";
@@ -14,7 +14,7 @@ import { parseSetupReport, type SetupTracker } from "./setup.ts";
 import type { FunctionRegistry, FunctionSettings } from "./registry.ts";
 import type { SignatureBook } from "./signatures.ts";
 import type { TaskStore } from "./store.ts";
-import { EngineError, renderTask, type LeaseGrant, type Task, type TaskEngine, type WorkerState } from "./tasks.ts";
+import { EngineError, renderTask, type LeaseGrant, type Task, type TaskEngine } from "./tasks.ts";
 import { WorkflowApi, type WorkflowApiOptions } from "./workflows/api.ts";
 import { RUN_PREFIX } from "./workflows/executor.ts";
 
@@ -66,7 +66,6 @@ export interface GatewayServerOptions {
 
 type Route = "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "console" | "other";
 
-const WORKER_STATES = new Set<WorkerState>(["ready", "setup", "draining", "failed"]);
 const MAX_MESSAGE = 64 * 1024;
 const SSE_PING_MS = 15_000;
 
@@ -399,8 +398,8 @@ export class GatewayServer {
     };
     const all = this.o.engine.allStats();
     const shown = await Promise.all(all.map(({ namespace }) => may(namespace)));
-    const functions = all.filter((_, i) => shown[i] === true).map(({ namespace, name, stats }) => ({ namespace, name, ...stats }));
-    this.reply(res, "allStats", 200, JSON.stringify({ functions }));
+    const answer: AllStats = { functions: all.filter((_, i) => shown[i] === true).map(({ namespace, name, stats }) => ({ namespace, name, ...stats })) };
+    this.reply(res, "allStats", 200, JSON.stringify(answer));
   }
 
   /** Every function's setup summary: the operator's leader copies it into Function status. */
@@ -465,7 +464,7 @@ export class GatewayServer {
     const fn = this.workerFunction(req, str(body, "function", { max: 512 }));
     const workerId = str(body, "workerId", { max: 253 });
     const stateRaw = str(body, "state", { optional: true }) ?? (body["ready"] === true ? "ready" : "setup");
-    if (!WORKER_STATES.has(stateRaw as WorkerState)) throw new HttpError(400, "BadRequest", `"state" must be ready, setup, draining or failed`);
+    if (!isWorkerState(stateRaw)) throw new HttpError(400, "BadRequest", `"state" must be ready, setup, draining or failed`);
     const errorRaw = body["error"];
     let error: { type: string; message: string; reason?: string } | undefined;
     if (typeof errorRaw === "object" && errorRaw !== null) {
@@ -479,7 +478,7 @@ export class GatewayServer {
     this.o.setup?.report(fn.namespace, fn.name, workerId, { state: stateRaw, error, setup: parseSetupReport(body["setup"]) });
     const tasksRaw = body["tasks"];
     const tasks = Array.isArray(tasksRaw) ? tasksRaw.filter((t): t is string => typeof t === "string") : undefined;
-    const answer = this.o.engine.heartbeat(fn, workerId, { state: stateRaw as WorkerState, error, tasks });
+    const answer = this.o.engine.heartbeat(fn, workerId, { state: stateRaw, error, tasks });
     const signatureKnown = this.o.signatures?.observe(fn.namespace, fn.name, workerId, body["signature"]);
     this.reply(res, "heartbeat", 200, JSON.stringify(signatureKnown === undefined ? answer : { ...answer, signatureKnown }));
   }

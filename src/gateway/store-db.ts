@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { Encoding, TaskError, TaskStatus } from "../client/protocol.ts";
+import type { Encoding, TaskError, TaskStatus } from "../protocol/index.ts";
 import { EXTRA_TABLES, type ExtraWrite } from "./store-tables.ts";
 
 export interface TaskRow {

@@ -4,6 +4,7 @@
 // does the periodic work so tests drive it with a fake clock.
 import { randomBytes, randomUUID } from "node:crypto";
 import {
+  DEFAULT_RETRY_POLICY,
   isTerminal,
   type Encoding,
   type ExitErrorType,
@@ -11,13 +12,15 @@ import {
   type TaskDocument,
   type TaskError,
   type TaskErrorType,
+  type FunctionStats,
+  type RetryPolicy,
   type TaskProgress,
-} from "../client/protocol.ts";
+  type WorkerState,
+} from "../protocol/index.ts";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { Deque } from "./queue.ts";
 import { functionKey, type FunctionRegistry, type FunctionSettings } from "./registry.ts";
-import { DEFAULT_RETRIES } from "./registry.ts";
-import { planFailure, type RetryPolicy } from "./retry.ts";
+import { planFailure } from "./retry.ts";
 import type { TaskRow, TaskStore } from "./store.ts";
 
 /** A task in memory: its stored row plus what lives only in memory (progress, the current lease). */
@@ -53,8 +56,6 @@ export interface LeaseGrant {
   deadline: number;
   timeoutSeconds: number;
 }
-
-export type WorkerState = "ready" | "setup" | "draining" | "failed";
 
 interface WorkerInfo {
   id: string;
@@ -102,13 +103,6 @@ export class EngineError extends Error {
     super(message);
     this.type = type;
   }
-}
-
-export interface FunctionStats {
-  queueDepth: number;
-  inFlight: number;
-  warmWorkers: number;
-  busyWorkers: number;
 }
 
 export interface EngineMetrics {
@@ -637,7 +631,7 @@ export class TaskEngine {
       type,
       attempts: task.attempts,
       disruptions: task.disruptions,
-      policy: task.policy?.retries ?? settings?.retries ?? DEFAULT_RETRIES,
+      policy: task.policy?.retries ?? settings?.retries ?? DEFAULT_RETRY_POLICY,
       maxDisruptions: this.opts.maxDisruptions ?? 5,
     });
     if (!plan.countAttempt) {

@@ -2,8 +2,9 @@
 // (docs/protocol.md, "Console API"): Functions with their metadata, status, live queue numbers
 // and signature; Jobs; Workflows; recent tasks. Pure: objects in, plain JSON out.
 import type { Unstructured } from "../kube/objects.ts";
+import type { FunctionStats } from "../protocol/index.ts";
 import type { SignatureEntry } from "./signatures.ts";
-import type { FunctionStats, Task } from "./tasks.ts";
+import type { Task } from "./tasks.ts";
 
 export interface ConditionView {
   type: string;

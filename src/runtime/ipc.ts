@@ -1,7 +1,7 @@
 // Messages between the supervisor and the child process that holds the model (Node's IPC
 // channel, JSON serialization). Outputs cross as JSON text the child already produced, so the
 // supervisor forwards them to the gateway without parsing and re-encoding.
-import type { ExitErrorType } from "../client/protocol.ts";
+import type { ExitErrorType } from "../protocol/index.ts";
 
 export interface WireFailure {
   type: ExitErrorType;

@@ -3,7 +3,7 @@
 // task runs through the same Supervisor as warm workers (a child process), which is what lets
 // the deadline stop even a handler spinning synchronously.
 import { readFile, writeFile } from "node:fs/promises";
-import { EXIT_CODES } from "../client/protocol.ts";
+import { EXIT_CODES } from "../protocol/index.ts";
 import type { Clock } from "../kube/clock.ts";
 import type { WorkerConfig } from "./config.ts";
 import type { WireFailure } from "./ipc.ts";

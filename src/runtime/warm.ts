@@ -3,14 +3,14 @@
 // /readyz, and drains on SIGTERM (stops leasing, finishes in-flight tasks, exits 0).
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { EXIT_CODES } from "../client/protocol.ts";
+import { EXIT_CODES, type LeasedTask, type ResultAck, type WorkerState } from "../protocol/index.ts";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { DEFAULT_TERMINATION_LOG, type WorkerConfig } from "./config.ts";
 import { failureDocument, writeTerminationLog } from "./oneshot.ts";
 import { describeProgress } from "./setup-watch.ts";
 import { STARTUP_PATH } from "../workload/startup.ts";
 import { Supervisor, type SpawnChild, type SupervisorState, type TaskOutcome } from "./supervisor.ts";
-import { resultItem, WorkerApi, WorkerApiError, type LeasedTask, type ResultAck, type WorkerWireState } from "./worker-api.ts";
+import { resultItem, WorkerApi, WorkerApiError } from "./worker-api.ts";
 
 export interface WarmDeps {
   spawn: SpawnChild;
@@ -258,7 +258,7 @@ export class WarmWorker {
     void pump();
   }
 
-  private wireState(): WorkerWireState {
+  private wireState(): WorkerState {
     if (this.draining) return "draining";
     return toWireState(this.supervisor.state);
   }
@@ -318,7 +318,7 @@ export class WarmWorker {
   }
 }
 
-export function toWireState(state: SupervisorState): WorkerWireState {
+export function toWireState(state: SupervisorState): WorkerState {
   switch (state) {
     case "starting":
     case "restarting":

@@ -1,31 +1,12 @@
 // The worker side of the gateway API (docs/protocol.md, "Worker API"). Workers dial the
 // gateway; the gateway never dials them.
 import { HttpClient, jsonBody } from "../client/http.ts";
-
-export interface LeasedTask {
-  id: string;
-  attempt: number;
-  leaseId: string;
-  input: unknown;
-  timeoutSeconds: number;
-  deadline: number;
-}
-
+import type { Heartbeat as HeartbeatCore, LeasedTask, ResultAck } from "../protocol/index.ts";
 import type { SetupReport } from "./setup-watch.ts";
 
-export type WorkerWireState = "ready" | "setup" | "draining" | "failed";
-
-export interface Heartbeat {
-  busy: number;
-  ready: boolean;
-  state: WorkerWireState;
-  error?: { type: string; message: string; reason?: string } | undefined;
+export interface Heartbeat extends HeartbeatCore {
   /** What setup() is doing / took (docs/protocol.md): progress, start, last duration. */
   setup?: SetupReport | undefined;
-  /** Tasks this worker holds: lets the gateway re-queue leases whose response never arrived. */
-  tasks: string[];
-  /** The handler's signature, sent until the gateway answers that it knows it. */
-  signature?: unknown;
 }
 
 /** A call the gateway answered with a status other than 2xx. */
@@ -45,12 +26,6 @@ function errorMessage(body: unknown, status: number): string {
     }
   }
   return `HTTP ${status}`;
-}
-
-export interface ResultAck {
-  id: string;
-  status: number;
-  message?: string;
 }
 
 function parseAcks(v: unknown): ResultAck[] {

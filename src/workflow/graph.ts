@@ -2,7 +2,7 @@
 // steps whose fan-outs it sits inside (its "fan-out stack"), and the checks CEL cannot express
 // (cycles, unreachable steps, reducers without a fan-out, inconsistent fan-out depths, routers
 // without routes, json/pickle edges). Pure: the Workflow controller and the gateway share it.
-import type { Encoding } from "../client/protocol.ts";
+import type { Encoding } from "../protocol/index.ts";
 import type { WorkflowSpec, WorkflowStep } from "../api/v1alpha1/workflow.ts";
 
 export type GraphIssueReason = "Cycle" | "Unreachable" | "AccumulateWithoutMap" | "InconsistentFanOut" | "EmptyRoutes" | "EncodingMismatch" | "PickleNotSupported";

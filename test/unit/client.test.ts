@@ -5,7 +5,8 @@ import { after, before, describe, it } from "node:test";
 import { createClient, HearthError, type HearthClient } from "../../src/client/index.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
 import { StaticRegistry, staticFunction } from "../../src/gateway/registry.ts";
-import { WorkerApi, type LeasedTask } from "../../src/runtime/worker-api.ts";
+import type { LeasedTask } from "../../src/protocol/index.ts";
+import { WorkerApi } from "../../src/runtime/worker-api.ts";
 
 describe("client SDK", () => {
   let gw: Gateway;

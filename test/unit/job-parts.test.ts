@@ -16,7 +16,8 @@ import {
 import type { JobSpec } from "../../src/api/v1alpha1/index.ts";
 import { reconcileConditions } from "../../src/controllers/job/conditions.ts";
 import { transitionEvents } from "../../src/controllers/job/events.ts";
-import { batchBackoffTotalSeconds, classifyExitCode, podFailurePolicy } from "../../src/controllers/job/exit-codes.ts";
+import { batchBackoffTotalSeconds, podFailurePolicy } from "../../src/controllers/job/exit-codes.ts";
+import { errorTypeOfExitCode } from "../../src/protocol/index.ts";
 import { deriveOutcome } from "../../src/controllers/job/outcome.ts";
 import { parseTerminationMessage } from "../../src/controllers/job/result.ts";
 import { workloadConfigSchema } from "../../src/workload/config.ts";
@@ -25,13 +26,13 @@ import { aBatchJob, aFunction, aJob, aPod, at, complete, failed, JOB_UID, NS, WO
 
 describe("exit-code table", () => {
   it("classifies the contract's codes and nothing else", () => {
-    assert.equal(classifyExitCode(1), "UserError");
-    assert.equal(classifyExitCode(2), "BadConfiguration");
-    assert.equal(classifyExitCode(65), "InputRejected");
-    assert.equal(classifyExitCode(75), "Fatal");
-    assert.equal(classifyExitCode(124), "Timeout");
-    assert.equal(classifyExitCode(0), undefined);
-    assert.equal(classifyExitCode(137), undefined);
+    assert.equal(errorTypeOfExitCode(1), "UserError");
+    assert.equal(errorTypeOfExitCode(2), "BadConfiguration");
+    assert.equal(errorTypeOfExitCode(65), "InputRejected");
+    assert.equal(errorTypeOfExitCode(75), "Fatal");
+    assert.equal(errorTypeOfExitCode(124), "Timeout");
+    assert.equal(errorTypeOfExitCode(0), undefined);
+    assert.equal(errorTypeOfExitCode(137), undefined);
   });
 
   it("renders podFailurePolicy: Ignore disruption first, FailJob on 2/65, Count on 1/75/124, for the runtime container only", () => {

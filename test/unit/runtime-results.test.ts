@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ResultBatcher, toWireState } from "../../src/runtime/warm.ts";
-import { resultItem, type ResultAck } from "../../src/runtime/worker-api.ts";
+import type { ResultAck } from "../../src/protocol/index.ts";
+import { resultItem } from "../../src/runtime/worker-api.ts";
 
 class FakeApi {
   calls: string[][] = [];

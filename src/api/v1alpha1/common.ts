@@ -1,6 +1,7 @@
 // Shared building blocks of the hearth.dev/v1alpha1 schemas. Every string, list and map is
 // bounded so that the generated CRDs stay cheap for CEL and for etcd.
 import { z } from "zod";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../../protocol/index.ts";
 
 export const GROUP = "hearth.dev";
 export const VERSION = "v1alpha1";
@@ -92,17 +93,17 @@ export type EnvFromSource = z.infer<typeof envFromSource>;
 
 export const retryPolicy = z
   .object({
-    maxRetries: z.int().min(0).max(100).default(0).describe("Retries after the first attempt."),
-    initialBackoffSeconds: z.number().min(0).max(3600).default(1),
-    maxBackoffSeconds: z.number().min(0).max(86400).default(60),
-    multiplier: z.number().min(1).max(10).default(2),
+    maxRetries: z.int().min(0).max(100).default(DEFAULT_RETRY_POLICY.maxRetries).describe("Retries after the first attempt."),
+    initialBackoffSeconds: z.number().min(0).max(3600).default(DEFAULT_RETRY_POLICY.initialBackoffSeconds),
+    maxBackoffSeconds: z.number().min(0).max(86400).default(DEFAULT_RETRY_POLICY.maxBackoffSeconds),
+    multiplier: z.number().min(1).max(10).default(DEFAULT_RETRY_POLICY.multiplier),
   })
   .meta({
     "x-kubernetes-validations": [
       { rule: "self.initialBackoffSeconds <= self.maxBackoffSeconds", message: "initialBackoffSeconds must be <= maxBackoffSeconds" },
     ],
-  });
-export type RetryPolicy = z.output<typeof retryPolicy>;
+  }) satisfies z.ZodType<RetryPolicy>;
+export type { RetryPolicy };
 
 export const timeoutSeconds = z.int().min(1).max(172800);
 

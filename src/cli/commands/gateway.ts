@@ -4,7 +4,7 @@ import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { parseAllDocuments } from "yaml";
-import { parseDuration } from "../../client/protocol.ts";
+import { parseDuration } from "../../protocol/index.ts";
 import { parseTokenFile } from "../../gateway/auth.ts";
 import { Gateway } from "../../gateway/gateway.ts";
 import { KubeCatalog, StaticCatalog, type Catalog } from "../../gateway/catalog.ts";

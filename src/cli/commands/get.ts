@@ -1,7 +1,7 @@
 // `hearth get task ID`: prints a task document (`--wait 30s` long-polls, `--watch` streams
 // progress and status events until the task ends).
 import { parseArgs } from "node:util";
-import { parseDuration } from "../../client/protocol.ts";
+import { parseDuration } from "../../protocol/index.ts";
 import { clientFrom, CONNECTION_HELP, print, report, UsageError } from "../../client/cli.ts";
 
 export const summary = "show a task (hearth get task ID [--wait 30s] [--watch])";

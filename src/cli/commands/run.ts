@@ -1,7 +1,7 @@
 // `hearth run ns/name [INPUT]`: runs a function and prints its output. Exits with the task's
 // exit-code class when it fails (1 UserError, 65 InputRejected, 124 Timeout, …).
 import { parseArgs } from "node:util";
-import { parseDuration } from "../../client/protocol.ts";
+import { parseDuration } from "../../protocol/index.ts";
 import { clientFrom, CONNECTION_HELP, print, readInput, report, UsageError } from "../../client/cli.ts";
 
 export const summary = "run a function and print its output (INPUT is JSON, - for stdin)";

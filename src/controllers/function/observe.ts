@@ -2,6 +2,7 @@
 // and deterministic (pods are considered in name order) so that the same cluster state always
 // yields the same status and an idle operator writes nothing.
 import type { ContainerStatus, Deployment, Pod } from "../../kube/objects.ts";
+import { describeExitCode } from "../../protocol/index.ts";
 
 /** Worker problems by decreasing severity: the first one found names the Degraded reason. */
 export const PROBLEM_REASONS = ["PodCreateFailed", "ImagePullBackOff", "ContainerConfigError", "SetupFailing", "Unschedulable"] as const;
@@ -34,19 +35,8 @@ const IMAGE_PULL = new Set(["ImagePullBackOff", "ErrImagePull", "InvalidImageNam
 const CONFIG_ERRORS = new Set(["CreateContainerConfigError", "CreateContainerError", "PreCreateHookError", "PreStartHookError"]);
 const CRASHING = new Set(["CrashLoopBackOff", "RunContainerError", "PostStartHookError"]);
 
-/** Exit codes of the runtime contract (docs/protocol.md), for messages. */
-export const EXIT_CLASSES: Record<number, string> = {
-  1: "UserError: setup() or the handler raised",
-  2: "BadConfiguration: the handler cannot be imported or has the wrong signature",
-  65: "InputRejected",
-  75: "Fatal: FatalError or a CUDA error",
-  124: "Timeout",
-  137: "killed (out of memory or SIGKILL)",
-  143: "terminated (SIGTERM)",
-};
-
 function describeExit(code: number, reason: string | undefined, message: string | undefined): string {
-  const cls = EXIT_CLASSES[code];
+  const cls = describeExitCode(code);
   let s = `exit code ${code}${cls !== undefined ? ` (${cls})` : ""}`;
   if (reason === "OOMKilled") s = `exit code ${code} (OOMKilled: raise spec.resources.memory)`;
   const msg = message?.trim();

@@ -1,6 +1,6 @@
 // One attempt per pod of the batch Job: what the pod says about how the attempt went.
 import type { Attempt } from "../../api/v1alpha1/index.ts";
-import { classifyExitCode, type FailureClass } from "./exit-codes.ts";
+import { errorTypeOfExitCode, type ExitErrorType } from "../../protocol/index.ts";
 import { clip, parseTerminationMessage, type OneshotResult } from "./result.ts";
 import type { ContainerStatusView, PodView } from "./views.ts";
 
@@ -18,7 +18,7 @@ export interface AttemptFacts {
   readonly disrupted: boolean;
   /** Failed, not disrupted: uses up one try. */
   readonly counted: boolean;
-  readonly failureClass?: FailureClass;
+  readonly failureClass?: ExitErrorType;
   readonly result: OneshotResult;
 }
 
@@ -61,12 +61,12 @@ export function attemptFromPod(pod: PodView, container: string, index: number): 
   set(attempt, "startTime", pod.status?.startTime ?? cs?.state?.running?.startedAt ?? term?.startedAt);
   if (terminal) set(attempt, "endTime", term?.finishedAt ?? pod.metadata.deletionTimestamp);
 
-  let failureClass: FailureClass | undefined;
+  let failureClass: ExitErrorType | undefined;
   let reason: string;
   let message: string | undefined;
   if (term !== undefined && terminal) {
     attempt.exitCode = term.exitCode;
-    failureClass = init === undefined && term.exitCode !== 0 ? classifyExitCode(term.exitCode) : undefined;
+    failureClass = init === undefined && term.exitCode !== 0 ? errorTypeOfExitCode(term.exitCode) : undefined;
     reason = term.exitCode === 0 ? "Succeeded" : (failureClass ?? term.reason ?? "Error");
     switch (result.kind) {
       case "error":

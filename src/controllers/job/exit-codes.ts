@@ -1,38 +1,12 @@
-// The runtime contract's exit-code table (DESIGN.md, docs/protocol.md) as it applies to isolated
-// batch Jobs: which class each code means and which podFailurePolicy action it gets.
+// The runtime contract's exit-code table (src/protocol/exit-codes.ts) as it applies to isolated
+// batch Jobs: a class retrying cannot help fails the Job at once (FailJob), the others are
+// counted against backoffLimit (Count).
 import type { V1PodFailurePolicy } from "@kubernetes/client-node";
-import { EXIT_CODES, type ExitErrorType } from "../../client/protocol.ts";
+import { EXIT_CLASSES, EXIT_ERROR_TYPES, type ExitErrorType } from "../../protocol/index.ts";
 
-/** The classes an exit code can mean (docs/protocol.md); the codes themselves are the protocol's. */
-export type FailureClass = ExitErrorType;
-
-interface ExitCodeRule {
-  readonly code: number;
-  readonly failureClass: FailureClass;
-  /** FailJob: retrying cannot help. Count: retried up to backoffLimit. */
-  readonly action: "FailJob" | "Count";
-}
-
-const ACTIONS: Readonly<Record<FailureClass, ExitCodeRule["action"]>> = {
-  UserError: "Count",
-  BadConfiguration: "FailJob",
-  InputRejected: "FailJob",
-  Fatal: "Count",
-  Timeout: "Count",
-};
-
-export const FAILURE_CLASSES = Object.keys(ACTIONS) as readonly FailureClass[];
-
-export const EXIT_CODE_TABLE: readonly ExitCodeRule[] = FAILURE_CLASSES.map((c) => ({ code: EXIT_CODES[c], failureClass: c, action: ACTIONS[c] })).sort(
-  (a, b) => a.code - b.code,
-);
-
-export function classifyExitCode(code: number): FailureClass | undefined {
-  return EXIT_CODE_TABLE.find((r) => r.code === code)?.failureClass;
-}
-
-export function isFailureClass(s: string): s is FailureClass {
-  return (FAILURE_CLASSES as readonly string[]).includes(s);
+/** Whether a failure of this class ends the batch Job at once (podFailurePolicy FailJob). */
+export function failsJobAtOnce(type: ExitErrorType | undefined): boolean {
+  return type !== undefined && !EXIT_CLASSES[type].retryable;
 }
 
 /**
@@ -43,12 +17,15 @@ export function isFailureClass(s: string): s is FailureClass {
  * controller's default, which counts them like `Count`.
  */
 export function podFailurePolicy(containerName: string): V1PodFailurePolicy {
-  const codes = (action: ExitCodeRule["action"]): number[] => EXIT_CODE_TABLE.filter((r) => r.action === action).map((r) => r.code);
+  const codes = (failJob: boolean): number[] =>
+    EXIT_ERROR_TYPES.filter((t) => failsJobAtOnce(t) === failJob)
+      .map((t) => EXIT_CLASSES[t].code)
+      .sort((a, b) => a - b);
   return {
     rules: [
       { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
-      { action: "FailJob", onExitCodes: { containerName, operator: "In", values: codes("FailJob") } },
-      { action: "Count", onExitCodes: { containerName, operator: "In", values: codes("Count") } },
+      { action: "FailJob", onExitCodes: { containerName, operator: "In", values: codes(true) } },
+      { action: "Count", onExitCodes: { containerName, operator: "In", values: codes(false) } },
     ],
   };
 }

@@ -4,7 +4,8 @@ import { z } from "zod";
 import { ConfigError } from "../../operator/config.ts";
 import type { ControllerFactory } from "../../operator/operator.ts";
 import { JobController } from "./controller.ts";
-import { httpWarmInvoker } from "./gateway.ts";
+import { GatewayClient } from "../gateway-client.ts";
+import { clientWarmInvoker } from "./gateway.ts";
 import { DEFAULT_JOB_CONTROLLER_CONFIG } from "./plan.ts";
 
 export { JobController, type JobControllerOptions } from "./controller.ts";
@@ -44,7 +45,7 @@ export function jobController(): ControllerFactory {
       concurrency: s.concurrency,
       timeoutMs: s.timeoutSeconds * 1000,
       resyncMs: s.resyncSeconds * 1000,
-      warm: httpWarmInvoker({ url: config.gateway.url, callerTokenFile: config.gatewayClient.callerTokenFile }),
+      warm: clientWarmInvoker(new GatewayClient({ url: config.gateway.url, callerTokenFile: config.gatewayClient.callerTokenFile })),
       config: {
         deadlineSlackSeconds: s.deadlineSlackSeconds,
         statusDebounceMs: s.statusDebounceSeconds * 1000,

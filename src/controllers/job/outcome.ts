@@ -3,14 +3,15 @@
 // runtime contract's words (UserError, BadConfiguration, InputRejected, Fatal, Timeout).
 import type { JsonValue } from "../../api/v1alpha1/index.ts";
 import type { AttemptFacts } from "./attempts.ts";
-import { EXIT_CODE_TABLE, isFailureClass, type FailureClass } from "./exit-codes.ts";
+import { isExitErrorType, type ExitErrorType } from "../../protocol/index.ts";
+import { failsJobAtOnce } from "./exit-codes.ts";
 import { TERMINATION_MESSAGE_LIMIT } from "./result.ts";
 import type { BatchJobView } from "./views.ts";
 
 /** Waiting reasons that say nothing beyond "not running yet". */
 export const GENERIC_WAITING: ReadonlySet<string> = new Set(["Pending", "ContainerCreating", "PodInitializing"]);
 
-export type FailedReason = FailureClass | "BackoffLimitExceeded" | "BatchJobLost" | "Failed";
+export type FailedReason = ExitErrorType | "BackoffLimitExceeded" | "BatchJobLost" | "Failed";
 
 export type Outcome =
   | {
@@ -79,7 +80,7 @@ function succeeded(input: OutcomeInput, completionTime: string): Outcome {
     case "error":
       return {
         state: "failed",
-        reason: isFailureClass(r.type) ? r.type : "BadConfiguration",
+        reason: isExitErrorType(r.type) ? r.type : "BadConfiguration",
         message: `the runtime exited 0 but reported ${r.type}: ${r.message}`,
         completionTime,
       };
@@ -92,7 +93,7 @@ function failed(input: OutcomeInput, reason: string | undefined, batchMessage: s
   const tries = `${counted.length} attempt${counted.length === 1 ? "" : "s"}`;
   switch (reason ?? "") {
     case "PodFailurePolicy": {
-      const failJob = lastWhere(counted, (f) => EXIT_CODE_TABLE.some((r) => r.action === "FailJob" && r.failureClass === f.failureClass)) ?? last;
+      const failJob = lastWhere(counted, (f) => failsJobAtOnce(f.failureClass)) ?? last;
       return {
         state: "failed",
         reason: failJob?.failureClass ?? "BadConfiguration",
@@ -137,7 +138,7 @@ function inProgress(input: OutcomeInput): Outcome {
   }
   const since = last.attempt.endTime ?? input.now;
   if (last.counted) {
-    const final = used > input.maxRetries || EXIT_CODE_TABLE.some((r) => r.action === "FailJob" && r.failureClass === last.failureClass);
+    const final = used > input.maxRetries || failsJobAtOnce(last.failureClass);
     if (final) return { state: "waiting", reason: "Running", message: `${describeAttempt(last)}; the batch Job is failing`, settlingSince: since };
     return { state: "waiting", reason: "BackingOff", message: `${describeAttempt(last)}; retrying (${used} of ${total} attempts used)` };
   }

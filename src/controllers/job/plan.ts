@@ -10,8 +10,7 @@ import { isConditionTrue, reconcileConditions, type DesiredCondition } from "./c
 import { transitionEvents, type JobEvent } from "./events.ts";
 import { deriveOutcome, GENERIC_WAITING, type Outcome } from "./outcome.ts";
 import { controllerOf, runtimeContainer, type BatchJobView, type PodView } from "./views.ts";
-import { EXIT_CODES } from "../../client/protocol.ts";
-import { isFailureClass } from "./exit-codes.ts";
+import { EXIT_CODES, isExitErrorType } from "../../protocol/index.ts";
 import type { GatewayTask, GatewayTaskView, WarmEnqueue } from "./gateway.ts";
 
 export interface JobControllerConfig {
@@ -271,7 +270,7 @@ function planWarm(input: JobPlanInput, fnName: string): JobPlan {
     }
     case "failed": {
       const type = task.error?.type ?? "Failed";
-      const outcome: Outcome = { state: "failed", reason: isFailureClass(type) ? type : "Failed", message: task.error?.message ?? `task ${task.id} failed`, completionTime: end };
+      const outcome: Outcome = { state: "failed", reason: isExitErrorType(type) ? type : "Failed", message: task.error?.message ?? `task ${task.id} failed`, completionTime: end };
       return finish(input, status(outcome));
     }
     case "cancelled":
@@ -289,7 +288,7 @@ function warmAttempts(task: GatewayTask): JobStatus["attempts"] {
   if (task.status === "failed" && task.error !== undefined) {
     attempt.reason = task.error.type;
     attempt.message = task.error.message.slice(0, 4096);
-    if (isFailureClass(task.error.type)) attempt.exitCode = EXIT_CODES[task.error.type];
+    if (isExitErrorType(task.error.type)) attempt.exitCode = EXIT_CODES[task.error.type];
   }
   return [attempt];
 }

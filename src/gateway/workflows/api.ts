@@ -2,7 +2,7 @@
 // the run read, cancelled, paged and streamed like a task under `/v1/tasks/{run}`. server.ts
 // routes here; errors are HttpErrors its guard answers.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { httpStatusOfTaskError, isTerminal, parseDuration, PICKLE_CONTENT_TYPE } from "../../client/protocol.ts";
+import { httpStatusOfTaskError, isTerminal, parseDuration, PICKLE_CONTENT_TYPE } from "../../protocol/index.ts";
 import type { Authorizer } from "../authz.ts";
 import { HttpError, queryOf, readBody } from "../http.ts";
 import type { FunctionRegistry } from "../registry.ts";

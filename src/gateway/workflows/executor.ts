@@ -5,7 +5,7 @@
 // rows and picks its step tasks up where the engine left them: nothing is lost, and a step whose
 // completion was committed never runs again.
 import { randomUUID } from "node:crypto";
-import { isTerminal, type Encoding, type TaskError, type TaskErrorType, type TaskStatus } from "../../client/protocol.ts";
+import { isTerminal, type Encoding, type TaskError, type TaskErrorType, type TaskStatus } from "../../protocol/index.ts";
 import type { Clock, TimerHandle } from "../../kube/clock.ts";
 import type { WorkflowSpec } from "../../api/v1alpha1/workflow.ts";
 import { analyze, outputStack, type Graph, type StepInfo } from "../../workflow/graph.ts";
