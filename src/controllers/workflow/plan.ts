@@ -2,7 +2,7 @@
 // its steps name, the status to store (Valid, Ready, endpoint) and the Events of the
 // transitions. Graph checks come from src/workflow/graph.ts, shared with the gateway.
 import type { Condition, Workflow, WorkflowStatus } from "../../api/v1alpha1/index.ts";
-import type { Encoding } from "../../client/protocol.ts";
+import type { Encoding } from "../../protocol/index.ts";
 import { analyze, encodingIssues } from "../../workflow/graph.ts";
 import { reconcileConditions, type DesiredCondition } from "../job/conditions.ts";
 
