@@ -33,9 +33,11 @@ export interface GatewayOptions {
   clock?: Clock;
   promRegistry?: Registry;
   limits?: Partial<GatewayLimits>;
-  engine?: Pick<EngineOptions, "maxQueue" | "deadlineGraceMs" | "workerTimeoutMs" | "leaseReceiptMs" | "maxDisruptions" | "resultTtlMs" | "recentLimit">;
+  engine?: Pick<EngineOptions, "maxQueue" | "deadlineGraceMs" | "workerTimeoutMs" | "leaseReceiptMs" | "maxDisruptions" | "resultTtlMs" | "recentLimit" | "idempotencyWindowMs">;
   /** Period of deadline/worker/retry checks. Default 100 ms. */
   tickMs?: number;
+  /** Called once listening, before the Function registry is loaded (Function routes answer 503 until then). */
+  onListen?: (url: string) => void;
 }
 
 export class Gateway {
@@ -153,6 +155,7 @@ export class Gateway {
     const host = opts.host ?? "127.0.0.1";
     const port = await server.listen(opts.port ?? 0, host);
     const gateway = new Gateway({ store, engine, executor, workflows, server, metrics, promRegistry, registry: opts.registry, catalog, signatures, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
+    opts.onListen?.(gateway.url);
     await Promise.all([opts.registry.start(), workflows.start()]);
     await catalog.start();
     registryReady = true;

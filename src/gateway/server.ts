@@ -14,6 +14,7 @@ import { parseSetupReport, type SetupTracker } from "./setup.ts";
 import type { FunctionRegistry, FunctionSettings } from "./registry.ts";
 import type { SignatureBook } from "./signatures.ts";
 import type { TaskStore } from "./store.ts";
+import { idempotencyKeyOf, taskOverridesOf } from "./task-options.ts";
 import { EngineError, renderTask, type LeaseGrant, type Task, type TaskEngine } from "./tasks.ts";
 import { WorkflowApi, type WorkflowApiOptions } from "./workflows/api.ts";
 import { RUN_PREFIX } from "./workflows/executor.ts";
@@ -52,7 +53,7 @@ export interface GatewayServerOptions {
   promRegistry: Registry;
   log: Logger;
   limits?: Partial<GatewayLimits>;
-  /** /readyz: false until the registry has synced. */
+  /** /readyz: false until the registry has synced; until then Function routes answer 503. */
   ready: () => boolean;
   /** Workers' setup reports (GET /v1/setup); absent: heartbeats' `setup` is ignored. */
   setup?: SetupTracker;
@@ -133,6 +134,7 @@ export class GatewayServer {
       e = new HttpError(500, "Internal", "internal error (see the gateway's log)");
     }
     this.count(route, e.status);
+    if (e.status === 503) headers = { "retry-after": "1", ...headers };
     // A body we stopped reading must not be parsed as the next request.
     sendError(res, e, e.status === 413 ? { ...headers, connection: "close" } : headers);
   }
@@ -234,6 +236,8 @@ export class GatewayServer {
   }
 
   private functionOf(ns: string, name: string): FunctionSettings {
+    // Before the first list of Functions, "not found" would be a lie: ask to retry.
+    if (!this.o.ready()) throw new HttpError(503, "Unavailable", "the gateway is starting: its Function registry is not loaded yet (retry)");
     const fn = this.o.registry.get(ns, name);
     if (fn === undefined) throw new HttpError(404, "NotFound", `function ${ns}/${name} not found`);
     return fn;
@@ -265,12 +269,7 @@ export class GatewayServer {
       if (Buffer.byteLength(text) > this.limits.maxInputBytes) throw new HttpError(413, "TooLarge", `input ${i} is over ${this.limits.maxInputBytes} bytes`);
       return text;
     });
-    const ids = this.o.engine.submitMany(fn, texts);
-    try {
-      await this.o.store.committed();
-    } catch {
-      throw new HttpError(503, "Unavailable", "the task store could not commit the tasks; they were not accepted");
-    }
+    const ids = await this.o.engine.submitMany(fn, texts);
     this.reply(res, "pushMany", 202, JSON.stringify({ ids }));
   }
 
@@ -280,18 +279,14 @@ export class GatewayServer {
     const query = queryOf(url);
     let wait = this.limits.runWaitMs;
     if (kind === "run" && query.has("timeout")) wait = this.duration(query.get("timeout") ?? "", "timeout");
+    const idempotencyKey = idempotencyKeyOf(req.headers["idempotency-key"]);
+    const overrides = taskOverridesOf(query, fn);
     const body = await readBody(req, this.limits.maxInputBytes);
     const { input, encoding } = decodeInput(body, req.headers["content-type"], fn);
-    const keyHeader = req.headers["idempotency-key"];
-    const key = typeof keyHeader === "string" && keyHeader !== "" ? keyHeader.slice(0, 256) : undefined;
-    const { task, repeat } = this.o.engine.submit(fn, input, encoding, key);
+    // Resolves once the task is durable; a failed commit is a 503 and the task never runs.
+    const { task, repeat } = await this.o.engine.submit(fn, input, encoding, { idempotencyKey, ...overrides });
     const idHeader = { "hearth-task-id": task.id };
     if (kind === "push") {
-      try {
-        await this.o.store.committed();
-      } catch {
-        throw new HttpError(503, "Unavailable", "the task store could not commit the task; it was not accepted");
-      }
       this.reply(res, "push", repeat ? 200 : 202, JSON.stringify({ id: task.id, status: task.status }), "application/json", idHeader);
       return;
     }
@@ -340,7 +335,7 @@ export class GatewayServer {
 
   private async cancelTask(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     await this.callerTask(req, id, "cancel");
-    const task = this.o.engine.cancel(id);
+    const task = await this.o.engine.cancel(id);
     if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
     this.reply(res, "cancel", 200, renderTask(task));
   }
@@ -422,8 +417,7 @@ export class GatewayServer {
     if (this.o.auth.workersOpen || !this.o.auth.worker(req.headers.authorization, ns, name)) {
       await this.authorize(req, { verb: "cancel", resource: "functions", namespace: ns, name });
     }
-    const cancelled = this.o.engine.cancelFunction(ns, name);
-    await this.o.store.committed().catch(() => undefined);
+    const cancelled = await this.o.engine.cancelFunction(ns, name);
     this.reply(res, "cancelFunction", 200, JSON.stringify({ cancelled }));
   }
 
@@ -445,11 +439,12 @@ export class GatewayServer {
     const max = Math.min(int(body, "max", 1, 1, 100_000), this.limits.maxLeaseBatch);
     const waitMs = Math.min(int(body, "waitMs", 0, 0, 3_600_000), this.limits.maxLeaseWaitMs);
     // Outcomes may ride on the lease that asks for the next tasks: one request instead of two.
-    const acks = Array.isArray(body["results"]) ? this.applyResults(fn, body["results"]) : undefined;
+    // Their acknowledgements wait for the commit, while the lease looks for work meanwhile.
+    const acksDone = Array.isArray(body["results"]) ? this.applyResults(fn, body["results"]) : undefined;
     const abort = new AbortController();
     const onClose = (): void => abort.abort();
     res.on("close", onClose);
-    const grants = await this.o.engine.lease(fn, workerId, max, waitMs, abort.signal);
+    const [acks, grants] = await Promise.all([acksDone, this.o.engine.lease(fn, workerId, max, waitMs, abort.signal)]);
     res.off("close", onClose);
     if (res.destroyed || abort.signal.aborted) {
       // The worker hung up (draining, crashed): nobody will run these.
@@ -514,7 +509,7 @@ export class GatewayServer {
         const task = this.workerTask(req, id);
         const leaseId = task.lease?.leaseId;
         if (leaseId !== undefined) {
-          this.o.engine.fail(id, leaseId, "BadConfiguration", `output is over ${this.limits.maxOutputBytes} bytes, the gateway's limit: write large results to storage and return a reference`);
+          await this.o.engine.fail(id, leaseId, "BadConfiguration", `output is over ${this.limits.maxOutputBytes} bytes, the gateway's limit: write large results to storage and return a reference`);
         }
       }
       throw err;
@@ -529,7 +524,8 @@ export class GatewayServer {
       if (!("output" in body)) throw new HttpError(400, "BadRequest", `"output" is required`);
       output = JSON.stringify(body["output"]);
     }
-    this.o.engine.complete(id, leaseId, output);
+    // Answered only once the result is durable: a worker told "done" never sees it re-run.
+    await this.o.engine.complete(id, leaseId, output);
     this.reply(res, "complete", 200, "{}");
   }
 
@@ -542,11 +538,12 @@ export class GatewayServer {
     const fn = this.workerFunction(req, str(body, "function", { max: 512 }));
     const items = body["results"];
     if (!Array.isArray(items)) throw new HttpError(400, "BadRequest", `"results" must be an array`);
-    this.reply(res, "results", 200, JSON.stringify({ results: this.applyResults(fn, items) }));
+    this.reply(res, "results", 200, JSON.stringify({ results: await this.applyResults(fn, items) }));
   }
 
-  private applyResults(fn: FunctionSettings, items: readonly unknown[]): { id: string; status: number; message?: string }[] {
-    return items.map((item: unknown) => {
+  /** Each outcome's answer, once the outcomes are durable. */
+  private applyResults(fn: FunctionSettings, items: readonly unknown[]): Promise<{ id: string; status: number; message?: string }[]> {
+    return Promise.all(items.map(async (item: unknown) => {
       const r = typeof item === "object" && item !== null ? (item as Record<string, unknown>) : {};
       const id = typeof r["id"] === "string" ? r["id"] : "";
       try {
@@ -557,9 +554,9 @@ export class GatewayServer {
         if (typeof error === "object" && error !== null) {
           const e = error as Record<string, unknown>;
           const message = typeof e["message"] === "string" ? e["message"].slice(0, MAX_MESSAGE) : "";
-          this.o.engine.fail(id, leaseId, failureType(e["type"], e["exitCode"]), message);
+          await this.o.engine.fail(id, leaseId, failureType(e["type"], e["exitCode"]), message);
         } else {
-          this.o.engine.complete(id, leaseId, this.outputOf(task, r, leaseId));
+          await this.o.engine.complete(id, leaseId, this.outputOf(task, r, leaseId));
         }
         return { id, status: 200 };
       } catch (err) {
@@ -567,7 +564,7 @@ export class GatewayServer {
         if (err instanceof EngineError) return { id, status: statusOf(err.type), message: err.message };
         throw err;
       }
-    });
+    }));
   }
 
   /** A result's output as stored; an output over the limit fails the task (413 to the worker). */
@@ -575,7 +572,7 @@ export class GatewayServer {
     const output = task.encoding === "pickle" ? str(r, "outputB64", {}) : "output" in r ? JSON.stringify(r["output"]) : undefined;
     if (output === undefined) throw new HttpError(400, "BadRequest", `"output" is required`);
     if (output.length > this.limits.maxOutputBytes) {
-      this.o.engine.fail(task.id, leaseId, "BadConfiguration", `output is ${output.length} bytes, over the gateway's limit of ${this.limits.maxOutputBytes}: write large results to storage and return a reference`);
+      void this.o.engine.fail(task.id, leaseId, "BadConfiguration", `output is ${output.length} bytes, over the gateway's limit of ${this.limits.maxOutputBytes}: write large results to storage and return a reference`);
       throw new HttpError(413, "TooLarge", `output is over ${this.limits.maxOutputBytes} bytes`);
     }
     return output;
@@ -587,7 +584,7 @@ export class GatewayServer {
     const leaseId = str(body, "leaseId", { max: 256 });
     const type = failureType(body["type"], body["exitCode"]);
     const message = (str(body, "message", { optional: true }) ?? "").slice(0, MAX_MESSAGE);
-    this.o.engine.fail(id, leaseId, type, message);
+    await this.o.engine.fail(id, leaseId, type, message);
     this.reply(res, "fail", 200, "{}");
   }
 }

@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Encoding, TaskError, TaskStatus } from "../protocol/index.ts";
+import type { RetryPolicy } from "../protocol/index.ts";
 import { EXTRA_TABLES, type ExtraWrite } from "./store-tables.ts";
 
 export interface TaskRow {
@@ -25,6 +26,26 @@ export interface TaskRow {
   startedAt: number | null;
   finishedAt: number | null;
   notBefore: number | null;
+  /** Per-task override of the Function's timeoutSeconds (a hearth.dev Job's own); null = the Function's. */
+  timeoutSeconds: number | null;
+  /** Per-task override of the Function's retry policy; null = the Function's. */
+  retries: RetryPolicy | null;
+}
+
+/** An idempotency key: remembered for the configured window, independent of the task's result TTL. */
+export interface KeyRow {
+  namespace: string;
+  name: string;
+  key: string;
+  taskId: string;
+  /** sha256 of the task's encoding and input: the same key with another input is a conflict. */
+  inputHash: string;
+  createdAt: number;
+}
+
+/** The primary key of a row of idempotency_keys. */
+export function keyRowId(namespace: string, name: string, key: string): string {
+  return `${namespace}\u0000${name}\u0000${key}`;
 }
 
 export type StoreSync = "full" | "normal";
@@ -37,8 +58,20 @@ export function openDb(path: string, sync: StoreSync): DatabaseSync {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path);
   db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${sync === "normal" ? "NORMAL" : "FULL"}; PRAGMA busy_timeout = 5000;`);
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS tasks (
+  for (const t of EXTRA_TABLES) db.exec(t.schema);
+  migrate(db);
+  return db;
+}
+
+/**
+ * The tasks table, as numbered steps recorded in `PRAGMA user_version`. Append new steps at the
+ * end; never edit a step that has shipped. New tables of other parts of the gateway go in
+ * store-tables.ts (created IF NOT EXISTS before these steps run); a change to an existing table
+ * is a step here.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: tasks (IF NOT EXISTS: stores created before user_version was kept are at 0 with it).
+  `CREATE TABLE IF NOT EXISTS tasks (
       id TEXT PRIMARY KEY,
       namespace TEXT NOT NULL,
       name TEXT NOT NULL,
@@ -55,12 +88,31 @@ export function openDb(path: string, sync: StoreSync): DatabaseSync {
       finished_at INTEGER,
       not_before INTEGER
     );
-    CREATE UNIQUE INDEX IF NOT EXISTS tasks_idempotency ON tasks(namespace, name, idempotency_key) WHERE idempotency_key IS NOT NULL;
     CREATE INDEX IF NOT EXISTS tasks_active ON tasks(status) WHERE status IN ('queued', 'running');
-    CREATE INDEX IF NOT EXISTS tasks_finished ON tasks(finished_at) WHERE finished_at IS NOT NULL;
-  `);
-  for (const t of EXTRA_TABLES) db.exec(t.schema);
-  return db;
+    CREATE INDEX IF NOT EXISTS tasks_finished ON tasks(finished_at) WHERE finished_at IS NOT NULL;`,
+  // 2: per-task overrides; idempotency keys move to their own table (store-tables.ts) with their own window.
+  `ALTER TABLE tasks ADD COLUMN timeout_seconds INTEGER;
+    ALTER TABLE tasks ADD COLUMN retries TEXT;
+    INSERT OR IGNORE INTO idempotency_keys (key, namespace, name, idem_key, task_id, input_hash, created_at)
+      SELECT namespace || char(0) || name || char(0) || idempotency_key, namespace, name, idempotency_key, id, '', created_at FROM tasks WHERE idempotency_key IS NOT NULL;
+    DROP INDEX IF EXISTS tasks_idempotency;`,
+];
+
+function migrate(db: DatabaseSync): void {
+  const version = (): number => Number((db.prepare("PRAGMA user_version").get() as SqlRow | undefined)?.["user_version"] ?? 0);
+  if (version() >= MIGRATIONS.length) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    // Another connection may have migrated while we waited for the lock.
+    for (let v = version(); v < MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v] ?? "");
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
 }
 
 /** Statements that change the table; prepared once per connection. */
@@ -69,18 +121,22 @@ export class DbWriter {
   private readonly upsert: StatementSync;
   private readonly expired: StatementSync;
   private readonly remove: StatementSync;
+  private readonly expiredKeys: StatementSync;
   private readonly extra = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync) {
     this.db = db;
+    // A finished task is final: a later write never replaces its outcome (results are recorded once).
     this.upsert = db.prepare(`
-      INSERT INTO tasks (id, namespace, name, status, attempts, disruptions, encoding, input, output, error, idempotency_key, created_at, started_at, finished_at, not_before)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      INSERT INTO tasks (id, namespace, name, status, attempts, disruptions, encoding, input, output, error, idempotency_key, created_at, started_at, finished_at, not_before, timeout_seconds, retries)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, disruptions = excluded.disruptions,
         input = excluded.input, output = excluded.output, error = excluded.error, started_at = excluded.started_at,
-        finished_at = excluded.finished_at, not_before = excluded.not_before`);
+        finished_at = excluded.finished_at, not_before = excluded.not_before, timeout_seconds = excluded.timeout_seconds, retries = excluded.retries
+      WHERE tasks.finished_at IS NULL`);
     this.expired = db.prepare("SELECT id FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT ?");
     this.remove = db.prepare("DELETE FROM tasks WHERE id = ?");
+    this.expiredKeys = db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?");
   }
 
   /** One transaction; throws (after rolling back) when it cannot commit. */
@@ -104,6 +160,8 @@ export class DbWriter {
           r.startedAt,
           r.finishedAt,
           r.notBefore,
+          r.timeoutSeconds,
+          r.retries === null ? null : JSON.stringify(r.retries),
         );
       }
     });
@@ -122,6 +180,13 @@ export class DbWriter {
     if (stmt === undefined) this.extra.set(sql, (stmt = this.db.prepare(sql)));
     if (e.values !== null) stmt.run(...e.values);
     else stmt.run(e.key);
+  }
+
+  /** Forgets idempotency keys created before `before`; returns how many. */
+  deleteKeysBefore(before: number): number {
+    let n = 0;
+    this.transaction(() => (n = Number(this.expiredKeys.run(before).changes)));
+    return n;
   }
 
   deleteFinishedBefore(before: number, limit: number): string[] {
@@ -150,7 +215,7 @@ export class DbReader {
 
   constructor(db: DatabaseSync) {
     this.byId = db.prepare("SELECT * FROM tasks WHERE id = ?");
-    this.byKey = db.prepare("SELECT * FROM tasks WHERE namespace = ? AND name = ? AND idempotency_key = ?");
+    this.byKey = db.prepare("SELECT * FROM idempotency_keys WHERE key = ?");
     this.active = db.prepare("SELECT * FROM tasks WHERE status IN ('queued', 'running') ORDER BY created_at, rowid");
   }
 
@@ -159,9 +224,10 @@ export class DbReader {
     return row === undefined ? undefined : fromSql(row);
   }
 
-  findByIdempotencyKey(namespace: string, name: string, key: string): TaskRow | undefined {
-    const row = this.byKey.get(namespace, name, key) as SqlRow | undefined;
-    return row === undefined ? undefined : fromSql(row);
+  findKey(namespace: string, name: string, key: string): KeyRow | undefined {
+    const r = this.byKey.get(keyRowId(namespace, name, key)) as SqlRow | undefined;
+    if (r === undefined) return undefined;
+    return { namespace, name, key, taskId: String(r["task_id"]), inputHash: String(r["input_hash"]), createdAt: num(r["created_at"]) ?? 0 };
   }
 
   loadActive(): TaskRow[] {
@@ -196,5 +262,16 @@ function fromSql(r: SqlRow): TaskRow {
     startedAt: num(r["started_at"]),
     finishedAt: num(r["finished_at"]),
     notBefore: num(r["not_before"]),
+    timeoutSeconds: num(r["timeout_seconds"]),
+    retries: retriesOf(str(r["retries"])),
   };
+}
+
+function retriesOf(text: string | null): RetryPolicy | null {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as RetryPolicy;
+  } catch {
+    return null;
+  }
 }

@@ -18,6 +18,14 @@ export type ExtraWrite =
 
 export const EXTRA_TABLES: readonly ExtraTable[] = [
   {
+    // Idempotency keys (tasks.ts): remembered for their own window, independent of the result TTL.
+    name: "idempotency_keys",
+    columns: ["key", "namespace", "name", "idem_key", "task_id", "input_hash", "created_at"],
+    schema: `CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL, idem_key TEXT NOT NULL,
+      task_id TEXT NOT NULL, input_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created_at);`,
+  },
+  {
     name: "wf_runs",
     columns: ["id", "namespace", "name", "status", "spec", "input", "encoding", "output", "error", "idempotency_key", "created_at", "finished_at", "doc"],
     schema: `CREATE TABLE IF NOT EXISTS wf_runs (id TEXT PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, spec TEXT NOT NULL,

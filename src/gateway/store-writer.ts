@@ -4,7 +4,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { DbWriter, openDb, type StoreSync, type TaskRow } from "./store-db.ts";
 import type { ExtraWrite } from "./store-tables.ts";
 
-export type ToWriter = { t: "write"; batch: number; rows: TaskRow[]; extras: ExtraWrite[] } | { t: "delete"; req: number; before: number; limit: number } | { t: "close" };
+export type ToWriter = { t: "write"; batch: number; rows: TaskRow[]; extras: ExtraWrite[] } | { t: "delete"; req: number; before: number; limit: number; keysBefore: number | undefined } | { t: "close" };
 
 export type FromWriter =
   | { t: "written"; batch: number; ms: number; rows: number }
@@ -33,6 +33,7 @@ function main(): void {
       }
       case "delete":
         try {
+          if (msg.keysBefore !== undefined) writer.deleteKeysBefore(msg.keysBefore);
           reply({ t: "deleted", req: msg.req, ids: writer.deleteFinishedBefore(msg.before, msg.limit) });
         } catch (err) {
           reply({ t: "deleted", req: msg.req, ids: [], message: err instanceof Error ? err.message : String(err) });

@@ -1,16 +1,17 @@
 // Durable tasks: SQLite through Node's built-in node:sqlite (no native addon), WAL on a volume.
 // Writes are staged and committed in groups: one commit is in flight at a time, and everything
 // saved meanwhile rides in the next one, so one fsync covers every push of a burst. A push is
-// acknowledged only after the commit holding it (committed()). File stores commit on a writer
+// acknowledged, and a result shown to anyone, only after the commit holding it (committed());
+// a failed commit writes nothing of its batch (one transaction). File stores commit on a writer
 // thread (store-writer.ts) so fsync never blocks the event loop; ":memory:" stores (tests)
 // commit in-thread. Leases are not written: after a restart every unfinished task is queued again.
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
-import { DbReader, DbWriter, openDb, type StoreSync, type TaskRow } from "./store-db.ts";
+import { DbReader, DbWriter, keyRowId, openDb, type KeyRow, type StoreSync, type TaskRow } from "./store-db.ts";
 import type { FromWriter, ToWriter } from "./store-writer.ts";
 import type { ExtraWrite, SqlValue } from "./store-tables.ts";
 
-export type { StoreSync, TaskRow } from "./store-db.ts";
+export type { KeyRow, StoreSync, TaskRow } from "./store-db.ts";
 
 export interface StoreOptions {
   /** `full` (default) survives power loss; `normal` survives process crashes (kill -9) only. */
@@ -29,7 +30,7 @@ interface Batch {
 /** Where commits happen: here, or on the writer thread. */
 interface Writer {
   write(rows: TaskRow[], extras: ExtraWrite[]): Promise<number>;
-  deleteFinishedBefore(before: number, limit: number): Promise<string[]>;
+  deleteFinishedBefore(before: number, limit: number, keysBefore: number | undefined): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -43,7 +44,8 @@ class InlineWriter implements Writer {
     this.w.write(rows, extras);
     return performance.now() - started;
   }
-  async deleteFinishedBefore(before: number, limit: number): Promise<string[]> {
+  async deleteFinishedBefore(before: number, limit: number, keysBefore: number | undefined): Promise<string[]> {
+    if (keysBefore !== undefined) this.w.deleteKeysBefore(keysBefore);
     return this.w.deleteFinishedBefore(before, limit);
   }
   async close(): Promise<void> {}
@@ -100,8 +102,8 @@ class ThreadWriter implements Writer {
     return this.send((batch) => ({ t: "write", batch, rows, extras }));
   }
 
-  deleteFinishedBefore(before: number, limit: number): Promise<string[]> {
-    return this.send((req) => ({ t: "delete", req, before, limit }));
+  deleteFinishedBefore(before: number, limit: number, keysBefore: number | undefined): Promise<string[]> {
+    return this.send((req) => ({ t: "delete", req, before, limit, keysBefore }));
   }
 
   async close(): Promise<void> {
@@ -230,13 +232,17 @@ export class TaskStore {
     return this.staged.get(id) ?? this.inflight?.rows.get(id) ?? this.reader.get(id);
   }
 
-  findByIdempotencyKey(namespace: string, name: string, key: string): TaskRow | undefined {
-    for (const rows of [this.staged, this.inflight?.rows]) {
-      if (rows === undefined) continue;
-      for (const r of rows.values()) if (r.idempotencyKey === key && r.namespace === namespace && r.name === name) return r;
-    }
-    return this.reader.findByIdempotencyKey(namespace, name, key);
+  /** Stages an idempotency key; it commits with the task staged with it (one transaction). */
+  saveKey(k: KeyRow): void {
+    const id = keyRowId(k.namespace, k.name, k.key);
+    this.saveExtra("idempotency_keys", id, () => [id, k.namespace, k.name, k.key, k.taskId, k.inputHash, k.createdAt]);
   }
+
+  /** The task an idempotency key names (committed; tasks.ts tracks the ones still committing), whatever its age. */
+  findKey(namespace: string, name: string, key: string): KeyRow | undefined {
+    return this.reader.findKey(namespace, name, key);
+  }
+
 
   /** Unfinished tasks in arrival order (after a restart all of them are queued again). */
   loadActive(): TaskRow[] {
@@ -244,8 +250,8 @@ export class TaskStore {
   }
 
   /** Deletes up to `limit` tasks finished before `before`; resolves with their ids. */
-  deleteFinishedBefore(before: number, limit = 5000): Promise<string[]> {
-    return this.writer.deleteFinishedBefore(before, limit);
+  deleteFinishedBefore(before: number, limit = 5000, keysBefore?: number): Promise<string[]> {
+    return this.writer.deleteFinishedBefore(before, limit, keysBefore);
   }
 
   /** Commits what is staged, then closes. */

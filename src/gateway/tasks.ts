@@ -2,7 +2,7 @@
 // Function's policy, workers known by their heartbeats, waiters for results and progress. No
 // HTTP here (server.ts) and no SQL (store.ts); time comes from the injected clock, and tick()
 // does the periodic work so tests drive it with a fake clock.
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import {
   DEFAULT_RETRY_POLICY,
   isTerminal,
@@ -31,6 +31,28 @@ export interface Task extends TaskRow {
   policy?: TaskPolicy | undefined;
   /** The output came from the result cache (src/gateway/cache.ts); nothing ran. */
   cached?: boolean | undefined;
+  /**
+   * The outcome being committed. Until the store says it is durable nobody sees it: readers see
+   * the task as it was, waiters and subscribers are not told, the worker is not answered.
+   */
+  finishing?: Finishing | undefined;
+}
+
+interface Finishing {
+  status: "succeeded" | "failed" | "cancelled";
+  error: TaskError | null;
+  output: string | null;
+  finishedAt: number;
+  runMs: number | undefined;
+  /** The lease whose outcome this is: the same worker repeating its answer waits for the same commit. */
+  leaseId: string | undefined;
+  done: Promise<Task>;
+  resolve: (task: Task) => void;
+}
+
+/** What a caller may set per task (a hearth.dev Job's own timeoutSeconds and retries). */
+export interface SubmitOptions extends TaskPolicy {
+  idempotencyKey?: string | undefined;
 }
 
 export interface TaskPolicy {
@@ -85,6 +107,8 @@ class FunctionQueue {
   readonly workers = new Map<string, WorkerInfo>();
   waiters: LeaseWaiter[] = [];
   queued = 0;
+  /** Submitted, commit in flight: counted against maxQueue. */
+  submitting = 0;
   dispatchScheduled = false;
 
   constructor(key: string) {
@@ -131,7 +155,13 @@ export interface EngineOptions {
   resultTtlMs?: number;
   /** Finished tasks kept in memory for fast reads. Default 10 000. */
   recentLimit?: number;
+  /** How long an idempotency key is remembered, independent of resultTtlMs. Default 24 h. */
+  idempotencyWindowMs?: number;
+  /** Wait before committing again an outcome whose commit failed. Default 1 s. */
+  commitRetryMs?: number;
 }
+
+const DEFAULT_IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
 
 export class TaskEngine {
   private readonly opts: EngineOptions;
@@ -140,6 +170,8 @@ export class TaskEngine {
   private readonly queues = new Map<string, FunctionQueue>();
   private readonly active = new Map<string, Task>();
   private readonly recent = new Map<string, Task>();
+  /** Submitted tasks whose commit is in flight, by id and by idempotency key. */
+  private readonly submitting = new Map<string, { task: Task; inputHash: string; done: Promise<Task> }>();
   private readonly waiters = new Map<string, Set<(task: Task) => void>>();
   private readonly subscribers = new Map<string, Set<(ev: TaskEvent) => void>>();
   private readonly leasePrefix = randomBytes(4).toString("hex");
@@ -174,17 +206,78 @@ export class TaskEngine {
   // ---- callers -------------------------------------------------------------------------
 
   /**
-   * Accepts a task. The returned promise-free result is already queued; `store.committed()`
-   * says when it is durable. A repeated idempotency key returns the first task.
+   * Accepts a task: resolves once it is durable and queued. A failed commit rejects with
+   * Unavailable and the task never runs (nothing refused may run). A repeated idempotency key
+   * within the window returns the first task (after its commit); with another input it is a
+   * Conflict.
    */
-  submit(fn: FunctionSettings, input: string, encoding: Encoding, idempotencyKey?: string): { task: Task; repeat: boolean } {
-    if (idempotencyKey !== undefined) {
-      const existing = this.findByKey(fn, idempotencyKey);
-      if (existing !== undefined) return { task: existing, repeat: true };
+  submit(fn: FunctionSettings, input: string, encoding: Encoding, opts: SubmitOptions = {}): Promise<{ task: Task; repeat: boolean }> {
+    try {
+      return this.submitNow(fn, input, encoding, opts);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** Synchronous up to the commit, so that two submits with one key in one turn see each other. */
+  private submitNow(fn: FunctionSettings, input: string, encoding: Encoding, opts: SubmitOptions): Promise<{ task: Task; repeat: boolean }> {
+    const key = opts.idempotencyKey;
+    const inputHash = key === undefined ? "" : hashInput(encoding, input);
+    if (key !== undefined) {
+      const existing = this.findByKey(fn, key, inputHash);
+      if (existing !== undefined) return Promise.resolve(existing).then((task) => ({ task, repeat: true }));
     }
     const q = this.queue(functionKey(fn.namespace, fn.name));
-    if (q.queued >= this.maxQueue) throw new EngineError("QueueFull", `function ${q.key} has ${q.queued} queued tasks (limit ${this.maxQueue})`);
-    const task: Task = {
+    if (q.queued + q.submitting >= this.maxQueue) throw new EngineError("QueueFull", `function ${q.key} has ${q.queued} queued tasks (limit ${this.maxQueue})`);
+    const task = this.newTask(fn, input, encoding, opts);
+    const now = task.createdAt;
+    this.save(task);
+    if (key !== undefined) this.store.saveKey({ namespace: fn.namespace, name: fn.name, key, taskId: task.id, inputHash, createdAt: now });
+    q.submitting++;
+    const done = this.store.committed().then(
+      () => {
+        q.submitting--;
+        if (key !== undefined) this.submitting.delete(submittingKey(fn, key));
+        this.active.set(task.id, task);
+        this.enqueue(q, task, false);
+        return task;
+      },
+      () => {
+        q.submitting--;
+        if (key !== undefined) this.submitting.delete(submittingKey(fn, key));
+        throw new EngineError("Unavailable", "the task store could not commit the task; it was not accepted (retry)");
+      },
+    );
+    if (key !== undefined) this.submitting.set(submittingKey(fn, key), { task, inputHash, done });
+    return done.then((t) => ({ task: t, repeat: false }));
+  }
+
+  /** Records a task that is already done: its output came from the result cache. */
+  submitCached(fn: FunctionSettings, input: string, encoding: Encoding, output: string): Task {
+    const task = this.newTask(fn, input, encoding, {});
+    task.startedAt = task.createdAt;
+    task.cached = true;
+    this.active.set(task.id, task);
+    void this.finish(task, "succeeded", null, 0, output);
+    return task;
+  }
+
+  /**
+   * A workflow step's task, for a run already accepted: staged in the same commit as the run's
+   * rows and queued at once (its outcome still becomes visible only after its own commit).
+   */
+  submitStep(fn: FunctionSettings, input: string, encoding: Encoding): Task {
+    const q = this.queue(functionKey(fn.namespace, fn.name));
+    if (q.queued + q.submitting >= this.maxQueue) throw new EngineError("QueueFull", `function ${q.key} has ${q.queued} queued tasks (limit ${this.maxQueue})`);
+    const task = this.newTask(fn, input, encoding, {});
+    this.active.set(task.id, task);
+    this.save(task);
+    this.enqueue(q, task, false);
+    return task;
+  }
+
+  private newTask(fn: FunctionSettings, input: string, encoding: Encoding, opts: SubmitOptions): Task {
+    return {
       id: randomUUID(),
       namespace: fn.namespace,
       name: fn.name,
@@ -195,60 +288,55 @@ export class TaskEngine {
       input,
       output: null,
       error: null,
-      idempotencyKey: idempotencyKey ?? null,
+      idempotencyKey: opts.idempotencyKey ?? null,
       createdAt: this.clock.now(),
       startedAt: null,
       finishedAt: null,
       notBefore: null,
+      timeoutSeconds: opts.timeoutSeconds ?? null,
+      retries: opts.retries ?? null,
       progress: undefined,
       lease: undefined,
     };
-    this.active.set(task.id, task);
-    this.save(task);
-    this.enqueue(q, task, false);
-    return { task, repeat: false };
   }
 
-  /** Records a task that is already done: its output came from the result cache. */
-  submitCached(fn: FunctionSettings, input: string, encoding: Encoding, output: string): Task {
-    const now = this.clock.now();
-    const task: Task = {
-      id: randomUUID(),
-      namespace: fn.namespace,
-      name: fn.name,
-      status: "queued",
-      attempts: 0,
-      disruptions: 0,
-      encoding,
-      input,
-      output,
-      error: null,
-      idempotencyKey: null,
-      createdAt: now,
-      startedAt: now,
-      finishedAt: null,
-      notBefore: null,
-      progress: undefined,
-      lease: undefined,
-      cached: true,
-    };
-    this.finish(task, "succeeded", null, 0);
+  /** Accepts several JSON inputs at once (one queue check, one commit): all or none. */
+  async submitMany(fn: FunctionSettings, inputs: readonly string[]): Promise<string[]> {
+    const q = this.queue(functionKey(fn.namespace, fn.name));
+    if (q.queued + q.submitting + inputs.length > this.maxQueue) {
+      throw new EngineError("QueueFull", `function ${q.key} has ${q.queued} queued tasks; ${inputs.length} more would pass the limit of ${this.maxQueue}`);
+    }
+    const results = await Promise.allSettled(inputs.map((input) => this.submit(fn, input, "json")));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed !== undefined) {
+      // Inputs staged together commit together; cancel any that made it in another batch.
+      for (const r of results) if (r.status === "fulfilled") void this.cancelTask(r.value.task, "another input of the same :pushMany was not accepted");
+      throw failed.reason;
+    }
+    return results.map((r) => (r.status === "fulfilled" ? r.value.task.id : ""));
+  }
+
+  private findByKey(fn: FunctionSettings, key: string, inputHash: string): Task | Promise<Task> | undefined {
+    const conflict = (taskId: string): EngineError =>
+      new EngineError("Conflict", `idempotency key ${JSON.stringify(key)} was used for task ${taskId} with a different input; use a new key for a new input`);
+    const pending = this.submitting.get(submittingKey(fn, key));
+    if (pending !== undefined) {
+      if (pending.inputHash !== inputHash) throw conflict(pending.task.id);
+      return pending.done;
+    }
+    const row = this.store.findKey(fn.namespace, fn.name, key);
+    if (row === undefined || row.createdAt < this.clock.now() - this.idempotencyWindowMs) return undefined;
+    // Keys recorded before input hashes were kept carry "": they match any input.
+    if (row.inputHash !== "" && row.inputHash !== inputHash) throw conflict(row.taskId);
+    const task = this.get(row.taskId);
+    if (task === undefined) {
+      throw new EngineError("Conflict", `idempotency key ${JSON.stringify(key)} was used for task ${row.taskId}, whose result has expired; the key is remembered until ${new Date(row.createdAt + this.idempotencyWindowMs).toISOString()}`);
+    }
     return task;
   }
 
-  /** Accepts several JSON inputs at once (one queue check, one dispatch). */
-  submitMany(fn: FunctionSettings, inputs: readonly string[]): string[] {
-    const q = this.queue(functionKey(fn.namespace, fn.name));
-    if (q.queued + inputs.length > this.maxQueue) {
-      throw new EngineError("QueueFull", `function ${q.key} has ${q.queued} queued tasks; ${inputs.length} more would pass the limit of ${this.maxQueue}`);
-    }
-    return inputs.map((input) => this.submit(fn, input, "json").task.id);
-  }
-
-  private findByKey(fn: FunctionSettings, key: string): Task | undefined {
-    const row = this.store.findByIdempotencyKey(fn.namespace, fn.name, key);
-    if (row === undefined) return undefined;
-    return this.active.get(row.id) ?? this.recent.get(row.id) ?? fromRow(row);
+  private get idempotencyWindowMs(): number {
+    return this.opts.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
   }
 
   get(id: string): Task | undefined {
@@ -291,26 +379,25 @@ export class TaskEngine {
     };
   }
 
-  cancel(id: string): Task | undefined {
+  /** Cancels a task; resolves once the outcome is durable (or at once if it had finished). */
+  async cancel(id: string): Promise<Task | undefined> {
     const task = this.active.get(id);
     if (task === undefined) return this.get(id);
-    this.cancelTask(task, "cancelled by the caller");
-    return task;
+    return this.cancelTask(task, "cancelled by the caller");
   }
 
-  /** Cancels every unfinished task of a function (its Function is being deleted). */
-  cancelFunction(namespace: string, name: string): number {
-    let n = 0;
+  /** Cancels every unfinished task of a function (its Function is being deleted); resolves once durable. */
+  async cancelFunction(namespace: string, name: string): Promise<number> {
+    const done: Promise<Task>[] = [];
     for (const task of [...this.active.values()]) {
-      if (task.namespace === namespace && task.name === name) {
-        this.cancelTask(task, "the function was deleted");
-        n++;
-      }
+      if (task.namespace === namespace && task.name === name && task.finishing === undefined) done.push(this.cancelTask(task, "the function was deleted"));
     }
-    return n;
+    await Promise.all(done);
+    return done.length;
   }
 
-  private cancelTask(task: Task, message: string): void {
+  private cancelTask(task: Task, message: string): Promise<Task> {
+    if (task.finishing !== undefined) return task.finishing.done;
     const q = this.queue(functionKey(task.namespace, task.name));
     if (task.status === "queued") {
       q.queued--;
@@ -322,7 +409,7 @@ export class TaskEngine {
       w?.cancel.add(task.id);
       q.running.delete(task.id);
     }
-    this.finish(task, "cancelled", { type: "Cancelled", message, attempt: task.attempts });
+    return this.finish(task, "cancelled", { type: "Cancelled", message, attempt: task.attempts });
   }
 
   stats(namespace: string, name: string): FunctionStats {
@@ -431,7 +518,7 @@ export class TaskEngine {
       for (const id of [...w.leased]) {
         const task = this.active.get(id);
         if (task?.lease !== undefined && !held.has(id) && task.lease.leasedAt < cutoff) {
-          this.attemptFailed(task, "Disrupted", `worker ${workerId} never received the lease`);
+          void this.attemptFailed(task, "Disrupted", `worker ${workerId} never received the lease`);
         }
       }
     }
@@ -450,20 +537,25 @@ export class TaskEngine {
     return { deadline: lease.deadline };
   }
 
-  complete(id: string, leaseId: string, output: string): Task {
+  /**
+   * Records a result. Throws at once when the lease is not held; otherwise resolves once the
+   * result is durable (only then do waiters, subscribers and readers see it). The same worker
+   * repeating its answer for the same lease waits for the same commit.
+   */
+  complete(id: string, leaseId: string, output: string): Promise<Task> {
     const task = this.leased(id, leaseId);
+    if (task.finishing !== undefined) return task.finishing.done;
     const q = this.queue(functionKey(task.namespace, task.name));
     const runMs = task.lease === undefined ? undefined : this.clock.now() - task.lease.leasedAt;
     this.dropLease(q, task);
-    task.output = output;
-    this.finish(task, "succeeded", null, runMs);
-    return task;
+    return this.finish(task, "succeeded", null, runMs, output, leaseId);
   }
 
-  fail(id: string, leaseId: string, type: ExitErrorType | "Disrupted", message: string): Task {
+  /** Records a failed attempt: a retry is queued, or the task fails (resolving once durable). */
+  fail(id: string, leaseId: string, type: ExitErrorType | "Disrupted", message: string): Promise<Task> {
     const task = this.leased(id, leaseId);
-    this.attemptFailed(task, type, message);
-    return task;
+    if (task.finishing !== undefined) return task.finishing.done;
+    return this.attemptFailed(task, type, message, leaseId);
   }
 
   private leased(id: string, leaseId: string): Task {
@@ -472,6 +564,7 @@ export class TaskEngine {
       if (this.get(id) === undefined) throw new EngineError("NotFound", `task ${id} not found`);
       throw new EngineError("Conflict", `task ${id} is no longer leased (finished or cancelled)`);
     }
+    if (task.finishing !== undefined && task.finishing.leaseId === leaseId) return task;
     if (task.lease?.leaseId !== leaseId) throw new EngineError("Conflict", `lease ${leaseId} of task ${id} is no longer held`);
     return task;
   }
@@ -487,7 +580,7 @@ export class TaskEngine {
       for (const task of [...q.running.values()]) {
         const lease = task.lease;
         if (lease !== undefined && now > lease.deadline + grace) {
-          this.attemptFailed(task, "Timeout", `the attempt exceeded timeoutSeconds=${lease.timeoutSeconds} without progress (worker ${lease.workerId} did not report)`);
+          void this.attemptFailed(task, "Timeout", `the attempt exceeded timeoutSeconds=${lease.timeoutSeconds} without progress (worker ${lease.workerId} did not report)`);
         }
       }
       for (const w of [...q.workers.values()]) {
@@ -495,7 +588,7 @@ export class TaskEngine {
           q.workers.delete(w.id);
           for (const id of [...w.leased]) {
             const task = this.active.get(id);
-            if (task !== undefined) this.attemptFailed(task, "Disrupted", `worker ${w.id} stopped sending heartbeats`);
+            if (task !== undefined) void this.attemptFailed(task, "Disrupted", `worker ${w.id} stopped sending heartbeats`);
           }
         }
       }
@@ -519,7 +612,7 @@ export class TaskEngine {
     const cutoff = now - (this.opts.resultTtlMs ?? 3_600_000);
     const round = async (): Promise<void> => {
       for (;;) {
-        const ids = await this.store.deleteFinishedBefore(cutoff);
+        const ids = await this.store.deleteFinishedBefore(cutoff, 5000, now - this.idempotencyWindowMs);
         for (const id of ids) this.forget(id);
         if (ids.length < 5000) return;
       }
@@ -591,7 +684,7 @@ export class TaskEngine {
     while (grants.length < max) {
       const task = q.ready.shift();
       if (task === undefined) break;
-      if (task.status !== "queued") continue;
+      if (task.status !== "queued" || task.finishing !== undefined) continue;
       q.queued--;
       task.status = "running";
       task.attempts++;
@@ -599,7 +692,7 @@ export class TaskEngine {
         task.startedAt = now;
         this.opts.metrics?.taskStarted(task, now - task.createdAt);
       }
-      const timeoutSeconds = task.policy?.timeoutSeconds ?? fn.timeoutSeconds;
+      const timeoutSeconds = task.policy?.timeoutSeconds ?? task.timeoutSeconds ?? fn.timeoutSeconds;
       const lease: Lease = {
         leaseId: `${this.leasePrefix}.${(this.leaseCounter++).toString(36)}`,
         workerId: worker.id,
@@ -622,7 +715,7 @@ export class TaskEngine {
     q.running.delete(task.id);
   }
 
-  private attemptFailed(task: Task, type: TaskErrorType, message: string): void {
+  private attemptFailed(task: Task, type: TaskErrorType, message: string, leaseId?: string): Promise<Task> {
     const q = this.queue(functionKey(task.namespace, task.name));
     const runMs = task.lease === undefined ? undefined : this.clock.now() - task.lease.leasedAt;
     this.dropLease(q, task);
@@ -631,7 +724,7 @@ export class TaskEngine {
       type,
       attempts: task.attempts,
       disruptions: task.disruptions,
-      policy: task.policy?.retries ?? settings?.retries ?? DEFAULT_RETRY_POLICY,
+      policy: task.policy?.retries ?? task.retries ?? settings?.retries ?? DEFAULT_RETRY_POLICY,
       maxDisruptions: this.opts.maxDisruptions ?? 5,
     });
     if (!plan.countAttempt) {
@@ -639,10 +732,7 @@ export class TaskEngine {
       task.disruptions++;
     }
     const error: TaskError = { type, message, attempt: plan.countAttempt ? task.attempts : task.attempts + 1 };
-    if (plan.action === "fail") {
-      this.finish(task, "failed", error, runMs);
-      return;
-    }
+    if (plan.action === "fail") return this.finish(task, "failed", error, runMs, null, leaseId);
     this.opts.metrics?.retried(task, type);
     this.opts.log?.("task retried", { task: task.id, function: q.key, type, message, delayMs: plan.delayMs });
     task.status = "queued";
@@ -652,21 +742,53 @@ export class TaskEngine {
     // A disrupted task did nothing wrong: it goes back to the front.
     this.enqueue(q, task, type === "Disrupted");
     this.emit(task.id, { type: "status", task });
+    return Promise.resolve(task);
   }
 
-  private finish(task: Task, status: "succeeded" | "failed" | "cancelled", error: TaskError | null, runMs?: number): void {
-    task.status = status;
-    task.error = error;
-    task.finishedAt = this.clock.now();
+  /**
+   * Ends a task (its lease and queue place already dropped): stages the outcome and publishes it
+   * once committed. Until then the task stays active as it was, so a kill -9 before the commit
+   * re-runs a task nobody saw finish. A failed commit is retried: the outcome is already decided.
+   */
+  private finish(task: Task, status: Finishing["status"], error: TaskError | null, runMs?: number, output: string | null = null, leaseId?: string): Promise<Task> {
+    let resolve = (_t: Task): void => {};
+    const done = new Promise<Task>((r) => (resolve = r));
+    task.finishing = { status, error, output, finishedAt: this.clock.now(), runMs, leaseId, done, resolve };
     task.lease = undefined;
+    this.commitFinish(task);
+    return done;
+  }
+
+  private commitFinish(task: Task): void {
+    const f = task.finishing;
+    if (f === undefined) return;
+    this.store.save({ ...toRow(task), status: f.status, error: f.error, output: f.output, finishedAt: f.finishedAt, input: null });
+    this.store.committed().then(
+      () => this.publish(task),
+      (err: unknown) => {
+        this.opts.log?.("committing a task's outcome failed; retrying", { task: task.id, err: String(err) });
+        this.clock.setTimer(this.opts.commitRetryMs ?? 1000, () => this.commitFinish(task));
+      },
+    );
+  }
+
+  /** The outcome is durable: now the task is finished for everyone. */
+  private publish(task: Task): void {
+    const f = task.finishing;
+    if (f === undefined) return;
+    task.finishing = undefined;
+    task.status = f.status;
+    task.error = f.error;
+    task.output = f.output;
+    task.finishedAt = f.finishedAt;
     task.input = null;
     this.active.delete(task.id);
     this.remember(task);
-    this.save(task);
-    this.opts.metrics?.taskFinished(task, status === "succeeded" ? "succeeded" : (error?.type ?? "UserError"), runMs);
+    this.opts.metrics?.taskFinished(task, f.status === "succeeded" ? "succeeded" : (f.error?.type ?? "UserError"), f.runMs);
     const waiters = this.waiters.get(task.id);
     if (waiters !== undefined) for (const w of [...waiters]) w(task);
     this.emit(task.id, { type: "done", task });
+    f.resolve(task);
   }
 
   /**
@@ -724,7 +846,17 @@ function toRow(t: Task): TaskRow {
     startedAt: t.startedAt,
     finishedAt: t.finishedAt,
     notBefore: t.notBefore,
+    timeoutSeconds: t.timeoutSeconds,
+    retries: t.retries,
   };
+}
+
+function hashInput(encoding: Encoding, input: string): string {
+  return createHash("sha256").update(encoding).update("\u0000").update(input).digest("base64url");
+}
+
+function submittingKey(fn: FunctionSettings, key: string): string {
+  return `${fn.namespace}\u0000${fn.name}\u0000${key}`;
 }
 
 function iso(ms: number): string {

@@ -47,8 +47,8 @@ describe("client SDK", () => {
   it("a failed task throws HearthError with its class, exit code, attempt and task id", async () => {
     const result = client.function("ml/echo").run(1);
     const t = await leaseOne();
-    await worker.fail(t.id, t.leaseId, "UserError", 1, "ValueError: nope");
-    await assert.rejects(result, (err: unknown) => {
+    // The caller hears of the failure once it is durable, possibly before the worker's answer.
+    const rejected = assert.rejects(result, (err: unknown) => {
       assert.ok(err instanceof HearthError);
       assert.equal(err.type, "UserError");
       assert.equal(err.exitCode, 1);
@@ -58,6 +58,8 @@ describe("client SDK", () => {
       assert.equal(err.message, "ValueError: nope");
       return true;
     });
+    await worker.fail(t.id, t.leaseId, "UserError", 1, "ValueError: nope");
+    await rejected;
   });
 
   it("run({timeoutMs}) gives up with Timeout and the task id, leaving the task queued", async () => {

@@ -45,7 +45,7 @@ describe("retry policy", () => {
 describe("TaskEngine", () => {
   it("leases a queued task with its input, attempt and deadline", async () => {
     const { engine, settings, clock } = setup();
-    const { task } = engine.submit(settings, '{"x":1}', "json");
+    const { task } = await engine.submit(settings, '{"x":1}', "json");
     const grants = await engine.lease(settings, "w1", 5, 0);
     assert.equal(grants.length, 1);
     assert.deepEqual(grants[0], { id: task.id, attempt: 1, leaseId: grants[0]?.leaseId, input: '{"x":1}', encoding: "json", deadline: clock.now() + 10_000, timeoutSeconds: 10 });
@@ -55,7 +55,7 @@ describe("TaskEngine", () => {
   it("hands tasks submitted in one turn to a waiting long-poll as one batch", async () => {
     const { engine, settings } = setup();
     const pending = engine.lease(settings, "w1", 10, 30_000);
-    const ids = [1, 2, 3].map((i) => engine.submit(settings, String(i), "json").task.id);
+    const ids = (await Promise.all([1, 2, 3].map((i) => engine.submit(settings, String(i), "json")))).map((r) => r.task.id);
     const grants = await pending;
     assert.deepEqual(
       grants.map((g) => g.id),
@@ -72,12 +72,14 @@ describe("TaskEngine", () => {
 
   it("records a result once: a second complete or a stale lease is a Conflict", async () => {
     const { engine, settings } = setup();
-    const { task } = engine.submit(settings, "1", "json");
+    const { task } = await engine.submit(settings, "1", "json");
     const [g] = await engine.lease(settings, "w1", 1, 0);
     assert.ok(g !== undefined);
     const waiting = engine.waitForTerminal(task.id, 60_000);
     assert.throws(() => engine.complete(task.id, "not-the-lease", "2"), isEngineError("Conflict"));
-    engine.complete(task.id, g.leaseId, "2");
+    const completing = engine.complete(task.id, g.leaseId, "2");
+    assert.equal(engine.get(task.id)?.status, "running", "not visible before the commit");
+    assert.equal(await engine.complete(task.id, g.leaseId, "2"), await completing, "the same answer again waits for the same commit");
     assert.throws(() => engine.complete(task.id, g.leaseId, "3"), isEngineError("Conflict"));
     const done = await waiting;
     assert.equal(done?.status, "succeeded");
@@ -87,14 +89,14 @@ describe("TaskEngine", () => {
 
   it("retries user errors by the Function's backoff, then fails with the last attempt", async () => {
     const { engine, settings, clock } = setup({ retries: RETRY3 });
-    const { task } = engine.submit(settings, "1", "json");
+    const { task } = await engine.submit(settings, "1", "json");
     for (const [attempt, backoff] of [
       [1, 1000],
       [2, 2000],
     ] as const) {
       const [g] = await engine.lease(settings, "w1", 1, 0);
       assert.equal(g?.attempt, attempt);
-      engine.fail(task.id, g.leaseId, "UserError", "boom");
+      await engine.fail(task.id, g.leaseId, "UserError", "boom");
       assert.equal(engine.get(task.id)?.status, "queued");
       await clock.advance(backoff - 1);
       engine.tick();
@@ -105,7 +107,7 @@ describe("TaskEngine", () => {
     }
     const [g3] = await engine.lease(settings, "w1", 1, 0);
     assert.equal(g3?.attempt, 3);
-    engine.fail(task.id, g3.leaseId, "UserError", "boom");
+    await engine.fail(task.id, g3.leaseId, "UserError", "boom");
     const t = engine.get(task.id);
     assert.equal(t?.status, "failed");
     assert.deepEqual(t?.error, { type: "UserError", message: "boom", attempt: 3 });
@@ -113,16 +115,16 @@ describe("TaskEngine", () => {
 
   it("never retries rejected input", async () => {
     const { engine, settings } = setup({ retries: RETRY3 });
-    const { task } = engine.submit(settings, "1", "json");
+    const { task } = await engine.submit(settings, "1", "json");
     const [g] = await engine.lease(settings, "w1", 1, 0);
     assert.ok(g !== undefined);
-    engine.fail(task.id, g.leaseId, "InputRejected", "bad");
+    await engine.fail(task.id, g.leaseId, "InputRejected", "bad");
     assert.equal(engine.get(task.id)?.status, "failed");
   });
 
   it("declares Timeout when the deadline (plus grace) passes without a report; progress moves the deadline", async () => {
-    const { engine, settings, clock } = setup({}, { deadlineGraceMs: 1000 });
-    const { task } = engine.submit(settings, "1", "json");
+    const { engine, settings, clock, store } = setup({}, { deadlineGraceMs: 1000 });
+    const { task } = await engine.submit(settings, "1", "json");
     const [g] = await engine.lease(settings, "w1", 1, 0);
     assert.ok(g !== undefined);
     await clock.advance(9000);
@@ -138,6 +140,8 @@ describe("TaskEngine", () => {
     await clock.advance(1000);
     engine.heartbeat(settings, "w1", { state: "ready" });
     engine.tick();
+    await store.committed();
+    await flushMicrotasks();
     const t = engine.get(task.id);
     assert.equal(t?.status, "failed");
     assert.equal(t?.error?.type, "Timeout");
@@ -145,9 +149,9 @@ describe("TaskEngine", () => {
   });
 
   it("re-queues the tasks of a silent worker at the front without counting the attempt, up to maxDisruptions", async () => {
-    const { engine, settings, clock } = setup({}, { workerTimeoutMs: 10_000, maxDisruptions: 2 });
-    const { task } = engine.submit(settings, "1", "json");
-    const other = engine.submit(settings, "2", "json").task;
+    const { engine, settings, clock, store } = setup({}, { workerTimeoutMs: 10_000, maxDisruptions: 2 });
+    const { task } = await engine.submit(settings, "1", "json");
+    const other = (await engine.submit(settings, "2", "json")).task;
     for (let i = 1; i <= 3; i++) {
       const [g] = await engine.lease(settings, `w${i}`, 1, 0);
       assert.equal(g?.id, task.id, "the disrupted task goes first");
@@ -156,6 +160,8 @@ describe("TaskEngine", () => {
       engine.tick();
       await flushMicrotasks();
     }
+    await store.committed();
+    await flushMicrotasks();
     const t = engine.get(task.id);
     assert.equal(t?.status, "failed");
     assert.equal(t?.error?.type, "Disrupted");
@@ -165,7 +171,7 @@ describe("TaskEngine", () => {
 
   it("a heartbeat that does not list a leased task re-queues it after the receipt window", async () => {
     const { engine, settings, clock } = setup({}, { leaseReceiptMs: 5000 });
-    const { task } = engine.submit(settings, "1", "json");
+    const { task } = await engine.submit(settings, "1", "json");
     await engine.lease(settings, "w1", 1, 0);
     engine.heartbeat(settings, "w1", { state: "ready", tasks: [] });
     assert.equal(engine.get(task.id)?.status, "running", "too early to tell");
@@ -177,12 +183,12 @@ describe("TaskEngine", () => {
 
   it("cancels queued and running tasks; the worker hears of it on its next heartbeat", async () => {
     const { engine, settings } = setup();
-    const running = engine.submit(settings, "1", "json").task;
+    const running = (await engine.submit(settings, "1", "json")).task;
     const [g] = await engine.lease(settings, "w1", 1, 0);
     assert.ok(g !== undefined);
-    const queued = engine.submit(settings, "2", "json").task;
-    assert.equal(engine.cancel(queued.id)?.status, "cancelled");
-    assert.equal(engine.cancel(running.id)?.status, "cancelled");
+    const queued = (await engine.submit(settings, "2", "json")).task;
+    assert.equal((await engine.cancel(queued.id))?.status, "cancelled");
+    assert.equal((await engine.cancel(running.id))?.status, "cancelled");
     assert.deepEqual(engine.heartbeat(settings, "w1", { state: "ready" }), { cancel: [running.id] });
     assert.deepEqual(engine.heartbeat(settings, "w1", { state: "ready" }), { cancel: [] });
     assert.throws(() => engine.complete(running.id, g.leaseId, "1"), isEngineError("Conflict"));
@@ -190,27 +196,98 @@ describe("TaskEngine", () => {
     assert.deepEqual(engine.stats("ns", "fn"), { queueDepth: 0, inFlight: 0, warmWorkers: 1, busyWorkers: 0 });
   });
 
-  it("refuses work beyond the queue limit", () => {
+  it("refuses work beyond the queue limit, counting tasks still committing", async () => {
     const { engine, settings } = setup({}, { maxQueue: 2 });
-    engine.submit(settings, "1", "json");
-    engine.submit(settings, "2", "json");
-    assert.throws(() => engine.submit(settings, "3", "json"), isEngineError("QueueFull"));
+    const first = engine.submit(settings, "1", "json");
+    const second = engine.submit(settings, "2", "json");
+    await assert.rejects(engine.submit(settings, "3", "json"), isEngineError("QueueFull"));
+    await Promise.all([first, second]);
   });
 
-  it("returns the same task for a repeated idempotency key", async () => {
-    const { engine, settings, store } = setup();
-    const first = engine.submit(settings, "1", "json", "key-1");
-    await store.committed();
-    const again = engine.submit(settings, "1", "json", "key-1");
+  it("returns the same task for a repeated idempotency key, also while the first commits; another input is a Conflict", async () => {
+    const { engine, settings } = setup();
+    const firstP = engine.submit(settings, "1", "json", { idempotencyKey: "key-1" });
+    const racing = engine.submit(settings, "1", "json", { idempotencyKey: "key-1" });
+    await assert.rejects(engine.submit(settings, "2", "json", { idempotencyKey: "key-1" }), isEngineError("Conflict"));
+    const first = await firstP;
+    assert.equal((await racing).task.id, first.task.id);
+    assert.equal((await racing).repeat, true);
+    const again = await engine.submit(settings, "1", "json", { idempotencyKey: "key-1" });
     assert.equal(again.repeat, true);
     assert.equal(again.task.id, first.task.id);
-    assert.equal(engine.submit(settings, "1", "json", "key-2").repeat, false);
+    await assert.rejects(engine.submit(settings, "2", "json", { idempotencyKey: "key-1" }), isEngineError("Conflict"));
+    assert.equal((await engine.submit(settings, "1", "json", { idempotencyKey: "key-2" })).repeat, false);
+  });
+
+  it("remembers idempotency keys for their window, independent of the result TTL", async () => {
+    const { engine, settings, clock, store } = setup({}, { resultTtlMs: 60_000, idempotencyWindowMs: 600_000, recentLimit: 0 });
+    const { task } = await engine.submit(settings, "1", "json", { idempotencyKey: "k" });
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.ok(g !== undefined);
+    await engine.complete(task.id, g.leaseId, "1");
+    await clock.advance(120_000);
+    engine.tick();
+    await store.committed();
+    await flushMicrotasks();
+    assert.equal(engine.get(task.id), undefined, "the result expired");
+    await assert.rejects(engine.submit(settings, "1", "json", { idempotencyKey: "k" }), (err: unknown) => err instanceof EngineError && err.type === "Conflict" && /expired/.test(err.message));
+    await clock.advance(600_000);
+    engine.tick();
+    await new Promise((r) => setImmediate(r));
+    await flushMicrotasks();
+    const later = await engine.submit(settings, "2", "json", { idempotencyKey: "k" });
+    assert.equal(later.repeat, false, "after the window the key is free again");
+    assert.notEqual(later.task.id, task.id);
+  });
+
+  it("a failed commit on submit leaves nothing queued; a failed commit of a result keeps it unseen and retries", async () => {
+    const { engine, settings, store, clock } = setup({}, { commitRetryMs: 1000 });
+    const breakStore = (times: number): void => {
+      const w = (store as unknown as { writer: { write: (...a: unknown[]) => Promise<number> } }).writer;
+      const real = w.write.bind(w);
+      let left = times;
+      w.write = (...a: unknown[]) => (left-- > 0 ? Promise.reject(new Error("disk full")) : real(...a));
+    };
+    breakStore(1);
+    await assert.rejects(engine.submit(settings, "1", "json"), isEngineError("Unavailable"));
+    assert.deepEqual(await engine.lease(settings, "w1", 5, 0), [], "the refused task never runs");
+    assert.deepEqual(engine.stats("ns", "fn").queueDepth, 0);
+    const { task } = await engine.submit(settings, "2", "json");
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.ok(g !== undefined);
+    breakStore(1);
+    let acked = false;
+    const ack = engine.complete(task.id, g.leaseId, "20").then((t) => ((acked = true), t));
+    await new Promise((r) => setImmediate(r));
+    await flushMicrotasks();
+    assert.equal(acked, false);
+    assert.equal(engine.get(task.id)?.status, "running", "an uncommitted result is not visible");
+    await clock.advance(1000);
+    assert.equal((await ack).output, "20");
+    assert.equal(engine.get(task.id)?.status, "succeeded");
+    assert.equal(store.get(task.id)?.output, "20");
+  });
+
+  it("honours a task's own timeoutSeconds and retry policy over the Function's", async () => {
+    const { engine, settings, clock } = setup({ timeoutSeconds: 10 });
+    const { task } = await engine.submit(settings, "1", "json", { timeoutSeconds: 3, retries: { ...RETRY3, maxRetries: 1 } });
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.equal(g?.timeoutSeconds, 3);
+    assert.equal(g.deadline, clock.now() + 3000);
+    await engine.fail(task.id, g.leaseId, "UserError", "x");
+    assert.equal(engine.get(task.id)?.status, "queued", "one retry allowed");
+    await clock.advance(1000);
+    engine.tick();
+    const [g2] = await engine.lease(settings, "w1", 1, 0);
+    assert.ok(g2 !== undefined);
+    await engine.fail(task.id, g2.leaseId, "UserError", "x");
+    assert.equal(engine.get(task.id)?.status, "failed");
   });
 
   it("gives undelivered leases back at the front with the attempt restored", async () => {
     const { engine, settings } = setup();
-    const a = engine.submit(settings, "1", "json").task;
-    engine.submit(settings, "2", "json");
+    const a = (await engine.submit(settings, "1", "json")).task;
+    await engine.submit(settings, "2", "json");
     const grants = await engine.lease(settings, "w1", 1, 0);
     engine.unlease(grants);
     const [again] = await engine.lease(settings, "w1", 1, 0);
@@ -229,11 +306,11 @@ describe("TaskEngine", () => {
 
   it("renders the task document with the output spliced in", async () => {
     const { engine, settings } = setup();
-    const { task } = engine.submit(settings, "1", "json");
+    const { task } = await engine.submit(settings, "1", "json");
     const [g] = await engine.lease(settings, "w1", 1, 0);
     assert.ok(g !== undefined);
     engine.progress(task.id, g.leaseId, 1, undefined);
-    engine.complete(task.id, g.leaseId, '{"a":[1,2]}');
+    await engine.complete(task.id, g.leaseId, '{"a":[1,2]}');
     const doc = JSON.parse(renderTask(task)) as Record<string, unknown>;
     assert.deepEqual(doc["output"], { a: [1, 2] });
     assert.equal(doc["status"], "succeeded");
@@ -247,17 +324,16 @@ describe("TaskEngine", () => {
     try {
       const path = join(dir, "g.db");
       const first = setup({ retries: RETRY3 }, {}, path);
-      const a = first.engine.submit(first.settings, "1", "json").task;
-      const b = first.engine.submit(first.settings, "2", "json").task;
-      const c = first.engine.submit(first.settings, "3", "json").task;
+      const a = (await first.engine.submit(first.settings, "1", "json")).task;
+      const b = (await first.engine.submit(first.settings, "2", "json")).task;
+      const c = (await first.engine.submit(first.settings, "3", "json")).task;
       const [ga] = await first.engine.lease(first.settings, "w1", 1, 0);
       assert.ok(ga !== undefined);
-      first.engine.fail(a.id, ga.leaseId, "UserError", "x"); // counted attempt 1, queued for retry
+      await first.engine.fail(a.id, ga.leaseId, "UserError", "x"); // counted attempt 1, queued for retry
       await first.engine.lease(first.settings, "w1", 1, 0); // b leased: not written
       const [gc] = await first.engine.lease(first.settings, "w1", 1, 0);
       assert.ok(gc !== undefined);
-      first.engine.complete(c.id, gc.leaseId, "9");
-      await first.store.committed();
+      await first.engine.complete(c.id, gc.leaseId, "9");
       // No close(): as after kill -9, only what was committed counts.
 
       const second = setup({ retries: RETRY3 }, {}, path);
@@ -278,12 +354,11 @@ describe("TaskEngine", () => {
   });
 
   it("forgets finished tasks after the result TTL", async () => {
-    const { engine, settings, clock, store } = setup({}, { resultTtlMs: 60_000, recentLimit: 0 });
-    const { task } = engine.submit(settings, "1", "json");
+    const { engine, settings, clock } = setup({}, { resultTtlMs: 60_000, recentLimit: 0 });
+    const { task } = await engine.submit(settings, "1", "json");
     const [g] = await engine.lease(settings, "w1", 1, 0);
     assert.ok(g !== undefined);
-    engine.complete(task.id, g.leaseId, "1");
-    await store.committed();
+    await engine.complete(task.id, g.leaseId, "1");
     await clock.advance(40_000);
     engine.tick();
     assert.equal(engine.get(task.id)?.status, "succeeded");

@@ -32,6 +32,26 @@ describe("gateway HTTP API", () => {
   });
   after(async () => gw.stop());
 
+  it("answers 503 with Retry-After, not 404, until its Function registry is loaded", async () => {
+    let release = (): void => {};
+    const loaded = new Promise<void>((r) => (release = r));
+    const slow = new StaticRegistry([staticFunction({ namespace: "default", name: "echo" })]);
+    slow.start = () => loaded;
+    let listening = (_url: string): void => {};
+    const urlP = new Promise<string>((r) => (listening = r));
+    const starting = Gateway.start({ storePath: ":memory:", registry: slow, auth: { callerTokens: [CALLER] }, onListen: listening });
+    const early = await urlP;
+    const res = await fetch(`${early}/v1/namespaces/default/functions/echo:push`, { method: "POST", body: "1", headers: auth });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("retry-after"), "1");
+    assert.match((await errorOf(res)).message, /registry is not loaded/);
+    assert.equal((await fetch(`${early}/readyz`)).status, 503);
+    release();
+    const g = await starting;
+    assert.equal((await fetch(`${early}/v1/namespaces/default/functions/echo:push`, { method: "POST", body: "1", headers: auth })).status, 202);
+    await g.stop();
+  });
+
   const auth = { authorization: `Bearer ${CALLER}` };
   const call = (path: string, init: RequestInit = {}): Promise<Response> => fetch(`${url}${path}`, { ...init, headers: { ...auth, ...(init.headers as Record<string, string> | undefined) } });
   const worker = (fn = "default/echo", token = workerToken(KEY, "default", fn.split("/")[1] ?? "")): WorkerApi => new WorkerApi(url, token, fn, `w-${Math.random()}`);
@@ -89,6 +109,33 @@ describe("gateway HTTP API", () => {
     const { tasks: [t] } = await w.lease(1, 0);
     assert.equal(t?.id, id);
     await w.complete(id, t.leaseId, "2");
+  });
+
+  it("Idempotency-Key: another input is 409, an over-long or empty key is 400", async () => {
+    const push = (body: string, key: string): Promise<Response> => call("/v1/namespaces/default/functions/echo:push", { method: "POST", body, headers: { "idempotency-key": key } });
+    assert.equal((await push("1", "conflict-key")).status, 202);
+    const conflict = await push("2", "conflict-key");
+    assert.equal(conflict.status, 409);
+    assert.match((await errorOf(conflict)).message, /different input/);
+    const long = await push("1", "k".repeat(257));
+    assert.equal(long.status, 400);
+    assert.match((await errorOf(long)).message, /limit is 256/);
+    assert.equal((await push("1", "k".repeat(256))).status, 202);
+    assert.deepEqual(await (await call("/v1/namespaces/default/functions/echo/tasks", { method: "DELETE" })).json(), { cancelled: 2 });
+  });
+
+  it("per-task timeoutSeconds and retries ride on the push as query parameters; bad ones are 400", async () => {
+    const bad = await call("/v1/namespaces/default/functions/echo:push?timeoutSeconds=0", { method: "POST", body: "1" });
+    assert.equal(bad.status, 400);
+    assert.match((await errorOf(bad)).message, /timeoutSeconds must be an integer from 1/);
+    assert.equal((await call("/v1/namespaces/default/functions/echo:push?maxRetries=x", { method: "POST", body: "1" })).status, 400);
+    const res = await call("/v1/namespaces/default/functions/echo:push?timeoutSeconds=7&maxRetries=2", { method: "POST", body: "1" });
+    assert.equal(res.status, 202);
+    const { tasks: [t] } = await worker().lease(1, 0);
+    assert.equal(t?.timeoutSeconds, 7);
+    assert.equal(gw.engine.get(t.id)?.retries?.maxRetries, 2);
+    await worker().fail(t.id, t.leaseId, "UserError", 1, "x").catch(() => undefined);
+    await call(`/v1/tasks/${t.id}`, { method: "DELETE" });
   });
 
   it("run waits for the result; past ?timeout it answers 504 with the task id and the task goes on", async () => {

@@ -25,6 +25,8 @@ function row(id: string, over: Partial<TaskRow> = {}): TaskRow {
     startedAt: null,
     finishedAt: null,
     notBefore: null,
+    timeoutSeconds: null,
+    retries: null,
     ...over,
   };
 }
@@ -36,14 +38,15 @@ describe("TaskStore", () => {
     const s = new TaskStore(path, { onCommit: (rows) => commits.push(rows) });
     s.save(row("a"));
     s.save(row("b", { idempotencyKey: "k" }));
+    s.saveKey({ namespace: "ns", name: "fn", key: "k", taskId: "b", inputHash: "h", createdAt: 1000 });
     s.save(row("a", { status: "running", attempts: 1 }));
     assert.equal(s.get("a")?.status, "running", "staged rows are visible before the commit");
     await s.committed();
     assert.deepEqual(commits, [2], "one transaction, the later save of a row wins");
     const reopened = new TaskStore(path);
     assert.equal(reopened.get("a")?.attempts, 1);
-    assert.equal(reopened.findByIdempotencyKey("ns", "fn", "k")?.id, "b");
-    assert.equal(reopened.findByIdempotencyKey("ns", "other", "k"), undefined);
+    assert.equal(reopened.findKey("ns", "fn", "k")?.taskId, "b");
+    assert.equal(reopened.findKey("ns", "other", "k"), undefined);
     assert.deepEqual(
       reopened.loadActive().map((r) => r.id),
       ["a", "b"],

@@ -26,6 +26,7 @@ const USAGE = `usage: hearth gateway [flags]
   --caller-tokens-file F    bearer tokens for callers, one per line (or $HEARTH_CALLER_TOKENS, comma-separated)
   --worker-signing-key-file F  key worker tokens are signed with (or $HEARTH_WORKER_SIGNING_KEY)
   --result-ttl DUR          how long results are kept (default 1h)
+  --idempotency-window DUR  how long Idempotency-Keys are remembered, independent of --result-ttl (default 24h)
   --max-input-bytes N / --max-output-bytes N   (default 10 MiB each)
   --max-queue N             queued tasks per function before 429 (default 100000)
   --worker-timeout DUR      a worker silent this long is gone (default 10s)
@@ -59,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
       "caller-tokens-file": { type: "string" },
       "worker-signing-key-file": { type: "string" },
       "result-ttl": { type: "string" },
+      "idempotency-window": { type: "string" },
       "max-input-bytes": { type: "string" },
       "max-output-bytes": { type: "string" },
       "max-queue": { type: "string" },
@@ -124,6 +126,7 @@ export async function run(args: string[]): Promise<number> {
     },
     engine: {
       resultTtlMs: durationFlag(values["result-ttl"], "result-ttl", 3_600_000),
+      idempotencyWindowMs: durationFlag(values["idempotency-window"], "idempotency-window", 24 * 3_600_000),
       maxQueue: intFlag(values["max-queue"], "max-queue", 100_000),
       workerTimeoutMs: durationFlag(values["worker-timeout"], "worker-timeout", 10_000),
     },

@@ -415,7 +415,7 @@ export class WorkflowExecutor {
     if (fn.encoding !== encoding) return fail("BadConfiguration", `function ${run.namespace}/${ref} uses encoding ${fn.encoding} but receives ${encoding}`);
     let task: Task;
     try {
-      task = this.o.submit?.(fn, input, encoding) ?? this.engine.submit(fn, input, encoding).task;
+      task = this.o.submit?.(fn, input, encoding) ?? this.engine.submitStep(fn, input, encoding);
     } catch (err) {
       if (err instanceof EngineError) return fail(err.type === "QueueFull" ? "Disrupted" : "BadConfiguration", err.message);
       throw err;
@@ -620,7 +620,7 @@ export class WorkflowExecutor {
     run.input = null;
     this.saveRun(run);
     // Whatever is still in flight has no run to report to.
-    for (const node of run.nodes.values()) if (!isTerminal(node.status)) this.engine.cancel(node.taskId);
+    for (const node of run.nodes.values()) if (!isTerminal(node.status)) void this.engine.cancel(node.taskId);
     this.active.delete(run.id);
     this.recent.set(run.id, run);
     const limit = this.o.recentLimit ?? 1000;
