@@ -55,6 +55,8 @@ interface FunctionSetup {
 }
 
 const MAX_MESSAGE = 1024;
+/** A failure nobody repeated for this long is history (the worker was scaled away or fixed). */
+const FAILURE_TTL_MS = 15 * 60_000;
 
 function num(v: unknown, low: number, high: number): number | undefined {
   return typeof v === "number" && Number.isFinite(v) && v >= low && v <= high ? v : undefined;
@@ -134,7 +136,7 @@ export class SetupTracker {
       const reason = failureReason(hb.error);
       const repeat = f.lastFailure !== undefined && f.lastFailure.worker === workerId && f.lastFailure.message === hb.error.message && f.lastFailure.reason === reason;
       if (!repeat) this.failures.inc({ ...labels, reason });
-      f.lastFailure = { reason, message: hb.error.message.slice(0, MAX_MESSAGE * 2), worker: workerId, at: repeat && f.lastFailure !== undefined ? f.lastFailure.at : now };
+      f.lastFailure = { reason, message: hb.error.message.slice(0, MAX_MESSAGE * 2), worker: workerId, at: now };
     }
   }
 
@@ -162,7 +164,7 @@ export class SetupTracker {
         s.lastReadyWorker = f.lastReady.worker;
       }
       const fail = f.lastFailure;
-      if (fail !== undefined && (f.lastReady === undefined || f.lastReady.at < fail.at)) {
+      if (fail !== undefined && now - fail.at <= FAILURE_TTL_MS && (f.lastReady === undefined || f.lastReady.at < fail.at)) {
         s.lastFailure = { reason: fail.reason, message: fail.message, worker: fail.worker, time: new Date(fail.at).toISOString() };
       }
       out.push(s);

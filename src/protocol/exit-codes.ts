@@ -20,7 +20,7 @@ export const EXIT_CLASSES: Readonly<Record<ExitErrorType, ExitClass>> = {
   BadConfiguration: { code: 2, meaning: "the handler cannot be imported or has the wrong signature", retryable: false },
   InputRejected: { code: 65, meaning: "", retryable: false },
   Fatal: { code: 75, meaning: "FatalError or a CUDA error", retryable: true },
-  Timeout: { code: 124, meaning: "", retryable: true },
+  Timeout: { code: 124, meaning: "a deadline passed (setup(): startupTimeoutSeconds, reason SetupTimeout; a call: timeoutSeconds)", retryable: true },
 };
 
 export const EXIT_ERROR_TYPES = Object.keys(EXIT_CLASSES) as readonly ExitErrorType[];

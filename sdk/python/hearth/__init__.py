@@ -6,6 +6,7 @@ In handler code::
 
     class Whisper:
         def setup(self):             # once per worker process
+            hearth.setup_progress(0.4, "weights")  # extends startupTimeoutSeconds
             ...
         def predict(self, audio, ctx):
             ctx.update_progress(0.5, "halfway")   # extends the deadline
@@ -29,6 +30,7 @@ from .client.errors import HearthError
 from .errors import FatalError, InputRejected
 from .files import File
 from .runtime.context import Context
+from .runtime.setup_progress import SetupContext, setup_progress
 
 __version__ = "0.1.0"
 
@@ -41,6 +43,8 @@ __all__ = [
     "HearthError",
     "InputRejected",
     "Progress",
+    "SetupContext",
     "Task",
     "function",
+    "setup_progress",
 ]

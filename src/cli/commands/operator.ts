@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { ConfigError, loadOperatorConfig, parseOperatorConfig, readSigningKey, type LoadedConfig } from "../../operator/config.ts";
 import { startOperator } from "../../operator/operator.ts";
 import { gatewayStatsController } from "../../controllers/gateway-stats/index.ts";
+import { setupStatusController } from "../../controllers/setup-status/index.ts";
 import { jobController } from "../../controllers/job/index.ts";
 import { workflowController } from "../../controllers/workflow/index.ts";
 
@@ -77,7 +78,7 @@ export async function run(args: string[]): Promise<number> {
     onLostLeadership: () => {
       lost = true;
     },
-    controllers: [jobController(), gatewayStatsController(), workflowController()],
+    controllers: [jobController(), gatewayStatsController(), workflowController(), setupStatusController()],
   });
   const onSignal = (sig: string): void => {
     logger.info({ signal: sig }, "shutting down");

@@ -113,6 +113,15 @@ function deploymentView(d: Deployment): string {
   ]);
 }
 
+/** status.setup (written by the setup-status controller) feeds the conditions: SetupTimeout, "loading: 40%". */
+function setupView(f: Unstructured): string {
+  const s = f["status"];
+  const setup = typeof s === "object" && s !== null ? (s as Record<string, unknown>)["setup"] : undefined;
+  if (typeof setup !== "object" || setup === null) return "";
+  const v = setup as Record<string, unknown>;
+  return JSON.stringify([v["message"], v["lastFailure"]]);
+}
+
 function problemOf(p: Pod): string {
   const problem = p.metadata.deletionTimestamp === undefined ? podProblem(p) : undefined;
   return problem === undefined ? "" : `${problem.reason}: ${problem.message}`;
@@ -161,7 +170,7 @@ export class FunctionController {
       watches: [
         // Our own status writes come back as updates: only spec (generation) and deletion matter.
         watch(this.functions, undefined, {
-          update: (a, b) => a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp,
+          update: (a, b) => a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp || setupView(a) !== setupView(b),
         }),
         watch(this.deployments, ownerFunctionKey, { update: (a, b) => deploymentView(a) !== deploymentView(b) }),
         watch(this.secrets, ownerFunctionKey, {

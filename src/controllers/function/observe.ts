@@ -5,7 +5,7 @@ import type { ContainerStatus, Deployment, Pod } from "../../kube/objects.ts";
 import { describeExitCode } from "../../protocol/index.ts";
 
 /** Worker problems by decreasing severity: the first one found names the Degraded reason. */
-export const PROBLEM_REASONS = ["PodCreateFailed", "ImagePullBackOff", "ContainerConfigError", "SetupFailing", "Unschedulable"] as const;
+export const PROBLEM_REASONS = ["PodCreateFailed", "ImagePullBackOff", "ContainerConfigError", "BadConfiguration", "SetupTimeout", "SetupFailing", "Unschedulable"] as const;
 export type ProblemReason = (typeof PROBLEM_REASONS)[number];
 
 export interface Problem {
@@ -68,6 +68,8 @@ export function podProblem(pod: Pod): { reason: ProblemReason; message: string }
     if (crashed) {
       const t = now ?? last;
       const detail = t !== undefined ? describeExit(t.exitCode, t.reason, t.message) : (w?.message ?? w?.reason ?? "crashing");
+      // A warm worker exits 124 only when setup() outlived its deadline (task timeouts re-spawn its child).
+      if (t?.exitCode === 124) return { reason: "SetupTimeout", message: `container ${c.name} did not finish setup() in time (restarts: ${c.restartCount}): ${detail}` };
       return { reason: "SetupFailing", message: `container ${c.name} keeps failing before it is ready (restarts: ${c.restartCount}): ${detail}` };
     }
   }

@@ -128,7 +128,7 @@ export function planStatus(input: StatusPlanInput): StatusPlan {
   let situation: Situation;
   if (objects.invalid !== undefined) situation = { kind: "invalid", ...objects.invalid, pool: objects.invalid.reason === "DeploymentConflict" ? undefined : pool };
   else if (fn.spec.invocation === "isolated") situation = { kind: "isolated" };
-  else situation = { kind: "pool", pool: pool ?? observePool(undefined, []), minReplicas: fn.spec.warmPool.minReplicas };
+  else situation = { kind: "pool", pool: pool ?? observePool(undefined, []), minReplicas: fn.spec.warmPool.minReplicas, setup: input.previous?.setup };
   const status = computeStatus({
     generation: fn.metadata.generation,
     namespace,

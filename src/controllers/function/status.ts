@@ -2,9 +2,9 @@
 // reasons a user can act on, replica counts, the GPU summary and the endpoint. Pure. Also
 // decides whether the status changed (only then is it written) and which transitions deserve a
 // Kubernetes Event.
-import type { Condition, FunctionStatus } from "../../api/v1alpha1/index.ts";
+import type { Condition, FunctionStatus, SetupStatus } from "../../api/v1alpha1/index.ts";
 import type { GpuStatusSummary } from "../../gpu/plan.ts";
-import type { PoolObservation, Problem } from "./observe.ts";
+import { PROBLEM_REASONS, type PoolObservation, type Problem, type ProblemReason } from "./observe.ts";
 
 export type ConditionType = "Ready" | "Progressing" | "Degraded";
 
@@ -13,7 +13,7 @@ export type Situation =
   /** The spec cannot be rendered; `pool` is the previous pool if one still runs. */
   | { kind: "invalid"; reason: "InvalidGPU" | "InvalidSpec" | "DeploymentConflict" | "SecretConflict"; message: string; pool: PoolObservation | undefined }
   | { kind: "isolated" }
-  | { kind: "pool"; pool: PoolObservation; minReplicas: number };
+  | { kind: "pool"; pool: PoolObservation; minReplicas: number; setup?: SetupStatus | undefined };
 
 export interface StatusInput {
   generation: number | undefined;
@@ -44,7 +44,26 @@ function problemMessage(p: Problem): string {
   return p.pods === 0 ? p.message : `${who}: ${p.message}`;
 }
 
-function poolConditions(pool: PoolObservation, minReplicas: number): NewCondition[] {
+/**
+ * The workers' own report of a failed setup (status.setup.lastFailure, from their heartbeats)
+ * joins the problems the pods show: it carries the worker's message, and in dev mode (local
+ * processes, kwok pods) it is the only report there is.
+ */
+export function withSetupFailure(problems: readonly Problem[], setup: SetupStatus | undefined): Problem[] {
+  const f = setup?.lastFailure;
+  if (f === undefined || !(PROBLEM_REASONS as readonly string[]).includes(f.reason)) return [...problems];
+  const reason = f.reason as ProblemReason;
+  const fromWorker: Problem = { reason, pods: 1, example: f.worker ?? "", message: f.message };
+  const merged = problems.filter((p) => p.reason !== reason);
+  const seen = problems.find((p) => p.reason === reason);
+  // The worker's message says more than the pod's exit code; keep the pod count.
+  merged.push(seen === undefined ? fromWorker : { ...fromWorker, pods: seen.pods, example: seen.example === "" ? fromWorker.example : seen.example });
+  return merged.sort((a, b) => PROBLEM_REASONS.indexOf(a.reason) - PROBLEM_REASONS.indexOf(b.reason));
+}
+
+function poolConditions(observed: PoolObservation, minReplicas: number, setup: SetupStatus | undefined): NewCondition[] {
+  const pool: PoolObservation = { ...observed, problems: withSetupFailure(observed.problems, setup) };
+  const loading = setup?.message !== undefined && setup.message !== "" ? `; ${setup.message}` : "";
   const top = pool.problems[0];
   const needed = Math.min(minReplicas, pool.desired);
   const degraded: NewCondition =
@@ -60,7 +79,7 @@ function poolConditions(pool: PoolObservation, minReplicas: number): NewConditio
   } else {
     const reason = top?.reason ?? "WorkersStarting";
     const msg = `${pool.ready} of ${plural(Math.max(needed, 1), "warm worker")} ready`;
-    ready = { type: "Ready", status: "False", reason, message: top !== undefined ? `${msg}; ${problemMessage(top)}` : `${msg}; waiting for setup() to finish` };
+    ready = { type: "Ready", status: "False", reason, message: top !== undefined ? `${msg}; ${problemMessage(top)}${loading}` : `${msg}; waiting for setup() to finish${loading}` };
   }
 
   let progressing: NewCondition;
@@ -100,7 +119,7 @@ function situationConditions(s: Situation): NewCondition[] {
       return [{ type: "Ready", status: "False", reason: s.reason, message: s.message }, progressing, degraded];
     }
     case "pool":
-      return poolConditions(s.pool, s.minReplicas);
+      return poolConditions(s.pool, s.minReplicas, s.setup);
     default: {
       const never: never = s;
       return never;

@@ -16,6 +16,7 @@ from typing import Dict, Optional
 from ..errors import EXIT_CODES, FATAL, USER_ERROR, FatalError
 from . import gpu
 from . import handler as handlers
+from . import setup_progress
 from .channel import Channel, ChannelClosed, Message
 from .config import WorkerConfig, from_env
 from .context import Context
@@ -34,10 +35,19 @@ class Child:
 
     def setup(self) -> Optional[Failure]:
         """Loads and sets up the handler; the failure to report, if any."""
+        channel = self._channel
+
+        def progress(value: float, text: Optional[str]) -> None:
+            try:
+                channel.send({"op": "setup_progress", "value": value, "message": text})
+            except ChannelClosed:
+                pass  # the supervisor is gone; setup() will find out soon enough
+
+        setup_progress.install(progress)
         try:
             handler = handlers.load(self._config.handler)
             gpu.cap_torch(self._config.gpu_fraction, sys.modules.get("torch"))
-            handler.setup()
+            handler.setup(setup_progress.SetupContext(self._config.function, self._config.startup_timeout_seconds))
             gpu.cap_torch(self._config.gpu_fraction, sys.modules.get("torch"))
         except (handlers.HandlerConfigError, FatalError) as err:
             return classify(err)
@@ -45,6 +55,9 @@ class Child:
             traceback.print_exc()
             failure = classify(err)
             return Failure(failure.type, f"setup failed: {failure.message}")
+        finally:
+            # Progress after setup() belongs to tasks (ctx.update_progress), not to setup.
+            setup_progress.install(None)
         self._handler = handler
         return None
 

@@ -15,6 +15,7 @@ ONESHOT = "oneshot"
 
 DEFAULT_HEALTH_PORT = 8081
 DEFAULT_TIMEOUT_SECONDS = 300.0
+DEFAULT_STARTUP_TIMEOUT_SECONDS = 600.0
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 DEFAULT_LEASE_WAIT_MS = 20000
 DEFAULT_HEARTBEAT_MS = 2000
@@ -47,6 +48,8 @@ class WorkerConfig:
     # oneshot mode
     input_file: Optional[str]
     termination_log: str
+    # the deadline of setup() (spec.startupTimeoutSeconds); setup progress extends it
+    startup_timeout_seconds: float = DEFAULT_STARTUP_TIMEOUT_SECONDS
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -110,6 +113,7 @@ def from_env(env: Mapping[str, str]) -> WorkerConfig:
         if function.count("/") != 1 or function.startswith("/") or function.endswith("/"):
             raise ConfigError(f'HEARTH_FUNCTION must be "<namespace>/<name>", got {function!r}')
     timeout = _float(env, "HEARTH_TIMEOUT_SECONDS", 0.001, 172800)
+    startup_timeout = _float(env, "HEARTH_STARTUP_TIMEOUT_SECONDS", 0.001, 86400)
     return WorkerConfig(
         mode=mode,
         handler=handler,
@@ -129,4 +133,5 @@ def from_env(env: Mapping[str, str]) -> WorkerConfig:
         heartbeat_ms=_int(env, "HEARTH_HEARTBEAT_MS", DEFAULT_HEARTBEAT_MS, 50, 60000),
         input_file=env.get("HEARTH_INPUT_FILE", "").strip() or None,
         termination_log=env.get("HEARTH_TERMINATION_LOG", "").strip() or DEFAULT_TERMINATION_LOG,
+        startup_timeout_seconds=startup_timeout if startup_timeout is not None else DEFAULT_STARTUP_TIMEOUT_SECONDS,
     )

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 ProgressSink = Callable[[float, Optional[str]], None]
 
 MAX_PROGRESS_MESSAGE = 1024
+
+
+def check_progress(progress: Any, message: Any) -> Tuple[float, Optional[str]]:
+    """Validates a progress update (raises ValueError, a user error); long messages are cut."""
+    if isinstance(progress, bool) or not isinstance(progress, (int, float)) or not math.isfinite(progress):
+        raise ValueError(f"progress must be a number between 0 and 1, got {progress!r}")
+    if not 0 <= progress <= 1:
+        raise ValueError(f"progress must be between 0 and 1, got {progress}")
+    if message is not None and not isinstance(message, str):
+        raise ValueError(f"progress message must be a string, got {type(message).__name__}")
+    if message is not None and len(message) > MAX_PROGRESS_MESSAGE:
+        message = message[: MAX_PROGRESS_MESSAGE - 1] + "…"
+    return float(progress), message
 
 
 class Context:
@@ -64,15 +77,7 @@ class Context:
 
     def update_progress(self, progress: float, message: Optional[str] = None) -> None:
         """Report ``progress`` (0..1) with an optional message; extends the deadline."""
-        if isinstance(progress, bool) or not isinstance(progress, (int, float)) or not math.isfinite(progress):
-            raise ValueError(f"progress must be a number between 0 and 1, got {progress!r}")
-        if not 0 <= progress <= 1:
-            raise ValueError(f"progress must be between 0 and 1, got {progress}")
-        if message is not None and not isinstance(message, str):
-            raise ValueError(f"progress message must be a string, got {type(message).__name__}")
-        if message is not None and len(message) > MAX_PROGRESS_MESSAGE:
-            message = message[: MAX_PROGRESS_MESSAGE - 1] + "…"
-        self._sink(float(progress), message)
+        self._sink(*check_progress(progress, message))
 
     # Node's spelling, so that examples translate literally between the runtimes.
     updateProgress = update_progress

@@ -20,6 +20,7 @@ from typing import Any, Callable, List, Optional
 
 from .binding import CONTEXT_NAMES, Plan, bind, plan_for
 from .context import Context
+from .setup_progress import SetupContext
 
 RUNNER_METHODS = ("load_model", "preprocess_data", "postprocess_data")
 
@@ -67,7 +68,7 @@ class Handler:
 
     kind = "function"
 
-    def setup(self) -> None:
+    def setup(self, ctx: Optional[SetupContext] = None) -> None:
         """Runs the user's setup; raises whatever it raises."""
 
     def call(self, value: Any, context: Context) -> Any:
@@ -107,16 +108,22 @@ class ClassHandler(Handler):
         if inspect.isclass(target):
             _check_constructible(target, name)
 
-    def setup(self) -> None:
+    def setup(self, ctx: Optional[SetupContext] = None) -> None:
         instance = self._target() if inspect.isclass(self._target) else self._target
         predict = _method(instance, "predict", "__predict__")
         if predict is None:
             raise HandlerConfigError(f"{self._name} has no predict() method")
         setup = _method(instance, "setup", "__setup__")
         if setup is not None:
-            if _positional_count(setup) > 0:
-                raise HandlerConfigError(f"{self._name}.setup() must take no arguments")
-            _await_if_needed(setup())
+            # setup(), setup(ctx) / setup(context), or setup(anything): the setup context.
+            named = _context_param(setup)
+            wanted = _positional_count(setup)
+            if wanted > 1 or (wanted == 1 and named is not None):
+                raise HandlerConfigError(f"{self._name}.setup() must take no arguments or one (ctx: the setup context)")
+            if named is not None:
+                _await_if_needed(setup(**{named: ctx}))
+            else:
+                _await_if_needed(setup(ctx) if wanted == 1 else setup())
         self._predict = predict
         self._plan = plan_for(predict)
 
@@ -142,7 +149,7 @@ class RunnerHandler(Handler):
         self._predict_takes_model = False
         self._predict_context: Optional[str] = None
 
-    def setup(self) -> None:
+    def setup(self, ctx: Optional[SetupContext] = None) -> None:
         runner = self._cls()
         predict = _method(runner, "predict")
         if predict is None:

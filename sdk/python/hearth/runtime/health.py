@@ -1,18 +1,19 @@
-"""``GET /healthz`` (the supervisor is alive) and ``GET /readyz`` (a child finished ``setup()``
-and the worker takes tasks) for the kubelet's probes."""
+"""``GET /healthz`` (the supervisor is alive), ``GET /readyz`` (a child finished ``setup()``
+and the worker takes tasks) and ``GET /startupz`` (setup finished or reported progress: from then
+the runtime's own startup deadline governs; see src/workload/startup.ts) for the kubelet's probes."""
 
 from __future__ import annotations
 
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 Status = Callable[[], Tuple[bool, Dict[str, Any]]]
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, status: Status) -> None:
+    def __init__(self, host: str, port: int, status: Status, startup: Optional[Status] = None) -> None:
         """``status()`` returns (ready, details) and must be cheap and thread-safe."""
 
         class Handler(BaseHTTPRequestHandler):
@@ -23,6 +24,9 @@ class HealthServer:
                 elif path == "/readyz":
                     ready, details = status()
                     self._reply(200 if ready else 503, {"ready": ready, **details})
+                elif path == "/startupz":
+                    started, details = (startup or status)()
+                    self._reply(200 if started else 503, {"started": started, **details})
                 else:
                     self._reply(404, {"error": {"type": "NotFound", "message": f"no route {path}"}})
 

@@ -18,6 +18,7 @@ from ..errors import (
     FatalError,
 )
 from . import handler as handlers
+from . import setup_progress
 from .config import WorkerConfig
 from .context import Context
 from .deadline import Clock, Deadline
@@ -30,7 +31,7 @@ def failure_document(failure: Failure, limit: int = TERMINATION_LOG_LIMIT) -> by
     """``{"error": …}``, the message cut so the whole document fits in ``limit`` bytes."""
 
     def render(message: str) -> bytes:
-        return enc.json_dumps({"error": {"type": failure.type, "message": message}}).encode("utf-8")
+        return enc.json_dumps({"error": {**failure.to_wire(), "message": message}}).encode("utf-8")
 
     doc = render(failure.message)
     if len(doc) <= limit:
@@ -94,19 +95,10 @@ class OneshotRunner:
         except enc.DecodeError as err:
             return self._fail(classify(err))
 
-        try:
-            handler = handlers.load(config.handler)
-            handler.setup()
-        except handlers.HandlerConfigError as err:
-            return self._fail(classify(err))
-        except FatalError as err:
-            return self._fail(classify(err))
-        except BaseException as err:  # noqa: B036 - user setup may raise anything, even SystemExit
-            if isinstance(err, KeyboardInterrupt):
-                raise
-            traceback.print_exc()
-            failure = classify(err)
-            return self._fail(Failure(failure.type, f"setup failed: {failure.message}"))
+        loaded = self._setup()
+        if isinstance(loaded, tuple):
+            return loaded
+        handler = loaded
 
         deadline = Deadline(config.timeout_seconds, self._clock)
         context = Context("oneshot", 1, config.function, config.timeout_seconds, lambda _v, _m: deadline.extend())
@@ -132,8 +124,52 @@ class OneshotRunner:
                 return self._fail(Failure(TIMEOUT, f"the attempt exceeded timeoutSeconds={config.timeout_seconds:g} without progress"))
         return result[0] if result else self._fail(Failure(USER_ERROR, "the attempt ended without a result"))
 
+    def _setup(self) -> "handlers.Handler | Tuple[bytes, int]":
+        """Loads and sets up the handler under the startup deadline (startupTimeoutSeconds, which
+        setup progress extends): the handler, or the document and exit code of the failure."""
+        config = self._config
+        deadline = Deadline(config.startup_timeout_seconds, self._clock)
+        last: List[Tuple[float, Optional[str]]] = []
+
+        def progress(value: float, text: Optional[str]) -> None:
+            last[:] = [(value, text)]
+            deadline.extend()
+            self._log(f"hearth: setup {setup_progress.describe(value, text)}")
+
+        done = threading.Event()
+        outcome: List[Any] = []
+
+        def load() -> None:
+            try:
+                handler = handlers.load(config.handler)
+                handler.setup(setup_progress.SetupContext(config.function, config.startup_timeout_seconds))
+                outcome.append(handler)
+            except (handlers.HandlerConfigError, FatalError) as err:
+                outcome.append(classify(err))
+            except BaseException as err:  # noqa: B036 - user setup may raise anything, even SystemExit
+                traceback.print_exc()
+                failure = classify(err)
+                outcome.append(Failure(failure.type, f"setup failed: {failure.message}"))
+            finally:
+                done.set()
+
+        setup_progress.install(progress)
+        try:
+            # A daemon thread: past the deadline the process exits without waiting for it.
+            threading.Thread(target=load, name="hearth-setup", daemon=True).start()
+            while not done.wait(timeout=max(0.0, min(deadline.remaining(), 1.0))):
+                if deadline.expired():
+                    message = setup_progress.timeout_message(config.startup_timeout_seconds, last[0] if last else None)
+                    return self._fail(Failure(TIMEOUT, message, "SetupTimeout"))
+        finally:
+            setup_progress.install(None)
+        result = outcome[0] if outcome else Failure(USER_ERROR, "setup ended without a result")
+        if isinstance(result, Failure):
+            return self._fail(result)
+        return result
+
     def _fail(self, failure: Failure) -> Tuple[bytes, int]:
-        self._log(f"hearth: {failure.type} (exit {failure.exit_code}): {failure.message}")
+        self._log(f"hearth: {failure.reason or failure.type} (exit {failure.exit_code}): {failure.message}")
         return failure_document(failure), failure.exit_code
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 from .. import encoding as enc
 from ..errors import (
@@ -26,12 +26,15 @@ MAX_MESSAGE = 8192
 class Failure:
     type: str
     message: str
+    reason: Optional[str] = None  # finer than the class, e.g. "SetupTimeout"
 
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.type]
 
     def to_wire(self) -> Dict[str, Any]:
+        if self.reason is not None:
+            return {"type": self.type, "reason": self.reason, "message": self.message}
         return {"type": self.type, "message": self.message}
 
 

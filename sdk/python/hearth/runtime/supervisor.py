@@ -46,14 +46,15 @@ from ..errors import (
     TIMEOUT,
     USER_ERROR,
 )
-from . import gpu
+from . import gpu, setup_progress
 from .channel import Channel, ChannelClosed, Message
-from .config import WorkerConfig
+from .config import DEFAULT_TERMINATION_LOG, WorkerConfig
 from .deadline import Clock, Deadline
 from .health import HealthServer
 from .outcome import Failure
 from .worker_api import GatewayError, WorkerApi
 
+SETUP_TIMEOUT = "SetupTimeout"
 STOP_GRACE_SECONDS = 5.0
 FATAL_FLUSH_SECONDS = 10.0
 POST_ATTEMPTS = 5
@@ -94,6 +95,10 @@ class ChildHandle:
     stop_requested_at: Optional[float] = None
     setup_reported: bool = False
     tasks: Set[str] = field(default_factory=set)
+    # The startup deadline (startupTimeoutSeconds), pushed out by setup progress.
+    setup_deadline: Optional[Deadline] = None
+    setup_started: float = 0.0
+    setup_progress: Optional[Tuple[float, Optional[str]]] = None
 
 
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -174,6 +179,10 @@ class Supervisor:
         self._stopping = False
         self._exit_code: Optional[int] = None
         self._reported: Optional[str] = None
+        self._setup_timeout: Optional[Failure] = None
+        self._setup_started_at: Optional[float] = None  # wall clock, for heartbeats
+        self._last_setup_seconds: Optional[float] = None
+        self._setup_version = 0  # bumped on setup progress: the heartbeat goes out at once
         self._posts = ThreadPoolExecutor(max_workers=min(8, config.concurrency + 2), thread_name_prefix="hearth-post")
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -182,7 +191,7 @@ class Supervisor:
         health: Optional[HealthServer] = None
         if self._config.health_port:
             try:
-                health = HealthServer(self._config.health_host, self._config.health_port, self.readiness)
+                health = HealthServer(self._config.health_host, self._config.health_port, self.readiness, self.started)
             except OSError as err:
                 self._log(f"hearth: cannot serve health on {self._config.health_host}:{self._config.health_port}: {err}")
                 return EXIT_CODES[BAD_CONFIGURATION]
@@ -211,6 +220,7 @@ class Supervisor:
                 child = self._child
                 state, ready, error = self._state()
                 busy, held = len(self._tasks), list(self._tasks)
+                setup = self._setup_report()
         finally:
             if health is not None:
                 health.stop()
@@ -219,9 +229,11 @@ class Supervisor:
         self._api.stop_leasing()
         try:
             # Tell the gateway now rather than after its worker timeout.
-            self._api.heartbeat(busy, ready, state, error.to_wire() if error is not None else None, held)
+            self._api.heartbeat(busy, ready, state, error.to_wire() if error is not None else None, held, setup)
         except GatewayError:
             pass
+        if self._setup_timeout is not None:
+            _write_termination_log(self._config.termination_log, self._setup_timeout)
         self._posts.shutdown(wait=False)
         self._log(f"hearth: worker {self._config.worker_id} exiting with {code}")
         return code
@@ -255,11 +267,21 @@ class Supervisor:
                 details["error"] = error.to_wire()
             return ready, details
 
+    def started(self) -> Tuple[bool, Dict[str, Any]]:
+        """The kubelet's startup probe: setup() finished once, or the current one reported progress."""
+        with self._cv:
+            child = self._child
+            progressed = child is not None and child.state == SETUP and child.setup_progress is not None
+            done = self._last_setup_seconds is not None
+            return (done or progressed) and self._setup_timeout is None, {"setup": self._setup_report()}
+
     def _state(self) -> Tuple[str, bool, Optional[Failure]]:
         """(wire state, ready, error): ``failed`` carries why; ``setup`` covers a child starting
         or about to be replaced."""
         if self._config_failure is not None:
             return "failed", False, self._config_failure
+        if self._setup_timeout is not None:
+            return "failed", False, self._setup_timeout
         if self._fatal_since is not None:
             return "failed", False, self._fatal_failure
         if self._draining:
@@ -277,6 +299,10 @@ class Supervisor:
         self._expire(now)
         self._reap(now)
         child = self._child
+
+        if child is not None and child.state == SETUP and child.setup_deadline is not None and child.setup_deadline.expired():
+            self._setup_timed_out(child)
+            return 0.1
 
         if self._fatal_since is not None:
             if self._posts_outstanding == 0 or now - self._fatal_since > FATAL_FLUSH_SECONDS:
@@ -307,7 +333,32 @@ class Supervisor:
         wake = 1.0
         for task in self._tasks.values():
             wake = min(wake, task.deadline.remaining())
+        if child is not None and child.state == SETUP and child.setup_deadline is not None:
+            wake = min(wake, child.setup_deadline.remaining())
         return max(0.01, wake)
+
+    def _setup_timed_out(self, child: ChildHandle) -> None:
+        """setup() outlived startupTimeoutSeconds: the child may be stuck anywhere (a download,
+        a CUDA init), so the container restarts, with the kubelet's back-off: exit 124."""
+        message = setup_progress.timeout_message(self._config.startup_timeout_seconds, child.setup_progress)
+        self._setup_timeout = Failure(TIMEOUT, message, SETUP_TIMEOUT)
+        self._log(f"hearth: SetupTimeout: {message}; exiting 124 so the container restarts")
+        self._kill(child)
+        self._api.stop_leasing()
+        self._exit_code = EXIT_CODES[TIMEOUT]
+
+    def _setup_report(self) -> Optional[Dict[str, Any]]:
+        """The heartbeat's ``setup`` (docs/protocol.md)."""
+        if self._setup_started_at is None:
+            return None
+        report: Dict[str, Any] = {"startedAt": int(self._setup_started_at * 1000), "timeoutSeconds": self._config.startup_timeout_seconds}
+        child = self._child
+        if child is not None and child.state == SETUP and child.setup_progress is not None:
+            value, text = child.setup_progress
+            report["progress"] = {"value": value, "message": text} if text is not None else {"value": value}
+        if self._last_setup_seconds is not None:
+            report["durationSeconds"] = round(self._last_setup_seconds, 3)
+        return report
 
     def _expire(self, now: float) -> None:
         for task in list(self._tasks.values()):
@@ -354,6 +405,9 @@ class Supervisor:
             self._setup_failed(Failure(USER_ERROR, f"cannot start the worker process: {err}"), self._clock())
             return
         child = self._child
+        child.setup_started = self._clock()
+        child.setup_deadline = Deadline(self._config.startup_timeout_seconds, self._clock)
+        self._setup_started_at = time.time()
         threading.Thread(target=self._read_child, args=(child,), name=f"hearth-child-{child.gen}", daemon=True).start()
 
     def _dispatch(self) -> None:
@@ -460,7 +514,18 @@ class Supervisor:
                 child.state = READY
             self._setup_failure = None
             self._setup_failures = 0
-            self._log(f"hearth: worker process {child.proc.pid} ready")
+            self._last_setup_seconds = self._clock() - child.setup_started
+            self._log(f"hearth: worker process {child.proc.pid} ready: setup() finished in {self._last_setup_seconds:.2f}s")
+            return
+        if op == "setup_progress":
+            value, text = message.get("value"), message.get("message")
+            if child.state != SETUP or not isinstance(value, (int, float)) or isinstance(value, bool):
+                return
+            child.setup_progress = (float(value), text if isinstance(text, str) else None)
+            if child.setup_deadline is not None:
+                child.setup_deadline.extend()
+            self._setup_version += 1
+            self._log(f"hearth: setup {setup_progress.describe(*child.setup_progress)}")
             return
         if op == "setup_failed":
             child.setup_reported = True
@@ -668,11 +733,12 @@ class Supervisor:
         next_at = self._clock()
         sent: Optional[str] = None
         signature_known = False
+        sent_version = 0
         while True:
             with self._cv:
                 # Every interval, and at once when the state changes: readiness matters to
                 # routing, and a failed setup to callers (the gateway refuses them).
-                while not self._stopping and self._clock() < next_at and self._state()[0] == sent:
+                while not self._stopping and self._clock() < next_at and self._state()[0] == sent and self._setup_version == sent_version:
                     self._cv.wait(timeout=max(0.0, next_at - self._clock()))
                 if self._stopping:
                     return
@@ -680,9 +746,12 @@ class Supervisor:
                 state, ready, error = self._state()
                 busy, held = len(self._tasks), list(self._tasks)
                 signature = self._signature if ready and not signature_known else None
+                setup, sent_version = self._setup_report(), self._setup_version
             sent = state
             try:
-                cancel, signature_known = self._api.heartbeat_answer(busy, ready, state, error.to_wire() if error is not None else None, held, signature)
+                cancel, signature_known = self._api.heartbeat_answer(
+                    busy, ready, state, error.to_wire() if error is not None else None, held, signature, setup
+                )
                 with self._cv:
                     self._reported = state
                 failures = 0
@@ -697,6 +766,16 @@ class Supervisor:
                     if task is not None and not task.abandoned:
                         self._log(f"hearth: task {task_id} cancelled: its result will be dropped")
                         self._abandon(task)
+
+
+def _write_termination_log(path: str, failure: Failure) -> None:
+    """The kubelet shows it in the container's lastState (and the operator in status). Outside a
+    pod (dev mode) there is no /dev/termination-log: write only where one exists or was asked for."""
+    if path == DEFAULT_TERMINATION_LOG and not os.path.exists(path):
+        return
+    from .oneshot import failure_document, write_document
+
+    write_document(path, failure_document(failure))
 
 
 def _failure(message: Message) -> Failure:

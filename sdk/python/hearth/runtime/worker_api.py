@@ -90,14 +90,29 @@ class WorkerApi:
                 except OSError:
                     pass
 
-    def heartbeat(self, busy: int, ready: bool, state: str, error: Optional[Dict[str, str]], tasks: List[str]) -> List[str]:
-        return self.heartbeat_answer(busy, ready, state, error, tasks)[0]
+    def heartbeat(
+        self,
+        busy: int,
+        ready: bool,
+        state: str,
+        error: Optional[Dict[str, str]],
+        tasks: List[str],
+        setup: Optional[Dict[str, Any]] = None,
+    ) -> List[str]:
+        return self.heartbeat_answer(busy, ready, state, error, tasks, None, setup)[0]
 
     def heartbeat_answer(
-        self, busy: int, ready: bool, state: str, error: Optional[Dict[str, str]], tasks: List[str], signature: Optional[Dict[str, Any]] = None
+        self,
+        busy: int,
+        ready: bool,
+        state: str,
+        error: Optional[Dict[str, str]],
+        tasks: List[str],
+        signature: Optional[Dict[str, Any]] = None,
+        setup: Optional[Dict[str, Any]] = None,
     ) -> "tuple[List[str], bool]":
         """(tasks to cancel, whether the gateway knows this Function's signature). ``signature``
-        is sent until the gateway says it knows it."""
+        is sent until the gateway says it knows it; ``setup`` is what setup() is doing / took."""
         body: Dict[str, Any] = {
             "function": self._function,
             "workerId": self._worker_id,
@@ -110,6 +125,8 @@ class WorkerApi:
             body["error"] = error
         if signature is not None:
             body["signature"] = signature
+        if setup is not None:
+            body["setup"] = setup
         status, doc = self._post("/v1/workers/heartbeat", body)
         self._expect(status, doc, "heartbeat")
         cancel = doc.get("cancel") if isinstance(doc, dict) else None

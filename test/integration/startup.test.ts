@@ -1,0 +1,109 @@
+// The startup deadline on the real test cluster, in dev mode: the operator renders the Function,
+// the local runner starts real worker processes (restarting them with back-off like a kubelet),
+// workers report setup to the gateway and the operator's leader copies it into status.
+// - a Node setup() that hangs past startupTimeoutSeconds: SetupTimeout in status (Degraded, with
+//   the worker's last message), the worker exits 124 and is restarted;
+// - a Python setup() that takes longer than its deadline but reports progress: status shows
+//   "loading: N% …" while it loads, then Ready with the time setup took.
+import { it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { CustomObjectsApi } from "@kubernetes/client-node";
+import { freePort } from "../../src/dev/dev.ts";
+import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
+
+type Condition = { type: string; status: string; reason: string; message: string };
+interface Status {
+  conditions?: Condition[];
+  setup?: { starting?: number; progress?: number; message?: string; lastDurationSeconds?: number; lastFailure?: { reason: string; message: string; worker?: string } };
+}
+
+it("dev mode: SetupTimeout in status and restarts; setup progress in status, past the bare deadline", { timeout: 300_000 }, async (t) => {
+  const kubeconfig = process.env["HEARTH_KUBECONFIG"];
+  assert.ok(kubeconfig, "HEARTH_KUBECONFIG must be set");
+  const kc = kubeConfigFromEnv();
+  const ns = await withNamespace(t, kc, "startup");
+  const port = await freePort();
+  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`], {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+    env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
+  });
+  let output = "";
+  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
+  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
+  t.after(() => {
+    if (dev.exitCode === null && dev.pid !== undefined) process.kill(-dev.pid, "SIGKILL");
+  });
+  await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
+
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const create = (name: string, annotations: Record<string, string>, spec: Record<string, unknown>) =>
+    custom.createNamespacedCustomObject({
+      group: "hearth.dev",
+      version: "v1alpha1",
+      namespace: ns,
+      plural: "functions",
+      body: { apiVersion: "hearth.dev/v1alpha1", kind: "Function", metadata: { name, namespace: ns, annotations }, spec: { image: "example/startup:1", resources: { cpu: "100m", memory: "128Mi", ephemeralStorage: "256Mi" }, warmPool: { minReplicas: 1, maxReplicas: 1 }, ...spec } },
+    });
+  const statusOf = async (name: string): Promise<Status> =>
+    ((await custom.getNamespacedCustomObject({ group: "hearth.dev", version: "v1alpha1", namespace: ns, plural: "functions", name })) as { status?: Status }).status ?? {};
+  const cond = (s: Status, type: string) => s.conditions?.find((c) => c.type === type);
+
+  await create("hangs", { "hearth.dev/dev-code-path": "test/e2e/handlers" }, { handler: "startup:Hangs", runtime: "node", startupTimeoutSeconds: 2 });
+  await create("loads", { "hearth.dev/dev-code-path": "sdk/python/tests/handlers" }, {
+    handler: "startup:ReportsThroughContext",
+    runtime: "python",
+    startupTimeoutSeconds: 3,
+    env: [
+      { name: "SETUP_STEPS", value: "24" },
+      { name: "SETUP_STEP_SECONDS", value: "0.5" },
+    ],
+  });
+
+  // Python: 12 s of setup against a 3 s deadline, reporting every 0.5 s.
+  const loading = await waitFor(
+    async () => {
+      const s = await statusOf("loads");
+      return /^loading: \d+% weights shard \d+\/24$/.test(s.setup?.message ?? "") ? s : undefined;
+    },
+    { timeoutMs: 90_000, what: "status.setup.message of loads" },
+  );
+  assert.match(cond(loading, "Ready")?.message ?? "", /loading: \d+% weights shard/);
+  assert.equal(loading.setup?.starting, 1);
+
+  // Node: the deadline passes with 10% reported once.
+  const degraded = await waitFor(
+    async () => {
+      const s = await statusOf("hangs");
+      return cond(s, "Degraded")?.reason === "SetupTimeout" ? s : undefined;
+    },
+    { timeoutMs: 90_000, what: "Function hangs Degraded/SetupTimeout" },
+  );
+  assert.match(cond(degraded, "Degraded")?.message ?? "", /setup\(\) did not finish within startupTimeoutSeconds=2 \(last progress: 10% downloading weights\)/);
+  assert.equal(cond(degraded, "Ready")?.status, "False");
+  assert.equal(degraded.setup?.lastFailure?.reason, "SetupTimeout");
+  // The worker exits 124 and the runner (the kubelet's stand-in) restarts it, with back-off.
+  await waitFor(() => /"code":124[^\n]*"restarts":2/.test(output), { timeoutMs: 60_000, what: `a second exit 124 of the hangs worker; output:\n${output.slice(-3000)}` });
+
+  const ready = await waitFor(
+    async () => {
+      const s = await statusOf("loads");
+      return cond(s, "Ready")?.status === "True" && s.setup?.lastDurationSeconds !== undefined ? s : undefined;
+    },
+    { timeoutMs: 90_000, what: "Function loads Ready with setup duration" },
+  );
+  assert.ok((ready.setup?.lastDurationSeconds ?? 0) >= 11, `setup took ${ready.setup?.lastDurationSeconds}s, well past the 3 s bare deadline`);
+  assert.equal(cond(ready, "Degraded")?.status, "False");
+  assert.equal(ready.setup?.lastFailure, undefined);
+
+  // The setup-duration histogram, as dev mode's gateway exports it.
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(metrics, new RegExp(`hearth_gateway_worker_setup_seconds_count\\{namespace="${ns}",function="loads"\\} 1`));
+  assert.match(metrics, new RegExp(`hearth_gateway_worker_setup_failures_total\\{namespace="${ns}",function="hangs",reason="SetupTimeout"\\} [2-9]`));
+
+  assert.ok(dev.pid !== undefined);
+  process.kill(dev.pid, "SIGINT");
+  assert.equal(await exited, 0, output.slice(-2000));
+});
