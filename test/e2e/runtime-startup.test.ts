@@ -25,7 +25,7 @@ async function setupOf(url: string, name: string): Promise<SetupSummary | undefi
   return body.functions.find((f) => f.name === name);
 }
 
-it("a setup() hanging past startupTimeoutSeconds exits 124 (SetupTimeout) with the reason", { timeout: 60_000 }, async (t) => {
+it("a setup() hanging past startupTimeoutSeconds exits 124 (SetupTimeout) with the reason", { timeout: 120_000 }, async (t) => {
   const gw = await startGateway([{ name: "hangs" }]);
   t.after(() => gw.stop());
   const dir = tempDir("startup");
@@ -43,7 +43,7 @@ it("a setup() hanging past startupTimeoutSeconds exits 124 (SetupTimeout) with t
   const doc = JSON.parse(readFileSync(log, "utf8")) as { error: { type: string; reason: string; message: string } };
   assert.equal(doc.error.type, "Timeout");
   assert.equal(doc.error.reason, "SetupTimeout");
-  const summary = await until(async () => (await setupOf(gw.gateway.url, "hangs"))?.lastFailure, "the gateway's setup failure");
+  const summary = await until(async () => (await setupOf(gw.gateway.url, "hangs"))?.lastFailure, "the gateway's setup failure", 60_000);
   assert.equal(summary.reason, "SetupTimeout");
   assert.match(summary.message, /10% downloading weights/);
   const metrics = await (await fetch(`${gw.gateway.url}/metrics`)).text();
@@ -51,13 +51,13 @@ it("a setup() hanging past startupTimeoutSeconds exits 124 (SetupTimeout) with t
 });
 
 for (const handler of ["startup:ReportsThroughContext", "startup:ReportsThroughModule"]) {
-  it(`progress from setup() extends the startup deadline (${handler})`, { timeout: 60_000 }, async (t) => {
+  it(`progress from setup() extends the startup deadline (${handler})`, { timeout: 120_000 }, async (t) => {
     const gw = await startGateway([{ name: "loads" }]);
     t.after(() => gw.stop());
     // 8 steps × 400 ms = 3.2 s of setup against a 1.5 s deadline.
     const w = startWorker({ gatewayUrl: gw.gateway.url, fn: "default/loads", handler, env: { HEARTH_STARTUP_TIMEOUT_SECONDS: "1.5" } });
     t.after(() => w.kill());
-    const during = await until(async () => (await setupOf(gw.gateway.url, "loads"))?.progress, "setup progress at the gateway");
+    const during = await until(async () => (await setupOf(gw.gateway.url, "loads"))?.progress, "setup progress at the gateway", 60_000);
     assert.ok(during.value > 0 && during.value < 1);
     assert.match(during.message ?? "", /shard|layer/);
     const result = await gw.client.function("default/loads").run(null, { timeoutMs: 30_000 });
@@ -65,7 +65,7 @@ for (const handler of ["startup:ReportsThroughContext", "startup:ReportsThroughM
     const after = await until(async () => {
       const s = await setupOf(gw.gateway.url, "loads");
       return s?.lastDurationSeconds !== undefined ? s : undefined;
-    }, "the setup duration");
+    }, "the setup duration", 60_000);
     assert.ok((after.lastDurationSeconds ?? 0) >= 3, `setup took ${after.lastDurationSeconds}s, past the 1.5 s bare deadline`);
     assert.equal(after.lastFailure, undefined);
     assert.equal(after.starting, 0);
@@ -77,7 +77,7 @@ for (const handler of ["startup:ReportsThroughContext", "startup:ReportsThroughM
   });
 }
 
-it("oneshot (isolated Jobs) applies the startup deadline to setup: exit 124, SetupTimeout document", { timeout: 60_000 }, async (t) => {
+it("oneshot (isolated Jobs) applies the startup deadline to setup: exit 124, SetupTimeout document", { timeout: 120_000 }, async (t) => {
   const dir = tempDir("startup-oneshot");
   t.after(() => dir.remove());
   const log = join(dir.path, "termination-log");
