@@ -15,6 +15,7 @@ import {
   PICKLE_CONTENT_TYPE,
   type ErrorType,
   type FunctionStats,
+  type RetryPolicy,
   type TaskDocument,
   type TaskProgress,
 } from "../protocol/index.ts";
@@ -33,6 +34,10 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Repeats with the same key return the same task instead of a new one. */
   idempotencyKey?: string;
+  /** This task's per-attempt deadline, instead of the Function's timeoutSeconds. */
+  timeoutSeconds?: number;
+  /** This task's retry policy; fields not given keep the Function's. */
+  retries?: Partial<RetryPolicy>;
   signal?: AbortSignal;
 }
 
@@ -172,7 +177,7 @@ export class RemoteFunction {
     const first = Math.min(opts.timeoutMs ?? POLL_MS, POLL_MS);
     const headers: Record<string, string> = { "content-type": contentType };
     if (opts.idempotencyKey !== undefined) headers["idempotency-key"] = opts.idempotencyKey;
-    const res = await this.client.call({ method: "POST", path: `${this.path(":run")}?timeout=${waitParam(first)}`, body, headers, signal: opts.signal });
+    const res = await this.client.call({ method: "POST", path: `${this.path(":run")}?timeout=${waitParam(first)}${taskParams(opts, "&")}`, body, headers, signal: opts.signal });
     if (res.status === 200) return decodeOutput(res);
     const err = errorFrom(res, headerOf(res, "hearth-task-id"));
     // 504 from the gateway's cap: the task is still going, so keep waiting on it.
@@ -192,7 +197,7 @@ export class RemoteFunction {
     const { body, contentType } = encodeInput(input);
     const headers: Record<string, string> = { "content-type": contentType };
     if (opts.idempotencyKey !== undefined) headers["idempotency-key"] = opts.idempotencyKey;
-    const res = await this.client.call({ method: "POST", path: this.path(":push"), body, headers, signal: opts.signal });
+    const res = await this.client.call({ method: "POST", path: `${this.path(":push")}${taskParams(opts, "?")}`, body, headers, signal: opts.signal });
     if (res.status !== 202 && res.status !== 200) throw errorFrom(res);
     const doc = jsonBody(res);
     const id = typeof doc === "object" && doc !== null ? (doc as Record<string, unknown>)["id"] : undefined;
@@ -465,4 +470,13 @@ export class RunHandle extends TaskHandle {
       res.destroy();
     }
   }
+}
+
+/** Per-task options as the gateway's query parameters (docs/protocol.md, "Per-task options"). */
+function taskParams(opts: Pick<CallOptions, "timeoutSeconds" | "retries">, lead: "?" | "&"): string {
+  const q = new URLSearchParams();
+  if (opts.timeoutSeconds !== undefined) q.set("timeoutSeconds", String(opts.timeoutSeconds));
+  for (const [k, v] of Object.entries(opts.retries ?? {})) if (typeof v === "number") q.set(k, String(v));
+  const text = q.toString();
+  return text === "" ? "" : `${lead}${text}`;
 }

@@ -115,6 +115,20 @@ describe("planJob: before the batch Job exists", () => {
     assert.ok(override.enqueue !== undefined);
   });
 
+  it("sends a warm Job's own timeoutSeconds and retries with its task", () => {
+    const retries = { maxRetries: 2, initialBackoffSeconds: 1, maxBackoffSeconds: 60, multiplier: 2 };
+    const p = plan({ job: aJob({ functionRef: { name: "whisper" }, invocation: "warm", timeoutSeconds: 42, retries }) });
+    assert.equal(p.enqueue?.timeoutSeconds, 42);
+    assert.deepEqual(p.enqueue?.retries, retries);
+  });
+
+  it("fails a warm Job at once with the gateway's message when the gateway refuses it for good", () => {
+    const p = plan({ fn: aFunction({ invocation: "warm" }), gatewayTask: { state: "refused", message: "the gateway refused the task (HTTP 400 BadRequest): uses encoding pickle" } });
+    assert.equal(cond(p.status, "Failed")?.reason, "GatewayRefused");
+    assert.match(cond(p.status, "Failed")?.message ?? "", /uses encoding pickle/);
+    assert.equal(p.requeueAfterMs, undefined, "not retried");
+  });
+
   it("maps the gateway task of a warm Job onto status", () => {
     const fn = aFunction({ invocation: "warm" });
     const task = (t: Record<string, unknown>): GatewayTaskView => ({ state: "task", task: { id: "t1", status: "queued", attempts: 0, ...t } as never });

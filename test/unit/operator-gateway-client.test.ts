@@ -19,7 +19,7 @@ describe("operator gateway client", () => {
   before(async () => {
     gw = await Gateway.start({
       storePath: ":memory:",
-      registry: new StaticRegistry([staticFunction({ namespace: "ml", name: "echo" })]),
+      registry: new StaticRegistry([staticFunction({ namespace: "ml", name: "echo" }), staticFunction({ namespace: "ml", name: "pickled", encoding: "pickle" })]),
       auth: { callerTokens: ["first-token", "second-token"] },
     });
     dir = mkdtempSync(join(tmpdir(), "hearth-gwc-"));
@@ -69,6 +69,32 @@ describe("operator gateway client", () => {
     const unknown = await invoker.enqueue({ namespace: "ml", function: "nope", idempotencyKey: "uid-4", input: null }, new AbortController().signal);
     assert.ok(unknown.state === "unavailable");
     assert.match(unknown.message, /^the gateway refused the task: /);
+    gateway.close();
+  });
+
+  it("sends the Job's own timeoutSeconds and retries with the task", async () => {
+    const gateway = new GatewayClient({ url: gw.url, callerTokenFile: tokenFile });
+    const invoker = clientWarmInvoker(gateway);
+    const retries = { maxRetries: 4, initialBackoffSeconds: 2, maxBackoffSeconds: 30, multiplier: 3 };
+    const view = await invoker.enqueue({ namespace: "ml", function: "echo", idempotencyKey: "uid-own", input: 1, timeoutSeconds: 17, retries }, new AbortController().signal);
+    assert.ok(view.state === "task");
+    const task = gw.engine.get(view.task.id);
+    assert.equal(task?.timeoutSeconds, 17);
+    assert.deepEqual(task?.retries, retries);
+    const worker = new WorkerApi(gw.url, undefined, "ml/echo", "w-own");
+    const { tasks } = await worker.lease(10, 5000);
+    assert.equal(tasks.find((t) => t.id === view.task.id)?.timeoutSeconds, 17, "the lease carries the Job's deadline");
+    for (const t of tasks) await worker.complete(t.id, t.leaseId, "0");
+    worker.close();
+    gateway.close();
+  });
+
+  it("reports a 4xx that retrying cannot change as refused (final), not unavailable", async () => {
+    const gateway = new GatewayClient({ url: gw.url, callerTokenFile: tokenFile });
+    const invoker = clientWarmInvoker(gateway);
+    const view = await invoker.enqueue({ namespace: "ml", function: "pickled", idempotencyKey: "uid-json", input: { a: 1 } }, new AbortController().signal);
+    assert.ok(view.state === "refused");
+    assert.match(view.message, /HTTP 400 BadRequest.*uses encoding pickle/);
     gateway.close();
   });
 

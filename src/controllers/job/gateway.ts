@@ -3,20 +3,38 @@
 // reads the task's state. The plan (plan.ts) turns that state into status.
 import { HearthError } from "../../client/client.ts";
 import type { JsonValue } from "../../api/v1alpha1/index.ts";
-import type { TaskDocument } from "../../protocol/index.ts";
+import type { RetryPolicy, TaskDocument } from "../../protocol/index.ts";
 import type { GatewayClient } from "../gateway-client.ts";
 
 /** The task document; its output came out of JSON.parse, so it is a JSON value. */
 export type GatewayTask = Omit<TaskDocument, "output"> & { output?: JsonValue };
 
-/** What the controller learned from the gateway for one warm Job. */
-export type GatewayTaskView = { readonly state: "unavailable"; readonly message: string } | { readonly state: "task"; readonly task: GatewayTask };
+/**
+ * What the controller learned from the gateway for one warm Job: the task; or the gateway cannot
+ * be reached or answered a retryable error (try again); or it refused the task for good (a 4xx
+ * that retrying cannot change: the Job fails with the gateway's message).
+ */
+export type GatewayTaskView =
+  | { readonly state: "unavailable"; readonly message: string }
+  | { readonly state: "refused"; readonly message: string }
+  | { readonly state: "task"; readonly task: GatewayTask };
 
 export interface WarmEnqueue {
   readonly namespace: string;
   readonly function: string;
   readonly idempotencyKey: string;
   readonly input: unknown;
+  /** The Job's own timeoutSeconds and retries, sent as per-task overrides of the Function's. */
+  readonly timeoutSeconds?: number | undefined;
+  readonly retries?: RetryPolicy | undefined;
+}
+
+/**
+ * 4xx answers to a push that retrying cannot change. 401/403 (credentials may be fixed), 404 (the
+ * gateway's registry may lag the operator's), 408 and 429 (load) are retried.
+ */
+export function isFinalRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && ![401, 403, 404, 408, 429].includes(status);
 }
 
 export interface WarmInvoker {
@@ -37,12 +55,16 @@ export function clientWarmInvoker(gateway: GatewayClient): WarmInvoker {
       let id: string | undefined;
       try {
         const client = await gateway.client();
-        const handle = await client.function({ namespace: req.namespace, name: req.function }).push(req.input ?? null, { idempotencyKey: req.idempotencyKey, signal: timeout });
+        const opts = { idempotencyKey: req.idempotencyKey, signal: timeout, ...(req.timeoutSeconds === undefined ? {} : { timeoutSeconds: req.timeoutSeconds }), ...(req.retries === undefined ? {} : { retries: req.retries }) };
+        const handle = await client.function({ namespace: req.namespace, name: req.function }).push(req.input ?? null, opts);
         id = handle.id;
         const { output, ...task } = await handle.status({ signal: timeout });
         return { state: "task", task: output === undefined ? task : { ...task, output: output as JsonValue } };
       } catch (err) {
         if (signal.aborted) throw err;
+        if (err instanceof HearthError && id === undefined && isFinalRefusal(err.status)) {
+          return { state: "refused", message: `the gateway refused the task (HTTP ${err.status} ${err.type}): ${err.message}` };
+        }
         if (err instanceof HearthError && err.status !== 0) {
           return { state: "unavailable", message: id === undefined ? `the gateway refused the task: ${err.message}` : `GET /v1/tasks/${id} answered ${err.status}` };
         }

@@ -11,7 +11,7 @@ import type { BatchJobView } from "./views.ts";
 /** Waiting reasons that say nothing beyond "not running yet". */
 export const GENERIC_WAITING: ReadonlySet<string> = new Set(["Pending", "ContainerCreating", "PodInitializing"]);
 
-export type FailedReason = ExitErrorType | "BackoffLimitExceeded" | "BatchJobLost" | "Failed";
+export type FailedReason = ExitErrorType | "BackoffLimitExceeded" | "BatchJobLost" | "GatewayRefused" | "Failed";
 
 export type Outcome =
   | {

@@ -200,7 +200,7 @@ function waiting(reason: string, message: string): Outcome {
   return { state: "waiting", reason, message };
 }
 
-function failedNow(input: JobPlanInput, reason: "InputRejected" | "BadConfiguration" | "BatchJobLost", message: string): Outcome {
+function failedNow(input: JobPlanInput, reason: "InputRejected" | "BadConfiguration" | "BatchJobLost" | "GatewayRefused", message: string): Outcome {
   return { state: "failed", reason, message, completionTime: input.now.toISOString() };
 }
 
@@ -249,7 +249,19 @@ function planWarm(input: JobPlanInput, fnName: string): JobPlan {
   }
   const view = input.gatewayTask;
   if (view === undefined) {
-    return { status: job.status ?? {}, statusChanged: false, events: [], enqueue: { namespace: job.metadata.namespace ?? "", function: fnName, idempotencyKey: job.metadata.uid ?? job.metadata.name, input: job.spec.input ?? null } };
+    const enqueue = {
+      namespace: job.metadata.namespace ?? "",
+      function: fnName,
+      idempotencyKey: job.metadata.uid ?? job.metadata.name,
+      input: job.spec.input ?? null,
+      // The Job's own deadline and retries apply to its task, not only the Function's.
+      timeoutSeconds: job.spec.timeoutSeconds,
+      retries: job.spec.retries,
+    };
+    return { status: job.status ?? {}, statusChanged: false, events: [], enqueue };
+  }
+  if (view.state === "refused") {
+    return finish(input, buildStatus(input, { invocation: "warm", outcome: failedNow(input, "GatewayRefused", view.message) }));
   }
   if (view.state === "unavailable") {
     return finish(input, buildStatus(input, { invocation: "warm", outcome: waiting("GatewayUnavailable", view.message) }), { requeueAfterMs: 5_000 });
