@@ -56,6 +56,8 @@ export interface KubeCatalogOptions {
   clock: Clock;
   logger: Logger;
   functions: Informer<Unstructured>;
+  /** The workflow registry's informer, when the gateway has one. */
+  workflows?: Informer<Unstructured>;
   namespaces?: readonly string[];
 }
 
@@ -68,9 +70,9 @@ export class KubeCatalog implements Catalog {
     this.client = opts.client;
     const make = (resource: typeof hearthJobs, name: string): Informer<Unstructured> =>
       new Informer({ client: opts.client, resource, clock: opts.clock, logger: opts.logger, namespaces: opts.namespaces, name });
-    const jobs = make(hearthJobs, "gateway-jobs");
-    const workflows = make(hearthWorkflows, "gateway-workflows");
-    this.owned = [jobs, workflows];
+    const jobs = make(hearthJobs, "gateway-console-jobs");
+    const workflows = opts.workflows ?? make(hearthWorkflows, "gateway-console-workflows");
+    this.owned = opts.workflows === undefined ? [jobs, workflows] : [jobs];
     this.informers = { Function: opts.functions, Job: jobs, Workflow: workflows };
   }
 

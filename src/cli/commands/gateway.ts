@@ -105,8 +105,9 @@ export async function run(args: string[]): Promise<number> {
     const client = createClient({ connection, clock, fieldManager: "hearth-gateway" });
     const kubeRegistry = new KubeFunctionRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
     registry = kubeRegistry;
-    catalog = new KubeCatalog({ client, clock, logger: log, functions: kubeRegistry.informer, namespaces: values.namespace ?? [] });
-    workflows = new KubeWorkflowRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
+    const kubeWorkflows = new KubeWorkflowRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
+    workflows = kubeWorkflows;
+    catalog = new KubeCatalog({ client, clock, logger: log, functions: kubeRegistry.informer, workflows: kubeWorkflows.informer, namespaces: values.namespace ?? [] });
   }
 
   const gateway = await Gateway.start({

@@ -535,7 +535,7 @@ async function functionView(ns, name) {
     h("p", {}, h("a", { href: "#/functions" }, "← Functions")),
     h("h1", {}, fn.title),
     h("p", { class: "muted" }, `${fn.namespace}/${fn.name}`),
-    fn.description ? h("p", {}, fn.description) : null,
+    fn.description ? h("p", {}, fn.description) : "",
     facts,
     h("div", { class: "grid" }, readme, h("section", { class: "panel" }, form, progressBox, h("h2", {}, "Output"), output)),
     h("section", { "aria-labelledby": "recent-title" }, h("h2", { id: "recent-title" }, "Recent tasks"), tasksBox),
@@ -560,8 +560,8 @@ async function workflowsView() {
   if (gen !== viewGeneration) return;
   main.replaceChildren(
     h("h1", {}, "Workflows"),
-    data.workflows.length === 0
-      ? h("p", { class: "muted" }, "No Workflows yet.")
+    ...(data.workflows.length === 0
+      ? [h("p", { class: "muted" }, "No Workflows yet.")]
       : data.workflows.map((wf) => {
           const graph = h("div", { class: "graph-box" });
           graph.innerHTML = renderGraph(wf); // every text escaped by renderGraph
@@ -585,7 +585,7 @@ async function workflowsView() {
               ),
             ),
           );
-        }),
+        })),
   );
   main.querySelector("h1").setAttribute("tabindex", "-1");
 }
@@ -661,6 +661,12 @@ async function route() {
     setView("Error", h("h1", {}, "Something went wrong"), h("p", { class: "error", role: "alert" }, errorText(err)), h("p", {}, h("button", { type: "button", onclick: () => void route() }, "Try again")));
   }
 }
+
+// The skip link must not change the hash: the hash is the route.
+document.querySelector("a.skip").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
 
 window.addEventListener("hashchange", () => void route());
 void route();

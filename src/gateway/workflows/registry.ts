@@ -59,7 +59,8 @@ export function workflowsFromManifests(docs: readonly unknown[]): CompiledWorkfl
 }
 
 export class KubeWorkflowRegistry implements WorkflowRegistry {
-  private readonly informer: Informer<Unstructured>;
+  /** Shared with the console's catalog (src/gateway/catalog.ts): one watch of Workflows. */
+  readonly informer: Informer<Unstructured>;
   private readonly log: Logger;
   private readonly parsed = new Map<string, { rv: string | undefined; compiled: CompiledWorkflow | undefined }>();
 
