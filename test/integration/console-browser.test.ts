@@ -5,7 +5,8 @@
 // fill the form generated from its Python type hints, see a bad value refused inline, run it and
 // watch the progress bar move and the image arrive, push and see the task listed; a Function
 // without a known signature gets the JSON editor; Workflows and Jobs pages; 404 pages.
-// Screenshots go to .hearth/screenshots/console/ for a person to look at.
+// Then Argo CD's health.lua on the same live objects. Screenshots go to
+// .hearth/screenshots/console/ for a person to look at.
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
@@ -14,6 +15,8 @@ import { join } from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import puppeteer, { type Page } from "puppeteer-core";
 import { parse } from "yaml";
+import { ARGOCD_DIR } from "../../hack/gen-argocd.ts";
+import { runHealthScripts } from "../../hack/lua-health.ts";
 import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
 
@@ -230,6 +233,21 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
   // The filters and links are reachable with Tab, in order.
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement?.id), "f-text");
+
+  // Argo CD's view of the same objects: the shipped health.lua on the live status the operator wrote.
+  const live = async (plural: string, name: string): Promise<unknown> => custom.getNamespacedCustomObject({ ...GROUP, namespace: ns, plural, name });
+  const lua = (kind: string): string => readFileSync(join(ARGOCD_DIR, "hearth.dev", kind, "health.lua"), "utf8");
+  const health = runHealthScripts([
+    { script: lua("Function"), obj: await live("functions", "painter") },
+    { script: lua("Function"), obj: await live("functions", "dormant") },
+    { script: lua("Job"), obj: await live("jobs", "one-fox") },
+    { script: lua("Workflow"), obj: await live("workflows", "gallery") },
+  ]);
+  assert.deepEqual(
+    health.map((h) => h.status),
+    ["Healthy", "Suspended", "Healthy", "Healthy"],
+    JSON.stringify(health),
+  );
 
   assert.ok(dev.pid !== undefined);
   process.kill(dev.pid, "SIGINT");
