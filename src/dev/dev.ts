@@ -17,6 +17,7 @@ import { untyped } from "../kube/resources.ts";
 import type { OperatorConfigInput } from "../operator/config.ts";
 import { prefixLines, stopProcessGroup } from "./child-io.ts";
 import { LocalRunner } from "./runner.ts";
+import { FAKE_POD_ANNOTATIONS, FAKE_RUN_EXTERNAL } from "../devcluster/annotations.ts";
 
 const crdResource = untyped({ group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false });
 
@@ -65,6 +66,8 @@ export function devOperatorConfig(o: { gatewayURL: string; signingKeyFile: strin
     server: { host: "127.0.0.1", port: 0 },
     // The default fake nodes (src/devcluster) advertise time-sliced T4s as nvidia.com/gpu.shared, 4 per GPU.
     gpu: { strategy: "timeSlicing", timeSlicing: { replicas: 4, resourceName: "nvidia.com/gpu.shared", failRequestsGreaterThanOne: true } },
+    // Batch Job pods wait for the local runner, which runs them for real and reports their exit.
+    pod: { annotations: { [FAKE_POD_ANNOTATIONS.run]: FAKE_RUN_EXTERNAL } },
   };
 }
 

@@ -1,7 +1,13 @@
-// Dev mode's local runner: level-triggered, once a second it lists the warm worker pods kwok
-// runs on fake nodes and makes sure exactly one real runtime process runs per pod, like a
-// kubelet would (restart with back-off when a worker exits, stop when the pod goes away).
+// Dev mode's local runner: level-triggered, once a second it lists the worker pods kwok runs on
+// fake nodes and makes sure exactly one real runtime process runs per pod, like a kubelet would:
+// warm workers restart with back-off when they exit and stop when the pod goes away; a batch
+// Job's pod (oneshot) runs once, and its real exit code and termination message go back to the
+// fake kubelet as pod annotations (src/devcluster/annotations.ts), which ends the pod with them.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FAKE_POD_ANNOTATIONS } from "../devcluster/annotations.ts";
 import type { Logger } from "pino";
 import type { KubeClient } from "../kube/client.ts";
 import { hearthFunctions, secrets, untyped } from "../kube/resources.ts";
@@ -18,6 +24,18 @@ interface Running {
   child: ChildProcess | undefined;
   exits: number;
   restartAt: number;
+  /** Oneshot: the process ended; its outcome waits to be reported (or was). */
+  ended?: { code: number; message: string; reported: boolean };
+  /** Oneshot: the last lines of output, the kubelet's FallbackToLogsOnError message. */
+  tail?: string;
+}
+
+/** The kubelet's FallbackToLogsOnError: at most 80 lines, 2048 bytes, of the log's end. */
+export function logTail(text: string): string {
+  const lines = text.split("\n");
+  let tail = lines.slice(-81).join("\n").trimEnd();
+  while (Buffer.byteLength(tail) > 2048) tail = tail.slice(Math.max(1, tail.length - 2048));
+  return tail;
 }
 
 export interface RunnerOptions {
@@ -56,7 +74,7 @@ export class LocalRunner {
   async sync(): Promise<void> {
     const { client } = this.opts;
     const [podList, fnList] = await Promise.all([
-      client.list(fullPods, { labelSelector: `${LABELS.workerMode}=warm` }),
+      client.list(fullPods, { labelSelector: `${LABELS.workerMode} in (warm,oneshot)` }),
       client.list(hearthFunctions),
     ]);
     const functions = new Map<string, DevFunction>();
@@ -77,11 +95,34 @@ export class LocalRunner {
       else this.noteSkip(`${pod.metadata.namespace}/${pod.metadata.name}`, plan.skip);
     }
     if (this.stopping) return;
-    const { start, stop } = diffWorkers(desired, new Set(this.workers.keys()));
+    // A oneshot pod that ran stays "desired" until its report reaches the pod (then the plan skips it).
+    const { start, stop } = diffWorkers(desired, new Set([...this.workers.entries()].filter(([, w]) => w.ended === undefined || !w.ended.reported).map(([k]) => k)));
     for (const key of stop) await this.stopWorker(key);
-    for (const spec of start) this.workers.set(spec.key, { spec, child: undefined, exits: 0, restartAt: 0 });
+    for (const spec of start) if (!this.workers.has(spec.key)) this.workers.set(spec.key, { spec, child: undefined, exits: 0, restartAt: 0 });
+    const live = new Set(podsParsed.map((p) => p.metadata.uid));
+    for (const [key, w] of this.workers) if (w.ended?.reported === true && !live.has(key)) this.workers.delete(key);
     const now = Date.now();
-    for (const w of this.workers.values()) if (w.child === undefined && now >= w.restartAt) this.spawnWorker(w);
+    for (const w of this.workers.values()) {
+      if (w.ended !== undefined) {
+        if (!w.ended.reported) await this.report(w);
+        continue;
+      }
+      if (w.child === undefined && now >= w.restartAt) this.spawnWorker(w);
+    }
+  }
+
+  /** Hands a oneshot process's real exit code and termination message to the fake kubelet. */
+  private async report(w: Running): Promise<void> {
+    const ended = w.ended;
+    if (ended === undefined) return;
+    const annotations = { [FAKE_POD_ANNOTATIONS.exitCode]: String(ended.code), [FAKE_POD_ANNOTATIONS.message]: ended.message, [FAKE_POD_ANNOTATIONS.delay]: "0s" };
+    try {
+      await this.opts.client.mergePatch(fullPods, w.spec.pod, w.spec.namespace, { metadata: { annotations } });
+      ended.reported = true;
+      this.opts.logger.info({ pod: `${w.spec.namespace}/${w.spec.pod}`, exitCode: ended.code }, "oneshot process ended; reported to the fake kubelet");
+    } catch (err) {
+      this.opts.logger.warn({ pod: `${w.spec.namespace}/${w.spec.pod}`, err }, "cannot report a oneshot exit yet; retrying");
+    }
   }
 
   private async gatherData(namespaces: string[]): Promise<DataSources> {
@@ -109,14 +150,27 @@ export class LocalRunner {
   private spawnWorker(w: Running): void {
     const { spec } = w;
     const label = `${spec.namespace}/${spec.pod}`;
-    const out = this.opts.output ?? ((line: string) => process.stdout.write(line + "\n"));
+    const print = this.opts.output ?? ((line: string) => process.stdout.write(line + "\n"));
+    let out = print;
+    const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ...spec.env };
+    let scratch: string | undefined;
+    if (spec.oneshot !== undefined) {
+      // The pod's files, on this machine: its input and its termination log.
+      scratch = mkdtempSync(join(tmpdir(), "hearth-oneshot-"));
+      env["HEARTH_TERMINATION_LOG"] = join(scratch, "termination-log");
+      writeFileSync(env["HEARTH_TERMINATION_LOG"], "");
+      if (spec.oneshot.input !== undefined) {
+        env["HEARTH_INPUT_FILE"] = join(scratch, "input");
+        writeFileSync(env["HEARTH_INPUT_FILE"], spec.oneshot.input);
+      }
+      w.tail = "";
+      out = (line: string) => {
+        w.tail = logTail(`${w.tail ?? ""}${line.slice(label.length + 3)}\n`);
+        print(line);
+      };
+    }
     this.opts.logger.info({ pod: label, command: [spec.command, ...spec.args].join(" ") }, "starting worker process");
-    const child = spawn(spec.command, spec.args, {
-      cwd: spec.cwd,
-      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ...spec.env },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
+    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     w.child = child;
     prefixLines(child.stdout, `[${label}] `, out);
     prefixLines(child.stderr, `[${label}] `, out);
@@ -124,6 +178,23 @@ export class LocalRunner {
     child.on("exit", (code, signal) => {
       if (w.child !== child) return;
       w.child = undefined;
+      if (spec.oneshot !== undefined && scratch !== undefined) {
+        // Like a container's end: 128 + signal number when killed.
+        const exitCode = code ?? 128 + (signal === "SIGKILL" ? 9 : 15);
+        let message = "";
+        try {
+          message = readFileSync(join(scratch, "termination-log"), "utf8");
+        } catch {
+          message = "";
+        }
+        if (message.trim() === "" && exitCode !== 0 && spec.oneshot.fallbackToLogs) message = w.tail ?? "";
+        rmSync(scratch, { recursive: true, force: true });
+        // Stopped because its pod went away: nobody to report to.
+        if (this.workers.get(spec.key) !== w) return;
+        w.ended = { code: exitCode, message: message.slice(0, 4096), reported: false };
+        if (!this.stopping) void this.report(w);
+        return;
+      }
       w.exits += 1;
       // Like the kubelet's CrashLoopBackOff: 1 s, 2 s, 4 s … capped at 30 s.
       w.restartAt = Date.now() + Math.min(30_000, 1000 * 2 ** Math.min(w.exits - 1, 5));

@@ -1,8 +1,9 @@
 // Dev mode's stand-in for a kubelet that runs containers: for every warm worker pod that kwok
 // runs on a fake node, one real runtime process on this machine, with the pod's environment.
 // Pure: pods, Functions, Secrets and ConfigMaps in → the processes that should run out.
-import { isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
+import { FAKE_POD_ANNOTATIONS, FAKE_RUN_EXTERNAL } from "../devcluster/annotations.ts";
 import { LABELS, WORKER_CONTAINER } from "../workload/labels.ts";
 
 /** Function annotation naming the local directory that holds the handler's code (dev mode only). */
@@ -26,17 +27,35 @@ const envFrom = z.looseObject({
   configMapRef: z.looseObject({ name: z.string() }).optional(),
 });
 
+const keyToPath = z.array(z.looseObject({ key: z.string(), path: z.string() })).optional();
+const volume = z.looseObject({
+  name: z.string(),
+  configMap: z.looseObject({ name: z.string(), items: keyToPath }).optional(),
+  secret: z.looseObject({ secretName: z.string(), items: keyToPath }).optional(),
+  downwardAPI: z.looseObject({ items: z.array(z.looseObject({ path: z.string(), fieldRef: z.looseObject({ fieldPath: z.string() }).optional() })).optional() }).optional(),
+});
+
 export const devPod = z.looseObject({
   metadata: z.looseObject({
     name: z.string(),
     namespace: z.string(),
     uid: z.string(),
     labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
     deletionTimestamp: z.string().optional(),
   }),
   spec: z.looseObject({
     nodeName: z.string().optional(),
-    containers: z.array(z.looseObject({ name: z.string(), env: z.array(envVar).optional(), envFrom: z.array(envFrom).optional() })),
+    containers: z.array(
+      z.looseObject({
+        name: z.string(),
+        env: z.array(envVar).optional(),
+        envFrom: z.array(envFrom).optional(),
+        volumeMounts: z.array(z.looseObject({ name: z.string(), mountPath: z.string() })).optional(),
+        terminationMessagePolicy: z.string().optional(),
+      }),
+    ),
+    volumes: z.array(volume).optional(),
   }),
   status: z.looseObject({ phase: z.string().optional() }).optional(),
 });
@@ -65,6 +84,11 @@ export interface Toolchain {
 export interface WorkerProcess {
   /** The pod's UID: a replacement pod is a new process. */
   key: string;
+  /**
+   * A batch Job's pod: runs once, and its exit code and termination message go back to the fake
+   * kubelet (pod annotations). `input` is the content of the pod's input file, if it has one.
+   */
+  oneshot?: { input: string | undefined; fallbackToLogs: boolean };
   pod: string;
   namespace: string;
   functionName: string;
@@ -79,8 +103,14 @@ export type PlanResult = { run: WorkerProcess } | { skip: string };
 /** The process one pod should have, or why it has none. */
 export function planWorkerProcess(pod: DevPod, fn: DevFunction | undefined, data: DataSources, tools: Toolchain): PlanResult {
   const { name, namespace, uid, labels = {} } = pod.metadata;
-  if (labels[LABELS.workerMode] !== "warm") return { skip: "not a warm worker pod" };
+  const mode = labels[LABELS.workerMode];
+  if (mode !== "warm" && mode !== "oneshot") return { skip: "not a worker pod" };
   if (pod.metadata.deletionTimestamp !== undefined) return { skip: "pod is being deleted" };
+  const annotations = pod.metadata.annotations ?? {};
+  if (mode === "oneshot") {
+    if (annotations[FAKE_POD_ANNOTATIONS.run] !== FAKE_RUN_EXTERNAL) return { skip: "the fake kubelet plays this pod (no run: external annotation)" };
+    if (annotations[FAKE_POD_ANNOTATIONS.exitCode] !== undefined) return { skip: "already ran" };
+  }
   if (pod.status?.phase !== "Running") return { skip: `pod is ${pod.status?.phase ?? "Pending"}` };
   const functionName = labels[LABELS.function];
   if (functionName === undefined) return { skip: `pod has no ${LABELS.function} label` };
@@ -99,8 +129,14 @@ export function planWorkerProcess(pod: DevPod, fn: DevFunction | undefined, data
   };
   if (codePath !== undefined) vars["HEARTH_CODE_PATH"] = isAbsolute(codePath) ? codePath : resolve(tools.repoRoot, codePath);
 
+  let oneshot: WorkerProcess["oneshot"];
+  if (mode === "oneshot") {
+    const input = inputFileContent(pod, container, vars["HEARTH_INPUT_FILE"], data);
+    if (input !== undefined && "missing" in input) return { skip: input.missing };
+    oneshot = { input: input?.content, fallbackToLogs: container.terminationMessagePolicy === "FallbackToLogsOnError" };
+  }
   const runtime = fn.spec.runtime;
-  const base = { key: uid, pod: name, namespace, functionName, cwd: vars["HEARTH_CODE_PATH"] ?? tools.repoRoot };
+  const base = { key: uid, pod: name, namespace, functionName, cwd: vars["HEARTH_CODE_PATH"] ?? tools.repoRoot, ...(oneshot !== undefined ? { oneshot } : {}) };
   switch (runtime) {
     case "node":
       return { run: { ...base, command: tools.node, args: [join(tools.repoRoot, "src", "cli", "main.ts"), "worker"], env: vars } };
@@ -140,6 +176,27 @@ function resolveEnv(container: Container, pod: DevPod, data: DataSources): { var
     else if (keyRef.optional !== true) return { missing: `env ${e.name}: ${keyRef.name}/${keyRef.key} not found yet` };
   }
   return { vars };
+}
+
+/** What the pod's input file (HEARTH_INPUT_FILE, a mounted volume) would hold, read from the volume's source. */
+function inputFileContent(pod: DevPod, container: Container, path: string | undefined, data: DataSources): { content: string } | { missing: string } | undefined {
+  if (path === undefined) return undefined;
+  const mount = container.volumeMounts?.find((m) => m.mountPath.replace(/\/+$/, "") === dirname(path));
+  const vol = mount === undefined ? undefined : pod.spec.volumes?.find((v) => v.name === mount.name);
+  if (vol === undefined) return { missing: `no volume is mounted at ${dirname(path)} for HEARTH_INPUT_FILE` };
+  const file = basename(path);
+  const ns = pod.metadata.namespace;
+  const fromMap = (source: Record<string, string> | undefined, items: { key: string; path: string }[] | undefined, what: string): { content: string } | { missing: string } => {
+    const key = items?.find((i) => i.path === file)?.key ?? file;
+    const value = source?.[key];
+    return value === undefined ? { missing: `${what} has no key ${key} yet` } : { content: value };
+  };
+  if (vol.configMap !== undefined) return fromMap(data.configMaps.get(`${ns}/${vol.configMap.name}`), vol.configMap.items, `ConfigMap ${vol.configMap.name}`);
+  if (vol.secret !== undefined) return fromMap(data.secrets.get(`${ns}/${vol.secret.secretName}`), vol.secret.items, `Secret ${vol.secret.secretName}`);
+  const item = vol.downwardAPI?.items?.find((i) => i.path === file);
+  const m = /^metadata\.annotations\['(.+)'\]$/.exec(item?.fieldRef?.fieldPath ?? "");
+  if (m?.[1] !== undefined) return { content: pod.metadata.annotations?.[m[1]] ?? "" };
+  return { missing: `volume ${vol.name} is of a kind dev mode cannot read` };
 }
 
 function fieldValue(pod: DevPod, path: string): string | undefined {

@@ -35,7 +35,12 @@ export const FAKE_POD_ANNOTATIONS = {
    * turns Ready after this long. With `exitCode` set the pod exits before it is ever Ready.
    */
   readyDelay: "hearth.dev/fake-ready-delay",
-  /** `"forever"`: a Job's pod without `exitCode` keeps running instead of completing. */
+  /**
+   * `"forever"`: a Job's pod without `exitCode` keeps running instead of completing.
+   * `"external"`: the same, because a local runner (dev mode, src/dev/runner.ts) runs the pod's
+   * container as a real process and reports how it ended by setting `exitCode`, `message` and
+   * `delay` on the pod once it exits.
+   */
   run: "hearth.dev/fake-run",
 } as const;
 
@@ -43,6 +48,8 @@ export type FakePodAnnotation = (typeof FAKE_POD_ANNOTATIONS)[keyof typeof FAKE_
 
 /** Value of {@link FAKE_POD_ANNOTATIONS.run} that keeps a Job's pod running. */
 export const FAKE_RUN_FOREVER = "forever";
+/** Value of {@link FAKE_POD_ANNOTATIONS.run}: a local runner plays the container and reports its exit. */
+export const FAKE_RUN_EXTERNAL = "external";
 
 /** Delay used when {@link FAKE_POD_ANNOTATIONS.delay} is absent or unparsable. */
 export const DEFAULT_FAKE_DELAY_MS = 1000;

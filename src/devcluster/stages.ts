@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import { DEFAULT_FAKE_DELAY_MS, FAKE_POD_ANNOTATIONS as A, FAKE_RUN_FOREVER } from "./annotations.ts";
+import { DEFAULT_FAKE_DELAY_MS, FAKE_POD_ANNOTATIONS as A, FAKE_RUN_EXTERNAL, FAKE_RUN_FOREVER } from "./annotations.ts";
 
 /**
  * kwok `Stage` objects (kwok.x-k8s.io/v1alpha1, checked against kwok v0.7.0's
@@ -60,7 +60,7 @@ export const POD_STATE_JQ = [
   `  (if .spec.restartPolicy == "Never" or (.spec.restartPolicy == "OnFailure" and ${ann(A.exitCode)} == "0")`,
   `   then "exit" else "crash" end)`,
   `elif ${ann(A.readyDelay)} != null and ([.status.conditions[]? | select(.type == "Ready") | .status] | any(. == "False")) then "ready"`,
-  `elif ([.metadata.ownerReferences[]?.kind] | any(. == "Job")) and ${ann(A.run)} != ${jqString(FAKE_RUN_FOREVER)} then "complete"`,
+  `elif ([.metadata.ownerReferences[]?.kind] | any(. == "Job")) and ${ann(A.run)} != ${jqString(FAKE_RUN_FOREVER)} and ${ann(A.run)} != ${jqString(FAKE_RUN_EXTERNAL)} then "complete"`,
   `else "none" end`,
 ].join("\n");
 

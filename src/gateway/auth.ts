@@ -2,7 +2,7 @@
 // token of their Function (src/auth/worker-token.ts), so a worker of one Function cannot lease,
 // complete or fail another's tasks. Nothing configured = open (dev only; the CLI warns).
 import { createHash } from "node:crypto";
-import { verifyWorkerToken } from "../auth/worker-token.ts";
+import { verifyTaskToken, verifyWorkerToken } from "../auth/worker-token.ts";
 
 export interface AuthConfig {
   /** Bearer tokens callers may use; undefined or empty = caller API open. */
@@ -59,6 +59,13 @@ export class Authenticator {
     if (this.signingKey === undefined) return true;
     const token = bearer(authorization);
     return token !== undefined && verifyWorkerToken(this.signingKey, namespace, name, token);
+  }
+
+  /** The token of one isolated call's pod, or its Function's worker token. */
+  task(authorization: string | undefined, namespace: string, name: string, taskId: string): boolean {
+    if (this.signingKey === undefined) return true;
+    const token = bearer(authorization);
+    return token !== undefined && (verifyTaskToken(this.signingKey, namespace, name, taskId, token) || verifyWorkerToken(this.signingKey, namespace, name, token));
   }
 }
 

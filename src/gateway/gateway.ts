@@ -7,6 +7,8 @@ import { Authenticator, type AuthConfig } from "./auth.ts";
 import { Authorizer } from "./authz.ts";
 import { StaticCatalog, type Catalog } from "./catalog.ts";
 import { ConsoleApi } from "./console-api.ts";
+import type { KubeClient } from "../kube/client.ts";
+import { IsolatedCalls } from "./isolated/calls.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import type { FunctionRegistry } from "./registry.ts";
 import { GatewayServer, type GatewayLimits } from "./server.ts";
@@ -38,6 +40,8 @@ export interface GatewayOptions {
   tickMs?: number;
   /** Called once listening, before the Function registry is loaded (Function routes answer 503 until then). */
   onListen?: (url: string) => void;
+  /** Runs calls to `invocation: isolated` Functions as hearth.dev Jobs in this cluster; absent: they answer 409. */
+  isolated?: { client: KubeClient; namespaces?: readonly string[]; jobTtlSeconds?: number } | undefined;
 }
 
 export class Gateway {
@@ -55,6 +59,7 @@ export class Gateway {
   private readonly registry: FunctionRegistry;
   private readonly workflows: WorkflowRegistry;
   private readonly catalog: Catalog;
+  private readonly isolated: IsolatedCalls | undefined;
   private readonly ticker: NodeJS.Timeout;
   private stopped = false;
 
@@ -69,6 +74,7 @@ export class Gateway {
     registry: FunctionRegistry;
     catalog: Catalog;
     signatures: SignatureBook;
+    isolated: IsolatedCalls | undefined;
     auth: Authenticator;
     authz: Authorizer;
     port: number;
@@ -87,6 +93,7 @@ export class Gateway {
     this.registry = parts.registry;
     this.catalog = parts.catalog;
     this.signatures = parts.signatures;
+    this.isolated = parts.isolated;
     this.port = parts.port;
     this.url = `http://${parts.host.includes(":") ? `[${parts.host}]` : parts.host}:${parts.port}`;
     this.ticker = setInterval(() => {
@@ -136,6 +143,17 @@ export class Gateway {
     const setup = new SetupTracker(clock, promRegistry, opts.engine?.workerTimeoutMs);
     const catalog = opts.catalog ?? new StaticCatalog([]);
     const signatures = new SignatureBook(() => clock.now());
+    const isolated =
+      opts.isolated === undefined
+        ? undefined
+        : new IsolatedCalls({
+            client: opts.isolated.client,
+            clock,
+            log: log.child({ component: "isolated-calls" }),
+            engine,
+            ...(opts.isolated.namespaces !== undefined ? { namespaces: opts.isolated.namespaces } : {}),
+            ...(opts.isolated.jobTtlSeconds !== undefined ? { jobTtlSeconds: opts.isolated.jobTtlSeconds } : {}),
+          });
     const server = new GatewayServer({
       setup,
       signatures,
@@ -150,14 +168,17 @@ export class Gateway {
       log,
       ready: () => registryReady,
       workflows: { executor, workflows },
+      isolated,
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     });
     const host = opts.host ?? "127.0.0.1";
     const port = await server.listen(opts.port ?? 0, host);
-    const gateway = new Gateway({ store, engine, executor, workflows, server, metrics, promRegistry, registry: opts.registry, catalog, signatures, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
+    const gateway = new Gateway({ store, engine, executor, workflows, server, metrics, promRegistry, registry: opts.registry, isolated, catalog, signatures, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
     opts.onListen?.(gateway.url);
     await Promise.all([opts.registry.start(), workflows.start()]);
     await catalog.start();
+    // After the registry: recovered tasks learn they are isolated from their Function's settings.
+    await isolated?.start();
     registryReady = true;
     return gateway;
   }
@@ -169,6 +190,7 @@ export class Gateway {
     clearInterval(this.ticker);
     this.engine.close();
     await this.server.close();
+    this.isolated?.stop();
     this.registry.stop();
     this.workflows.stop();
     this.catalog.stop();

@@ -11,6 +11,7 @@ import type { ConsoleApi } from "./console-api.ts";
 import { errorJson, HttpError, int, parseJsonObject, queryOf, readBody, send, sendError, statusOf, str } from "./http.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { parseSetupReport, type SetupTracker } from "./setup.ts";
+import type { IsolatedCallsPort } from "./isolated/calls.ts";
 import type { FunctionRegistry, FunctionSettings } from "./registry.ts";
 import type { SignatureBook } from "./signatures.ts";
 import type { TaskStore } from "./store.ts";
@@ -63,9 +64,11 @@ export interface GatewayServerOptions {
   signatures?: SignatureBook;
   /** The console and its read-only API: asked for every request no route above answered. */
   console?: ConsoleApi;
+  /** Runs calls to `invocation: isolated` Functions as Jobs; absent: such calls answer 409. */
+  isolated?: IsolatedCallsPort | undefined;
 }
 
-type Route = "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "metrics" | "health" | "console" | "other";
+type Route = "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "claim" | "metrics" | "health" | "console" | "other";
 
 const MAX_MESSAGE = 64 * 1024;
 const SSE_PING_MS = 15_000;
@@ -179,6 +182,7 @@ export class GatewayServer {
           if (method === "POST" && action === "progress") return this.guard(res, "progress", () => this.progress(req, res, id));
           if (method === "POST" && action === "complete") return this.guard(res, "complete", () => this.complete(req, res, id));
           if (method === "POST" && action === "fail") return this.guard(res, "fail", () => this.failTask(req, res, id));
+          if (method === "POST" && action === "claim") return this.guard(res, "claim", () => this.claim(req, res, id));
         }
       }
       if (segs[2] === "namespaces" && segs[4] === "functions" && segs[3] !== undefined && segs[5] !== undefined) {
@@ -247,7 +251,10 @@ export class GatewayServer {
   private servable(ns: string, name: string): FunctionSettings {
     const fn = this.functionOf(ns, name);
     if (fn.invocation === "isolated") {
-      throw new HttpError(409, "NotReady", `function ${ns}/${name} has invocation: isolated; the gateway serves warm functions only (create a hearth.dev Job to invoke it)`);
+      if (this.o.isolated === undefined) {
+        throw new HttpError(409, "NotReady", `function ${ns}/${name} has invocation: isolated, and this gateway does not watch a cluster (--functions), so it cannot run calls as Jobs (create a hearth.dev Job to invoke it)`);
+      }
+      return fn;
     }
     const degraded = this.o.engine.degraded(ns, name);
     if (degraded !== undefined) throw new HttpError(409, "NotReady", `function ${ns}/${name} cannot serve: its workers report ${degraded.type}: ${degraded.message}`);
@@ -270,6 +277,11 @@ export class GatewayServer {
       return text;
     });
     const ids = await this.o.engine.submitMany(fn, texts);
+    const isolated = this.o.isolated;
+    if (isolated !== undefined && fn.invocation === "isolated") {
+      const tasks = ids.flatMap((id) => this.o.engine.get(id) ?? []);
+      await Promise.all(tasks.map((t) => isolated.dispatch(t)));
+    }
     this.reply(res, "pushMany", 202, JSON.stringify({ ids }));
   }
 
@@ -285,6 +297,7 @@ export class GatewayServer {
     const { input, encoding } = decodeInput(body, req.headers["content-type"], fn);
     // Resolves once the task is durable; a failed commit is a 503 and the task never runs.
     const { task, repeat } = await this.o.engine.submit(fn, input, encoding, { idempotencyKey, ...overrides });
+    if (task.isolated === true && !repeat) await this.o.isolated?.dispatch(task);
     const idHeader = { "hearth-task-id": task.id };
     if (kind === "push") {
       this.reply(res, "push", repeat ? 200 : 202, JSON.stringify({ id: task.id, status: task.status }), "application/json", idHeader);
@@ -337,6 +350,7 @@ export class GatewayServer {
     await this.callerTask(req, id, "cancel");
     const task = await this.o.engine.cancel(id);
     if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
+    if (task.isolated === true) this.o.isolated?.taskEnded(task);
     this.reply(res, "cancel", 200, renderTask(task));
   }
 
@@ -418,6 +432,7 @@ export class GatewayServer {
       await this.authorize(req, { verb: "cancel", resource: "functions", namespace: ns, name });
     }
     const cancelled = await this.o.engine.cancelFunction(ns, name);
+    this.o.isolated?.functionCancelled(ns, name);
     this.reply(res, "cancelFunction", 200, JSON.stringify({ cancelled }));
   }
 
@@ -478,14 +493,24 @@ export class GatewayServer {
     this.reply(res, "heartbeat", 200, JSON.stringify(signatureKnown === undefined ? answer : { ...answer, signatureKnown }));
   }
 
-  /** The task's function, after checking the worker's token for it. */
+  /** The task's function, after checking the worker's token for it (or, for an isolated call, the task's own token). */
   private workerTask(req: IncomingMessage, id: string): Task {
     const task = this.o.engine.get(id);
     if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
-    if (!this.o.auth.worker(req.headers.authorization, task.namespace, task.name)) {
+    const allowed = task.isolated === true ? this.o.auth.task(req.headers.authorization, task.namespace, task.name, id) : this.o.auth.worker(req.headers.authorization, task.namespace, task.name);
+    if (!allowed) {
       throw new HttpError(401, "Unauthorized", `missing or wrong worker token for ${task.namespace}/${task.name}`);
     }
     return task;
+  }
+
+  /** The pod of an isolated call's Job starts its attempt: `{"workerId"}` → a lease grant with the input. */
+  private async claim(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const body = parseJsonObject(await readBody(req, 64 * 1024));
+    this.workerTask(req, id);
+    const workerId = str(body, "workerId", { max: 253 });
+    const grant = this.o.engine.claim(id, workerId);
+    this.reply(res, "claim", 200, renderGrant(grant));
   }
 
   private async progress(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
@@ -632,11 +657,14 @@ export function decodeInput(body: Buffer, contentType: string | undefined, fn: F
   return { input: text, encoding: "json" };
 }
 
+/** One grant, its input spliced in as stored (JSON text or base64). */
+export function renderGrant(g: LeaseGrant): string {
+  const head = `{"id":${JSON.stringify(g.id)},"attempt":${g.attempt},"leaseId":${JSON.stringify(g.leaseId)},"encoding":"${g.encoding}","deadline":${g.deadline},"timeoutSeconds":${g.timeoutSeconds},`;
+  return g.encoding === "pickle" ? `${head}"inputB64":${JSON.stringify(g.input)}}` : `${head}"input":${g.input}}`;
+}
+
 /** `{"tasks":[…]}` with each input spliced in as stored (JSON text or base64). */
 export function renderGrants(grants: readonly LeaseGrant[], acksJson?: string): string {
-  const parts = grants.map((g) => {
-    const head = `{"id":${JSON.stringify(g.id)},"attempt":${g.attempt},"leaseId":${JSON.stringify(g.leaseId)},"encoding":"${g.encoding}","deadline":${g.deadline},"timeoutSeconds":${g.timeoutSeconds},`;
-    return g.encoding === "pickle" ? `${head}"inputB64":${JSON.stringify(g.input)}}` : `${head}"input":${g.input}}`;
-  });
+  const parts = grants.map(renderGrant);
   return acksJson === undefined ? `{"tasks":[${parts.join(",")}]}` : `{"tasks":[${parts.join(",")}],"results":${acksJson}}`;
 }

@@ -36,6 +36,15 @@ export interface Task extends TaskRow {
    * the task as it was, waiters and subscribers are not told, the worker is not answered.
    */
   finishing?: Finishing | undefined;
+  /** Runs as a batch Job (invocation: isolated), never on a warm lease: see src/gateway/isolated/. */
+  isolated?: true;
+  /** Why a queued isolated task waits (its pod is Unschedulable, say); in memory only. */
+  waiting?: TaskWaiting | undefined;
+}
+
+export interface TaskWaiting {
+  reason: string;
+  message: string;
 }
 
 interface Finishing {
@@ -277,7 +286,7 @@ export class TaskEngine {
   }
 
   private newTask(fn: FunctionSettings, input: string, encoding: Encoding, opts: SubmitOptions): Task {
-    return {
+    const task: Task = {
       id: randomUUID(),
       namespace: fn.namespace,
       name: fn.name,
@@ -298,6 +307,8 @@ export class TaskEngine {
       progress: undefined,
       lease: undefined,
     };
+    if (fn.invocation === "isolated") task.isolated = true;
+    return task;
   }
 
   /** Accepts several JSON inputs at once (one queue check, one commit): all or none. */
@@ -407,8 +418,8 @@ export class TaskEngine {
       const w = q.workers.get(task.lease.workerId);
       w?.leased.delete(task.id);
       w?.cancel.add(task.id);
-      q.running.delete(task.id);
     }
+    q.running.delete(task.id);
     return this.finish(task, "cancelled", { type: "Cancelled", message, attempt: task.attempts });
   }
 
@@ -555,6 +566,7 @@ export class TaskEngine {
   fail(id: string, leaseId: string, type: ExitErrorType | "Disrupted", message: string): Promise<Task> {
     const task = this.leased(id, leaseId);
     if (task.finishing !== undefined) return task.finishing.done;
+    if (task.isolated === true) throw new EngineError("Conflict", `task ${id} runs as a batch Job: its attempts fail through the Job's exit code, not this route`);
     return this.attemptFailed(task, type, message, leaseId);
   }
 
@@ -569,6 +581,113 @@ export class TaskEngine {
     return task;
   }
 
+  // ---- isolated calls (src/gateway/isolated/) ------------------------------------------------
+  // An isolated task is queued until the pod of its batch Job claims it, then running. Its
+  // output comes from that pod (complete, with the claim's leaseId); everything else (waiting
+  // reasons, retries, the failure and its class) from the Job's status, through these hooks.
+
+  /**
+   * Every active isolated task. After a restart the flag is not stored: it comes back from the
+   * Function's settings once the registry has synced.
+   */
+  isolatedTasks(): Task[] {
+    const out: Task[] = [];
+    for (const task of this.active.values()) {
+      if (task.isolated !== true && task.status === "queued" && this.opts.registry.get(task.namespace, task.name)?.invocation === "isolated") task.isolated = true;
+      if (task.isolated === true) out.push(task);
+    }
+    return out;
+  }
+
+  /**
+   * The pod of an isolated task's Job starts an attempt: a lease with no gateway deadline (the
+   * runtime and the Job's activeDeadlineSeconds enforce it). A repeated claim by the same pod
+   * gets the same lease.
+   */
+  claim(id: string, workerId: string): LeaseGrant {
+    const task = this.active.get(id);
+    if (task === undefined) {
+      if (this.get(id) === undefined) throw new EngineError("NotFound", `task ${id} not found`);
+      throw new EngineError("Conflict", `task ${id} is finished or cancelled`);
+    }
+    if (task.isolated !== true) throw new EngineError("Conflict", `task ${id} is not an isolated call`);
+    if (task.finishing !== undefined) throw new EngineError("Conflict", `task ${id} is finishing`);
+    const timeoutSeconds = task.timeoutSeconds ?? this.opts.registry.get(task.namespace, task.name)?.timeoutSeconds ?? 300;
+    const now = this.clock.now();
+    if (task.lease?.workerId !== workerId) {
+      // Running without a lease: the Job's status already counted this pod's attempt.
+      if (task.status !== "running" || task.lease !== undefined) task.attempts++;
+      this.isolatedRunning(task);
+      task.lease = { leaseId: `${this.leasePrefix}.${(this.leaseCounter++).toString(36)}`, workerId, deadline: now + timeoutSeconds * 1000, leasedAt: now, timeoutSeconds };
+      this.save(task);
+      this.emit(task.id, { type: "status", task });
+    }
+    const lease = task.lease;
+    return { id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds };
+  }
+
+  /** The Job's view while it runs: an attempt is running, or it waits (pending, unschedulable, backing off). */
+  isolatedObserved(id: string, seen: { state: "running"; started: number } | { state: "waiting"; ended: number; waiting: TaskWaiting }): void {
+    const task = this.active.get(id);
+    if (task?.isolated !== true || task.finishing !== undefined) return;
+    const before = `${task.status}/${task.attempts}/${task.waiting?.reason ?? ""}/${task.waiting?.message ?? ""}`;
+    if (seen.state === "running") {
+      this.isolatedRunning(task);
+      if (seen.started > task.attempts) {
+        // A newer attempt than the one holding the lease: that pod is gone.
+        task.attempts = seen.started;
+        task.lease = undefined;
+      }
+    } else if (task.status === "queued" || seen.ended >= task.attempts) {
+      // A waiting Job whose count of ended attempts is behind the pod's claim is a stale view.
+      const q = this.queue(functionKey(task.namespace, task.name));
+      if (task.status === "running") {
+        q.running.delete(task.id);
+        q.queued++;
+        task.status = "queued";
+        task.lease = undefined;
+      }
+      task.attempts = Math.max(task.attempts, seen.ended);
+      task.waiting = seen.waiting;
+    }
+    const after = `${task.status}/${task.attempts}/${task.waiting?.reason ?? ""}/${task.waiting?.message ?? ""}`;
+    if (after !== before) {
+      this.save(task);
+      this.emit(task.id, { type: "status", task });
+    }
+  }
+
+  /** The Job ended without the pod's output reaching the gateway: its fallback output, or its failure. */
+  isolatedFinished(id: string, end: { output: string; attempts: number } | { error: TaskError; attempts: number } | { cancelled: string }): void {
+    const task = this.active.get(id);
+    if (task?.isolated !== true || task.finishing !== undefined) return;
+    const q = this.queue(functionKey(task.namespace, task.name));
+    if (task.status === "queued") q.queued--;
+    q.running.delete(task.id);
+    task.lease = undefined;
+    if ("cancelled" in end) {
+      void this.finish(task, "cancelled", { type: "Cancelled", message: end.cancelled, attempt: task.attempts });
+      return;
+    }
+    task.attempts = Math.max(task.attempts, end.attempts);
+    const runMs = task.startedAt === null ? undefined : this.clock.now() - task.startedAt;
+    if ("output" in end) void this.finish(task, "succeeded", null, runMs, end.output);
+    else void this.finish(task, "failed", end.error, runMs);
+  }
+
+  private isolatedRunning(task: Task): void {
+    if (task.status !== "queued") return;
+    const q = this.queue(functionKey(task.namespace, task.name));
+    q.queued--;
+    task.status = "running";
+    task.waiting = undefined;
+    q.running.set(task.id, task);
+    if (task.startedAt === null) {
+      task.startedAt = this.clock.now();
+      this.opts.metrics?.taskStarted(task, task.startedAt - task.createdAt);
+    }
+  }
+
   // ---- periodic work -----------------------------------------------------------------------
 
   /** Deadlines, silent workers, due retries, result expiry. Call every ~100 ms. */
@@ -579,7 +698,7 @@ export class TaskEngine {
     for (const q of this.queues.values()) {
       for (const task of [...q.running.values()]) {
         const lease = task.lease;
-        if (lease !== undefined && now > lease.deadline + grace) {
+        if (lease !== undefined && task.isolated !== true && now > lease.deadline + grace) {
           void this.attemptFailed(task, "Timeout", `the attempt exceeded timeoutSeconds=${lease.timeoutSeconds} without progress (worker ${lease.workerId} did not report)`);
         }
       }
@@ -648,6 +767,8 @@ export class TaskEngine {
 
   private enqueue(q: FunctionQueue, task: Task, front: boolean): void {
     q.queued++;
+    // Counted as queued (demand), but its Job, not a warm worker, takes it.
+    if (task.isolated === true) return;
     if (task.notBefore !== null && task.notBefore > this.clock.now()) {
       q.delayed.add(task);
       return;
@@ -684,7 +805,7 @@ export class TaskEngine {
     while (grants.length < max) {
       const task = q.ready.shift();
       if (task === undefined) break;
-      if (task.status !== "queued" || task.finishing !== undefined) continue;
+      if (task.status !== "queued" || task.finishing !== undefined || task.isolated === true) continue;
       q.queued--;
       task.status = "running";
       task.attempts++;
@@ -875,6 +996,7 @@ export function renderTask(t: Task): string {
   if (t.startedAt !== null) doc.startedAt = iso(t.startedAt);
   if (t.finishedAt !== null) doc.finishedAt = iso(t.finishedAt);
   if (t.progress !== undefined) doc.progress = t.progress;
+  if (t.waiting !== undefined && t.status === "queued") doc.waiting = t.waiting;
   if (t.error !== null) doc.error = t.error;
   if (t.cached === true) doc.cached = true;
   if (t.status === "succeeded" && t.output !== null && t.encoding === "pickle") doc.outputB64 = t.output;

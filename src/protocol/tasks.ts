@@ -32,6 +32,8 @@ export interface TaskDocument {
   progress?: TaskProgress;
   /** The output came from the result cache: nothing ran (docs/workflows.md, Caching). */
   cached?: boolean;
+  /** Why a queued isolated call waits (e.g. `{reason: "Unschedulable", message}`). */
+  waiting?: { reason: string; message: string };
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;

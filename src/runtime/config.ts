@@ -27,6 +27,9 @@ export interface WorkerConfig {
   // oneshot
   inputFile: string | undefined;
   terminationLog: string;
+  /** An isolated call: claim this gateway task for the input and post the output to it. */
+  taskId: string | undefined;
+  taskToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -94,8 +97,9 @@ export function configFromEnv(env: Env): WorkerConfig {
   const encoding = str(env, "HEARTH_ENCODING") ?? "json";
   if (encoding !== "json") throw new ConfigError(`HEARTH_ENCODING=${encoding}: the Node runtime speaks json only (pickle needs runtime: python)`);
   const gatewayUrl = str(env, "HEARTH_GATEWAY_URL");
-  if (modeRaw === "warm") {
-    if (gatewayUrl === undefined) throw new ConfigError("HEARTH_GATEWAY_URL is not set (warm workers lease tasks from the gateway)");
+  const taskId = str(env, "HEARTH_TASK_ID");
+  if (modeRaw === "warm" || taskId !== undefined) {
+    if (gatewayUrl === undefined) throw new ConfigError(`HEARTH_GATEWAY_URL is not set (${modeRaw === "warm" ? "warm workers lease tasks from the gateway" : "an isolated call claims HEARTH_TASK_ID from the gateway"})`);
     let url: URL;
     try {
       url = new URL(gatewayUrl);
@@ -125,6 +129,8 @@ export function configFromEnv(env: Env): WorkerConfig {
     heartbeatMs: int(env, "HEARTH_HEARTBEAT_MS", 2000, 50, 60_000),
     inputFile: str(env, "HEARTH_INPUT_FILE"),
     terminationLog: str(env, "HEARTH_TERMINATION_LOG") ?? DEFAULT_TERMINATION_LOG,
+    taskId,
+    taskToken: str(env, "HEARTH_TASK_TOKEN"),
   };
 }
 
@@ -138,5 +144,6 @@ export function childEnv(base: Env, config: WorkerConfig): NodeJS.ProcessEnv {
   env["HEARTH_STARTUP_TIMEOUT_SECONDS"] = String(config.startupTimeoutSeconds);
   // The worker token is the supervisor's business, not user code's.
   delete env["HEARTH_WORKER_TOKEN"];
+  delete env["HEARTH_TASK_TOKEN"];
   return env;
 }

@@ -75,11 +75,13 @@ export interface OneshotDeps {
   spawn: SpawnChild;
   clock: Clock;
   log: (msg: string) => void;
+  /** An isolated call (oneshot-task.ts): the input claimed from the gateway, and where the output goes. */
+  task?: { input: unknown; deliver(outputJson: string): Promise<{ doc: string; exitCode: number }> };
 }
 
 /** Runs one attempt; returns the document to write and the exit code. Writes nothing itself. */
 export async function runOneshot(config: WorkerConfig, deps: OneshotDeps): Promise<{ doc: string; exitCode: number }> {
-  const input = await readInput(config.inputFile);
+  const input = deps.task !== undefined ? { ok: true as const, value: deps.task.input } : await readInput(config.inputFile);
   if (!input.ok) return fail(input.failure, deps);
   const supervisor = new Supervisor({
     spawn: deps.spawn,
@@ -102,6 +104,7 @@ export async function runOneshot(config: WorkerConfig, deps: OneshotDeps): Promi
     const outcome = await supervisor.run({ id: "oneshot", attempt: 1, input: input.value, timeoutSeconds: config.timeoutSeconds });
     switch (outcome.kind) {
       case "done": {
+        if (deps.task !== undefined) return await deps.task.deliver(outcome.output);
         const result = successDocument(outcome.output);
         if (result.exitCode !== 0) deps.log(`hearth: BadConfiguration (exit ${result.exitCode}): output too large for the termination log`);
         return result;

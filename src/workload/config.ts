@@ -23,6 +23,8 @@ export const podDefaultsSchema = z
     imagePullSecrets: z.array(z.string().min(1).max(253)).max(16).default([]),
     /** Extra node labels every worker needs (e.g. a node pool). */
     nodeSelector: z.record(z.string(), z.string()).default({}),
+    /** Annotations on every worker pod (warm and batch), under the Function's podMetadata (e.g. a mesh's, or dev mode's). */
+    annotations: z.record(z.string().max(253), z.string().max(4096)).default({}),
     /** Upper bound of the grace period; warm workers get min(timeoutSeconds, this) + 15 s to drain. */
     maxTerminationGracePeriodSeconds: z.int().min(0).max(3600).default(600),
   })

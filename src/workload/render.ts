@@ -282,7 +282,7 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
   }
 
   const labels = { ...(spec.podMetadata?.labels ?? {}), ...(opts.labels ?? {}), ...workerLabels(name, opts.mode) };
-  const annotations: Record<string, string> = { ...(spec.podMetadata?.annotations ?? {}), ...(opts.annotations ?? {}) };
+  const annotations: Record<string, string> = { ...config.pod.annotations, ...(spec.podMetadata?.annotations ?? {}), ...(opts.annotations ?? {}) };
   const template: V1PodTemplateSpec = { metadata: { labels, annotations }, spec: podSpec };
   const configHash = stableHash(template, opts.hashInputs ?? null);
   annotations[ANNOTATIONS.configHash] = configHash;

@@ -72,13 +72,59 @@ describe("planWorkerProcess", () => {
     const cases: [DevPod, DevFunction | undefined, string][] = [
       [aPod({ phase: "Pending" }), aFunction("node"), "Pending"],
       [aPod({ deleting: true }), aFunction("node"), "deleted"],
-      [aPod({ labels: { "hearth.dev/function": "echo", "hearth.dev/worker-mode": "oneshot" } }), aFunction("node"), "not a warm"],
+      [aPod({ labels: { "hearth.dev/function": "echo", "hearth.dev/worker-mode": "oneshot" } }), aFunction("node"), "fake kubelet plays"],
+      [aPod({ labels: { "hearth.dev/function": "echo" } }), aFunction("node"), "not a worker pod"],
       [aPod(), undefined, "not found"],
     ];
     for (const [pod, fn, why] of cases) {
       const plan = planWorkerProcess(pod, fn, noData, tools);
       assert.ok("skip" in plan && plan.skip.includes(why), JSON.stringify(plan));
     }
+  });
+});
+
+describe("planWorkerProcess for a batch Job's pod (oneshot)", () => {
+  const oneshot = (annotations: Record<string, string>, extra: Partial<DevPod["spec"]> = {}, env: { name: string; value: string }[] = []): DevPod => {
+    const pod = aPod({ labels: { "hearth.dev/function": "echo", "hearth.dev/worker-mode": "oneshot" }, env: [{ name: "HEARTH_HANDLER", value: "echo:Echo" }, ...env] });
+    return { ...pod, metadata: { ...pod.metadata, annotations }, spec: { ...pod.spec, ...extra } };
+  };
+  const external = { "hearth.dev/fake-run": "external" };
+
+  it("runs once when the fake kubelet waits for it, with the input from the downward-API annotation", () => {
+    const pod = oneshot(
+      { ...external, "hearth.dev/input": '{"name":"Ada"}' },
+      {
+        containers: [
+          {
+            name: "worker",
+            env: [{ name: "HEARTH_HANDLER", value: "echo:Echo" }, { name: "HEARTH_INPUT_FILE", value: "/var/run/hearth/input/input" }],
+            volumeMounts: [{ name: "hearth-input", mountPath: "/var/run/hearth/input" }],
+            terminationMessagePolicy: "FallbackToLogsOnError",
+          },
+        ],
+        volumes: [{ name: "hearth-input", downwardAPI: { items: [{ path: "input", fieldRef: { fieldPath: "metadata.annotations['hearth.dev/input']" } }] } }],
+      },
+    );
+    const plan = planWorkerProcess(pod, aFunction("node"), noData, tools);
+    assert.ok("run" in plan, JSON.stringify(plan));
+    assert.deepEqual(plan.run.oneshot, { input: '{"name":"Ada"}', fallbackToLogs: true });
+  });
+
+  it("reads a larger input from the Job's ConfigMap, and waits while it is missing", () => {
+    const spec: Partial<DevPod["spec"]> = {
+      containers: [{ name: "worker", env: [{ name: "HEARTH_HANDLER", value: "echo:Echo" }, { name: "HEARTH_INPUT_FILE", value: "/in/input" }], volumeMounts: [{ name: "v", mountPath: "/in" }] }],
+      volumes: [{ name: "v", configMap: { name: "j-hearth-input", items: [{ key: "input", path: "input" }] } }],
+    };
+    const missing = planWorkerProcess(oneshot(external, spec), aFunction("node"), noData, tools);
+    assert.ok("skip" in missing && missing.skip.includes("j-hearth-input"));
+    const data: DataSources = { secrets: new Map(), configMaps: new Map([["demo/j-hearth-input", { input: "[1,2]" }]]) };
+    const plan = planWorkerProcess(oneshot(external, spec), aFunction("node"), data, tools);
+    assert.ok("run" in plan && plan.run.oneshot?.input === "[1,2]");
+  });
+
+  it("does not run again once its exit was reported", () => {
+    const plan = planWorkerProcess(oneshot({ ...external, "hearth.dev/fake-exit-code": "1" }), aFunction("node"), noData, tools);
+    assert.ok("skip" in plan && plan.skip.includes("already ran"));
   });
 });
 

@@ -38,12 +38,22 @@ export const jobSpec = z
     timeoutSeconds: timeoutSeconds.optional().describe("Per-attempt deadline; defaults to the Function's."),
     retries: retryPolicy.optional().describe("Defaults to the Function's."),
     ttlSecondsAfterFinished: z.int().min(0).max(31_536_000).optional(),
+    taskId: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a gateway task id")
+      .optional()
+      .describe(
+        "Set by the gateway for an isolated call (run/push to an invocation: isolated Function): the pod claims this task's input from the gateway and posts its output there. Hand-written Jobs leave it out.",
+      ),
   })
   .meta({
     // CEL cannot see an untyped (preserve-unknown-fields) field such as input, so this rule is structural.
     not: { required: ["input", "inputFrom"] },
     "x-kubernetes-validations": [
       { rule: "has(self.functionRef) != has(self.workflowRef)", message: "set exactly one of functionRef or workflowRef" },
+      { rule: "!has(self.taskId) || (has(self.functionRef) && !has(self.inputFrom))", message: "taskId (an isolated call) takes its input from the gateway: set functionRef and no inputFrom" },
     ],
   });
 export type JobSpec = z.output<typeof jobSpec>;

@@ -12,6 +12,7 @@ import { KubeFunctionRegistry } from "../../gateway/kube-registry.ts";
 import { settingsFromManifests, StaticRegistry, type FunctionRegistry } from "../../gateway/registry.ts";
 import { SystemClock } from "../../kube/clock.ts";
 import { KubeWorkflowRegistry, StaticWorkflowRegistry, workflowsFromManifests, type WorkflowRegistry } from "../../gateway/workflows/registry.ts";
+import type { KubeClient } from "../../kube/client.ts";
 
 export const summary = "serve the invocation API: queues, leases, results, progress, metrics";
 
@@ -90,6 +91,7 @@ export async function run(args: string[]): Promise<number> {
   let registry: FunctionRegistry;
   let workflows: WorkflowRegistry;
   let catalog: Catalog;
+  let isolated: { client: KubeClient; namespaces: readonly string[] } | undefined;
   if (values.functions !== undefined) {
     const docs = parseAllDocuments(readFileSync(values.functions, "utf8")).map((d) => d.toJS() as unknown);
     const fns = settingsFromManifests(docs);
@@ -108,6 +110,7 @@ export async function run(args: string[]): Promise<number> {
     const kubeWorkflows = new KubeWorkflowRegistry({ client, clock, logger: log, namespaces: values.namespace ?? [] });
     workflows = kubeWorkflows;
     catalog = new KubeCatalog({ client, clock, logger: log, functions: kubeRegistry.informer, workflows: kubeWorkflows.informer, namespaces: values.namespace ?? [] });
+    isolated = { client, namespaces: values.namespace ?? [] };
   }
 
   const gateway = await Gateway.start({
@@ -116,6 +119,7 @@ export async function run(args: string[]): Promise<number> {
     registry,
     workflows,
     catalog,
+    isolated,
     auth: { callerTokens, workerSigningKey: signingKey },
     port: intFlag(values.port, "port", 8080),
     host: values.host ?? "0.0.0.0",

@@ -4,6 +4,7 @@
 import { SystemClock } from "../../kube/clock.ts";
 import { childEnv, ConfigError, configFromEnv, DEFAULT_TERMINATION_LOG, flagsToEnv, type WorkerConfig } from "../../runtime/config.ts";
 import { failureResult, runOneshot, writeTerminationLog } from "../../runtime/oneshot.ts";
+import { TaskChannel } from "../../runtime/oneshot-task.ts";
 import { forkChild } from "../../runtime/supervisor.ts";
 import { runWarmWorker } from "../../runtime/warm.ts";
 
@@ -12,6 +13,28 @@ export const summary = "run a handler as a worker (HEARTH_MODE=warm leases from 
 const log = (msg: string): void => {
   process.stderr.write(`${msg}\n`);
 };
+
+/** An isolated call: claim the task, run it once, post the output (src/runtime/oneshot-task.ts). */
+async function runIsolatedCall(config: WorkerConfig, taskId: string, deps: Parameters<typeof runOneshot>[1]): Promise<{ doc: string; exitCode: number }> {
+  const channel = new TaskChannel({ gatewayUrl: config.gatewayUrl ?? "", taskId, token: config.taskToken, workerId: config.workerId, log });
+  try {
+    const claimed = await channel.claim();
+    switch (claimed.kind) {
+      case "failed":
+        log(`hearth: ${claimed.failure.type}: ${claimed.failure.message}`);
+        return failureResult(claimed.failure);
+      case "ended":
+        log(`hearth: task ${taskId} needs no run: ${claimed.message}`);
+        return { doc: JSON.stringify({ outputRef: { kind: "Task", name: taskId } }), exitCode: 0 };
+      case "claimed": {
+        const { leaseId, input } = claimed.claim;
+        return await runOneshot(config, { ...deps, task: { input, deliver: (output) => channel.deliver(leaseId, output) } });
+      }
+    }
+  } finally {
+    channel.close();
+  }
+}
 
 export async function run(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -38,7 +61,7 @@ export async function run(args: string[]): Promise<number> {
   const spawn = forkChild(childEnv(env, config));
   const clock = new SystemClock();
   if (config.mode === "oneshot") {
-    const result = await runOneshot(config, { spawn, clock, log });
+    const result = config.taskId !== undefined ? await runIsolatedCall(config, config.taskId, { spawn, clock, log }) : await runOneshot(config, { spawn, clock, log });
     await writeTerminationLog(config.terminationLog, result.doc, log);
     return result.exitCode;
   }

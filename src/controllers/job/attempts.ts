@@ -80,6 +80,7 @@ export function attemptFromPod(pod: PodView, container: string, index: number): 
         break;
       case "output":
       case "outputB64":
+      case "outputRef":
       case "empty":
         message = term.exitCode === 0 ? undefined : describeExit(term.exitCode, term.reason);
         break;

@@ -1,6 +1,6 @@
 // Renders the one batch/v1 Job (and, for inline input, the ConfigMap holding it) that runs an
 // isolated Hearth Job.
-import type { V1ConfigMap, V1Job, V1OwnerReference, V1Volume } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1EnvVar, V1Job, V1OwnerReference, V1Secret, V1Volume } from "@kubernetes/client-node";
 import { API_VERSION, type HearthFunction, type HearthJob } from "../../api/v1alpha1/index.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { LABELS, MANAGED_BY, WORKER_CONTAINER } from "../../workload/labels.ts";
@@ -29,6 +29,12 @@ export function batchJobName(hearthJobName: string): string {
 export function inputConfigMapName(hearthJobName: string): string {
   return `${hearthJobName}-hearth-input`;
 }
+
+/** The Secret holding an isolated call's task token (Jobs with spec.taskId). */
+export function taskSecretName(hearthJobName: string): string {
+  return `${hearthJobName}-hearth-task`;
+}
+export const TASK_TOKEN_KEY = "token";
 
 export function ownerReference(job: HearthJob): V1OwnerReference {
   return {
@@ -111,6 +117,34 @@ export function renderInputConfigMap(job: HearthJob, functionName: string | unde
   };
 }
 
+/** The token an isolated call's pod claims its task with and posts its output with. */
+export function renderTaskSecret(job: HearthJob, functionName: string, token: string): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: taskSecretName(job.metadata.name),
+      namespace: job.metadata.namespace ?? "",
+      labels: labels(job, functionName),
+      ownerReferences: [ownerReference(job)],
+    },
+    type: "Opaque",
+    data: { [TASK_TOKEN_KEY]: Buffer.from(token).toString("base64") },
+  };
+}
+
+/** An isolated call's pod talks to the gateway: which task, where, and (with worker auth on) its token. */
+function taskEnv(job: HearthJob, workload: WorkloadConfig, withToken: boolean): V1EnvVar[] {
+  const id = job.spec.taskId;
+  if (id === undefined) return [];
+  const env: V1EnvVar[] = [
+    { name: "HEARTH_TASK_ID", value: id },
+    { name: "HEARTH_GATEWAY_URL", value: workload.gateway.url },
+  ];
+  if (withToken) env.push({ name: "HEARTH_TASK_TOKEN", valueFrom: { secretKeyRef: { name: taskSecretName(job.metadata.name), key: TASK_TOKEN_KEY } } });
+  return env;
+}
+
 function inputVolume(job: HearthJob, source: InputSource): V1Volume | undefined {
   const items = (key: string): { key: string; path: string }[] => [{ key, path: INPUT_FILE_NAME }];
   switch (source.kind) {
@@ -133,6 +167,8 @@ export interface BatchJobSettings {
   /** Per attempt, on top of timeoutSeconds: scheduling, image pull, setup(). */
   readonly deadlineSlackSeconds: number;
   readonly ttlSecondsAfterFinished: number | undefined;
+  /** Jobs with spec.taskId: the pod reads its token from the task Secret (absent: the gateway's worker API is open). */
+  readonly taskToken?: boolean;
 }
 
 /**
@@ -165,7 +201,7 @@ export function renderBatchJob(
     restartPolicy: "Never",
     labels: { [LABEL_JOB]: job.metadata.name },
     annotations: input.kind === "annotation" ? { [INPUT_ANNOTATION]: input.data } : {},
-    env: volume !== undefined ? [{ name: "HEARTH_INPUT_FILE", value: `${INPUT_DIR}/${INPUT_FILE_NAME}` }] : [],
+    env: [...(volume !== undefined ? [{ name: "HEARTH_INPUT_FILE", value: `${INPUT_DIR}/${INPUT_FILE_NAME}` }] : []), ...taskEnv(job, workload, settings.taskToken === true)],
     volumes: volume !== undefined ? [volume] : [],
     volumeMounts: volume !== undefined ? [{ name: INPUT_VOLUME, mountPath: INPUT_DIR, readOnly: true }] : [],
   });

@@ -23,6 +23,7 @@ import { TerminalError, type ReconcileResult, type WorkQueue } from "../../kube/
 import { hearthFunctions, hearthJobs, resourceType, secrets, untyped } from "../../kube/resources.ts";
 import { watch, type ControllerContext, type ControllerRegistration, type Manager } from "../../operator/manager.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
+import { taskToken } from "../../auth/worker-token.ts";
 import { batchJobName, LABEL_JOB } from "./batch-job.ts";
 import { DEFAULT_JOB_CONTROLLER_CONFIG, isFinished, planJob, type InputCheck, type JobControllerConfig, type JobPlan } from "./plan.ts";
 import { batchJobView, podView, type BatchJobView, type PodView } from "./views.ts";
@@ -50,6 +51,8 @@ export interface JobControllerOptions {
   resyncMs?: number;
   /** Runs warm Jobs; absent: warm Jobs wait with GatewayUnavailable. */
   warm?: WarmInvoker;
+  /** Signs the task tokens of isolated calls (spec.taskId); absent: their pods get none (open worker API). */
+  signingKey?: string;
 }
 
 const NO_GATEWAY: GatewayTaskView = { state: "unavailable", message: "this operator has no gateway configured for warm Jobs; use invocation: isolated to run it as a batch Job" };
@@ -104,6 +107,7 @@ export class JobController {
   private readonly finishedWritten = new Set<string>();
 
   private readonly warm: WarmInvoker | undefined;
+  private readonly signingKey: string | undefined;
   /**
    * Events already recorded for a running Job. A reconcile that plans from a cache not yet showing
    * our last status write sees the same transition again; it must not tell the user twice.
@@ -117,6 +121,7 @@ export class JobController {
     this.workload = opts.workload;
     this.config = { ...DEFAULT_JOB_CONTROLLER_CONFIG, ...opts.config };
     this.warm = opts.warm;
+    this.signingKey = opts.signingKey;
     this.log = manager.logger.child({ controller: CONTROLLER_NAME });
 
     this.jobs = manager.informer(hearthJobs, { name: "hearth-jobs", client: this.client, indexers: { [BY_FUNCTION]: functionKeyOf } });
@@ -207,6 +212,14 @@ export class JobController {
   }
 
 
+  /** An isolated call's token: bound to its namespace, Function and task (src/auth/worker-token.ts). */
+  private taskTokenOf(job: HearthJob): { taskToken?: string } {
+    const id = job.spec.taskId;
+    const fn = job.spec.functionRef?.name;
+    if (id === undefined || fn === undefined || this.signingKey === undefined) return {};
+    return { taskToken: taskToken(this.signingKey, job.metadata.namespace ?? "", fn, id) };
+  }
+
   /** The inputFrom key, read live: Secrets are not cached, and this runs once per Job. */
   private async checkInput(job: HearthJob, signal: AbortSignal): Promise<InputCheck> {
     const ns = job.metadata.namespace ?? "";
@@ -261,6 +274,7 @@ export class JobController {
       now: new Date(this.clock.now()),
       config: this.config,
       workload: this.workload,
+      ...this.taskTokenOf(job),
     };
     let plan = planJob({ ...base, inputCheck: { state: "unchecked" } });
     if (plan.needsInputCheck === true) plan = planJob({ ...base, inputCheck: await this.checkInput(job, ctx.signal) });
@@ -302,6 +316,7 @@ export class JobController {
     const namespace = job.metadata.namespace ?? "";
     const name = job.metadata.name;
     if (plan.inputConfigMap !== undefined) await this.client.apply(configMapsResource, toApplyObject(plan.inputConfigMap), { signal });
+    if (plan.taskSecret !== undefined) await this.client.apply(secrets, toApplyObject(plan.taskSecret), { signal });
     if (plan.batchJob !== undefined) {
       try {
         await this.client.create(batchJobsResource, toApplyObject(plan.batchJob), signal);

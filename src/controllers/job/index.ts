@@ -32,7 +32,7 @@ export type JobControllerSettings = z.output<typeof jobControllerSettingsSchema>
 
 /** Registers the Job controller on the operator's manager, sharing the Function informer. */
 export function jobController(): ControllerFactory {
-  return (manager, { config, functions }) => {
+  return (manager, { config, functions, signingKey }) => {
     const parsed = jobControllerSettingsSchema.safeParse(config.controllers["job"] ?? {});
     if (!parsed.success) {
       const lines = parsed.error.issues.map((i) => `  - controllers.job${i.path.length > 0 ? "." + i.path.join(".") : ""}: ${i.message}`);
@@ -45,6 +45,7 @@ export function jobController(): ControllerFactory {
       concurrency: s.concurrency,
       timeoutMs: s.timeoutSeconds * 1000,
       resyncMs: s.resyncSeconds * 1000,
+      signingKey,
       warm: clientWarmInvoker(new GatewayClient({ url: config.gateway.url, callerTokenFile: config.gatewayClient.callerTokenFile })),
       config: {
         deadlineSlackSeconds: s.deadlineSlackSeconds,

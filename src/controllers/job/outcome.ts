@@ -25,7 +25,13 @@ export type Outcome =
        */
       readonly settlingSince?: string;
     }
-  | { readonly state: "succeeded"; readonly message: string; readonly output?: JsonValue; readonly completionTime: string }
+  | {
+      readonly state: "succeeded";
+      readonly message: string;
+      readonly output?: JsonValue;
+      readonly outputRef?: { readonly kind: string; readonly name: string };
+      readonly completionTime: string;
+    }
   | { readonly state: "failed"; readonly reason: FailedReason; readonly message: string; readonly completionTime: string };
 
 export interface OutcomeInput {
@@ -66,6 +72,8 @@ function succeeded(input: OutcomeInput, completionTime: string): Outcome {
       // The status has no separate field for pickle: the base64 text is the output, and the
       // Function's `encoding: pickle` tells readers how to decode it.
       return { state: "succeeded", message: `completed in pod ${pod.attempt.pod ?? "?"} (output is base64 pickle)`, output: r.outputB64, completionTime };
+    case "outputRef":
+      return { state: "succeeded", message: `completed in pod ${pod.attempt.pod ?? "?"}; the output is held by ${r.outputRef.kind} ${r.outputRef.name}`, outputRef: r.outputRef, completionTime };
     case "empty":
       return { state: "succeeded", message: "completed without a result document (termination message empty)", completionTime };
     case "invalid":

@@ -1,11 +1,11 @@
 // planJob: everything the Job controller decides, as a pure function of what it gathered.
 // The controller only gathers (informer caches, a few live reads) and applies the plan.
 import { isDeepStrictEqual } from "node:util";
-import type { V1ConfigMap, V1Job } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Job, V1Secret } from "@kubernetes/client-node";
 import type { Attempt, HearthFunction, HearthJob, InvocationMode, JobStatus, RetryPolicy } from "../../api/v1alpha1/index.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { mergeAttempts } from "./attempts.ts";
-import { batchJobName, renderBatchJob, renderInputConfigMap, resolveInput, type InputSource } from "./batch-job.ts";
+import { batchJobName, renderBatchJob, renderInputConfigMap, renderTaskSecret, resolveInput, type InputSource } from "./batch-job.ts";
 import { isConditionTrue, reconcileConditions, type DesiredCondition } from "./conditions.ts";
 import { transitionEvents, type JobEvent } from "./events.ts";
 import { deriveOutcome, GENERIC_WAITING, type Outcome } from "./outcome.ts";
@@ -62,6 +62,8 @@ export interface JobPlanInput {
   readonly workload: WorkloadConfig;
   /** Warm Jobs: the gateway's task for this Job, once the controller has pushed it (plan.enqueue). */
   readonly gatewayTask?: GatewayTaskView;
+  /** Isolated calls (spec.taskId): the task token, when the gateway checks worker tokens. */
+  readonly taskToken?: string;
 }
 
 export interface JobPlan {
@@ -82,6 +84,8 @@ export interface JobPlan {
   readonly holdStatusMs?: number;
   /** Apply before the batch Job: the pod mounts it. */
   readonly inputConfigMap?: V1ConfigMap;
+  /** Apply before the batch Job: an isolated call's pod reads its task token from it. */
+  readonly taskSecret?: V1Secret;
   /** Create if absent; never updated afterwards (its pod template is immutable). */
   readonly batchJob?: V1Job;
   /** Read spec.inputFrom's ConfigMap/Secret, then plan again. */
@@ -153,6 +157,7 @@ function buildStatus(input: JobPlanInput, parts: StatusParts): JobStatus {
   if (start !== undefined) status.startTime = start;
   const o = parts.outcome;
   if (o.state === "succeeded" && o.output !== undefined) status.output = o.output;
+  if (o.state === "succeeded" && o.outputRef !== undefined) status.outputRef = { kind: o.outputRef.kind, name: o.outputRef.name };
   if (o.state !== "waiting") status.completionTime = o.completionTime;
   return status;
 }
@@ -374,13 +379,17 @@ function planCreate(input: JobPlanInput, fn: HearthFunction, eff: Effective): Jo
     timeoutSeconds: eff.timeoutSeconds,
     deadlineSlackSeconds: config.deadlineSlackSeconds,
     ttlSecondsAfterFinished: job.spec.ttlSecondsAfterFinished ?? config.defaultBatchJobTTLSeconds,
+    taskToken: input.taskToken !== undefined,
   });
   if (!rendered.ok) {
     return finish(input, buildStatus(input, { ...base, outcome: failedNow(input, "BadConfiguration", `Function ${fn.metadata.name} cannot run (${rendered.reason}): ${rendered.message}`) }));
   }
   const batchJob = rendered.batchJob;
   const status = buildStatus(input, { ...base, batchJob: name, outcome: waiting("Pending", `creating batch Job ${name}`) });
-  const extra: PlanExtras =
-    source.kind === "inline" ? { batchJob, inputConfigMap: renderInputConfigMap(job, fn.metadata.name, source.data) } : { batchJob };
+  const extra: PlanExtras = {
+    batchJob,
+    ...(source.kind === "inline" ? { inputConfigMap: renderInputConfigMap(job, fn.metadata.name, source.data) } : {}),
+    ...(input.taskToken !== undefined && job.spec.taskId !== undefined ? { taskSecret: renderTaskSecret(job, fn.metadata.name, input.taskToken) } : {}),
+  };
   return finish(input, status, extra);
 }

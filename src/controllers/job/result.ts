@@ -9,6 +9,8 @@ export const TERMINATION_MESSAGE_LIMIT = 4096;
 const resultDocument = z.union([
   z.strictObject({ output: z.json() }),
   z.strictObject({ outputB64: z.string() }),
+  // An isolated call's pod posted its output to the gateway task (too large for this message).
+  z.strictObject({ outputRef: z.looseObject({ kind: z.string().max(64), name: z.string().max(253) }) }),
   z.strictObject({ error: z.looseObject({ type: z.string(), message: z.string().optional() }) }),
 ]);
 
@@ -16,6 +18,8 @@ export type OneshotResult =
   | { readonly kind: "output"; readonly output: JsonValue }
   /** Pickle encoding: the base64 text is the output; the Function's encoding says how to read it. */
   | { readonly kind: "outputB64"; readonly outputB64: string }
+  /** The output went elsewhere (`{"kind":"Task","name":<task id>}`: the gateway holds it). */
+  | { readonly kind: "outputRef"; readonly outputRef: { readonly kind: string; readonly name: string } }
   | { readonly kind: "error"; readonly type: string; readonly message: string }
   /** No document: a custom `command` that is not the Hearth runtime, or a crash before writing. */
   | { readonly kind: "empty" }
@@ -38,6 +42,7 @@ export function parseTerminationMessage(message: string | undefined): OneshotRes
   const d = doc.data;
   if ("output" in d) return { kind: "output", output: d.output };
   if ("outputB64" in d) return { kind: "outputB64", outputB64: d.outputB64 };
+  if ("outputRef" in d) return { kind: "outputRef", outputRef: { kind: d.outputRef.kind, name: d.outputRef.name } };
   return { kind: "error", type: d.error.type, message: d.error.message ?? "" };
 }
 

@@ -21,7 +21,23 @@ def run_oneshot(config: WorkerConfig) -> int:
 
     for key, value in gpu.framework_env(config.gpu_fraction, os.environ).items():
         os.environ[key] = value
-    doc, code = OneshotRunner(config, time.monotonic, _log).run()
+    task = None
+    if config.task_id is not None:
+        from .oneshot import failure_document
+        from .oneshot_task import Ended, GatewayTask
+
+        task = GatewayTask(config, _log)
+        try:
+            failure = task.claim()
+        except Ended as ended:
+            _log(f"hearth: task {config.task_id} needs no run: {ended}")
+            write_document(config.termination_log, task.ended_document())
+            return 0
+        if failure is not None:
+            _log(f"hearth: {failure.type} (exit {failure.exit_code}): {failure.message}")
+            write_document(config.termination_log, failure_document(failure))
+            return failure.exit_code
+    doc, code = OneshotRunner(config, time.monotonic, _log, task).run()
     write_document(config.termination_log, doc)
     return code
 

@@ -50,6 +50,9 @@ class WorkerConfig:
     termination_log: str
     # the deadline of setup() (spec.startupTimeoutSeconds); setup progress extends it
     startup_timeout_seconds: float = DEFAULT_STARTUP_TIMEOUT_SECONDS
+    # an isolated call: claim this gateway task for the input, post the output to it
+    task_id: Optional[str] = None
+    task_token: Optional[str] = None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -105,6 +108,9 @@ def from_env(env: Mapping[str, str]) -> WorkerConfig:
         raise ConfigError(f"HEARTH_ENCODING must be json or pickle, got {encoding!r}")
     function = env.get("HEARTH_FUNCTION", "").strip()
     gateway_url = env.get("HEARTH_GATEWAY_URL", "").strip().rstrip("/") or None
+    task_id = env.get("HEARTH_TASK_ID", "").strip() or None
+    if mode == ONESHOT and task_id is not None and not gateway_url:
+        raise ConfigError("HEARTH_GATEWAY_URL is not set: an isolated call claims HEARTH_TASK_ID from the gateway")
     if mode == WARM:
         if not gateway_url:
             raise ConfigError("HEARTH_GATEWAY_URL is not set: a warm worker leases its tasks from the gateway")
@@ -134,4 +140,6 @@ def from_env(env: Mapping[str, str]) -> WorkerConfig:
         input_file=env.get("HEARTH_INPUT_FILE", "").strip() or None,
         termination_log=env.get("HEARTH_TERMINATION_LOG", "").strip() or DEFAULT_TERMINATION_LOG,
         startup_timeout_seconds=startup_timeout if startup_timeout is not None else DEFAULT_STARTUP_TIMEOUT_SECONDS,
+        task_id=task_id,
+        task_token=env.get("HEARTH_TASK_TOKEN", "").strip() or None,
     )

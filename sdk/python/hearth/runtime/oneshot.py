@@ -81,15 +81,22 @@ class OneshotRunner:
     """Runs one attempt. I/O is limited to reading the input and the handler's own effects; the
     caller writes the document, so tests can drive this in-process."""
 
-    def __init__(self, config: WorkerConfig, clock: Clock, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        clock: Clock,
+        log: Callable[[str], None],
+        task: Optional["TaskCall"] = None,
+    ) -> None:
         self._config = config
         self._clock = clock
         self._log = log
+        self._task = task
 
     def run(self) -> Tuple[bytes, int]:
         config = self._config
         try:
-            value = read_input(config.input_file, config.encoding)
+            value = self._task.input() if self._task is not None else read_input(config.input_file, config.encoding)
         except OSError as err:
             return self._fail(Failure(BAD_CONFIGURATION, f"cannot read HEARTH_INPUT_FILE: {err}"))
         except enc.DecodeError as err:
@@ -104,11 +111,12 @@ class OneshotRunner:
         context = Context("oneshot", 1, config.function, config.timeout_seconds, lambda _v, _m: deadline.extend())
         done = threading.Event()
         result: List[Tuple[bytes, int]] = []
+        fields: List[Dict[str, Any]] = []
 
         def attempt() -> None:
             try:
                 output = handler.call(value, context)
-                result.append(success_document(encode_output(output, config.encoding)))
+                fields.append(encode_output(output, config.encoding))
             except BaseException as err:  # noqa: B036 - reported, never re-raised in this thread
                 failure = classify(err)
                 if failure.type in (USER_ERROR, FATAL):
@@ -122,6 +130,9 @@ class OneshotRunner:
         while not done.wait(timeout=max(0.0, min(deadline.remaining(), 1.0))):
             if deadline.expired():
                 return self._fail(Failure(TIMEOUT, f"the attempt exceeded timeoutSeconds={config.timeout_seconds:g} without progress"))
+        if fields:
+            # Delivered here, not in the attempt's thread: the deadline covers the handler only.
+            return self._task.deliver(fields[0]) if self._task is not None else success_document(fields[0])
         return result[0] if result else self._fail(Failure(USER_ERROR, "the attempt ended without a result"))
 
     def _setup(self) -> "handlers.Handler | Tuple[bytes, int]":
@@ -171,6 +182,17 @@ class OneshotRunner:
     def _fail(self, failure: Failure) -> Tuple[bytes, int]:
         self._log(f"hearth: {failure.reason or failure.type} (exit {failure.exit_code}): {failure.message}")
         return failure_document(failure), failure.exit_code
+
+
+class TaskCall:
+    """An isolated call's side of oneshot (``HEARTH_TASK_ID``): the input claimed from the
+    gateway, and the output posted back to it (oneshot_task.py)."""
+
+    def input(self) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def deliver(self, fields: Dict[str, Any]) -> Tuple[bytes, int]:  # pragma: no cover - interface
+        raise NotImplementedError
 
 
 def write_document(path: str, doc: bytes) -> None:

@@ -151,6 +151,10 @@ class WorkerApi:
             body["exitCode"] = exit_code
         return self._task_post(task_id, "fail", body)
 
+    def task_call(self, task_id: str, action: str, body: Dict[str, Any]) -> Tuple[int, Any]:
+        """``POST /v1/tasks/{id}/{action}``: the status and parsed body, whatever the status."""
+        return self._post(f"/v1/tasks/{urllib.parse.quote(task_id, safe='')}/{action}", body)
+
     # -- plumbing ------------------------------------------------------------------------
 
     def _task_post(self, task_id: str, action: str, body: Dict[str, Any]) -> bool:
