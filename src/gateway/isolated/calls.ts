@@ -40,6 +40,14 @@ export interface IsolatedCallsOptions {
 
 const callJobs = resourceType({ ...hearthJobs, schema: callJobView });
 
+/**
+ * Whether a call Job still running must be stopped: its task is gone, cancelled, or failed outside
+ * the Job (a succeeded one only waits for its pod to exit; its Job ends on its own).
+ */
+function stoppable(task: Task | undefined): boolean {
+  return task === undefined || task.status === "cancelled" || task.status === "failed";
+}
+
 export class IsolatedCalls implements IsolatedCallsPort {
   private readonly o: IsolatedCallsOptions;
   private readonly informer: Informer<CallJobView>;
@@ -130,15 +138,21 @@ export class IsolatedCalls implements IsolatedCallsPort {
     this.requested.delete(id);
     const task = this.o.engine.get(id);
     if (task === undefined || isTerminal(task.status)) {
-      this.settle(job);
+      if (stoppable(task)) this.settle(job);
       return;
     }
     if (task.isolated !== true) return;
     const update = callUpdate(job.status, task.encoding);
     switch (update.kind) {
       case "none":
+        return;
       case "delivered":
-        // Delivered: the output reached complete() before the Job concluded (the normal case).
+        // The pod's complete() reached this gateway before its exit (the normal case) makes the
+        // task terminal first; an unfinished one means the output was lost (a restart in between).
+        this.o.engine.isolatedFinished(id, {
+          error: { type: "Disrupted", message: `the call's pod reported its output delivered, but this gateway has no record of it (restarted while the call ran?)`, attempt: update.attempts },
+          attempts: update.attempts,
+        });
         return;
       case "running":
         this.o.engine.isolatedObserved(id, { state: "running", started: update.started });
@@ -199,7 +213,7 @@ export class IsolatedCalls implements IsolatedCallsPort {
     for (const job of this.informer.list()) {
       const id = taskOf(job);
       const task = id === undefined ? undefined : this.o.engine.get(id);
-      if (task === undefined || isTerminal(task.status)) {
+      if (stoppable(task)) {
         const key = `${job.metadata.namespace ?? ""}/${job.metadata.name}`;
         if (!this.deleting.has(key)) this.settle(job);
       }
