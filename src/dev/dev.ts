@@ -126,6 +126,7 @@ export async function startDev(opts: DevOptions): Promise<DevEnvironment> {
 
   const runner = new LocalRunner({
     client,
+    namespaces: opts.namespaces,
     logger: log.child({ component: "runner" }),
     tools: { repoRoot: opts.repoRoot, node: process.execPath, python: opts.python },
   });

@@ -40,6 +40,8 @@ export function logTail(text: string): string {
 
 export interface RunnerOptions {
   client: KubeClient;
+  /** Only pods and Functions of these namespaces (dev mode's --namespace); empty or absent = all. */
+  namespaces?: readonly string[];
   tools: Toolchain;
   logger: Logger;
   intervalMs?: number;
@@ -59,9 +61,13 @@ export class LocalRunner {
   }
 
   start(): void {
+    // One sync at a time: the next starts a beat after the last one ended.
     const tick = (): void => {
-      this.sync().catch((err: unknown) => this.opts.logger.warn({ err }, "local runner sync failed; retrying"));
-      if (!this.stopping) this.timer = setTimeout(tick, this.opts.intervalMs ?? 1000);
+      this.sync()
+        .catch((err: unknown) => this.opts.logger.warn({ err }, "local runner sync failed; retrying"))
+        .finally(() => {
+          if (!this.stopping) this.timer = setTimeout(tick, this.opts.intervalMs ?? 1000);
+        });
     };
     tick();
   }
@@ -73,10 +79,17 @@ export class LocalRunner {
 
   async sync(): Promise<void> {
     const { client } = this.opts;
-    const [podList, fnList] = await Promise.all([
-      client.list(fullPods, { labelSelector: `${LABELS.workerMode} in (warm,oneshot)` }),
-      client.list(hearthFunctions),
-    ]);
+    const scopes: (string | undefined)[] = this.opts.namespaces !== undefined && this.opts.namespaces.length > 0 ? [...this.opts.namespaces] : [undefined];
+    const lists = await Promise.all(
+      scopes.map((namespace) =>
+        Promise.all([
+          client.list(fullPods, { labelSelector: `${LABELS.workerMode} in (warm,oneshot)`, ...(namespace !== undefined ? { namespace } : {}) }),
+          client.list(hearthFunctions, namespace !== undefined ? { namespace } : {}),
+        ]),
+      ),
+    );
+    const podList = { items: lists.flatMap(([p]) => p.items) };
+    const fnList = { items: lists.flatMap(([, f]) => f.items) };
     const functions = new Map<string, DevFunction>();
     for (const raw of fnList.items) {
       const parsed = devFunction.safeParse(raw);

@@ -4,7 +4,9 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { parse } from "yaml";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient } from "../../src/client/index.ts";
@@ -19,8 +21,11 @@ it("hearth dev serves the echo example from real worker processes", { timeout: 2
   const kc = kubeConfigFromEnv();
   const ns = await withNamespace(t, kc, "dev");
   const port = await freePort();
+  // Its own keys and gateway store: other dev-mode tests may run at the same time.
+  const stateDir = mkdtempSync(join(tmpdir(), "hearth-dev-test-"));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
 
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`], {
+  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`, `--state-dir=${stateDir}`], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
     env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },

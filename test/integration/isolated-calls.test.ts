@@ -6,6 +6,9 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient, HearthError, type RemoteFunction } from "../../src/client/index.ts";
 import { freePort } from "../../src/dev/dev.ts";
@@ -39,7 +42,10 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
   const kc = kubeConfigFromEnv();
   const ns = await withNamespace(t, kc, "iso");
   const port = await freePort();
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`], {
+  // Its own keys and gateway store: other dev-mode tests may run at the same time.
+  const stateDir = mkdtempSync(join(tmpdir(), "hearth-dev-test-"));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`, `--state-dir=${stateDir}`], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
     env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },

@@ -13,7 +13,8 @@ const USAGE = `usage: hearth dev [--nodes SPEC] [--kubeconfig FILE] [--namespace
   --kubeconfig    use this cluster instead of starting one (it needs fake nodes to run worker pods)
   --namespace     watch only these namespaces (default all)
   --gateway-port  default 8080, or a free port when 8080 is taken
-  --python        interpreter for Python workers (default python3)`;
+  --python        interpreter for Python workers (default python3)
+  --state-dir     keys, config and the gateway's store (default .hearth/dev; one per dev mode running at once)`;
 
 const repoRoot = resolve(import.meta.dirname, "..", "..", "..");
 
@@ -41,6 +42,7 @@ export async function run(args: string[]): Promise<number> {
       namespace: { type: "string", multiple: true },
       "gateway-port": { type: "string" },
       python: { type: "string" },
+      "state-dir": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -72,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
     }
     env = await startDev({
       repoRoot,
-      stateDir: join(repoRoot, ".hearth", "dev"),
+      stateDir: values["state-dir"] !== undefined ? resolve(values["state-dir"]) : join(repoRoot, ".hearth", "dev"),
       kubeconfig,
       namespaces: values.namespace ?? [],
       gatewayPort: await pickGatewayPort(values["gateway-port"]),
