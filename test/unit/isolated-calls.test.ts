@@ -25,19 +25,28 @@ function engineWith() {
   return { clock, iso, engine };
 }
 
+/** Outcomes become visible once the store has committed them. */
+async function durable(engine: TaskEngine, id: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const status = engine.get(id)?.status;
+    if (status === "succeeded" || status === "failed" || status === "cancelled") return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe("TaskEngine: isolated tasks", () => {
   it("counts them as queued but never hands them to a warm lease", async () => {
     const { engine, iso } = engineWith();
-    const { task } = engine.submit(iso, '{"x":1}', "json");
+    const { task } = await engine.submit(iso, '{"x":1}', "json");
     assert.equal(task.isolated, true);
     assert.deepEqual(await engine.lease(iso, "w", 5, 0), []);
     assert.equal(engine.stats("ns", "iso").queueDepth, 1);
     assert.deepEqual(engine.isolatedTasks().map((t) => t.id), [task.id]);
   });
 
-  it("runs from the pod's claim to its output, attempts counted per pod", () => {
+  it("runs from the pod's claim to its output, attempts counted per pod", async () => {
     const { engine, iso } = engineWith();
-    const { task } = engine.submit(iso, '{"x":1}', "json");
+    const { task } = await engine.submit(iso, '{"x":1}', "json");
     const grant = engine.claim(task.id, "pod-a");
     assert.equal(grant.attempt, 1);
     assert.equal(grant.input, '{"x":1}');
@@ -51,21 +60,22 @@ describe("TaskEngine: isolated tasks", () => {
     engine.isolatedObserved(task.id, { state: "waiting", ended: 1, waiting: { reason: "BackingOff", message: "retrying" } });
     assert.equal(engine.get(task.id)?.status, "queued");
     assert.match(renderTask(task), /"waiting":\{"reason":"BackingOff"/);
-    assert.throws(() => engine.complete(task.id, grant.leaseId, "1"), (e: unknown) => e instanceof EngineError && e.type === "Conflict", "the first pod's lease is gone");
+    assert.throws(() => void engine.complete(task.id, grant.leaseId, "1"), (e: unknown) => e instanceof EngineError && e.type === "Conflict", "the first pod's lease is gone");
     const second = engine.claim(task.id, "pod-b");
     assert.equal(second.attempt, 2);
-    engine.complete(task.id, second.leaseId, '"ok"');
+    await engine.complete(task.id, second.leaseId, '"ok"');
     assert.equal(engine.get(task.id)?.status, "succeeded");
     assert.equal(engine.get(task.id)?.attempts, 2);
     assert.deepEqual(engine.stats("ns", "iso"), { queueDepth: 0, inFlight: 0, warmWorkers: 0, busyWorkers: 0 });
   });
 
-  it("fails from the Job's verdict, not from the worker's fail route", () => {
+  it("fails from the Job's verdict, not from the worker's fail route", async () => {
     const { engine, iso } = engineWith();
-    const { task } = engine.submit(iso, "null", "json");
+    const { task } = await engine.submit(iso, "null", "json");
     const grant = engine.claim(task.id, "pod-a");
-    assert.throws(() => engine.fail(task.id, grant.leaseId, "UserError", "x"), (e: unknown) => e instanceof EngineError && e.type === "Conflict");
+    assert.throws(() => void engine.fail(task.id, grant.leaseId, "UserError", "x"), (e: unknown) => e instanceof EngineError && e.type === "Conflict");
     engine.isolatedFinished(task.id, { error: { type: "UserError", message: "2 attempts failed", attempt: 2 }, attempts: 2 });
+    await durable(engine, task.id);
     const done = engine.get(task.id);
     assert.equal(done?.status, "failed");
     assert.equal(done?.attempts, 2);
@@ -73,15 +83,16 @@ describe("TaskEngine: isolated tasks", () => {
     assert.throws(() => engine.claim(task.id, "pod-c"), (e: unknown) => e instanceof EngineError && e.type === "Conflict");
   });
 
-  it("takes the Job's running view without a claim, and a claim after it does not count twice", () => {
+  it("takes the Job's running view without a claim, and a claim after it does not count twice", async () => {
     const { engine, iso } = engineWith();
-    const { task } = engine.submit(iso, "null", "json");
+    const { task } = await engine.submit(iso, "null", "json");
     engine.isolatedObserved(task.id, { state: "waiting", ended: 0, waiting: { reason: "Unschedulable", message: "0/3 nodes have nvidia.com/gpu" } });
     assert.deepEqual((JSON.parse(renderTask(task)) as { waiting?: unknown }).waiting, { reason: "Unschedulable", message: "0/3 nodes have nvidia.com/gpu" });
     engine.isolatedObserved(task.id, { state: "running", started: 1 });
     assert.equal(engine.get(task.id)?.status, "running");
     assert.equal(engine.claim(task.id, "pod-a").attempt, 1);
     engine.isolatedFinished(task.id, { cancelled: "Job ns/call-x was deleted" });
+    await durable(engine, task.id);
     assert.equal(engine.get(task.id)?.status, "cancelled");
   });
 });
