@@ -16,6 +16,7 @@ import { SetupTracker } from "./setup.ts";
 import { SignatureBook } from "./signatures.ts";
 import { TaskStore, type StoreSync } from "./store.ts";
 import { TaskEngine, type EngineOptions } from "./tasks.ts";
+import { ResultCache, type CacheConfig } from "./cache.ts";
 import { WorkflowExecutor } from "./workflows/executor.ts";
 import { StaticWorkflowRegistry, type WorkflowRegistry } from "./workflows/registry.ts";
 
@@ -24,6 +25,8 @@ export interface GatewayOptions {
   storePath: string;
   storeSync?: StoreSync;
   registry: FunctionRegistry;
+  /** Result cache bounds (cacheable Functions). */
+  cache?: Partial<CacheConfig>;
   /** Workflows the gateway runs. Default: none. */
   workflows?: WorkflowRegistry;
   /** Objects the console shows (default: none but the tasks). */
@@ -48,6 +51,7 @@ export class Gateway {
   readonly store: TaskStore;
   readonly engine: TaskEngine;
   readonly executor: WorkflowExecutor;
+  readonly cache: ResultCache;
   readonly server: GatewayServer;
   readonly metrics: GatewayMetrics;
   readonly promRegistry: Registry;
@@ -68,6 +72,7 @@ export class Gateway {
     engine: TaskEngine;
     executor: WorkflowExecutor;
     workflows: WorkflowRegistry;
+    cache: ResultCache;
     server: GatewayServer;
     metrics: GatewayMetrics;
     promRegistry: Registry;
@@ -86,6 +91,7 @@ export class Gateway {
     this.store = parts.store;
     this.engine = parts.engine;
     this.executor = parts.executor;
+    this.cache = parts.cache;
     this.workflows = parts.workflows;
     this.server = parts.server;
     this.metrics = parts.metrics;
@@ -99,6 +105,7 @@ export class Gateway {
     this.ticker = setInterval(() => {
       this.engine.tick();
       this.executor.tick();
+      this.cache.expire();
     }, parts.tickMs);
     this.ticker.unref();
   }
@@ -126,10 +133,14 @@ export class Gateway {
     late.engine = engine;
     const recovered = engine.recover();
     if (recovered > 0) log.info({ recovered }, "re-queued unfinished tasks from the store");
+    const cache = new ResultCache({ store, clock, engine, registry: promRegistry, ...(opts.cache === undefined ? {} : { config: opts.cache }) });
+    const cached = cache.load();
+    if (cached > 0) log.info({ cached }, "loaded result cache entries from the store");
     const workflows = opts.workflows ?? new StaticWorkflowRegistry();
     const executor = new WorkflowExecutor({
       engine,
       store,
+      submit: (fn, input, encoding) => cache.submitStep(fn, input, encoding),
       registry: opts.registry,
       clock,
       log: (msg, fields) => log.debug(fields ?? {}, msg),
@@ -169,11 +180,12 @@ export class Gateway {
       ready: () => registryReady,
       workflows: { executor, workflows },
       isolated,
+      cache,
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     });
     const host = opts.host ?? "127.0.0.1";
     const port = await server.listen(opts.port ?? 0, host);
-    const gateway = new Gateway({ store, engine, executor, workflows, server, metrics, promRegistry, registry: opts.registry, isolated, catalog, signatures, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
+    const gateway = new Gateway({ store, engine, executor, workflows, cache, server, metrics, promRegistry, registry: opts.registry, isolated, catalog, signatures, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
     opts.onListen?.(gateway.url);
     await Promise.all([opts.registry.start(), workflows.start()]);
     await catalog.start();

@@ -1,5 +1,6 @@
 // The per-Function settings the gateway needs, and where they come from: a static list (tests,
 // benches, dev) or the Kubernetes Function objects (kube-registry.ts).
+import { createHash } from "node:crypto";
 import { DEFAULT_RETRY_POLICY, type Encoding, type RetryPolicy } from "../protocol/index.ts";
 import { hearthFunction, type HearthFunction } from "../api/v1alpha1/index.ts";
 
@@ -11,6 +12,8 @@ export interface FunctionSettings {
   concurrency: number;
   encoding: Encoding;
   invocation: "warm" | "isolated";
+  /** Set when the Function is `cacheable`: `identity` hashes the spec fields that change behaviour. */
+  cache?: { identity: string } | undefined;
 }
 
 export interface FunctionRegistry {
@@ -34,7 +37,18 @@ export function settingsOf(fn: HearthFunction): FunctionSettings {
     concurrency: spec.concurrency,
     encoding: spec.encoding,
     invocation: spec.invocation,
+    ...(spec.cacheable ? { cache: { identity: behaviourIdentity(fn) } } : {}),
   };
+}
+
+/**
+ * What makes two calls with the same input give the same output: the code and its environment.
+ * Scaling, retries, timeouts and metadata are left out, so changing them keeps the cache.
+ */
+export function behaviourIdentity(fn: HearthFunction): string {
+  const s = fn.spec;
+  const parts = { image: s.image, handler: s.handler, runtime: s.runtime, command: s.command, encoding: s.encoding, env: s.env, envFrom: s.envFrom, pythonPackages: s.pythonPackages };
+  return createHash("sha256").update(`${fn.metadata.namespace ?? "default"}/${fn.metadata.name}\u0000${JSON.stringify(parts)}`).digest("base64url");
 }
 
 /** Settings with defaults for what is not given. */

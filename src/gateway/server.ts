@@ -17,6 +17,7 @@ import type { SignatureBook } from "./signatures.ts";
 import type { TaskStore } from "./store.ts";
 import { idempotencyKeyOf, taskOverridesOf } from "./task-options.ts";
 import { EngineError, renderTask, type LeaseGrant, type Task, type TaskEngine } from "./tasks.ts";
+import type { ResultCache } from "./cache.ts";
 import { WorkflowApi, type WorkflowApiOptions } from "./workflows/api.ts";
 import { RUN_PREFIX } from "./workflows/executor.ts";
 
@@ -58,6 +59,8 @@ export interface GatewayServerOptions {
   ready: () => boolean;
   /** Workers' setup reports (GET /v1/setup); absent: heartbeats' `setup` is ignored. */
   setup?: SetupTracker;
+  /** The result cache of cacheable Functions; absent = every call runs. */
+  cache?: ResultCache | undefined;
   /** Workflow runs (src/gateway/workflows/); absent = no workflow routes. */
   workflows?: Pick<WorkflowApiOptions, "executor" | "workflows"> | undefined;
   /** Handler signatures reported in heartbeats (src/gateway/signatures.ts). */
@@ -276,10 +279,11 @@ export class GatewayServer {
       if (Buffer.byteLength(text) > this.limits.maxInputBytes) throw new HttpError(413, "TooLarge", `input ${i} is over ${this.limits.maxInputBytes} bytes`);
       return text;
     });
-    const ids = await this.o.engine.submitMany(fn, texts);
+    const cache = this.o.cache;
+    const ids = fn.cache !== undefined && cache !== undefined ? await Promise.all(texts.map(async (t) => (await cache.submit(fn, t, "json")).task.id)) : await this.o.engine.submitMany(fn, texts);
     const isolated = this.o.isolated;
     if (isolated !== undefined && fn.invocation === "isolated") {
-      const tasks = ids.flatMap((id) => this.o.engine.get(id) ?? []);
+      const tasks = ids.flatMap((id) => this.o.engine.get(id) ?? []).filter((t) => t.cached !== true);
       await Promise.all(tasks.map((t) => isolated.dispatch(t)));
     }
     this.reply(res, "pushMany", 202, JSON.stringify({ ids }));
@@ -296,8 +300,8 @@ export class GatewayServer {
     const body = await readBody(req, this.limits.maxInputBytes);
     const { input, encoding } = decodeInput(body, req.headers["content-type"], fn);
     // Resolves once the task is durable; a failed commit is a 503 and the task never runs.
-    const { task, repeat } = await this.o.engine.submit(fn, input, encoding, { idempotencyKey, ...overrides });
-    if (task.isolated === true && !repeat) await this.o.isolated?.dispatch(task);
+    const { task, repeat } = await (this.o.cache?.submit(fn, input, encoding, { idempotencyKey, ...overrides }) ?? this.o.engine.submit(fn, input, encoding, { idempotencyKey, ...overrides }));
+    if (task.isolated === true && task.cached !== true && !repeat) await this.o.isolated?.dispatch(task);
     const idHeader = { "hearth-task-id": task.id };
     if (kind === "push") {
       this.reply(res, "push", repeat ? 200 : 202, JSON.stringify({ id: task.id, status: task.status }), "application/json", idHeader);

@@ -31,6 +31,8 @@ const USAGE = `usage: hearth gateway [flags]
   --max-input-bytes N / --max-output-bytes N   (default 10 MiB each)
   --max-queue N             queued tasks per function before 429 (default 100000)
   --worker-timeout DUR      a worker silent this long is gone (default 10s)
+  --cache-max-bytes N       result cache of cacheable Functions, total output bytes (default 256 MiB; 0 = off)
+  --cache-ttl DUR           how long a cached result is used (default 1h)
   --log-level LEVEL         pino level (default info)`;
 
 function durationFlag(v: string | undefined, name: string, def: number): number {
@@ -66,6 +68,8 @@ export async function run(args: string[]): Promise<number> {
       "max-output-bytes": { type: "string" },
       "max-queue": { type: "string" },
       "worker-timeout": { type: "string" },
+      "cache-max-bytes": { type: "string" },
+      "cache-ttl": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -120,6 +124,10 @@ export async function run(args: string[]): Promise<number> {
     workflows,
     catalog,
     isolated,
+    cache: {
+      maxBytes: intFlag(values["cache-max-bytes"], "cache-max-bytes", 256 * 1024 * 1024),
+      ttlMs: durationFlag(values["cache-ttl"], "cache-ttl", 3_600_000),
+    },
     auth: { callerTokens, workerSigningKey: signingKey },
     port: intFlag(values.port, "port", 8080),
     host: values.host ?? "0.0.0.0",

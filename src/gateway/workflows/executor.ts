@@ -421,7 +421,8 @@ export class WorkflowExecutor {
       throw err;
     }
     task.policy = this.policyOf(run, step);
-    const node: Node = { taskId: task.id, step, path, kind, status: task.status, seq: run.seq++, input: run.graph?.steps.get(step)?.step.routes !== undefined ? input : null };
+    // A task done already (a cache hit) is settled below, so its node starts as queued.
+    const node: Node = { taskId: task.id, step, path, kind, status: isTerminal(task.status) ? "queued" : task.status, seq: run.seq++, input: run.graph?.steps.get(step)?.step.routes !== undefined ? input : null };
     run.nodes.set(node.taskId, node);
     if (kind === "call") this.addPending(run, path, 1);
     this.saveNode(run, node);

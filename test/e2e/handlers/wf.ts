@@ -45,3 +45,10 @@ export function shout(x: unknown): string {
   const text = typeof x === "object" && x !== null ? (x as Record<string, unknown>)["text"] : x;
   return String(text).toUpperCase();
 }
+
+/** A cacheable step: doubles a number (raises on negatives); every call is recorded. */
+export function tally(x: unknown): number {
+  record("tally", x);
+  if (typeof x !== "number" || x < 0) throw new Error(`cannot tally ${JSON.stringify(x)}`);
+  return x * 2;
+}
