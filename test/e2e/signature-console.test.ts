@@ -4,11 +4,12 @@
 // token only.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { createClient } from "../../src/client/index.ts";
 import { StaticCatalog } from "../../src/gateway/catalog.ts";
-import { startGateway, startWorker, until, E2E_HANDLERS, type TestGateway, type WorkerProcess } from "./harness.ts";
+import { MAIN, startGateway, startWorker, until, E2E_HANDLERS, type TestGateway, type WorkerProcess } from "./harness.ts";
 
 const SDK = fileURLToPath(new URL("../../sdk/python/", import.meta.url));
 const TOKEN = "console-e2e-token";
@@ -168,6 +169,40 @@ describe("handler signature and console API", () => {
     }
     assert.equal((await get("/v1/namespaces/default/functions/nope")).status, 404);
     assert.equal((await get("/v1/namespaces/default/functions/silent/tasks?limit=0")).status, 400);
+  });
+
+  it("hearth list and hearth describe print readable summaries", { timeout: 60_000 }, async () => {
+    const cli = async (...args: string[]): Promise<{ stdout: string; code: number }> => {
+      try {
+        const { stdout } = await promisify(execFile)(process.execPath, [MAIN, ...args, `--url=${gw.gateway.url}`], { env: { PATH: process.env["PATH"] ?? "", HEARTH_TOKEN: TOKEN } });
+        return { stdout, code: 0 };
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string; code?: number };
+        return { stdout: `${e.stdout ?? ""}${e.stderr ?? ""}`, code: e.code ?? 1 };
+      }
+    };
+    const list = await cli("list");
+    assert.equal(list.code, 0, list.stdout);
+    const lines = list.stdout.trim().split("\n");
+    assert.match(lines[0] ?? "", /^NAMESPACE\s+NAME\s+READY\s+GPU\s+WARM\/BUSY\s+QUEUE\s+SIGNATURE\s+TAGS\s+DESCRIPTION$/);
+    assert.match(list.stdout, /default\s+painter-node\s+Unknown\s+cpu\s+1\/0\s+0\s+known\s+demo,node\s+Paints a prompt\./);
+    assert.match(list.stdout, /silent .*\s-\s/);
+    const tagged = await cli("list", "--tag", "node");
+    assert.equal(tagged.stdout.trim().split("\n").length, 2, tagged.stdout);
+    const described = await cli("describe", "fn/painter-py");
+    assert.equal(described.code, 0, described.stdout);
+    assert.match(described.stdout, /Name:\s+default\/painter-py/);
+    assert.match(described.stdout, /Signature:\s+from type-hints/);
+    assert.match(described.stdout, /prompt: string\n/);
+    assert.match(described.stdout, /style\?: one of "ink", "oil" = "ink"/);
+    assert.match(described.stdout, /image\?: string \| null \(uri\) = null/);
+    assert.match(described.stdout, /Readme:\s+\(configMap\)\n\s+## From a ConfigMap/);
+    assert.match(described.stdout, /Recent tasks:\n\s+ID\s+STATUS\s+ATTEMPTS[\s\S]*succeeded/);
+    const missing = await cli("describe", "default/nope");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stdout, /NotFound: function default\/nope not found/);
+    const bad = await cli("describe", "a/b/c");
+    assert.equal(bad.code, 2);
   });
 
   it("serves the console without a token and a 404 page for unknown pages", async () => {
