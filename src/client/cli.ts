@@ -2,7 +2,7 @@
 // printing errors with the task's exit-code class (and exiting with its code).
 import { readFile } from "node:fs/promises";
 import { text } from "node:stream/consumers";
-import { createClient, HearthError, type HearthClient } from "./client.ts";
+import { createClient, HearthError, type HearthClient, type RemoteFunction } from "./client.ts";
 
 export const CONNECTION_HELP = `  --url URL        gateway (default $HEARTH_URL, $HEARTH_GATEWAY_URL, then http://127.0.0.1:8080)
   --token TOKEN    caller token (default $HEARTH_TOKEN)`;
@@ -30,6 +30,11 @@ export async function readInput(arg: string | undefined, file: string | undefine
 }
 
 export class UsageError extends Error {}
+
+/** `ns/name` is a Function, `wf/ns/name` a Workflow. */
+export function target(client: HearthClient, ref: string): RemoteFunction {
+  return ref.startsWith("wf/") ? client.workflow(ref.slice(3)) : client.function(ref);
+}
 
 /** Prints the error; returns the exit code: the task's class code, 2 for usage, 1 otherwise. */
 export function report(err: unknown): number {

@@ -1,13 +1,14 @@
 // Workflows on a real gateway with real Node worker processes: one test per rule of
 // docs/workflows.md, plus kill -9 of the gateway mid-fan-out.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { workflowSpec } from "../../src/api/v1alpha1/workflow.ts";
 import { createClient, HearthError, type RunHandle } from "../../src/client/index.ts";
 import { compile, StaticWorkflowRegistry } from "../../src/gateway/workflows/registry.ts";
-import { freePort, startGateway, startGatewayProcess, startWorker, tempDir, until, type TestGateway, type WorkerProcess } from "./harness.ts";
+import { freePort, MAIN, startGateway, startGatewayProcess, startWorker, tempDir, until, type TestGateway, type WorkerProcess } from "./harness.ts";
 
 const HANDLERS: Record<string, { handler: string; concurrency?: number }> = {
   split: { handler: "wf:split" },
@@ -220,6 +221,21 @@ describe("workflows on real workers", () => {
   it("a graph that cannot run is refused (409) with the reason", async () => {
     await assert.rejects(gw.client.workflow("default/loop").run("x"), (err: unknown) => err instanceof HearthError && err.status === 409 && /cycle: a → b → a/.test(err.message));
     await assert.rejects(gw.client.workflow("default/missing").run("x"), (err: unknown) => err instanceof HearthError && err.status === 404);
+  });
+
+  it("hearth run wf/ns/name runs a workflow from the CLI; push prints the run id", async () => {
+    const cli = (args: string[]): Promise<{ code: number; stdout: string }> =>
+      new Promise((resolve) => {
+        execFile(process.execPath, [MAIN, ...args, "--url", gw.gateway.url], { env: { PATH: process.env["PATH"] ?? "" }, timeout: 30_000 }, (err, stdout) => {
+          resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : -1, stdout });
+        });
+      });
+    const out = await cli(["run", "wf/default/sum", '"a bb ccc"']);
+    assert.equal(out.code, 0);
+    assert.equal(out.stdout.trim(), "6");
+    const pushed = await cli(["push", "wf/default/linear", '"abcd"']);
+    assert.equal(pushed.code, 0);
+    assert.match(pushed.stdout, /wf-[0-9a-f-]+/);
   });
 
   it("an idempotency key returns the same run", async () => {

@@ -2,11 +2,12 @@
 // exit-code class when it fails (1 UserError, 65 InputRejected, 124 Timeout, …).
 import { parseArgs } from "node:util";
 import { parseDuration } from "../../protocol/index.ts";
-import { clientFrom, CONNECTION_HELP, print, readInput, report, UsageError } from "../../client/cli.ts";
+import { clientFrom, target, CONNECTION_HELP, print, readInput, report, UsageError } from "../../client/cli.ts";
 
 export const summary = "run a function and print its output (INPUT is JSON, - for stdin)";
 
 const USAGE = `usage: hearth run <namespace>/<name> [INPUT] [flags]
+       hearth run wf/<namespace>/<name> [INPUT] [flags]   (a Workflow)
   INPUT            JSON text; - reads stdin; absent = null
   --file PATH      read the input from a file
   --timeout DUR    stop waiting after DUR (e.g. 30s); the task keeps running
@@ -36,7 +37,7 @@ export async function run(args: string[]): Promise<number> {
     }
     if (values["idempotency-key"] !== undefined) opts.idempotencyKey = values["idempotency-key"];
     client = clientFrom(values);
-    print(await client.function(ref).run(input, opts));
+    print(await target(client, ref).run(input, opts));
     return 0;
   } catch (err) {
     return report(err);
