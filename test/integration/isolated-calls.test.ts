@@ -19,7 +19,7 @@ type JobStatus = { conditions?: Condition[]; attempts?: { index: number; exitCod
 
 const CODE = "test/integration/handlers/isolated";
 
-function isolatedFunction(ns: string, name: string, o: { runtime: "node" | "python"; handler: string; maxRetries?: number; timeoutSeconds?: number }): Record<string, unknown> {
+function isolatedFunction(ns: string, name: string, o: { runtime: "node" | "python"; handler: string; maxRetries?: number; timeoutSeconds?: number; memory?: string }): Record<string, unknown> {
   return {
     apiVersion: "hearth.dev/v1alpha1",
     kind: "Function",
@@ -29,7 +29,7 @@ function isolatedFunction(ns: string, name: string, o: { runtime: "node" | "pyth
       handler: o.handler,
       runtime: o.runtime,
       invocation: "isolated",
-      resources: { cpu: "100m", memory: "128Mi", ephemeralStorage: "128Mi" },
+      resources: { cpu: "100m", memory: o.memory ?? "128Mi", ephemeralStorage: "128Mi" },
       timeoutSeconds: o.timeoutSeconds ?? 60,
       retries: { maxRetries: o.maxRetries ?? 0 },
     },
@@ -80,6 +80,8 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
   await create("functions", isolatedFunction(ns, "fail-py", { runtime: "python", handler: "calls:fail" }));
   await create("functions", isolatedFunction(ns, "broken", { runtime: "node", handler: "calls:missing", maxRetries: 2 }));
   await create("functions", isolatedFunction(ns, "sleepy", { runtime: "node", handler: "calls:sleepy" }));
+  // No node has this much memory: the call's pod stays Pending, Unschedulable.
+  await create("functions", isolatedFunction(ns, "huge", { runtime: "node", handler: "calls:big", memory: "900Ti" }));
 
   const client = createClient({ url: `http://127.0.0.1:${port}`, token });
   t.after(() => client.close());
@@ -142,6 +144,20 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
     await waitFor(async () => (await getJob(`call-${task.id}`)) === undefined, { timeoutMs: 60_000, what: "the cancelled call's Job deleted" });
   };
 
+  const waitsUnschedulable = async (): Promise<void> => {
+    const task = await (await fn("huge")).push({ size: 1 });
+    const doc = await waitFor(
+      async () => {
+        const d = await task.status();
+        return d.waiting?.reason === "Unschedulable" ? d : undefined;
+      },
+      { timeoutMs: 90_000, what: "the huge call queued with reason Unschedulable" },
+    );
+    assert.equal(doc.status, "queued");
+    assert.match(doc.waiting?.message ?? "", /Insufficient memory|nodes are available/);
+    await task.cancel();
+  };
+
   // kind: Job, written by hand: the exit code and message in status come from the real handler.
   const handWrittenJobs = async (): Promise<void> => {
     await create("jobs", { apiVersion: "hearth.dev/v1alpha1", kind: "Job", metadata: { name: "real-fail", namespace: ns }, spec: { functionRef: { name: "flaky" }, input: "by hand", retries: { maxRetries: 0 } } });
@@ -155,7 +171,7 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
     assert.match((ok.output as { pod?: string } | undefined)?.pod ?? "", /^real-ok-hearth-/);
   };
 
-  const results = await Promise.allSettled([bigOutput("big-node", 10_000), bigOutput("big-py", 6_000), retriedThenFailed(), pythonFails(), failsAtOnce(), cancelDeletesJob(), handWrittenJobs()]);
+  const results = await Promise.allSettled([bigOutput("big-node", 10_000), bigOutput("big-py", 6_000), retriedThenFailed(), pythonFails(), failsAtOnce(), cancelDeletesJob(), handWrittenJobs(), waitsUnschedulable()]);
   const failures = results.flatMap((r, i) => (r.status === "rejected" ? [`#${i}: ${r.reason instanceof Error ? (r.reason.stack ?? r.reason.message) : String(r.reason)}`] : []));
   assert.deepEqual(failures, [], `dev output:\n${output.slice(-4000)}`);
 });
