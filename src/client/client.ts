@@ -120,6 +120,13 @@ export class HearthClient {
     return new RemoteWorkflow(this, parsed.namespace, parsed.name);
   }
 
+  /** GETs a caller route that answers JSON (`/v1/stats`, `/v1/setup`); a non-200 answer throws HearthError. */
+  async getJson(path: string, opts: { signal?: AbortSignal } = {}): Promise<unknown> {
+    const res = await this.call({ method: "GET", path, signal: opts.signal });
+    if (res.status !== 200) throw errorFrom(res);
+    return jsonBody(res);
+  }
+
   /** Closes idle connections so the process can exit. */
   close(): void {
     this.http.close();

@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
+import { SharedCaches } from "./caches.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { Informer, InformerMetrics } from "../kube/informer.ts";
@@ -120,6 +121,8 @@ export class Manager {
   readonly queueMetrics: QueueMetrics;
   readonly informerMetrics: InformerMetrics;
   readonly recorder: EventRecorder;
+  /** Informers shared between controllers, by name (see caches.ts). */
+  readonly caches: SharedCaches;
   private readonly opts: ManagerOptions;
   private readonly informers: ManagedInformer[] = [];
   private readonly controllers: (RegisteredController & { reg: ControllerRegistration })[] = [];
@@ -144,6 +147,7 @@ export class Manager {
     this.queueMetrics = new QueueMetrics(opts.registry);
     this.informerMetrics = new InformerMetrics(opts.registry);
     this.recorder = new EventRecorder({ client: opts.client.as("hearth-events"), clock: opts.clock, logger: opts.logger, component: "hearth-operator", instance: opts.identity });
+    this.caches = new SharedCaches((resource, o) => this.informer(resource, o));
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
@@ -198,6 +202,11 @@ export class Manager {
     const entry = { name: reg.name, queue, reg };
     this.controllers.push(entry);
     return { name: reg.name, queue };
+  }
+
+  /** The work queue of a registered controller (tests and diagnostics). */
+  queue(name: string): WorkQueue | undefined {
+    return this.controllers.find((c) => c.name === name)?.queue;
   }
 
   add(r: Runnable): void {

@@ -1,20 +1,18 @@
-// The operator process, minus the process: connection, client, manager, controllers, the
-// health/metrics server and leader election, wired from a validated config. The CLI command
-// (src/cli/commands/operator.ts) and the test helper (test/support/operator.ts) both start it.
+// The operator process, minus the process: connection, client, manager, the controllers it is
+// given (src/operator/controller.ts), the health/metrics server and leader election, wired from
+// a validated config. Framework only: which controllers run is the caller's list — the CLI
+// command (src/cli/commands/operator.ts) and the test helper (test/support/operator.ts).
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { FunctionController } from "../controllers/function/controller.ts";
 import { SystemClock, type Clock } from "../kube/clock.ts";
 import { KubeClient, Transport } from "../kube/client.ts";
 import { loadConnection, type Connection } from "../kube/kubeconfig.ts";
 import type { OperatorConfig } from "./config.ts";
+import type { ControllerDefinition } from "./controller.ts";
 import { Manager } from "./manager.ts";
 import { startHealthServer, type HealthServer } from "./server.ts";
-
-/** Plugs another controller into the operator (e.g. the Job controller). */
-export type ControllerFactory = (manager: Manager, ctx: { config: OperatorConfig; signingKey: string; functions: FunctionController }) => void;
 
 export interface OperatorOptions {
   config: OperatorConfig;
@@ -27,15 +25,14 @@ export interface OperatorOptions {
   registry?: Registry;
   /** Lease holder identity; default hostname + random suffix. */
   identity?: string;
-  /** Extra controllers registered on the same manager. */
-  controllers?: ControllerFactory[];
+  /** The controllers to run, set up in this order on one manager. */
+  controllers: readonly ControllerDefinition[];
   /** Called when leadership is lost (the CLI exits). */
   onLostLeadership?: () => void;
 }
 
 export interface RunningOperator {
   manager: Manager;
-  functions: FunctionController;
   transport: Transport;
   server: HealthServer;
   registry: Registry;
@@ -83,16 +80,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       : undefined,
     ...(opts.onLostLeadership !== undefined ? { onLostLeadership: opts.onLostLeadership } : {}),
   });
-  const fc = config.controllers.function;
-  const functions = new FunctionController({
-    manager,
-    config,
-    signingKey: opts.signingKey,
-    concurrency: fc.concurrency,
-    timeoutMs: fc.timeoutSeconds * 1000,
-    resyncMs: fc.resyncSeconds * 1000,
-  });
-  for (const add of opts.controllers ?? []) add(manager, { config, signingKey: opts.signingKey, functions });
+  for (const c of opts.controllers) c.setup({ manager, config, signingKey: opts.signingKey });
 
   const server = await startHealthServer({
     host: config.server.host,
@@ -123,5 +111,5 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       transport.close();
     }
   });
-  return { manager, functions, transport, server, registry, identity, stop, done: manager.done };
+  return { manager, transport, server, registry, identity, stop, done: manager.done };
 }

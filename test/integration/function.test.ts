@@ -241,7 +241,7 @@ describe("Function → warm pool", () => {
     const before = await snapshot();
     op = await startTestOperator({ namespace: ns, config: opConfig });
     await waitFor(async () => (await op.isLeader()) && op.running?.manager.synced() === true, { what: "new operator leading and synced" });
-    const queue = op.running?.functions.registered.queue;
+    const queue = op.running?.manager.queue("function");
     await waitFor(async () => queue !== undefined && queue.depth === 0 && queue.inFlight === 0, { what: "initial reconciles done" });
     // Every Function was reconciled once more, and nothing was written.
     const reconciled = (await op.metrics()).match(/hearth_controller_reconcile_total\{controller="function",result="success"\} (\d+)/);

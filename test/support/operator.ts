@@ -17,7 +17,9 @@ import { loadConnection } from "../../src/kube/kubeconfig.ts";
 import { unstructured } from "../../src/kube/objects.ts";
 import { untyped } from "../../src/kube/resources.ts";
 import { parseOperatorConfig, type OperatorConfigInput } from "../../src/operator/config.ts";
-import { startOperator, type ControllerFactory, type RunningOperator } from "../../src/operator/operator.ts";
+import { functionController } from "../../src/controllers/function/index.ts";
+import type { ControllerDefinition } from "../../src/operator/controller.ts";
+import { startOperator, type RunningOperator } from "../../src/operator/operator.ts";
 
 const repoRoot = dirname(dirname(dirname(import.meta.filename)));
 export const TEST_SIGNING_KEY = "hearth-test-signing-key-0123456789";
@@ -81,8 +83,8 @@ export interface TestOperatorOptions {
   mode?: "in-process" | "process";
   identity?: string;
   kubeconfig?: string;
-  /** In-process only: extra controllers. */
-  controllers?: ControllerFactory[];
+  /** In-process only: controllers run beside the Function controller. */
+  controllers?: ControllerDefinition[];
 }
 
 export interface TestOperator {
@@ -152,7 +154,7 @@ export async function startTestOperator(opts: TestOperatorOptions): Promise<Test
       },
     },
   );
-  const running = await startOperator({ config, signingKey: TEST_SIGNING_KEY, logger, kubeconfig, identity, ...(opts.controllers !== undefined ? { controllers: opts.controllers } : {}) });
+  const running = await startOperator({ config, signingKey: TEST_SIGNING_KEY, logger, kubeconfig, identity, controllers: [functionController(), ...(opts.controllers ?? [])] });
   return {
     identity,
     url: running.server.url,

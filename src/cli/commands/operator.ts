@@ -3,13 +3,20 @@
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { ConfigError, loadOperatorConfig, parseOperatorConfig, readSigningKey, type LoadedConfig } from "../../operator/config.ts";
+import type { ControllerDefinition } from "../../operator/controller.ts";
 import { startOperator } from "../../operator/operator.ts";
+import { functionController } from "../../controllers/function/index.ts";
 import { gatewayStatsController } from "../../controllers/gateway-stats/index.ts";
 import { setupStatusController } from "../../controllers/setup-status/index.ts";
 import { jobController } from "../../controllers/job/index.ts";
 import { workflowController } from "../../controllers/workflow/index.ts";
 
-export const summary = "run the operator (Function controller, leader election, /healthz /readyz /metrics)";
+export const summary = "run the operator (Function, Job and Workflow controllers, leader election, /healthz /readyz /metrics)";
+
+/** Every controller the operator runs: the one list (src/controllers/README.md). */
+export function controllers(): ControllerDefinition[] {
+  return [functionController(), jobController(), workflowController(), gatewayStatsController(), setupStatusController()];
+}
 
 const USAGE = `usage: hearth operator [--config FILE] [--kubeconfig FILE] [--id NAME] [--port N] [--log-level LEVEL]
 
@@ -78,7 +85,7 @@ export async function run(args: string[]): Promise<number> {
     onLostLeadership: () => {
       lost = true;
     },
-    controllers: [jobController(), gatewayStatsController(), workflowController(), setupStatusController()],
+    controllers: controllers(),
   });
   const onSignal = (sig: string): void => {
     logger.info({ signal: sig }, "shutting down");

@@ -13,6 +13,7 @@ import type { ControllerContext, Manager, RegisteredController } from "../../ope
 import { watch } from "../../operator/manager.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { ANNOTATIONS, LABELS, MANAGED_BY } from "../../workload/labels.ts";
+import { functionsCache } from "../shared.ts";
 import { CONTROLLER_NAME, deploymentName, FIELD_MANAGER, workerSecretName } from "./names.ts";
 import { podProblem } from "./observe.ts";
 import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
@@ -26,8 +27,6 @@ export interface FunctionControllerOptions {
   manager: Manager;
   config: WorkloadConfig;
   signingKey: string;
-  /** A Functions informer shared with other controllers; created here when absent. */
-  functions?: Informer<Unstructured>;
   concurrency?: number;
   timeoutMs?: number;
   resyncMs?: number;
@@ -155,7 +154,7 @@ export class FunctionController {
     this.opts = opts;
     const m = opts.manager;
     this.client = m.client.as(FIELD_MANAGER);
-    this.functions = opts.functions ?? m.informer(hearthFunctions, { name: "functions" });
+    this.functions = functionsCache(m);
     // Deployments and Secrets unfiltered: a name taken by someone else must be visible in the
     // cache, so that a cache miss means "absent" and creating needs no extra read.
     this.deployments = m.informer(cachedDeployments, { name: "function-deployments" });
@@ -285,9 +284,3 @@ export class FunctionController {
     );
   }
 }
-
-/** Creates the Function controller and registers it (and its informers) with the manager. */
-export function registerFunctionController(opts: FunctionControllerOptions): FunctionController {
-  return new FunctionController(opts);
-}
-

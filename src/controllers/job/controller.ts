@@ -24,6 +24,7 @@ import { hearthFunctions, hearthJobs, resourceType, secrets, untyped } from "../
 import { watch, type ControllerContext, type ControllerRegistration, type Manager } from "../../operator/manager.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { taskToken } from "../../auth/worker-token.ts";
+import { functionsCache } from "../shared.ts";
 import { batchJobName, LABEL_JOB } from "./batch-job.ts";
 import { DEFAULT_JOB_CONTROLLER_CONFIG, isFinished, planJob, type InputCheck, type JobControllerConfig, type JobPlan } from "./plan.ts";
 import { batchJobView, podView, type BatchJobView, type PodView } from "./views.ts";
@@ -125,7 +126,7 @@ export class JobController {
     this.log = manager.logger.child({ controller: CONTROLLER_NAME });
 
     this.jobs = manager.informer(hearthJobs, { name: "hearth-jobs", client: this.client, indexers: { [BY_FUNCTION]: functionKeyOf } });
-    this.functions = opts.functions ?? manager.informer(hearthFunctions, { name: "hearth-functions", client: this.client });
+    this.functions = opts.functions ?? functionsCache(manager);
     // Only objects this controller made carry the label: the caches never hold other batch Jobs or pods.
     this.batchJobs = manager.informer(batchJobsResource, { name: "hearth-batch-jobs", client: this.client, labelSelector: LABEL_JOB });
     this.pods = manager.informer(jobPodsResource, { name: "hearth-job-pods", client: this.client, labelSelector: LABEL_JOB, indexers: { [BY_JOB]: labelledJobKey } });

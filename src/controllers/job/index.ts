@@ -1,9 +1,9 @@
-// The Job controller as the operator plugs it in: `startOperator({controllers: [jobController()]})`.
+// The Job controller as `hearth operator` lists it.
 // Its settings live under `controllers.job` in the operator config.
 import { z } from "zod";
 import { ConfigError } from "../../operator/config.ts";
-import type { ControllerFactory } from "../../operator/operator.ts";
-import { JobController } from "./controller.ts";
+import type { ControllerDefinition } from "../../operator/controller.ts";
+import { CONTROLLER_NAME, JobController } from "./controller.ts";
 import { GatewayClient } from "../gateway-client.ts";
 import { clientWarmInvoker } from "./gateway.ts";
 import { DEFAULT_JOB_CONTROLLER_CONFIG } from "./plan.ts";
@@ -30,28 +30,30 @@ export const jobControllerSettingsSchema = z
   .strict();
 export type JobControllerSettings = z.output<typeof jobControllerSettingsSchema>;
 
-/** Registers the Job controller on the operator's manager, sharing the Function informer. */
-export function jobController(): ControllerFactory {
-  return (manager, { config, functions, signingKey }) => {
-    const parsed = jobControllerSettingsSchema.safeParse(config.controllers["job"] ?? {});
-    if (!parsed.success) {
-      const lines = parsed.error.issues.map((i) => `  - controllers.job${i.path.length > 0 ? "." + i.path.join(".") : ""}: ${i.message}`);
-      throw new ConfigError(`operator config is invalid:\n${lines.join("\n")}`);
-    }
-    const s = parsed.data;
-    new JobController(manager, {
-      workload: config,
-      functions: functions.functions,
-      concurrency: s.concurrency,
-      timeoutMs: s.timeoutSeconds * 1000,
-      resyncMs: s.resyncSeconds * 1000,
-      signingKey,
-      warm: clientWarmInvoker(new GatewayClient({ url: config.gateway.url, callerTokenFile: config.gatewayClient.callerTokenFile })),
-      config: {
-        deadlineSlackSeconds: s.deadlineSlackSeconds,
-        statusDebounceMs: s.statusDebounceSeconds * 1000,
-        ...(s.defaultBatchJobTTLSeconds !== undefined ? { defaultBatchJobTTLSeconds: s.defaultBatchJobTTLSeconds } : {}),
-      },
-    });
+/** The Job controller; it reads the shared Function cache. */
+export function jobController(): ControllerDefinition {
+  return {
+    name: CONTROLLER_NAME,
+    setup({ manager, config, signingKey }) {
+      const parsed = jobControllerSettingsSchema.safeParse(config.controllers["job"] ?? {});
+      if (!parsed.success) {
+        const lines = parsed.error.issues.map((i) => `  - controllers.job${i.path.length > 0 ? "." + i.path.join(".") : ""}: ${i.message}`);
+        throw new ConfigError(`operator config is invalid:\n${lines.join("\n")}`);
+      }
+      const s = parsed.data;
+      new JobController(manager, {
+        workload: config,
+        concurrency: s.concurrency,
+        timeoutMs: s.timeoutSeconds * 1000,
+        resyncMs: s.resyncSeconds * 1000,
+        signingKey,
+        warm: clientWarmInvoker(new GatewayClient({ url: config.gateway.url, callerTokenFile: config.gatewayClient.callerTokenFile })),
+        config: {
+          deadlineSlackSeconds: s.deadlineSlackSeconds,
+          statusDebounceMs: s.statusDebounceSeconds * 1000,
+          ...(s.defaultBatchJobTTLSeconds !== undefined ? { defaultBatchJobTTLSeconds: s.defaultBatchJobTTLSeconds } : {}),
+        },
+      });
+    },
   };
 }

@@ -2,12 +2,12 @@
 // field manager of its own (the Function controller owns the conditions and reads status.setup
 // to name SetupTimeout / SetupFailing). Workers report setup progress in their heartbeats; the
 // gateway is the only place that hears every worker, including dev mode's local processes.
-import { readFile } from "node:fs/promises";
-import type { Logger } from "pino";
 import { setupStatus, type SetupStatus } from "../../api/v1alpha1/index.ts";
-import type { KubeClient } from "../../kube/client.ts";
 import { hearthFunctions } from "../../kube/resources.ts";
-import type { ControllerFactory } from "../../operator/operator.ts";
+import type { ControllerDefinition } from "../../operator/controller.ts";
+import { GatewayClient } from "../gateway-client.ts";
+import { addGatewayPoller } from "../gateway-poller.ts";
+import { functionsCache } from "../shared.ts";
 import { gatewaySetupResponse, planSetupPatches, type SetupView } from "./plan.ts";
 
 export const FIELD_MANAGER = "hearth-setup-status";
@@ -18,59 +18,30 @@ function currentSetup(status: unknown): SetupStatus | undefined {
   return raw !== undefined && parsed.success ? parsed.data : undefined;
 }
 
-export function setupStatusController(): ControllerFactory {
-  return (manager, { config, functions }) => {
-    const settings = config.gatewayClient;
-    if (settings.statsIntervalSeconds === 0) return;
-    const client: KubeClient = manager.client.as(FIELD_MANAGER);
-    const log: Logger = manager.logger.child({ controller: "setup-status" });
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    let lastError = "";
-
-    const poll = async (signal: AbortSignal): Promise<void> => {
-      const headers: Record<string, string> = {};
-      if (settings.callerTokenFile !== undefined) {
-        const token = (await readFile(settings.callerTokenFile, "utf8")).split("\n")[0]?.trim();
-        if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
-      }
-      const res = await fetch(new URL("/v1/setup", config.gateway.url), { headers, signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) });
-      if (!res.ok) throw new Error(`GET /v1/setup answered ${res.status}`);
-      const response = gatewaySetupResponse.parse(await res.json());
-      const views: SetupView[] = functions.functions
-        .list()
-        .filter((f) => f.metadata.deletionTimestamp === undefined && f.metadata.namespace !== undefined)
-        .map((f) => ({ namespace: f.metadata.namespace ?? "", name: f.metadata.name, current: currentSetup(f["status"]) }));
-      for (const p of planSetupPatches(views, response)) {
-        await client.applyStatus(hearthFunctions, { name: p.name, namespace: p.namespace }, { setup: p.setup }, { signal });
-      }
-    };
-
-    manager.add({
-      name: "setup-status",
-      leaderOnly: true,
-      start(signal) {
-        const tick = (): void => {
-          poll(signal)
-            .then(() => {
-              if (lastError !== "") log.info("gateway setup summaries available again");
-              lastError = "";
-            })
-            .catch((err: unknown) => {
-              const message = err instanceof Error ? err.message : String(err);
-              if (message !== lastError && !signal.aborted) log.warn({ err: message }, "cannot read the gateway's setup summaries; Function status.setup is stale");
-              lastError = message;
-            })
-            .finally(() => {
-              if (!stopped && !signal.aborted) timer = setTimeout(tick, settings.statsIntervalSeconds * 1000);
-            });
-        };
-        tick();
-      },
-      async stop() {
-        stopped = true;
-        if (timer !== undefined) clearTimeout(timer);
-      },
-    });
+export function setupStatusController(): ControllerDefinition {
+  return {
+    name: "setup-status",
+    setup({ manager, config }) {
+      const settings = config.gatewayClient;
+      if (settings.statsIntervalSeconds === 0) return;
+      const functions = functionsCache(manager);
+      const client = manager.client.as(FIELD_MANAGER);
+      addGatewayPoller(manager, new GatewayClient({ url: config.gateway.url, callerTokenFile: settings.callerTokenFile, maxSockets: 2 }), {
+        name: "setup-status",
+        path: "/v1/setup",
+        intervalMs: settings.statsIntervalSeconds * 1000,
+        staleMessage: "cannot read the gateway's setup summaries; Function status.setup is stale",
+        async apply(answer, signal) {
+          const response = gatewaySetupResponse.parse(answer);
+          const views: SetupView[] = functions
+            .list()
+            .filter((f) => f.metadata.deletionTimestamp === undefined && f.metadata.namespace !== undefined)
+            .map((f) => ({ namespace: f.metadata.namespace ?? "", name: f.metadata.name, current: currentSetup(f["status"]) }));
+          for (const p of planSetupPatches(views, response)) {
+            await client.applyStatus(hearthFunctions, { name: p.name, namespace: p.namespace }, { setup: p.setup }, { signal });
+          }
+        },
+      });
+    },
   };
 }

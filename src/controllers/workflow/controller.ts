@@ -8,8 +8,9 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { Informer } from "../../kube/informer.ts";
 import { keyOf, splitKey, type Unstructured } from "../../kube/objects.ts";
 import { TerminalError, type ReconcileResult, type WorkQueue } from "../../kube/queue.ts";
-import { hearthFunctions, hearthWorkflows } from "../../kube/resources.ts";
+import { hearthWorkflows } from "../../kube/resources.ts";
 import { watch, type ControllerContext, type ControllerRegistration, type Manager } from "../../operator/manager.ts";
+import { functionsCache } from "../shared.ts";
 import { planWorkflow, type FunctionFacts } from "./plan.ts";
 
 export const FIELD_MANAGER = "hearth-workflow-controller";
@@ -51,7 +52,7 @@ export class WorkflowController {
     this.recorder = manager.recorder;
     this.gatewayUrl = opts.gatewayUrl;
     this.workflows = manager.informer(hearthWorkflows, { name: "hearth-workflows", client: this.client, indexers: { [BY_FUNCTION]: functionKeysOf } });
-    this.functions = opts.functions ?? manager.informer(hearthFunctions, { name: "hearth-functions", client: this.client });
+    this.functions = opts.functions ?? functionsCache(manager);
     this.workflows.on({ delete: (w) => this.recorded.delete(keyOf(w)) });
     const registration: ControllerRegistration = {
       name: CONTROLLER_NAME,

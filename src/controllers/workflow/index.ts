@@ -1,13 +1,16 @@
-// The Workflow controller as the operator plugs it in: `startOperator({controllers: [workflowController()]})`.
-import type { ControllerFactory } from "../../operator/operator.ts";
-import { WorkflowController } from "./controller.ts";
+// The Workflow controller as `hearth operator` lists it.
+import type { ControllerDefinition } from "../../operator/controller.ts";
+import { CONTROLLER_NAME, WorkflowController } from "./controller.ts";
 
 export { WorkflowController, type WorkflowControllerOptions } from "./controller.ts";
 export { planWorkflow, type WorkflowPlan, type WorkflowPlanInput } from "./plan.ts";
 
-/** Registers the Workflow controller on the operator's manager, sharing the Function informer. */
-export function workflowController(): ControllerFactory {
-  return (manager, { config, functions }) => {
-    new WorkflowController(manager, { functions: functions.functions, gatewayUrl: config.gateway.url, resyncMs: 600_000 });
+/** The Workflow controller; it reads the shared Function cache. */
+export function workflowController(): ControllerDefinition {
+  return {
+    name: CONTROLLER_NAME,
+    setup({ manager, config }) {
+      new WorkflowController(manager, { gatewayUrl: config.gateway.url, resyncMs: 600_000 });
+    },
   };
 }
