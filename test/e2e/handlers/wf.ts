@@ -52,3 +52,8 @@ export function tally(x: unknown): number {
   if (typeof x !== "number" || x < 0) throw new Error(`cannot tally ${JSON.stringify(x)}`);
   return x * 2;
 }
+
+/** A no-op step (bench/workflow.ts). */
+export function noop(x: unknown): unknown {
+  return x;
+}
