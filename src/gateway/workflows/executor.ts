@@ -1,9 +1,9 @@
 // Runs Workflows (docs/workflows.md) on the task engine: every step execution is a task on its
 // Function's queue; fan-outs, reducer state, routes and terminal outputs are rows in the task
-// store, staged in the same event-loop turn — so in the same commit — as the step task whose
-// completion produced them. After a restart, recover() rebuilds each unfinished run from those
-// rows and picks its step tasks up where the engine left them: nothing is lost, and a step whose
-// completion was committed never runs again.
+// store. A new step's row is staged with its task (one commit); a step's consequences are staged
+// when the engine publishes its outcome, which it does once that outcome is durable. After a
+// restart, recover() rebuilds each unfinished run from those rows and settles again any step
+// whose task finished before the crash: nothing is lost, and a finished step never runs again.
 import { randomUUID } from "node:crypto";
 import { isTerminal, type Encoding, type TaskError, type TaskErrorType, type TaskStatus } from "../../protocol/index.ts";
 import type { Clock, TimerHandle } from "../../kube/clock.ts";
