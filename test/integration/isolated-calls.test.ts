@@ -53,8 +53,13 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
   let output = "";
   dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
   dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  t.after(() => {
-    if (dev.exitCode === null && dev.pid !== undefined) process.kill(-dev.pid, "SIGKILL");
+  const exited = new Promise<void>((r) => dev.once("exit", () => r()));
+  // SIGINT first: `hearth dev` stops its gateway and operator, which run in process groups of their own.
+  t.after(async () => {
+    if (dev.exitCode !== null || dev.pid === undefined) return;
+    process.kill(dev.pid, "SIGINT");
+    const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
+    if (!stopped && dev.exitCode === null) process.kill(-dev.pid, "SIGKILL");
   });
   const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
 
