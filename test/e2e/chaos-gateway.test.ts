@@ -77,10 +77,15 @@ describe("chaos: gateway kill -9 under load", { timeout: 20 * 60_000 }, () => {
     const started = Date.now();
     let kills = 0;
     let submitting = true;
+    // Set when the test ends either way, so a failure stops the killer instead of leaving it
+    // restarting gateways (and the test process alive) forever.
+    let stopped = false;
+    let killer: Promise<void> = Promise.resolve();
     try {
-      const killer = (async () => {
-        while (kills < KILLS || submitting) {
+      killer = (async () => {
+        while ((kills < KILLS || submitting) && !stopped) {
           await sleep(KILL_MS / 4 + Math.random() * (KILL_MS * 0.75));
+          if (stopped) return;
           await gw.kill("SIGKILL");
           kills++;
           gw = await startGatewayProcess(dir.path, store, fns, port);
@@ -135,6 +140,8 @@ describe("chaos: gateway kill -9 under load", { timeout: 20 * 60_000 }, () => {
       assert.equal(tasksWithTwoOutputs, 0, "a task was seen with two different outputs");
       assert.ok(kills >= KILLS);
     } finally {
+      stopped = true;
+      await killer.catch(() => undefined);
       await Promise.all(workers.map((w) => w.kill()));
       await gw.kill("SIGKILL");
       dir.remove();
