@@ -1,12 +1,16 @@
 // The task context a handler receives as its last argument (or in a parameter named
 // `ctx`/`context`).
 
+import { artifacts } from "./artifacts.ts";
+
 export interface HearthContext {
   readonly taskId: string;
   readonly attempt: number;
   /** `<namespace>/<name>` of the Function being served. */
   readonly function: string;
   readonly timeoutSeconds: number;
+  /** spec.artifacts: name → path. */
+  readonly artifacts: Readonly<Record<string, string>>;
   /** Aborted when the caller cancelled the task: long handlers may stop early. */
   readonly signal: AbortSignal;
   /**
@@ -54,6 +58,7 @@ export function createContext(init: ContextInit): HearthContext {
     attempt: init.attempt,
     function: init.function,
     timeoutSeconds: init.timeoutSeconds,
+    artifacts: artifacts(),
     signal: init.signal,
     updateProgress,
     update_progress: updateProgress,

@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { bind, planFor, type BindPlan } from "./binding.ts";
 import type { HearthContext } from "./context.ts";
 import type { SetupContext } from "./setup-progress.ts";
+import { artifacts } from "./artifacts.ts";
 import { HandlerConfigError, isFatalError } from "./errors.ts";
 import { paramsOf } from "./params.ts";
 
@@ -233,7 +234,8 @@ class RunnerHandler implements Handler {
       throw new HandlerConfigError(`${this.name}.predict must take (data) or (model, data), it takes ${arity} parameters`);
     }
     const loadModel = method(runner, "load_model", "loadModel");
-    const model = loadModel === undefined ? undefined : await loadModel();
+    // VESSL's load_model(props, artifacts): no saved props; the Function's artifacts by name.
+    const model = loadModel === undefined ? undefined : await loadModel(undefined, artifacts());
     this.state = { runner, model, takesModel: arity === 2, contextIndex: plan.contextIndex };
   }
 

@@ -2,12 +2,15 @@
 // `ctx.updateProgress(…)` on the context setup(ctx) receives. Each update is shown in the logs
 // and the Function's status ("loading: 40% weights") and extends the startup deadline
 // (startupTimeoutSeconds) by its full length, as a task's progress extends its deadline.
+import { artifacts } from "./artifacts.ts";
 import { checkProgress } from "./context.ts";
 
 export interface SetupContext {
   /** `<namespace>/<name>` of the Function being served. */
   readonly function: string;
   readonly startupTimeoutSeconds: number;
+  /** spec.artifacts: name → path, in place before setup() runs. */
+  readonly artifacts: Readonly<Record<string, string>>;
   updateProgress(progress: number, message?: string): void;
   /** Python's spelling. */
   update_progress(progress: number, message?: string): void;
@@ -25,5 +28,5 @@ export function setupProgress(progress: number, message?: string): void {
 }
 
 export function createSetupContext(fn: string, startupTimeoutSeconds: number): SetupContext {
-  return Object.freeze({ function: fn, startupTimeoutSeconds, updateProgress: setupProgress, update_progress: setupProgress });
+  return Object.freeze({ function: fn, startupTimeoutSeconds, artifacts: artifacts(), updateProgress: setupProgress, update_progress: setupProgress });
 }

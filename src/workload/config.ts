@@ -42,6 +42,22 @@ export const workloadConfigSchema = z.object({
   gpu: gpuConfigSchema,
   gpuTypes: gpuTypesSchema,
   pod: podDefaultsSchema,
+  artifacts: z
+    .object({
+      imageMode: z
+        .enum(["volume", "initContainer"])
+        .default("initContainer")
+        .describe("image artifacts: a Kubernetes image volume (ImageVolume feature, 1.33+) or an init container copying the image's /models."),
+      cache: z
+        .object({
+          hostPath: z.string().min(2).max(512).default("/var/cache/hearth/artifacts").describe("Per-node cache of URL artifacts."),
+          persistentVolumeClaim: z.string().min(1).max(253).optional().describe("A shared (ReadWriteMany) claim instead of the hostPath."),
+        })
+        .prefault({}),
+      fetcherImage: z.string().min(1).max(512).default("ghcr.io/hearth-dev/hearth:0.1.0").describe("Image with the hearth CLI, for the download init container."),
+      fetcherCommand: command.default(["hearth", "artifacts", "fetch"]),
+    })
+    .prefault({}),
   images: z
     .object({ packageInstaller: z.string().min(1).max(512).optional().describe("Image that pip-installs pythonPackages; default: the Function's image.") })
     .prefault({}),

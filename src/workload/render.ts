@@ -20,6 +20,9 @@ import { planGpu, type GpuStatusSummary } from "../gpu/plan.ts";
 import type { WorkloadConfig } from "./config.ts";
 import { stableHash } from "./hash.ts";
 import { startupProbe } from "./startup.ts";
+import { renderArtifacts } from "./artifacts.ts";
+
+const ARTIFACT_SECURITY = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } };
 import { ANNOTATIONS, HEALTH_PORT_NAME, WORKER_CONTAINER, workerLabels, type WorkerMode } from "./labels.ts";
 
 /** The key of the worker token in the Function's worker Secret. */
@@ -64,6 +67,7 @@ export const OPERATOR_ENV = [
   "HEARTH_ENCODING",
   "HEARTH_GPU_FRACTION",
   "HEARTH_HEALTH_PORT",
+  "HEARTH_ARTIFACTS",
 ] as const;
 
 const ENV_SOURCE_FIELD: Record<(typeof OPERATOR_ENV)[number], string> = {
@@ -80,6 +84,7 @@ const ENV_SOURCE_FIELD: Record<(typeof OPERATOR_ENV)[number], string> = {
   HEARTH_ENCODING: "spec.encoding",
   HEARTH_GPU_FRACTION: "spec.gpu",
   HEARTH_HEALTH_PORT: "the operator config (pod.healthPort)",
+  HEARTH_ARTIFACTS: "spec.artifacts",
 };
 
 function quantity(q: string | number): string {
@@ -165,6 +170,8 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
   );
   for (const [k, v] of Object.entries(gpuPlan?.env ?? {})) env.push({ name: k, value: v });
   env.push({ name: "HEARTH_HEALTH_PORT", value: warm ? String(config.pod.healthPort) : "0" });
+  const artifacts = renderArtifacts(spec.artifacts ?? [], config.artifacts, ARTIFACT_SECURITY);
+  if (Object.keys(artifacts.paths).length > 0) env.push({ name: "HEARTH_ARTIFACTS", value: JSON.stringify(artifacts.paths) });
   env.push(...extraEnv, ...userEnv);
   // A read-only root filesystem breaks libraries that cache under $HOME (pip, Hugging Face, torch):
   // point HOME at the writable /tmp unless the Function chose its own.
@@ -204,8 +211,8 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
     volumes.push({ name: "packages", emptyDir: {} });
     mounts.push({ name: "packages", mountPath: PACKAGES_DIR, readOnly: true });
   }
-  volumes.push(...(opts.volumes ?? []));
-  mounts.push(...(opts.volumeMounts ?? []));
+  volumes.push(...artifacts.volumes, ...(opts.volumes ?? []));
+  mounts.push(...artifacts.mounts, ...(opts.volumeMounts ?? []));
 
   const containerSecurity = {
     allowPrivilegeEscalation: false,
@@ -235,7 +242,8 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
     worker.startupProbe = startupProbe(spec.startupTimeoutSeconds, HEALTH_PORT_NAME);
   }
 
-  const initContainers: V1Container[] = [];
+  // Artifacts first: nothing (packages included) should start before the weights are in place.
+  const initContainers: V1Container[] = [...artifacts.initContainers];
   if (packages.length > 0) {
     initContainers.push({
       name: "install-packages",

@@ -107,3 +107,39 @@ it("HTTP errors are DownloadFailed with the status", async (t) => {
   const port = typeof addr === "object" && addr !== null ? addr.port : 0;
   await assert.rejects(fetchArtifact({ name: "x", href: `http://127.0.0.1:${port}/x`, cacheDir: cache.path }), (err: unknown) => err instanceof ArtifactError && err.reason === "DownloadFailed" && /answered 404/.test(err.message));
 });
+
+it("`hearth artifacts fetch` (the init container) fills the cache and reports a mismatch with its reason", { timeout: 120_000 }, async (t) => {
+  const srv = await serve(model);
+  t.after(() => srv.close());
+  const cache = tempDir("artifacts-cli");
+  t.after(() => cache.remove());
+  const { spawn } = await import("node:child_process");
+  const { MAIN } = await import("./harness.ts");
+  const runCli = (specs: unknown): Promise<{ code: number | null; stderr: string; log: string }> =>
+    new Promise((resolve) => {
+      const log = `${cache.path}/termination-log`;
+      const p = spawn(process.execPath, [MAIN, "artifacts", "fetch"], {
+        env: { PATH: process.env["PATH"] ?? "", HEARTH_ARTIFACT_CACHE: `${cache.path}/cache`, HEARTH_ARTIFACT_SPECS: JSON.stringify(specs), HEARTH_TERMINATION_LOG: log },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      p.on("exit", (code) => {
+        let text = "";
+        try {
+          text = readFileSync(log, "utf8");
+        } catch {
+          text = "";
+        }
+        resolve({ code, stderr, log: text });
+      });
+    });
+  const ok = await runCli([{ name: "whisper", href: `${srv.url}/whisper.bin`, sha256: digest }]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, /artifact whisper: downloaded 3\.1 MB, sha256 verified/);
+  const again = await runCli([{ name: "whisper", href: `${srv.url}/whisper.bin`, sha256: digest }]);
+  assert.match(again.stderr, /artifact whisper: cached/);
+  const bad = await runCli([{ name: "other", href: `${srv.url}/other.bin`, sha256: "1".repeat(64) }]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.log, /^ChecksumMismatch: artifact other/);
+});

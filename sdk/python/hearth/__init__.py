@@ -30,11 +30,13 @@ from .client.errors import HearthError
 from .errors import FatalError, InputRejected
 from .files import File
 from .runtime.context import Context
+from .runtime.artifacts import artifacts
 from .runtime.setup_progress import SetupContext, setup_progress
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "artifacts",
     "Client",
     "Context",
     "FatalError",

@@ -10,6 +10,7 @@ import {
   retryPolicy,
   timeoutSeconds,
 } from "./common.ts";
+import { artifactList } from "./artifacts.ts";
 import { functionMetadataFields } from "./metadata.ts";
 
 export const HANDLER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*([./][A-Za-z_][A-Za-z0-9_-]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -93,6 +94,7 @@ export const functionSpec = z
     cacheable: z.boolean().default(false),
     encoding: z.enum(["json", "pickle"]).default("json"),
     pythonPackages: z.array(z.string().min(1).max(256)).max(128).optional(),
+    artifacts: artifactList.optional().describe("Read-only files (model weights) in place before setup() runs, at /models/<name> unless mountPath says otherwise."),
     ...functionMetadataFields,
     podMetadata: podMetadata.optional(),
   })

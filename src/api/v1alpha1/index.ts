@@ -5,6 +5,7 @@ import { functionSpec, functionStatus } from "./function.ts";
 import { jobSpec, jobStatus } from "./job.ts";
 import { workflowSpec, workflowStatus } from "./workflow.ts";
 
+export * from "./artifacts.ts";
 export * from "./common.ts";
 export * from "./function.ts";
 export * from "./job.ts";

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 ProgressSink = Callable[[float, Optional[str]], None]
 
@@ -64,6 +64,13 @@ class Context:
     @property
     def timeout_seconds(self) -> float:
         return self._timeout_seconds
+
+    @property
+    def artifacts(self) -> Dict[str, str]:
+        """``spec.artifacts``: name → path."""
+        from .artifacts import artifacts
+
+        return artifacts()
 
     @property
     def cancelled(self) -> bool:

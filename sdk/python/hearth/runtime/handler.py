@@ -20,6 +20,7 @@ from typing import Any, Callable, List, Optional
 
 from .binding import CONTEXT_NAMES, Plan, bind, plan_for
 from .context import Context
+from .artifacts import artifacts as artifact_paths
 from .setup_progress import SetupContext
 
 RUNNER_METHODS = ("load_model", "preprocess_data", "postprocess_data")
@@ -162,9 +163,9 @@ class RunnerHandler(Handler):
         load_model = _method(runner, "load_model")
         if load_model is not None:
             wanted = _positional_count(load_model)
-            # VESSL passes (props, artifacts): props is None when save_model is not overridden,
-            # and Hearth ships no registered artifacts.
-            args: List[Any] = [None, {}][: max(0, min(wanted, 2))] if wanted >= 0 else []
+            # VESSL passes (props, artifacts): props is None when save_model is not overridden;
+            # artifacts are the Function's spec.artifacts by name.
+            args: List[Any] = [None, artifact_paths()][: max(0, min(wanted, 2))] if wanted >= 0 else []
             self._model = _await_if_needed(load_model(*args))
         self._runner = runner
         self._predict_takes_model = arity == 2

@@ -10,8 +10,9 @@ user code deep inside a model loader has no context object to hand.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
+from .artifacts import artifacts as artifact_paths
 from .context import check_progress
 
 Sink = Callable[[float, Optional[str]], None]
@@ -52,6 +53,11 @@ class SetupContext:
     @property
     def startup_timeout_seconds(self) -> float:
         return self._startup_timeout_seconds
+
+    @property
+    def artifacts(self) -> Dict[str, str]:
+        """``spec.artifacts``: name → path, in place before ``setup()`` runs."""
+        return artifact_paths()
 
     def update_progress(self, progress: float, message: Optional[str] = None) -> None:
         """Report setup progress (0..1); extends the startup deadline."""
