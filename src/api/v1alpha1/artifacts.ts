@@ -18,7 +18,12 @@ export const artifactSpec = z
     persistentVolumeClaim: z
       .object({
         claimName: z.string().min(1).max(253),
-        subPath: z.string().max(512).regex(/^(?!\/)(?!.*\.\.).*$/, "must be a relative path without '..'").optional(),
+        // Segments may not start with "." (so no ".."), and the path is relative; RE2-compatible.
+        subPath: z
+          .string()
+          .max(512)
+          .regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/, "must be a relative path whose segments do not start with '.'")
+          .optional(),
       })
       .optional()
       .describe("Weights already on shared storage; mounted read-only."),
