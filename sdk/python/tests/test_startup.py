@@ -74,19 +74,22 @@ def test_setup_hanging_past_the_deadline_exits_124_with_setup_timeout(gateway: G
 
 @pytest.mark.parametrize("name,handler", [("loads-ctx", "startup:ReportsThroughContext"), ("loads-module", "startup:ReportsThroughModule")])
 def test_setup_progress_extends_the_deadline(gateway: Gateway, workers: List[Worker], name: str, handler: str) -> None:
-    # 8 steps of 0.4 s = 3.2 s of setup against a 1.5 s deadline.
-    w = gateway.worker(name, handler, code_path=(LOCAL_HANDLERS,), extra_env={"HEARTH_STARTUP_TIMEOUT_SECONDS": "1.5"}).start()
+    # 12 steps of 0.5 s = 6 s of setup against a 3 s deadline (which also covers starting the
+    # child and importing the handler: slow on a loaded machine).
+    w = gateway.worker(
+        name, handler, code_path=(LOCAL_HANDLERS,), extra_env={"HEARTH_STARTUP_TIMEOUT_SECONDS": "3", "SETUP_STEPS": "12", "SETUP_STEP_SECONDS": "0.5"}
+    ).start()
     workers.append(w)
     during = eventually(lambda: (setup_of(gateway, name) or {}).get("progress"), what="setup progress at the gateway")
     assert 0 < during["value"] < 1
     assert "shard" in during.get("message", "") or "layer" in during.get("message", "")
     status, body = w.probe("/startupz")
     assert status in (200, 0) or (status == 503 and body["started"] is False)
-    w.wait_ready(30)
+    w.wait_ready(60)
     assert w.probe("/startupz")[0] == 200
     Client(gateway.url, env={}).function(f"{NAMESPACE}/{name}", timeout=30).run(None)
     after = eventually(lambda: (lambda s: s if s and "lastDurationSeconds" in s else None)(setup_of(gateway, name)), what="the setup duration")
-    assert after["lastDurationSeconds"] >= 3
+    assert after["lastDurationSeconds"] >= 6
     assert "lastFailure" not in after
     assert "setup() finished in" in w.log()
     assert w.proc is not None and w.proc.poll() is None
