@@ -112,7 +112,7 @@ metadata: {name: noop, namespace: bench}
 spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60, concurrency: ${WORKER_CONCURRENCY}}
 `,
   );
-  start([MAIN, "gateway", "--port", String(gwPort), "--host", "127.0.0.1", "--store", join(dir, "gw.db"), "--store-sync", SYNC, "--functions", manifest, "--log-level", "warn"]);
+  start([MAIN, "gateway", "--port", String(gwPort), "--host", "127.0.0.1", "--store", join(dir, "gw.db"), "--store-sync", SYNC, "--functions", manifest, "--log-level", "warn", "--insecure-open"]);
   const gwUrl = `http://127.0.0.1:${gwPort}`;
   await waitHttp(`${gwUrl}/readyz`);
   await waitHttp(bareUrl.replace(/$/, "/"));

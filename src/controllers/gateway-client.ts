@@ -3,6 +3,7 @@
 // (a re-mounted Secret) is picked up; the client, and its keep-alive connections, is kept while
 // the token stays the same.
 import { readFile } from "node:fs/promises";
+import { firstToken } from "../auth/caller-tokens.ts";
 import { HearthClient } from "../client/client.ts";
 
 export interface GatewayClientOptions {
@@ -25,7 +26,7 @@ export class GatewayClient {
 
   /** The client with the current token. Throws when the token file cannot be read. */
   async client(): Promise<HearthClient> {
-    const token = this.opts.callerTokenFile === undefined ? "" : ((await readFile(this.opts.callerTokenFile, "utf8")).split("\n")[0]?.trim() ?? "");
+    const token = this.opts.callerTokenFile === undefined ? "" : (firstToken(await readFile(this.opts.callerTokenFile, "utf8")) ?? "");
     if (this.current?.token === token) return this.current.client;
     this.current?.client.close();
     // An empty token (not undefined) keeps the client from falling back to $HEARTH_TOKEN.

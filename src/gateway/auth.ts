@@ -1,23 +1,47 @@
-// Who may call what: callers present one of the configured bearer tokens; workers present the
-// token of their Function (src/auth/worker-token.ts), so a worker of one Function cannot lease,
-// complete or fail another's tasks. Nothing configured = open (dev only; the CLI warns).
+// Credentials the gateway checks itself: static caller tokens (each bound to namespaces,
+// src/auth/caller-tokens.ts) and worker tokens (src/auth/worker-token.ts: a worker of one Function
+// cannot lease, complete or fail another's tasks). Fail closed: no tokens, an emptied token file
+// or no signing key never opens an API — only `insecureOpen`, which tests and dev opt into.
 import { createHash } from "node:crypto";
-import { verifyTaskToken, verifyWorkerToken } from "../auth/worker-token.ts";
+import type { StaticToken } from "../auth/caller-tokens.ts";
+import { verifyTaskToken, verifyWorkerToken, workerToken } from "../auth/worker-token.ts";
+
+/** As the operator requires of `workerTokens.signingKey`. */
+export const MIN_SIGNING_KEY_LENGTH = 16;
 
 export interface AuthConfig {
-  /** Bearer tokens callers may use; undefined or empty = caller API open. */
-  callerTokens?: readonly string[] | undefined;
-  /** Key worker tokens are signed with; undefined = worker API open. */
+  /**
+   * No authentication at all on the caller and worker APIs (anyone who can reach the gateway may
+   * do anything). Tests and throwaway dev gateways only; the CLI flag logs it loudly.
+   */
+  insecureOpen?: boolean | undefined;
+  /** Static caller tokens; a bare string may call every namespace. */
+  callerTokens?: readonly (string | StaticToken)[] | undefined;
+  /** Key worker tokens are signed with (at least 16 characters); undefined = worker API closed. */
   workerSigningKey?: string | Buffer | undefined;
 }
 
-function digest(token: string): string {
-  return createHash("sha256").update(token).digest("base64");
+export class AuthConfigError extends Error {}
+
+export interface StaticIdentity {
+  /** `static:<first 8 hex of the token's SHA-256>`: names the token in logs, reveals nothing. */
+  user: string;
+  namespaces: "*" | readonly string[];
 }
 
-function digests(tokens: readonly string[] | undefined): Set<string> | undefined {
-  const kept = (tokens ?? []).filter((t) => t !== "");
-  return kept.length === 0 ? undefined : new Set(kept.map(digest));
+function digest(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+function index(tokens: readonly (string | StaticToken)[] | undefined): Map<string, StaticIdentity> {
+  const out = new Map<string, StaticIdentity>();
+  for (const t of tokens ?? []) {
+    const { token, namespaces } = typeof t === "string" ? { token: t, namespaces: "*" as const } : t;
+    if (token === "") continue;
+    const d = digest(token);
+    out.set(d, { user: `static:${d.slice(0, 8)}`, namespaces });
+  }
+  return out;
 }
 
 export function bearer(header: string | undefined): string | undefined {
@@ -27,52 +51,87 @@ export function bearer(header: string | undefined): string | undefined {
 }
 
 export class Authenticator {
+  readonly insecureOpen: boolean;
   // Hashes, so that the lookup time says nothing about how much of a guess was right.
-  private callerDigests: Set<string> | undefined;
+  private callers: Map<string, StaticIdentity>;
   private readonly signingKey: string | Buffer | undefined;
+  // Worker token digest → `namespace/name`: which Function a worker speaks for, known from its
+  // token alone, so that worker routes authenticate before reading a body.
+  private workerIndex = new Map<string, string>();
+  private indexedAt = Number.NEGATIVE_INFINITY;
 
   constructor(config: AuthConfig) {
-    this.callerDigests = digests(config.callerTokens);
-    this.signingKey = config.workerSigningKey === undefined || config.workerSigningKey.length === 0 ? undefined : config.workerSigningKey;
+    this.insecureOpen = config.insecureOpen === true;
+    this.callers = index(config.callerTokens);
+    const key = config.workerSigningKey;
+    if (key !== undefined && key.length > 0 && key.length < MIN_SIGNING_KEY_LENGTH) {
+      throw new AuthConfigError(`the worker signing key has ${key.length} characters; it needs at least ${MIN_SIGNING_KEY_LENGTH}`);
+    }
+    this.signingKey = key === undefined || key.length === 0 ? undefined : key;
   }
 
-  /** Replaces the caller tokens (a rotated Secret); an empty list opens the caller API. */
-  setCallerTokens(tokens: readonly string[]): void {
-    this.callerDigests = digests(tokens);
+  /** Replaces the static caller tokens (a rotated Secret). An empty list accepts none: never open. */
+  setCallerTokens(tokens: readonly (string | StaticToken)[]): void {
+    this.callers = index(tokens);
   }
 
+  get staticTokens(): number {
+    return this.callers.size;
+  }
+
+  /** Whether the caller API is open to anyone (insecureOpen only). */
   get callersOpen(): boolean {
-    return this.callerDigests === undefined;
+    return this.insecureOpen;
   }
 
+  /** Whether the worker API is open to anyone (insecureOpen without a signing key only). */
   get workersOpen(): boolean {
-    return this.signingKey === undefined;
+    return this.insecureOpen && this.signingKey === undefined;
   }
 
+  /** The static token's identity, or undefined. */
+  staticCaller(token: string): StaticIdentity | undefined {
+    return this.callers.get(digest(token));
+  }
+
+  /** Whether the header holds a valid static caller token (any namespace binding). */
   caller(authorization: string | undefined): boolean {
-    if (this.callerDigests === undefined) return true;
+    if (this.callersOpen) return true;
     const token = bearer(authorization);
-    return token !== undefined && this.callerDigests.has(digest(token));
+    return token !== undefined && this.callers.has(digest(token));
+  }
+
+  /**
+   * The Function (`namespace/name`) whose worker token the header holds, or undefined. Unknown
+   * tokens re-index the known Functions (`keys`), at most once per `reindexMs`.
+   */
+  workerFunction(authorization: string | undefined, keys: () => Iterable<string>, now: number, reindexMs = 1000): string | undefined {
+    const key = this.signingKey;
+    const token = bearer(authorization);
+    if (key === undefined || token === undefined) return undefined;
+    const d = digest(token);
+    const hit = this.workerIndex.get(d);
+    if (hit !== undefined || now - this.indexedAt < reindexMs) return hit;
+    const index = new Map<string, string>();
+    for (const fn of keys()) {
+      const slash = fn.indexOf("/");
+      index.set(digest(workerToken(key, fn.slice(0, slash), fn.slice(slash + 1))), fn);
+    }
+    this.workerIndex = index;
+    this.indexedAt = now;
+    return index.get(d);
   }
 
   worker(authorization: string | undefined, namespace: string, name: string): boolean {
-    if (this.signingKey === undefined) return true;
+    if (this.signingKey === undefined) return this.workersOpen;
     const token = bearer(authorization);
     return token !== undefined && verifyWorkerToken(this.signingKey, namespace, name, token);
   }
 
   /** The token of one isolated call's pod, or its Function's worker token. */
   task(authorization: string | undefined, namespace: string, name: string, taskId: string): boolean {
-    if (this.signingKey === undefined) return true;
+    if (this.signingKey === undefined) return this.workersOpen;
     const token = bearer(authorization);
     return token !== undefined && (verifyTaskToken(this.signingKey, namespace, name, taskId, token) || verifyWorkerToken(this.signingKey, namespace, name, token));
   }
-}
-
-/** Caller tokens from a file: one per line, `#` comments and blank lines ignored. */
-export function parseTokenFile(text: string): string[] {
-  return text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "" && !l.startsWith("#"));
 }

@@ -4,12 +4,14 @@ import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { SystemClock, type Clock } from "../kube/clock.ts";
 import { Authenticator, type AuthConfig } from "./auth.ts";
-import { Authorizer } from "./authz.ts";
+import { Authorizer, type ReviewCacheOptions, type TaskTokenVerifier } from "./authz.ts";
+import type { KubeReviewer } from "./kube-reviews.ts";
 import { StaticCatalog, type Catalog } from "./catalog.ts";
 import { ConsoleApi } from "./console-api.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { IsolatedCalls } from "./isolated/calls.ts";
 import { GatewayMetrics } from "./metrics.ts";
+import { MetricsServer } from "./metrics-server.ts";
 import type { FunctionRegistry } from "./registry.ts";
 import { GatewayServer, type GatewayLimits } from "./server.ts";
 import { SetupTracker } from "./setup.ts";
@@ -31,7 +33,10 @@ export interface GatewayOptions {
   workflows?: WorkflowRegistry;
   /** Objects the console shows (default: none but the tasks). */
   catalog?: Catalog;
-  auth?: AuthConfig;
+  /** Required: fail closed. `{ insecureOpen: true }` is the explicit opt-out for tests. */
+  auth: AuthConfig;
+  /** Kubernetes identities (TokenReview + SubjectAccessReview), task-scoped tokens, review cache. */
+  authz?: { kubernetes?: KubeReviewer | undefined; taskTokens?: TaskTokenVerifier | undefined; cache?: Partial<ReviewCacheOptions> | undefined };
   port?: number;
   host?: string;
   log?: Logger;
@@ -39,6 +44,10 @@ export interface GatewayOptions {
   promRegistry?: Registry;
   limits?: Partial<GatewayLimits>;
   engine?: Pick<EngineOptions, "maxQueue" | "deadlineGraceMs" | "workerTimeoutMs" | "leaseReceiptMs" | "maxDisruptions" | "resultTtlMs" | "recentLimit" | "idempotencyWindowMs">;
+  /** Serve /metrics on this port only (0 = any free port), not on the API port. */
+  metricsPort?: number | undefined;
+  /** Bearer tokens /metrics requires (on whichever port serves it); undefined = none. */
+  metricsTokens?: readonly string[] | undefined;
   /** Period of deadline/worker/retry checks. Default 100 ms. */
   tickMs?: number;
   /** Called once listening, before the Function registry is loaded (Function routes answer 503 until then). */
@@ -60,6 +69,8 @@ export class Gateway {
   readonly auth: Authenticator;
   readonly authz: Authorizer;
   readonly signatures: SignatureBook;
+  /** The separate /metrics listener, when `metricsPort` was given. */
+  readonly metricsServer: MetricsServer | undefined;
   private readonly registry: FunctionRegistry;
   private readonly workflows: WorkflowRegistry;
   private readonly catalog: Catalog;
@@ -82,12 +93,14 @@ export class Gateway {
     isolated: IsolatedCalls | undefined;
     auth: Authenticator;
     authz: Authorizer;
+    metricsServer: MetricsServer | undefined;
     port: number;
     host: string;
     tickMs: number;
   }) {
     this.auth = parts.auth;
     this.authz = parts.authz;
+    this.metricsServer = parts.metricsServer;
     this.store = parts.store;
     this.engine = parts.engine;
     this.executor = parts.executor;
@@ -149,8 +162,10 @@ export class Gateway {
     const runs = executor.recover();
     if (runs > 0) log.info({ runs }, "resumed unfinished workflow runs from the store");
     let registryReady = false;
-    const auth = new Authenticator(opts.auth ?? {});
-    const authz = new Authorizer(auth);
+    const auth = new Authenticator(opts.auth);
+    const authz = new Authorizer({ auth, clock, registry: promRegistry, log, ...opts.authz });
+    if (auth.insecureOpen) log.warn("INSECURE: the caller and worker APIs accept anyone (insecureOpen); never do this outside tests and a throwaway dev gateway");
+    else if (!authz.configured) log.error("no caller credentials are configured (no static tokens, no Kubernetes reviews): every caller request will be refused");
     const setup = new SetupTracker(clock, promRegistry, opts.engine?.workerTimeoutMs);
     const catalog = opts.catalog ?? new StaticCatalog([]);
     const signatures = new SignatureBook(() => clock.now());
@@ -181,11 +196,18 @@ export class Gateway {
       workflows: { executor, workflows },
       isolated,
       cache,
+      clock,
+      metricsAccess: opts.metricsPort !== undefined ? "off" : opts.metricsTokens !== undefined ? { tokens: opts.metricsTokens } : "open",
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     });
     const host = opts.host ?? "127.0.0.1";
     const port = await server.listen(opts.port ?? 0, host);
-    const gateway = new Gateway({ store, engine, executor, workflows, cache, server, metrics, promRegistry, registry: opts.registry, isolated, catalog, signatures, auth, authz, port, host, tickMs: opts.tickMs ?? 100 });
+    let metricsServer: MetricsServer | undefined;
+    if (opts.metricsPort !== undefined) {
+      metricsServer = new MetricsServer(promRegistry, opts.metricsTokens);
+      await metricsServer.listen(opts.metricsPort, host);
+    }
+    const gateway = new Gateway({ store, engine, executor, workflows, cache, server, metrics, promRegistry, registry: opts.registry, isolated, catalog, signatures, auth, authz, metricsServer, port, host, tickMs: opts.tickMs ?? 100 });
     opts.onListen?.(gateway.url);
     await Promise.all([opts.registry.start(), workflows.start()]);
     await catalog.start();
@@ -203,6 +225,7 @@ export class Gateway {
     this.engine.close();
     await this.server.close();
     this.isolated?.stop();
+    await this.metricsServer?.close();
     this.registry.stop();
     this.workflows.stop();
     this.catalog.stop();

@@ -75,8 +75,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on("end", () => {
       if (!failed) resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks));
     });
+    // A client that hangs up or is cut off by the request timeout is a bad request, not our error.
     req.on("error", (err) => {
-      if (!failed) reject(err);
+      if (!failed) reject(new HttpError(400, "BadRequest", `the request body was not received whole: ${err.message}`));
     });
   });
 }

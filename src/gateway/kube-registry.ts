@@ -44,6 +44,10 @@ export class KubeFunctionRegistry implements FunctionRegistry {
     return settings;
   }
 
+  keys(): Iterable<string> {
+    return this.informer.keys();
+  }
+
   async start(): Promise<void> {
     this.informer.start();
     await this.informer.waitForSync();

@@ -18,6 +18,8 @@ export interface FunctionSettings {
 
 export interface FunctionRegistry {
   get(namespace: string, name: string): FunctionSettings | undefined;
+  /** Every known Function as `namespace/name` (the gateway maps worker tokens to Functions with it). */
+  keys(): Iterable<string>;
   /** Resolves once the registry can answer (an informer's first list). */
   start(): Promise<void>;
   stop(): void;
@@ -81,6 +83,10 @@ export class StaticRegistry implements FunctionRegistry {
 
   get(namespace: string, name: string): FunctionSettings | undefined {
     return this.fns.get(functionKey(namespace, name));
+  }
+
+  keys(): Iterable<string> {
+    return this.fns.keys();
   }
 
   async start(): Promise<void> {}

@@ -10,6 +10,7 @@ import type { AccessRequest, Authorizer, Caller } from "./authz.ts";
 import type { ConsoleApi } from "./console-api.ts";
 import { errorJson, HttpError, int, parseJsonObject, queryOf, readBody, send, sendError, statusOf, str } from "./http.ts";
 import type { GatewayMetrics } from "./metrics.ts";
+import { tokenMatches } from "./metrics-server.ts";
 import { parseSetupReport, type SetupTracker } from "./setup.ts";
 import type { IsolatedCallsPort } from "./isolated/calls.ts";
 import type { FunctionRegistry, FunctionSettings } from "./registry.ts";
@@ -33,6 +34,12 @@ export interface GatewayLimits {
   maxLeaseWaitMs: number;
   /** Most tasks one lease call may take. Default 256. */
   maxLeaseBatch: number;
+  /** A client must send its request headers within this. Default 20 s. */
+  headersTimeoutMs: number;
+  /** A client must send its whole request (headers and body) within this. Default 2 min. */
+  requestTimeoutMs: number;
+  /** Open connections at most; more are refused. Default 10,000. */
+  maxConnections: number;
 }
 
 export const DEFAULT_LIMITS: GatewayLimits = {
@@ -42,6 +49,9 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   maxWaitMs: 300_000,
   maxLeaseWaitMs: 60_000,
   maxLeaseBatch: 256,
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 120_000,
+  maxConnections: 10_000,
 };
 
 export interface GatewayServerOptions {
@@ -69,7 +79,12 @@ export interface GatewayServerOptions {
   console?: ConsoleApi;
   /** Runs calls to `invocation: isolated` Functions as Jobs; absent: such calls answer 409. */
   isolated?: IsolatedCallsPort | undefined;
+  /** /metrics names every Function: "open", "off" (served on another port), or bearer tokens it requires. */
+  metricsAccess?: MetricsAccess;
+  clock?: { now(): number };
 }
+
+export type MetricsAccess = "open" | "off" | { tokens: readonly string[] };
 
 type Route = "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "claim" | "metrics" | "health" | "console" | "other";
 
@@ -96,13 +111,20 @@ export class GatewayServer {
             reply: (res, status, body, contentType, headers) => this.reply(res, "workflow", status, body, contentType, headers),
             limits: this.limits,
           });
-    this.server = createServer((req, res) => {
+    // Node checks the header/request timeouts on this interval (default 30 s): check often
+    // enough that the timeouts mean what they say.
+    const checkMs = Math.max(100, Math.min(5000, Math.floor(Math.min(this.limits.headersTimeoutMs, this.limits.requestTimeoutMs || Infinity) / 4)));
+    this.server = createServer({ connectionsCheckingInterval: checkMs }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, "other", err));
     });
-    // Callers and workers keep connections open between calls; long polls hold them for minutes.
+    // Callers and workers keep connections open between calls; long polls hold them for minutes
+    // (requestTimeout bounds receiving the request only, not the wait for its answer). Slow or
+    // endless unauthenticated uploads are cut off by the header/request timeouts and the
+    // connection limit.
     this.server.keepAliveTimeout = 75_000;
-    this.server.headersTimeout = 80_000;
-    this.server.requestTimeout = 0;
+    this.server.headersTimeout = this.limits.headersTimeoutMs;
+    this.server.requestTimeout = this.limits.requestTimeoutMs;
+    this.server.maxConnections = this.limits.maxConnections;
   }
 
   listen(port: number, host: string): Promise<number> {
@@ -199,9 +221,8 @@ export class GatewayServer {
         if (segs.length === 7 && segs[6] === "stats" && method === "GET") return this.guard(res, "stats", () => this.stats(req, res, ns, last));
         if (segs.length === 7 && segs[6] === "tasks" && method === "DELETE") return this.guard(res, "cancelFunction", () => this.cancelFunction(req, res, ns, last));
       }
-    } else if (path === "/metrics" && method === "GET") {
-      const text = await this.o.promRegistry.metrics();
-      return this.reply(res, "metrics", 200, text, this.o.promRegistry.contentType);
+    } else if (path === "/metrics" && method === "GET" && this.o.metricsAccess !== "off") {
+      return this.guard(res, "metrics", () => this.metrics(req, res));
     } else if (path === "/healthz") {
       return this.reply(res, "health", 200, "ok\n", "text/plain");
     } else if (path === "/readyz") {
@@ -225,6 +246,13 @@ export class GatewayServer {
     } catch (err) {
       this.fail(res, route, err);
     }
+  }
+
+  private async metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const access = this.o.metricsAccess ?? "open";
+    if (typeof access === "object" && !tokenMatches(access.tokens, req.headers.authorization)) throw new HttpError(401, "Unauthorized", "/metrics needs the metrics bearer token");
+    const text = await this.o.promRegistry.metrics();
+    this.reply(res, "metrics", 200, text, this.o.promRegistry.contentType);
   }
 
   // ---- callers -------------------------------------------------------------------------
@@ -442,18 +470,30 @@ export class GatewayServer {
 
   // ---- workers -----------------------------------------------------------------------------
 
-  private workerFunction(req: IncomingMessage, ref: string): FunctionSettings {
+  /**
+   * Before any body is read: the Function whose worker token the request carries ("*" when the
+   * worker API is open), or 401.
+   */
+  private workerIdentity(req: IncomingMessage): string {
+    if (this.o.auth.workersOpen) return "*";
+    const fn = this.o.auth.workerFunction(req.headers.authorization, () => this.o.registry.keys(), this.o.clock?.now() ?? Date.now());
+    if (fn === undefined) throw new HttpError(401, "Unauthorized", "missing or unknown worker token");
+    return fn;
+  }
+
+  private workerFunction(req: IncomingMessage, ref: string, identity: string): FunctionSettings {
     const slash = ref.indexOf("/");
     if (slash <= 0 || slash === ref.length - 1) throw new HttpError(400, "BadRequest", `"function" must be <namespace>/<name>, got ${JSON.stringify(ref)}`);
     const ns = ref.slice(0, slash);
     const name = ref.slice(slash + 1);
-    if (!this.o.auth.worker(req.headers.authorization, ns, name)) throw new HttpError(401, "Unauthorized", `missing or wrong worker token for ${ref}`);
+    if ((identity !== "*" && identity !== ref) || !this.o.auth.worker(req.headers.authorization, ns, name)) throw new HttpError(401, "Unauthorized", `missing or wrong worker token for ${ref}`);
     return this.functionOf(ns, name);
   }
 
   private async lease(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const identity = this.workerIdentity(req);
     const body = parseJsonObject(await readBody(req, this.limits.maxOutputBytes + 1024 * 1024));
-    const fn = this.workerFunction(req, str(body, "function", { max: 512 }));
+    const fn = this.workerFunction(req, str(body, "function", { max: 512 }), identity);
     const workerId = str(body, "workerId", { max: 253 });
     const max = Math.min(int(body, "max", 1, 1, 100_000), this.limits.maxLeaseBatch);
     const waitMs = Math.min(int(body, "waitMs", 0, 0, 3_600_000), this.limits.maxLeaseWaitMs);
@@ -474,8 +514,9 @@ export class GatewayServer {
   }
 
   private async heartbeat(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const identity = this.workerIdentity(req);
     const body = parseJsonObject(await readBody(req, 1024 * 1024));
-    const fn = this.workerFunction(req, str(body, "function", { max: 512 }));
+    const fn = this.workerFunction(req, str(body, "function", { max: 512 }), identity);
     const workerId = str(body, "workerId", { max: 253 });
     const stateRaw = str(body, "state", { optional: true }) ?? (body["ready"] === true ? "ready" : "setup");
     if (!isWorkerState(stateRaw)) throw new HttpError(400, "BadRequest", `"state" must be ready, setup, draining or failed`);
@@ -510,16 +551,16 @@ export class GatewayServer {
 
   /** The pod of an isolated call's Job starts its attempt: `{"workerId"}` → a lease grant with the input. */
   private async claim(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    const body = parseJsonObject(await readBody(req, 64 * 1024));
     this.workerTask(req, id);
+    const body = parseJsonObject(await readBody(req, 64 * 1024));
     const workerId = str(body, "workerId", { max: 253 });
     const grant = this.o.engine.claim(id, workerId);
     this.reply(res, "claim", 200, renderGrant(grant));
   }
 
   private async progress(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    const body = parseJsonObject(await readBody(req, 64 * 1024));
     this.workerTask(req, id);
+    const body = parseJsonObject(await readBody(req, 64 * 1024));
     const leaseId = str(body, "leaseId", { max: 256 });
     const value = body["value"];
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) throw new HttpError(400, "BadRequest", `"value" must be a number between 0 and 1`);
@@ -529,13 +570,13 @@ export class GatewayServer {
   }
 
   private async complete(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const task = this.workerTask(req, id);
     let raw: Buffer;
     try {
       raw = await readBody(req, this.limits.maxOutputBytes + 4096);
     } catch (err) {
       if (err instanceof HttpError && err.status === 413) {
         // Retrying cannot make the output smaller: the attempt fails for good, worker kept.
-        const task = this.workerTask(req, id);
         const leaseId = task.lease?.leaseId;
         if (leaseId !== undefined) {
           await this.o.engine.fail(id, leaseId, "BadConfiguration", `output is over ${this.limits.maxOutputBytes} bytes, the gateway's limit: write large results to storage and return a reference`);
@@ -544,7 +585,6 @@ export class GatewayServer {
       throw err;
     }
     const body = parseJsonObject(raw);
-    const task = this.workerTask(req, id);
     const leaseId = str(body, "leaseId", { max: 256 });
     let output: string;
     if (task.encoding === "pickle") {
@@ -563,8 +603,9 @@ export class GatewayServer {
    * gateway keep up with thousands of tasks a second. Each item is answered on its own.
    */
   private async results(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const identity = this.workerIdentity(req);
     const body = parseJsonObject(await readBody(req, this.limits.maxOutputBytes + 1024 * 1024));
-    const fn = this.workerFunction(req, str(body, "function", { max: 512 }));
+    const fn = this.workerFunction(req, str(body, "function", { max: 512 }), identity);
     const items = body["results"];
     if (!Array.isArray(items)) throw new HttpError(400, "BadRequest", `"results" must be an array`);
     this.reply(res, "results", 200, JSON.stringify({ results: await this.applyResults(fn, items) }));
@@ -608,8 +649,8 @@ export class GatewayServer {
   }
 
   private async failTask(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    const body = parseJsonObject(await readBody(req, 256 * 1024));
     this.workerTask(req, id);
+    const body = parseJsonObject(await readBody(req, 256 * 1024));
     const leaseId = str(body, "leaseId", { max: 256 });
     const type = failureType(body["type"], body["exitCode"]);
     const message = (str(body, "message", { optional: true }) ?? "").slice(0, MAX_MESSAGE);

@@ -25,7 +25,7 @@ describe("gateway with the Kubernetes Function registry", () => {
   it("serves the Functions of the cluster and follows edits and deletions", async () => {
     const registry = new KubeFunctionRegistry({ client, clock: new SystemClock(), logger: pino({ level: "silent" }), namespaces: [ns] });
     await client.apply(hearthFunctions, aFunction("echo", ns).handler("binding:identity").with({ runtime: "node", timeoutSeconds: 7, retries: { maxRetries: 2 } }).manifest());
-    const gw = await Gateway.start({ storePath: ":memory:", registry });
+    const gw = await Gateway.start({ storePath: ":memory:", registry, auth: { insecureOpen: true } });
     const caller = createClient({ url: gw.url });
     const worker = startWorker({ gatewayUrl: gw.url, fn: `${ns}/echo`, handler: "binding:identity", codePath: NODE_HANDLERS });
     try {

@@ -2,11 +2,14 @@
 // the worker.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { workerToken } from "../../src/auth/worker-token.ts";
 import { createClient, HearthError, type HearthClient } from "../../src/client/index.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
 import { StaticRegistry, staticFunction } from "../../src/gateway/registry.ts";
 import type { LeasedTask } from "../../src/protocol/index.ts";
 import { WorkerApi } from "../../src/runtime/worker-api.ts";
+
+const KEY = "client-test-signing-key";
 
 describe("client SDK", () => {
   let gw: Gateway;
@@ -17,12 +20,12 @@ describe("client SDK", () => {
     gw = await Gateway.start({
       storePath: ":memory:",
       registry: new StaticRegistry([staticFunction({ namespace: "ml", name: "echo" })]),
-      auth: { callerTokens: ["t0k"] },
+      auth: { callerTokens: ["t0k"], workerSigningKey: KEY },
       // A short cap on server-side waits makes run()/result() go through their polling loops.
       limits: { maxWaitMs: 150 },
     });
     client = createClient({ url: gw.url, token: "t0k" });
-    worker = new WorkerApi(gw.url, undefined, "ml/echo", "w1");
+    worker = new WorkerApi(gw.url, workerToken(KEY, "ml", "echo"), "ml/echo", "w1");
   });
   after(async () => {
     client.close();

@@ -7,7 +7,7 @@ import { Gateway } from "../../src/gateway/gateway.ts";
 import { StaticRegistry, staticFunction } from "../../src/gateway/registry.ts";
 import { WorkerApi, WorkerApiError } from "../../src/runtime/worker-api.ts";
 
-const KEY = "signing-key";
+const KEY = "signing-key-0123456789";
 const CALLER = "caller-secret";
 
 describe("gateway HTTP API", () => {
