@@ -7,12 +7,16 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
+import { workerToken } from "../../src/auth/worker-token.ts";
 import { createClient } from "../../src/client/index.ts";
 import { StaticCatalog } from "../../src/gateway/catalog.ts";
 import { MAIN, startGateway, startWorker, until, E2E_HANDLERS, type TestGateway, type WorkerProcess } from "./harness.ts";
 
 const SDK = fileURLToPath(new URL("../../sdk/python/", import.meta.url));
 const TOKEN = "console-e2e-token";
+// The worker API is closed without a signing key: workers present their Function's token.
+const KEY = "console-e2e-signing-key";
+const tokenFor = (fn: string): string => workerToken(KEY, "default", fn.split("/")[1] ?? "");
 
 function manifest(name: string, spec: Record<string, unknown>): Record<string, unknown> {
   return { apiVersion: "hearth.dev/v1alpha1", kind: "Function", metadata: { name, namespace: "default" }, spec: { image: "x/y:1", handler: "m:f", ...spec } };
@@ -42,6 +46,7 @@ function startPythonWorker(gatewayUrl: string, fn: string, handler: string): Wor
       HEARTH_CODE_PATH: E2E_HANDLERS,
       HEARTH_HEALTH_PORT: "0",
       HEARTH_WORKER_ID: "py-1",
+      HEARTH_WORKER_TOKEN: tokenFor(fn),
       HEARTH_HEARTBEAT_MS: "250",
     },
   });
@@ -80,9 +85,9 @@ describe("handler signature and console API", () => {
   const fnDoc = async (name: string): Promise<FunctionDoc> => (await (await get(`/v1/namespaces/default/functions/${name}`)).json()) as FunctionDoc;
 
   before(async () => {
-    gw = await startGateway([{ name: "painter-node" }, { name: "painter-py" }, { name: "schema-node" }, { name: "silent" }], { catalog, auth: { callerTokens: [TOKEN] } });
-    workers.push(startWorker({ gatewayUrl: gw.gateway.url, fn: "default/painter-node", handler: "painter:Painter" }));
-    workers.push(startWorker({ gatewayUrl: gw.gateway.url, fn: "default/schema-node", handler: "painter:withSchema" }));
+    gw = await startGateway([{ name: "painter-node" }, { name: "painter-py" }, { name: "schema-node" }, { name: "silent" }], { catalog, auth: { callerTokens: [TOKEN], workerSigningKey: KEY } });
+    workers.push(startWorker({ gatewayUrl: gw.gateway.url, fn: "default/painter-node", handler: "painter:Painter", env: { HEARTH_WORKER_TOKEN: tokenFor("default/painter-node") } }));
+    workers.push(startWorker({ gatewayUrl: gw.gateway.url, fn: "default/schema-node", handler: "painter:withSchema", env: { HEARTH_WORKER_TOKEN: tokenFor("default/schema-node") } }));
     workers.push(startPythonWorker(gw.gateway.url, "default/painter-py", "painter:Painter"));
   });
 
