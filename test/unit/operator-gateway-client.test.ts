@@ -5,11 +5,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { workerToken } from "../../src/auth/worker-token.ts";
 import { GatewayClient } from "../../src/controllers/gateway-client.ts";
 import { clientWarmInvoker } from "../../src/controllers/job/gateway.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
 import { StaticRegistry, staticFunction } from "../../src/gateway/registry.ts";
 import { WorkerApi } from "../../src/runtime/worker-api.ts";
+
+const KEY = "gateway-client-signing-key";
 
 describe("operator gateway client", () => {
   let gw: Gateway;
@@ -20,7 +23,7 @@ describe("operator gateway client", () => {
     gw = await Gateway.start({
       storePath: ":memory:",
       registry: new StaticRegistry([staticFunction({ namespace: "ml", name: "echo" }), staticFunction({ namespace: "ml", name: "pickled", encoding: "pickle" })]),
-      auth: { callerTokens: ["first-token", "second-token"] },
+      auth: { callerTokens: ["first-token", "second-token"], workerSigningKey: KEY },
     });
     dir = mkdtempSync(join(tmpdir(), "hearth-gwc-"));
     tokenFile = join(dir, "token");
@@ -43,7 +46,7 @@ describe("operator gateway client", () => {
     assert.ok(again.state === "task");
     assert.equal(again.task.id, first.task.id, "same key, same task");
 
-    const worker = new WorkerApi(gw.url, undefined, "ml/echo", "w1");
+    const worker = new WorkerApi(gw.url, workerToken(KEY, "ml", "echo"), "ml/echo", "w1");
     const { tasks: [t] } = await worker.lease(1, 5000);
     assert.ok(t !== undefined);
     await worker.complete(t.id, t.leaseId, JSON.stringify({ y: 2 }));
@@ -81,7 +84,7 @@ describe("operator gateway client", () => {
     const task = gw.engine.get(view.task.id);
     assert.equal(task?.timeoutSeconds, 17);
     assert.deepEqual(task?.retries, retries);
-    const worker = new WorkerApi(gw.url, undefined, "ml/echo", "w-own");
+    const worker = new WorkerApi(gw.url, workerToken(KEY, "ml", "echo"), "ml/echo", "w-own");
     const { tasks } = await worker.lease(10, 5000);
     assert.equal(tasks.find((t) => t.id === view.task.id)?.timeoutSeconds, 17, "the lease carries the Job's deadline");
     for (const t of tasks) await worker.complete(t.id, t.leaseId, "0");
