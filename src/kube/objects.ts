@@ -202,7 +202,7 @@ export function splitKey(key: string): { namespace: string | undefined; name: st
 }
 
 /** The object's controller owner reference, if any. */
-export function controllerOf(obj: { metadata: { ownerReferences?: OwnerReference[] | undefined } }): OwnerReference | undefined {
+export function controllerOf<R extends { controller?: boolean | undefined }>(obj: { metadata: { ownerReferences?: R[] | undefined } }): R | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller === true);
 }
 

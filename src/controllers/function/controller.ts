@@ -2,11 +2,11 @@
 // server-side apply under one field manager, write status only when it changed, and record
 // Events for transitions. Level-triggered: a crash anywhere converges on the next reconcile.
 import type { Logger } from "pino";
-import { API_VERSION } from "../../api/v1alpha1/common.ts";
+import { API_VERSION, GROUP } from "../../api/v1alpha1/common.ts";
 import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import type { Informer } from "../../kube/informer.ts";
-import { deployment as deploymentSchema, fingerprint as fnv, pod as podSchema, secret as secretSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
+import { deployment as deploymentSchema, fingerprint as fnv, ownerKeys, pod as podSchema, secret as secretSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { deployments, hearthFunctions, pods, resourceType, secrets } from "../../kube/resources.ts";
 import type { ControllerContext, Manager, RegisteredController } from "../../operator/manager.ts";
@@ -20,6 +20,8 @@ import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatu
 import { statusFingerprint } from "./status.ts";
 
 const BY_FUNCTION = "function";
+/** Deployments and Secrets enqueue the Function that controls them. */
+const FUNCTION_OWNER = ownerKeys(GROUP, "Function");
 /** How long a write we made is trusted over a cache that does not show it yet. */
 const EXPECTATION_TTL_MS = 30_000;
 
@@ -131,11 +133,6 @@ function functionLabelKey(o: { metadata: { namespace?: string | undefined; label
   return fn === undefined || o.metadata.namespace === undefined ? [] : [`${o.metadata.namespace}/${fn}`];
 }
 
-function ownerFunctionKey(o: { metadata: { namespace?: string | undefined; ownerReferences?: { kind: string; name: string; controller?: boolean | undefined; apiVersion: string }[] | undefined } }): string[] {
-  const ref = o.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === "Function" && r.apiVersion.startsWith("hearth.dev/"));
-  return ref === undefined || o.metadata.namespace === undefined ? [] : [`${o.metadata.namespace}/${ref.name}`];
-}
-
 export class FunctionController {
   readonly functions: Informer<Unstructured>;
   readonly deployments: Informer<Deployment>;
@@ -171,8 +168,8 @@ export class FunctionController {
         watch(this.functions, undefined, {
           update: (a, b) => a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp || setupView(a) !== setupView(b),
         }),
-        watch(this.deployments, ownerFunctionKey, { update: (a, b) => deploymentView(a) !== deploymentView(b) }),
-        watch(this.secrets, ownerFunctionKey, {
+        watch(this.deployments, FUNCTION_OWNER, { update: (a, b) => deploymentView(a) !== deploymentView(b) }),
+        watch(this.secrets, FUNCTION_OWNER, {
           update: (a, b) => a.data?.["token"] !== b.data?.["token"] || JSON.stringify(a.metadata.ownerReferences) !== JSON.stringify(b.metadata.ownerReferences),
         }),
         // Ready counts come from the Deployment; pods only matter for the problems they show.

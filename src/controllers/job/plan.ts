@@ -9,7 +9,8 @@ import { batchJobName, renderBatchJob, renderInputConfigMap, renderTaskSecret, r
 import { isConditionTrue, reconcileConditions, type DesiredCondition } from "./conditions.ts";
 import { transitionEvents, type JobEvent } from "./events.ts";
 import { deriveOutcome, GENERIC_WAITING, type Outcome } from "./outcome.ts";
-import { controllerOf, runtimeContainer, type BatchJobView, type PodView } from "./views.ts";
+import { controllerOf } from "../../kube/objects.ts";
+import { runtimeContainer, type BatchJobView, type PodView } from "./views.ts";
 import { EXIT_CODES, isExitErrorType } from "../../protocol/index.ts";
 import type { GatewayTask, GatewayTaskView, WarmEnqueue } from "./gateway.ts";
 
@@ -314,7 +315,7 @@ function observeBatchJob(input: JobPlanInput, existing: BatchJobView): JobPlan {
   const { job } = input;
   const name = existing.metadata.name;
   const base = { invocation: "isolated" as const, batchJob: name };
-  if (controllerOf(existing) !== job.metadata.uid) {
+  if (controllerOf(existing)?.uid !== job.metadata.uid) {
     return finish(
       input,
       buildStatus(input, {
@@ -325,7 +326,7 @@ function observeBatchJob(input: JobPlanInput, existing: BatchJobView): JobPlan {
     );
   }
   const uid = existing.metadata.uid;
-  const pods = input.pods.filter((p) => uid !== undefined && controllerOf(p) === uid);
+  const pods = input.pods.filter((p) => uid !== undefined && controllerOf(p)?.uid === uid);
   const { attempts, facts } = mergeAttempts(job.status?.attempts ?? [], pods, runtimeContainer(existing));
   const outcome = deriveOutcome({
     batchJob: existing,

@@ -87,10 +87,6 @@ export const batchJobView = z.object({
 });
 export type BatchJobView = z.output<typeof batchJobView>;
 
-export function controllerOf(obj: { metadata: { ownerReferences?: { uid: string; controller?: boolean | undefined }[] | undefined } }): string | undefined {
-  return obj.metadata.ownerReferences?.find((r) => r.controller === true)?.uid;
-}
-
 /** The container the exit-code rules watch: the runtime's. */
 export function runtimeContainer(job: BatchJobView): string {
   for (const r of job.spec?.podFailurePolicy?.rules ?? []) if (r.onExitCodes?.containerName !== undefined) return r.onExitCodes.containerName;
