@@ -91,7 +91,7 @@ export function crdFor(info: KindInfo): JsonSchema {
           name: VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          subresources: info.scale !== undefined ? { status: {}, scale: info.scale } : { status: {} },
           additionalPrinterColumns: info.printerColumns,
           schema: {
             openAPIV3Schema: {

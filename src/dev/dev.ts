@@ -59,7 +59,7 @@ export async function freePort(): Promise<number> {
 export function devOperatorConfig(o: { gatewayURL: string; signingKeyFile: string; callerTokenFile: string; namespaces: string[] }): OperatorConfigInput {
   return {
     gateway: { url: o.gatewayURL },
-    gatewayClient: { statsIntervalSeconds: 2, callerTokenFile: o.callerTokenFile },
+    gatewayClient: { callerTokenFile: o.callerTokenFile },
     workerTokens: { signingKeyFile: o.signingKeyFile },
     namespaces: o.namespaces,
     leaderElection: { enabled: false },

@@ -53,6 +53,7 @@ export class LocalRunner {
   private readonly opts: RunnerOptions;
   private readonly workers = new Map<string, Running>();
   private readonly skipped = new Map<string, string>();
+  private readonly draining = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -110,7 +111,12 @@ export class LocalRunner {
     if (this.stopping) return;
     // A oneshot pod that ran stays "desired" until its report reaches the pod (then the plan skips it).
     const { start, stop } = diffWorkers(desired, new Set([...this.workers.entries()].filter(([, w]) => w.ended === undefined || !w.ended.reported).map(([k]) => k)));
-    for (const key of stop) await this.stopWorker(key);
+    // Stopping drains (SIGTERM: in-flight tasks finish first): in the background, so a scale-down
+    // never delays the start of other workers.
+    for (const key of stop) {
+      const draining = this.stopWorker(key).finally(() => this.draining.delete(draining));
+      this.draining.add(draining);
+    }
     for (const spec of start) if (!this.workers.has(spec.key)) this.workers.set(spec.key, { spec, child: undefined, exits: 0, restartAt: 0 });
     const live = new Set(podsParsed.map((p) => p.metadata.uid));
     for (const [key, w] of this.workers) if (w.ended?.reported === true && !live.has(key)) this.workers.delete(key);
@@ -217,7 +223,7 @@ export class LocalRunner {
     });
   }
 
-  private async stopWorker(key: string, graceMs = 10_000): Promise<void> {
+  private async stopWorker(key: string, graceMs = 30_000): Promise<void> {
     const w = this.workers.get(key);
     this.workers.delete(key);
     const child = w?.child;
@@ -230,5 +236,6 @@ export class LocalRunner {
     this.stopping = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     await Promise.all([...this.workers.keys()].map((k) => this.stopWorker(k)));
+    await Promise.all([...this.draining]);
   }
 }

@@ -10,6 +10,7 @@ import { StaticCatalog, type Catalog } from "./catalog.ts";
 import { ConsoleApi } from "./console-api.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { IsolatedCalls } from "./isolated/calls.ts";
+import { DemandHub } from "./demand.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { MetricsServer } from "./metrics-server.ts";
 import type { FunctionRegistry } from "./registry.ts";
@@ -128,7 +129,7 @@ export class Gateway {
     const clock = opts.clock ?? new SystemClock();
     const promRegistry = opts.promRegistry ?? new Registry();
     // The metrics read queue sizes from the engine, which needs the metrics: tie the knot late.
-    const late: { engine?: TaskEngine } = {};
+    const late: { engine?: TaskEngine; demand?: DemandHub } = {};
     const metrics = new GatewayMetrics(promRegistry, () => late.engine?.allStats() ?? []);
     const store = new TaskStore(opts.storePath, {
       synchronous: opts.storeSync ?? "full",
@@ -141,9 +142,12 @@ export class Gateway {
       clock,
       metrics,
       log: (msg, fields) => log.debug(fields ?? {}, msg),
+      onChange: (key, what) => late.demand?.changed(key, what),
       ...opts.engine,
     });
     late.engine = engine;
+    const demand = new DemandHub({ source: engine, clock, onColdStart: (namespace, name, seconds) => metrics.coldStart(namespace, name, seconds) });
+    late.demand = demand;
     const recovered = engine.recover();
     if (recovered > 0) log.info({ recovered }, "re-queued unfinished tasks from the store");
     const cache = new ResultCache({ store, clock, engine, registry: promRegistry, ...(opts.cache === undefined ? {} : { config: opts.cache }) });
@@ -185,6 +189,7 @@ export class Gateway {
       signatures,
       console: new ConsoleApi({ engine, catalog, signatures, authz }),
       engine,
+      demand,
       registry: opts.registry,
       store,
       auth,

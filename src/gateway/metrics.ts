@@ -16,6 +16,7 @@ export class GatewayMetrics implements EngineMetrics {
   readonly requests: Counter<"route" | "code">;
   readonly commitSeconds: Histogram;
   readonly commitRows: Histogram;
+  readonly coldStartSeconds: Histogram<"namespace" | "function">;
 
   constructor(registry: Registry, stats: () => { namespace: string; name: string; stats: FunctionStats }[]) {
     const labelNames = ["namespace", "function"] as const;
@@ -68,6 +69,13 @@ export class GatewayMetrics implements EngineMetrics {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     });
+    this.coldStartSeconds = new Histogram({
+      name: "hearth_gateway_cold_start_seconds",
+      help: "Cold starts: from the first task queued while the Function had no ready worker to its first lease (scale from zero, new pods, setup()).",
+      labelNames,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
+      registers: [registry],
+    });
     this.requests = new Counter({ name: "hearth_gateway_requests_total", help: "HTTP requests by route and status code.", labelNames: ["route", "code"], registers: [registry] });
     this.commitSeconds = new Histogram({
       name: "hearth_gateway_store_commit_seconds",
@@ -96,6 +104,10 @@ export class GatewayMetrics implements EngineMetrics {
 
   retried(task: Task, type: TaskErrorType): void {
     this.retries.inc({ namespace: task.namespace, function: task.name, class: type });
+  }
+
+  coldStart(namespace: string, name: string, seconds: number): void {
+    this.coldStartSeconds.observe({ namespace, function: name }, seconds);
   }
 
   committed(rows: number, ms: number): void {

@@ -8,6 +8,7 @@ import { httpStatusOfTaskError, isExitErrorType, isTerminal, isWorkerState, pars
 import type { Authenticator } from "./auth.ts";
 import type { AccessRequest, Authorizer, Caller } from "./authz.ts";
 import type { ConsoleApi } from "./console-api.ts";
+import type { DemandHub } from "./demand.ts";
 import { errorJson, HttpError, int, parseJsonObject, queryOf, readBody, send, sendError, statusOf, str } from "./http.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { tokenMatches } from "./metrics-server.ts";
@@ -56,6 +57,8 @@ export const DEFAULT_LIMITS: GatewayLimits = {
 
 export interface GatewayServerOptions {
   engine: TaskEngine;
+  /** The demand stream (GET /v1/demand); absent: 404. */
+  demand?: DemandHub;
   registry: FunctionRegistry;
   store: TaskStore;
   auth: Authenticator;
@@ -86,10 +89,12 @@ export interface GatewayServerOptions {
 
 export type MetricsAccess = "open" | "off" | { tokens: readonly string[] };
 
-type Route = "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "claim" | "metrics" | "health" | "console" | "other";
+type Route = "demand" | "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "claim" | "metrics" | "health" | "console" | "other";
 
 const MAX_MESSAGE = 64 * 1024;
 const SSE_PING_MS = 15_000;
+/** Short: the operator holds its pools when the stream goes silent for 3 pings. */
+export const DEMAND_PING_MS = 5_000;
 
 export class GatewayServer {
   private readonly o: GatewayServerOptions;
@@ -177,6 +182,10 @@ export class GatewayServer {
     if (segs[1] === "v1") {
       if (segs[2] === "stats" && segs.length === 3 && method === "GET") return this.guard(res, "allStats", () => this.allStats(req, res));
       if (segs[2] === "setup" && segs.length === 3 && method === "GET") return this.guard(res, "setup", () => this.setupSummaries(req, res));
+      if (segs[2] === "demand" && segs.length === 3 && method === "GET" && this.o.demand !== undefined) {
+        const hub = this.o.demand;
+        return this.guard(res, "demand", () => this.demandStream(req, res, hub));
+      }
       if (segs[2] === "workers" && segs.length === 4 && method === "POST") {
         if (segs[3] === "lease") return this.guard(res, "lease", () => this.lease(req, res));
         if (segs[3] === "heartbeat") return this.guard(res, "heartbeat", () => this.heartbeat(req, res));
@@ -422,6 +431,31 @@ export class GatewayServer {
       unsubscribe();
     };
     res.on("close", cleanup);
+  }
+
+  /**
+   * The demand stream for the operator's autoscaler: a `snapshot` event with every Function the
+   * gateway has a queue for, then a `demand` event with the Functions that changed, as they change.
+   */
+  private async demandStream(req: IncomingMessage, res: ServerResponse, hub: DemandHub): Promise<void> {
+    // Every namespace's demand: the operator's token (list functions in all namespaces).
+    await this.authorize(req, { verb: "list", resource: "functions", namespace: "" });
+    this.count("demand", 200);
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
+    res.socket?.setNoDelay(true);
+    const write = (event: string, functions: unknown[]): void => {
+      if (!res.destroyed) res.write(`event: ${event}\ndata: ${JSON.stringify({ functions })}\n\n`);
+    };
+    write("snapshot", hub.snapshot());
+    const unsubscribe = hub.subscribe((changed) => write("demand", changed));
+    // Pings keep proxies from closing an idle stream and let the operator tell a dead one.
+    const ping = setInterval(() => {
+      if (!res.destroyed) res.write(": ping\n\n");
+    }, DEMAND_PING_MS);
+    res.on("close", () => {
+      clearInterval(ping);
+      unsubscribe();
+    });
   }
 
   /** Every function's stats in one answer: the operator polls this for Function status. */

@@ -168,7 +168,11 @@ export interface EngineOptions {
   idempotencyWindowMs?: number;
   /** Wait before committing again an outcome whose commit failed. Default 1 s. */
   commitRetryMs?: number;
+  /** Told when a function's queue, leases or workers changed (the demand stream, demand.ts). */
+  onChange?: (functionKey: string, what: DemandChange) => void;
 }
+
+export type DemandChange = "queue" | "lease" | "workers";
 
 const DEFAULT_IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
 
@@ -413,6 +417,7 @@ export class TaskEngine {
     if (task.status === "queued") {
       q.queued--;
       q.delayed.delete(task);
+      this.changed(q, "queue");
     }
     if (task.lease !== undefined) {
       const w = q.workers.get(task.lease.workerId);
@@ -433,6 +438,17 @@ export class TaskEngine {
       if (w.leased.size > 0) busy++;
     }
     return { queueDepth: q.queued, inFlight: q.running.size, warmWorkers: warm, busyWorkers: busy };
+  }
+
+  /** Workers of a function holding a task (worker ids are pod names): scale-down spares them. */
+  busyWorkerIds(namespace: string, name: string, limit = 1000): string[] {
+    const q = this.queues.get(functionKey(namespace, name));
+    const out: string[] = [];
+    for (const w of q?.workers.values() ?? []) {
+      if (out.length >= limit) break;
+      if (w.leased.size > 0) out.push(w.id);
+    }
+    return out;
   }
 
   /** Every function with a queue, for metrics. */
@@ -513,6 +529,7 @@ export class TaskEngine {
       task.attempts--;
       task.status = "queued";
       q.queued++;
+      this.changed(q, "queue");
       q.ready.unshift(task);
       this.scheduleDispatch(q);
     }
@@ -705,6 +722,7 @@ export class TaskEngine {
       for (const w of [...q.workers.values()]) {
         if (w.polling === 0 && now - w.lastSeen > workerTimeout) {
           q.workers.delete(w.id);
+          this.changed(q, "workers");
           for (const id of [...w.leased]) {
             const task = this.active.get(id);
             if (task !== undefined) void this.attemptFailed(task, "Disrupted", `worker ${w.id} stopped sending heartbeats`);
@@ -759,14 +777,20 @@ export class TaskEngine {
     if (w === undefined) {
       w = { id: workerId, lastSeen: 0, state, error: undefined, leased: new Set(), cancel: new Set(), polling: 0 };
       q.workers.set(workerId, w);
-    }
+      this.changed(q, "workers");
+    } else if (w.state !== state) this.changed(q, "workers");
     w.lastSeen = this.clock.now();
     w.state = state;
     return w;
   }
 
+  private changed(q: FunctionQueue, what: DemandChange): void {
+    this.opts.onChange?.(q.key, what);
+  }
+
   private enqueue(q: FunctionQueue, task: Task, front: boolean): void {
     q.queued++;
+    this.changed(q, "queue");
     // Counted as queued (demand), but its Job, not a warm worker, takes it.
     if (task.isolated === true) return;
     if (task.notBefore !== null && task.notBefore > this.clock.now()) {
@@ -827,13 +851,14 @@ export class TaskEngine {
       grants.push({ id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds });
       if (task.attempts === 1) this.emit(task.id, { type: "status", task });
     }
+    if (grants.length > 0) this.changed(q, "lease");
     return grants;
   }
 
   private dropLease(q: FunctionQueue, task: Task): void {
     if (task.lease !== undefined) q.workers.get(task.lease.workerId)?.leased.delete(task.id);
     task.lease = undefined;
-    q.running.delete(task.id);
+    if (q.running.delete(task.id)) this.changed(q, "queue");
   }
 
   private attemptFailed(task: Task, type: TaskErrorType, message: string, leaseId?: string): Promise<Task> {

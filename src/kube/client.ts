@@ -380,6 +380,21 @@ export class KubeClient {
     return this.parse(r, raw);
   }
 
+  /**
+   * Sets spec.replicas through the scale subresource (autoscaling/v1 Scale), the way an HPA does:
+   * a merge patch, so it neither conflicts with nor takes over the object's other fields.
+   */
+  async scale(r: ResourceType<KubeObject>, name: string, namespace: string, replicas: number, signal?: AbortSignal): Promise<void> {
+    await this.transport.request("PATCH", resourcePath(r, { namespace, name, subresource: "scale" }), {
+      verb: "patch",
+      resource: `${r.plural}/scale`,
+      signal,
+      body: { spec: { replicas } },
+      contentType: "application/merge-patch+json",
+      query: { fieldManager: this.fieldManager },
+    });
+  }
+
   /** Deletes; true if it existed. Background propagation unless told otherwise. */
   async delete(
     r: ResourceType<KubeObject>,

@@ -66,13 +66,25 @@ export const operatorConfigSchema = workloadConfigSchema.extend({
       function: controllerSettingsSchema.prefault({}),
     })
     .prefault({}),
+  /** The built-in autoscaler (Functions with warmPool.autoscaler: hearth). */
+  autoscaler: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Default of warmPool.targetUtilization: the share of each worker's concurrency to fill. */
+      targetUtilization: z.number().gt(0).max(1).default(1),
+      /** Least time between two writes of the demand numbers into one Function's status. */
+      statusIntervalSeconds: z.number().min(0.1).max(3600).default(1),
+      /** Least time between two scale Events of one Function (decisions in between are counted in metrics). */
+      eventIntervalSeconds: z.number().min(0).max(3600).default(10),
+    })
+    .prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** How the operator calls the gateway: warm Jobs, and the per-Function numbers in Function status. */
   gatewayClient: z
     .object({
       /** A caller token for the gateway (first line of the file), when the gateway requires one. */
       callerTokenFile: z.string().min(1).optional(),
-      /** How often the leader copies warm/busy workers and queue depth into Function status; 0 = never. */
+      /** Unused since the demand stream (GET /v1/demand) replaced polling; kept so old configs still load. */
       statsIntervalSeconds: z.number().min(0).max(3600).default(10),
     })
     .prefault({}),

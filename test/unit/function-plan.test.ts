@@ -218,12 +218,14 @@ describe("planStatus", () => {
     assert.match(cond(s, "Degraded")?.message ?? "", /exit code 2 \(BadConfiguration.*cannot import app\.model/);
   });
 
-  it("pods waiting for GPU capacity are Unschedulable, with the scheduler's words and counts", () => {
+  it("pods waiting for GPU capacity say which GPU resource and type they wait for, with the scheduler's words and counts", () => {
     const pending = (n: string) =>
       aPod(n, { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.shared." }] });
-    const s = statusOf(aFunction().replicas(6).gpu({ split: 4 }), { replicas: 6, readyReplicas: 4, updatedReplicas: 6 }, [pending("p-b"), pending("p-a")]);
-    assert.equal(cond(s, "Degraded")?.reason, "Unschedulable");
-    assert.match(cond(s, "Degraded")?.message ?? "", /2 workers \(e\.g\. p-a\): 0\/3 nodes are available: 3 Insufficient nvidia\.com\/gpu\.shared/);
+    const s = statusOf(aFunction().replicas(6).gpu({ type: "t4", split: 4 }), { replicas: 6, readyReplicas: 4, updatedReplicas: 6 }, [pending("p-b"), pending("p-a")]);
+    assert.equal(cond(s, "Degraded")?.reason, "WaitingForGPU");
+    assert.match(cond(s, "Degraded")?.message ?? "", /2 workers \(e\.g\. p-a\): waiting for nvidia\.com\/gpu\.shared on t4 \(0\/3 nodes are available: 3 Insufficient nvidia\.com\/gpu\.shared\.\); queued calls wait/);
+    const cpu = statusOf(aFunction().replicas(1), { replicas: 1 }, [pending("p-c")]);
+    assert.equal(cond(cpu, "Degraded")?.reason, "Unschedulable", "a CPU Function is plainly Unschedulable");
     assert.equal(cond(s, "Ready")?.status, "False");
     assert.match(cond(s, "Ready")?.message ?? "", /4 of 6 warm workers ready/);
     assert.equal(s.readyReplicas, 4);

@@ -118,7 +118,8 @@ export const condition = z.object({
 });
 export type Condition = z.infer<typeof condition>;
 
-export const conditions = z.array(condition).max(16);
+// A map keyed by type: each controller owns (server-side apply) only the conditions it writes.
+export const conditions = z.array(condition).max(16).meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] });
 
 const labelMap = z.record(z.string().max(317), z.string().max(63)).meta({ maxProperties: 64 });
 const annotationMap = z.record(z.string().max(317), z.string().max(65536)).meta({ maxProperties: 64 });

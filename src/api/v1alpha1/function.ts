@@ -49,17 +49,43 @@ export const resourcesSpec = z.object({
   ephemeralStorage: quantity.default("2Gi"),
 });
 
+export const autoscalerMode = z.enum(["hearth", "external"]);
+export type AutoscalerMode = z.infer<typeof autoscalerMode>;
+
 export const warmPoolSpec = z
   .object({
     minReplicas: z.int().min(0).max(1000).default(1).describe("Workers kept warm. 0 allows scale to zero."),
     maxReplicas: z.int().min(1).max(1000).default(10),
-    scaleDownDelaySeconds: z.int().min(0).max(86400).default(300),
+    scaleDownDelaySeconds: z
+      .int()
+      .min(0)
+      .max(86400)
+      .default(300)
+      .describe("The pool shrinks only after demand stayed lower for this long (a stable window: a bursty queue does not thrash a GPU pool)."),
+    replicas: z
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .describe(
+        "Workers the pool should have now: the scale subresource (kubectl scale, HPA, KEDA). Written by Hearth's autoscaler (autoscaler: hearth) or by an external one (autoscaler: external). Absent: minReplicas.",
+      ),
+    targetUtilization: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe("Share of each worker's concurrency the autoscaler aims to fill, in (0, 1]. Absent: the operator's default (1.0)."),
+    autoscaler: autoscalerMode
+      .default("hearth")
+      .describe("hearth: the operator sizes the pool from the gateway's demand. external: only the scale subresource (kubectl scale, an HPA, KEDA) sets warmPool.replicas."),
   })
   .meta({
     "x-kubernetes-validations": [
       { rule: "self.minReplicas <= self.maxReplicas", message: "warmPool.minReplicas must be <= warmPool.maxReplicas" },
     ],
   });
+export type WarmPoolSpec = z.output<typeof warmPoolSpec>;
 
 export const invocationMode = z.enum(["warm", "isolated"]);
 export type InvocationMode = z.infer<typeof invocationMode>;
@@ -89,7 +115,7 @@ export const functionSpec = z
       .describe("Deadline of setup() in each worker, distinct from timeoutSeconds; setup progress extends it. Past it the worker exits 124 (SetupTimeout) and restarts."),
     retries: retryPolicy.default({ maxRetries: 0, initialBackoffSeconds: 1, maxBackoffSeconds: 60, multiplier: 2 }),
     concurrency: z.int().min(1).max(1024).default(1).describe("Tasks in flight per worker."),
-    warmPool: warmPoolSpec.default({ minReplicas: 1, maxReplicas: 10, scaleDownDelaySeconds: 300 }),
+    warmPool: warmPoolSpec.default({ minReplicas: 1, maxReplicas: 10, scaleDownDelaySeconds: 300, autoscaler: "hearth" }),
     invocation: invocationMode.default("warm").describe("warm: served by the pool; isolated: a batch Job per call."),
     cacheable: z.boolean().default(false),
     encoding: z.enum(["json", "pickle"]).default("json"),
@@ -140,15 +166,27 @@ export const setupStatus = z.object({
 });
 export type SetupStatus = z.infer<typeof setupStatus>;
 
+export const coldStart = z.object({
+  seconds: z.number().min(0).describe("From the first call queued with no ready worker to that call's lease."),
+  time: z.string().max(64).describe("When the cold start ended (RFC 3339)."),
+});
+
 export const functionStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   conditions: conditions.optional(),
   replicas: z.int().min(0).optional(),
   readyReplicas: z.int().min(0).optional(),
   updatedReplicas: z.int().min(0).optional(),
+  /** The pods of the warm pool, as a label selector string (the scale subresource's labelSelectorPath). */
+  selector: z.string().max(1024).optional(),
+  /** What the built-in autoscaler wants now (absent with autoscaler: external). */
+  desiredReplicas: z.int().min(0).optional(),
   warmWorkers: z.int().min(0).optional(),
   busyWorkers: z.int().min(0).optional(),
   queueDepth: z.int().min(0).optional(),
+  inFlight: z.int().min(0).optional(),
+  lastScaleTime: z.string().max(64).optional(),
+  lastColdStart: coldStart.optional(),
   gpu: gpuStatus.optional(),
   endpoint: z.string().max(512).optional(),
   deployment: z.string().max(253).optional(),

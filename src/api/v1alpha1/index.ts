@@ -54,6 +54,8 @@ export interface KindInfo {
   spec: z.ZodType;
   status: z.ZodType;
   printerColumns: { name: string; type: string; jsonPath: string; description?: string; priority?: number }[];
+  /** The scale subresource (kubectl scale, HPA, KEDA), when the kind has one. */
+  scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath: string };
 }
 
 const readyColumn = { name: "Ready", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].status" };
@@ -67,9 +69,13 @@ export const kinds: KindInfo[] = [
     shortNames: ["fn"],
     spec: functionSpec,
     status: functionStatus,
+    scale: { specReplicasPath: ".spec.warmPool.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".status.selector" },
     printerColumns: [
       readyColumn,
+      { name: "Desired", type: "integer", jsonPath: ".spec.warmPool.replicas", description: "Workers the pool should have (the scale subresource)" },
       { name: "Replicas", type: "integer", jsonPath: ".status.readyReplicas", description: "Ready warm workers" },
+      { name: "Queue", type: "integer", jsonPath: ".status.queueDepth", description: "Tasks queued at the gateway" },
+      { name: "Busy", type: "integer", jsonPath: ".status.busyWorkers", description: "Workers holding a task", priority: 1 },
       { name: "GPU", type: "string", jsonPath: ".status.gpu.fraction", description: "GPU fraction per worker" },
       { name: "Invocation", type: "string", jsonPath: ".spec.invocation", priority: 1 },
       { name: "Image", type: "string", jsonPath: ".spec.image", priority: 1 },

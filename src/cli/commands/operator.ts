@@ -6,7 +6,7 @@ import { ConfigError, loadOperatorConfig, parseOperatorConfig, readSigningKey, t
 import type { ControllerDefinition } from "../../operator/controller.ts";
 import { startOperator } from "../../operator/operator.ts";
 import { functionController } from "../../controllers/function/index.ts";
-import { gatewayStatsController } from "../../controllers/gateway-stats/index.ts";
+import { autoscalerController } from "../../controllers/autoscaler/controller.ts";
 import { setupStatusController } from "../../controllers/setup-status/index.ts";
 import { jobController } from "../../controllers/job/index.ts";
 import { workflowController } from "../../controllers/workflow/index.ts";
@@ -15,7 +15,7 @@ export const summary = "run the operator (Function, Job and Workflow controllers
 
 /** Every controller the operator runs: the one list (src/controllers/README.md). */
 export function controllers(): ControllerDefinition[] {
-  return [functionController(), jobController(), workflowController(), gatewayStatsController(), setupStatusController()];
+  return [functionController(), jobController(), workflowController(), autoscalerController(), setupStatusController()];
 }
 
 const USAGE = `usage: hearth operator [--config FILE] [--kubeconfig FILE] [--id NAME] [--port N] [--log-level LEVEL]

@@ -19,7 +19,8 @@ import { podProblem } from "./observe.ts";
 import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
 import { statusFingerprint } from "./status.ts";
 
-const BY_FUNCTION = "function";
+export const BY_FUNCTION = "function";
+export const POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost";
 /** Deployments and Secrets enqueue the Function that controls them. */
 const FUNCTION_OWNER = ownerKeys(GROUP, "Function");
 /** How long a write we made is trusted over a cache that does not show it yet. */
@@ -53,7 +54,7 @@ const cachedSecrets = resourceType({
  * Thousands are cached, so everything else (other labels, annotations, healthy conditions,
  * timestamps) is dropped on the way in.
  */
-const cachedPods = resourceType({
+export const cachedPods = resourceType({
   ...pods,
   schema: podSchema.transform((p): Pod => {
     const m = p.metadata;
@@ -63,6 +64,9 @@ const cachedPods = resourceType({
     if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
     if (m.deletionTimestamp !== undefined) metadata.deletionTimestamp = m.deletionTimestamp;
     if (fn !== undefined) metadata.labels = { [LABELS.function]: fn };
+    // The autoscaler marks idle workers for scale-down; it reads back what it set.
+    const cost = m.annotations?.[POD_DELETION_COST];
+    if (cost !== undefined) metadata.annotations = { [POD_DELETION_COST]: cost };
     const status: Pod["status"] = {};
     if (p.status.phase !== undefined) status.phase = p.status.phase;
     const unscheduled = p.status.conditions?.filter((c) => c.type === "PodScheduled" && c.status === "False");
@@ -81,7 +85,7 @@ const cachedPods = resourceType({
 });
 
 /** Deployments without labels and annotations other than ours (the rest is never read). */
-const cachedDeployments = resourceType({
+export const cachedDeployments = resourceType({
   ...deployments,
   schema: deploymentSchema.transform((d): Deployment => {
     const { labels: _labels, annotations, creationTimestamp: _created, ownerReferences, ...rest } = d.metadata;
@@ -128,7 +132,7 @@ function problemOf(p: Pod): string {
   return problem === undefined ? "" : `${problem.reason}: ${problem.message}`;
 }
 
-function functionLabelKey(o: { metadata: { namespace?: string | undefined; labels?: Record<string, string> | undefined } }): string[] {
+export function functionLabelKey(o: { metadata: { namespace?: string | undefined; labels?: Record<string, string> | undefined } }): string[] {
   const fn = o.metadata.labels?.[LABELS.function];
   return fn === undefined || o.metadata.namespace === undefined ? [] : [`${o.metadata.namespace}/${fn}`];
 }

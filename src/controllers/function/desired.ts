@@ -1,6 +1,6 @@
 // The objects a Function should own, as server-side-apply bodies. Pure.
 import { API_VERSION } from "../../api/v1alpha1/common.ts";
-import type { HearthFunction } from "../../api/v1alpha1/index.ts";
+import type { HearthFunction, WarmPoolSpec } from "../../api/v1alpha1/index.ts";
 import { workerToken } from "../../auth/worker-token.ts";
 import type { ApplyObject } from "../../kube/client.ts";
 import type { GpuStatusSummary } from "../../gpu/plan.ts";
@@ -37,6 +37,16 @@ function ownedLabels(name: string): Record<string, string> {
   return { [LABELS.managedBy]: MANAGED_BY, [LABELS.partOf]: "hearth", [LABELS.function]: name };
 }
 
+/**
+ * The Deployment's replicas: warmPool.replicas (the scale subresource) or minReplicas when unset.
+ * Hearth's own autoscaler stays inside [minReplicas, maxReplicas], so an edit of the bounds takes
+ * effect at once; an external autoscaler (HPA, KEDA, kubectl scale) is obeyed as written.
+ */
+export function poolReplicas(pool: WarmPoolSpec): number {
+  const r = pool.replicas ?? pool.minReplicas;
+  return pool.autoscaler === "external" ? r : Math.min(Math.max(r, pool.minReplicas), pool.maxReplicas);
+}
+
 export function desiredObjects(fn: HearthFunction, config: WorkloadConfig, opts: DesiredOptions): DesiredResult {
   const name = fn.metadata.name;
   const namespace = fn.metadata.namespace ?? "default";
@@ -64,7 +74,7 @@ export function desiredObjects(fn: HearthFunction, config: WorkloadConfig, opts:
     progressDeadlineSeconds: 600,
     template: rendered.template,
   };
-  if (opts.setReplicas) spec["replicas"] = fn.spec.warmPool.minReplicas;
+  if (opts.setReplicas) spec["replicas"] = poolReplicas(fn.spec.warmPool);
   const labels = { ...ownedLabels(name), [LABELS.component]: "warm-pool" };
   const deploymentHash = stableHash(labels, spec, ownerReference(fn));
   const deployment: ApplyObject = {

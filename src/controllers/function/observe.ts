@@ -5,7 +5,7 @@ import type { ContainerStatus, Deployment, Pod } from "../../kube/objects.ts";
 import { describeExitCode } from "../../protocol/index.ts";
 
 /** Worker problems by decreasing severity: the first one found names the Degraded reason. */
-export const PROBLEM_REASONS = ["PodCreateFailed", "ImagePullBackOff", "ContainerConfigError", "BadConfiguration", "SetupTimeout", "SetupFailing", "Unschedulable"] as const;
+export const PROBLEM_REASONS = ["PodCreateFailed", "ImagePullBackOff", "ContainerConfigError", "BadConfiguration", "SetupTimeout", "SetupFailing", "Unschedulable", "WaitingForGPU"] as const;
 export type ProblemReason = (typeof PROBLEM_REASONS)[number];
 
 export interface Problem {
@@ -115,4 +115,18 @@ export function observePool(deployment: Deployment | undefined, pods: readonly P
     return p === undefined ? [] : [p];
   });
   return obs;
+}
+
+/**
+ * Unschedulable workers of a GPU Function wait for GPU capacity: say which resource and GPU type
+ * ("waiting for nvidia.com/gpu.shared on t4"), so the user knows it is capacity, not a broken spec.
+ * Queued calls are kept meanwhile; the pool grows once a node with that GPU appears.
+ */
+export function gpuAwareProblems(problems: readonly Problem[], gpu: { resource: string; type: string | undefined } | undefined): Problem[] {
+  if (gpu === undefined) return [...problems];
+  return problems.map((p) => {
+    if (p.reason !== "Unschedulable") return p;
+    const on = gpu.type !== undefined ? ` on ${gpu.type}` : "";
+    return { ...p, reason: "WaitingForGPU", message: `waiting for ${gpu.resource}${on} (${p.message}); queued calls wait` };
+  });
 }

@@ -5,11 +5,11 @@ import { functionStatus, hearthFunction, type FunctionStatus, type HearthFunctio
 import type { ApplyObject } from "../../kube/client.ts";
 import { controllerOf, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
-import { ANNOTATIONS } from "../../workload/labels.ts";
+import { ANNOTATIONS, workerSelector } from "../../workload/labels.ts";
 import { WORKER_TOKEN_KEY } from "../../workload/render.ts";
 import { desiredObjects, type DesiredObjects } from "./desired.ts";
 import { deploymentName, endpointOf, workerSecretName } from "./names.ts";
-import { observePool } from "./observe.ts";
+import { gpuAwareProblems, observePool } from "./observe.ts";
 import { computeStatus, statusChanged, transitionEvents, type Situation, type TransitionEvent } from "./status.ts";
 
 export type ParsedFunction = { ok: true; fn: HearthFunction } | { ok: false; message: string };
@@ -124,7 +124,10 @@ export interface StatusPlan {
 export function planStatus(input: StatusPlanInput): StatusPlan {
   const { fn, objects } = input;
   const namespace = fn.metadata.namespace ?? "default";
-  const pool = input.deployment !== undefined && !objects.deleteDeployment ? observePool(input.deployment, input.pods) : undefined;
+  const observed = input.deployment !== undefined && !objects.deleteDeployment ? observePool(input.deployment, input.pods) : undefined;
+  const gpuResource = objects.desired?.gpu?.resource ?? input.previous?.gpu?.resource;
+  const gpu = fn.spec.gpu !== undefined && gpuResource !== undefined ? { resource: gpuResource, type: fn.spec.gpu.type } : undefined;
+  const pool = observed === undefined ? undefined : { ...observed, problems: gpuAwareProblems(observed.problems, gpu) };
   let situation: Situation;
   if (objects.invalid !== undefined) situation = { kind: "invalid", ...objects.invalid, pool: objects.invalid.reason === "DeploymentConflict" ? undefined : pool };
   else if (fn.spec.invocation === "isolated") situation = { kind: "isolated" };
@@ -137,12 +140,21 @@ export function planStatus(input: StatusPlanInput): StatusPlan {
     deployment: situation.kind === "isolated" || objects.invalid?.reason === "DeploymentConflict" ? undefined : deploymentName(fn.metadata.name),
     // While an invalid spec waits for a fix, the previous pool (and its GPU share) keeps serving.
     gpu: objects.desired?.gpu ?? (situation.kind === "invalid" && pool !== undefined ? input.previous?.gpu : undefined),
+    selector: situation.kind === "isolated" ? undefined : selectorString(workerSelector(fn.metadata.name, "warm")),
     situation,
     previous: input.previous,
     now: input.now,
   });
   const write = statusChanged(input.previous, status);
   return { status, write, events: write ? transitionEvents(input.previous, status) : [] };
+}
+
+/** A label selector as the scale subresource wants it: "k=v,k=v" (sorted: deterministic status). */
+export function selectorString(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
 }
 
 /** Status for a Function whose spec does not parse (no objects are touched). */
@@ -156,6 +168,7 @@ export function invalidSpecStatus(raw: Unstructured, message: string, previous: 
     endpoint: endpointOf(namespace, raw.metadata.name),
     deployment: undefined,
     gpu: undefined,
+    selector: undefined,
     situation: { kind: "invalid", reason: "InvalidSpec", message, pool: undefined },
     previous,
     now,

@@ -7,6 +7,7 @@ import type { GpuStatusSummary } from "../../gpu/plan.ts";
 import { PROBLEM_REASONS, type PoolObservation, type Problem, type ProblemReason } from "./observe.ts";
 
 export type ConditionType = "Ready" | "Progressing" | "Degraded";
+const OWN_CONDITIONS: ReadonlySet<string> = new Set<ConditionType>(["Ready", "Progressing", "Degraded"]);
 
 /** The controller's verdict before it becomes conditions. */
 export type Situation =
@@ -22,6 +23,8 @@ export interface StatusInput {
   endpoint: string;
   deployment: string | undefined;
   gpu: GpuStatusSummary | NonNullable<FunctionStatus["gpu"]> | undefined;
+  /** The warm pool's pods as a label selector (the scale subresource reads it). */
+  selector: string | undefined;
   situation: Situation;
   previous: FunctionStatus | undefined;
   /** RFC 3339, used only for conditions that change. */
@@ -73,7 +76,11 @@ function poolConditions(observed: PoolObservation, minReplicas: number, setup: S
 
   let ready: NewCondition;
   if (needed === 0 && pool.desired === 0) {
-    ready = { type: "Ready", status: "True", reason: "ScaledToZero", message: "no warm workers (warmPool.minReplicas: 0)" };
+    ready = { type: "Ready", status: "True", reason: "ScaledToZero", message: "no warm workers (warmPool.minReplicas: 0): the first call scales the pool up" };
+  } else if (needed === 0 && pool.ready === 0) {
+    // Scaling up from zero serves as soon as a worker is ready: calls wait (run) or queue (push).
+    const why = top !== undefined ? `; ${problemMessage(top)}` : "";
+    ready = { type: "Ready", status: "True", reason: "ScalingFromZero", message: `0 of ${plural(pool.desired, "warm worker")} ready; calls wait for the first${why}` };
   } else if (pool.ready >= needed && pool.ready > 0) {
     ready = { type: "Ready", status: "True", reason: "WorkersReady", message: `${pool.ready} of ${plural(pool.desired, "warm worker")} ready${loading}` };
   } else {
@@ -157,6 +164,7 @@ export function computeStatus(input: StatusInput): FunctionStatus {
     status.gpu = g;
   }
   if (input.deployment !== undefined) status.deployment = input.deployment;
+  if (input.selector !== undefined) status.selector = input.selector;
   return status;
 }
 
@@ -165,7 +173,9 @@ function owned(s: FunctionStatus | undefined): unknown {
   if (s === undefined) return undefined;
   return {
     observedGeneration: s.observedGeneration,
+    // Conditions are a map by type: other controllers (the autoscaler) own theirs.
     conditions: (s.conditions ?? [])
+      .filter((c) => OWN_CONDITIONS.has(c.type))
       .map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration, c.lastTransitionTime])
       .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
     replicas: s.replicas,
@@ -174,6 +184,7 @@ function owned(s: FunctionStatus | undefined): unknown {
     gpu: s.gpu === undefined ? undefined : [s.gpu.resource, s.gpu.units, s.gpu.fraction, s.gpu.strategy, s.gpu.profile],
     endpoint: s.endpoint,
     deployment: s.deployment,
+    selector: s.selector,
   };
 }
 
