@@ -3,6 +3,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { parse } from "yaml";
 import { parseOperatorConfig } from "../../src/operator/config.ts";
@@ -90,10 +91,27 @@ describe("Helm chart", () => {
     }
   });
 
-  it("never lets the operator write Pods or Nodes", () => {
+  it("never lets the operator write Nodes, nor Pods beyond a patch (the autoscaler's pod-deletion-cost)", () => {
     const operator = docs(render()).find((d) => d.kind === "ClusterRole" && d.metadata?.name === "hearth-operator");
     const podRules = (operator?.rules ?? []).filter((r) => (r.resources ?? []).some((x) => x === "pods" || x === "nodes"));
     assert.ok(podRules.length > 0);
-    for (const r of podRules) assert.deepEqual([...(r.verbs ?? [])].sort(), ["get", "list", "watch"]);
+    for (const r of podRules) {
+      const verbs = [...(r.verbs ?? [])].sort();
+      if (verbs.includes("patch")) assert.deepEqual({ resources: r.resources, verbs }, { resources: ["pods"], verbs: ["patch"] });
+      else assert.deepEqual(verbs, ["get", "list", "watch"]);
+    }
+  });
+
+  it("ships the PrometheusRule (the promtool-tested rule file) and the Grafana dashboard for the sidecar", () => {
+    const out = docs(render("metrics.prometheusRule.enabled=true", "metrics.grafanaDashboard.enabled=true"));
+    const rule = out.find((d) => d.kind === "PrometheusRule") as { spec?: unknown } | undefined;
+    assert.deepEqual(rule?.spec, parse(readFileSync("charts/hearth/files/prometheus-rules.yaml", "utf8")));
+    const dash = out.find((d) => d.kind === "ConfigMap" && d.metadata?.name === "hearth-dashboard") as (Doc & { metadata?: { labels?: Record<string, string> } }) | undefined;
+    assert.equal(dash?.metadata?.labels?.["grafana_dashboard"], "1");
+    const json = JSON.parse(dash?.data?.["hearth-functions.json"] ?? "{}") as { panels?: { targets?: { expr: string }[] }[] };
+    const exprs = (json.panels ?? []).flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join("\n");
+    for (const m of ["hearth_gateway_queue_depth", "hearth_autoscaler_desired_replicas", "hearth_gateway_cold_start_seconds_bucket"]) assert.ok(exprs.includes(m), m);
+    const dry = kubectl(["apply", "--dry-run=server", "-n", namespace, "-f", "-"], JSON.stringify(dash));
+    assert.equal(dry.status, 0, dry.stderr);
   });
 });

@@ -15,6 +15,7 @@ import type { WorkloadConfig } from "../../workload/config.ts";
 import { ANNOTATIONS, LABELS, MANAGED_BY } from "../../workload/labels.ts";
 import { functionsCache } from "../shared.ts";
 import { CONTROLLER_NAME, deploymentName, FIELD_MANAGER, workerSecretName } from "./names.ts";
+import { FunctionMetrics } from "./metrics.ts";
 import { podProblem } from "./observe.ts";
 import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
 import { statusFingerprint } from "./status.ts";
@@ -150,11 +151,13 @@ export class FunctionController {
   private readonly writtenStatuses = new Map<string, { fingerprint: string; at: number }>();
   /** Drift signatures already answered with a forced apply, by Deployment uid. */
   private readonly answeredDrift = new Map<string, string>();
+  private readonly metrics: FunctionMetrics;
 
   constructor(opts: FunctionControllerOptions) {
     this.opts = opts;
     const m = opts.manager;
     this.client = m.client.as(FIELD_MANAGER);
+    this.metrics = new FunctionMetrics(m.registry);
     this.functions = functionsCache(m);
     // Deployments and Secrets unfiltered: a name taken by someone else must be visible in the
     // cache, so that a cache miss means "absent" and creating needs no extra read.
@@ -201,6 +204,8 @@ export class FunctionController {
       // Deleted: the garbage collector removes what we own (ownerReferences).
       this.appliedDeployments.delete(key);
       this.writtenStatuses.delete(key);
+      const [namespace = "", name = ""] = key.split("/");
+      this.metrics.observe(namespace, name, undefined);
       return;
     }
     const namespace = raw.metadata.namespace ?? "default";
@@ -258,6 +263,7 @@ export class FunctionController {
     }
 
     const statusPlan = planStatus({ fn, objects, deployment, pods: this.pods.byIndex(BY_FUNCTION, key), previous, now: this.now() });
+    this.metrics.observe(namespace, name, statusPlan.status);
     await this.writeStatus(key, raw, statusPlan, signal, log);
   }
 
