@@ -22,6 +22,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { namespaces } from "../src/kube/resources.ts";
+import { testClient } from "../test/support/operator.ts";
 import { CALLER_TOKEN, deploymentReplicas, functionsResource, getFunction, slowFunction, startStack } from "../test/support/autoscale.ts";
 
 const { values: args } = parseArgs({
@@ -57,9 +58,10 @@ async function until(read: () => Promise<boolean>, timeoutMs = 30_000): Promise<
 }
 
 const ns = `bench-as-${randomBytes(3).toString("hex")}`;
+const admin = await testClient();
+await admin.apply(namespaces, { metadata: { name: ns } });
 const stack = await startStack(ns);
 const { client, gateway } = stack;
-await client.apply(namespaces, { metadata: { name: ns } });
 const headers = { authorization: `Bearer ${CALLER_TOKEN}`, "content-type": "application/json" };
 try {
   // ---- 1. reaction -------------------------------------------------------------------------
@@ -105,7 +107,7 @@ try {
   const runner2 = (await import("../src/dev/runner.ts")).LocalRunner;
   const { repoRoot } = await import("../test/support/autoscale.ts");
   const { pino } = await import("pino");
-  const runner = new runner2({ client, namespace: ns, logger: pino({ level: "warn" }), tools: { repoRoot, node: process.execPath, python: "python3" }, intervalMs: 250, output: () => {} });
+  const runner = new runner2({ client, namespaces: [ns], logger: pino({ level: "warn" }), tools: { repoRoot, node: process.execPath, python: "python3" }, intervalMs: 250, output: () => {} });
   runner.start();
   await client.apply(functionsResource, slowFunction(ns, "cold", { minReplicas: 0, maxReplicas: 2, scaleDownDelaySeconds: 0 }));
   await until(async () => (await fetch(`${gateway.url}/v1/namespaces/${ns}/functions/cold/stats`, { headers })).ok, 30_000);

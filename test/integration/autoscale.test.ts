@@ -72,7 +72,9 @@ it("200 tasks on a pool at zero: up to maxReplicas, all complete exactly once, b
   assert.ok(workers.size >= 2, `the pool grew: workers ${[...workers].join(",")}`);
 
   // Back to zero once demand stayed at 0 for scaleDownDelaySeconds.
-  await waitFor(async () => (await getFunction(client, ns, "slow"))?.spec?.warmPool?.replicas === 0, { timeoutMs: 60_000, what: "replicas back to 0" });
+  await waitFor(async () => (await getFunction(client, ns, "slow"))?.spec?.warmPool?.replicas === 0, { timeoutMs: 60_000, what: "replicas back to 0" }).catch(async (err: unknown) => {
+    throw new Error(`${String(err)}; Function: ${JSON.stringify((await getFunction(client, ns, "slow"))?.status)}; stats: ${JSON.stringify(gateway.engine.stats(ns, "slow"))}`);
+  });
   await waitFor(async () => (await deploymentReplicas(client, ns, "slow")).status === 0, { timeoutMs: 60_000, what: "Deployment at 0 pods" });
   await waitFor(() => stack.runner.running.length === 0, { timeoutMs: 60_000, what: "worker processes stopped" });
 
@@ -149,7 +151,9 @@ it("autoscaler: external and kubectl scale leave the built-in autoscaler silent;
   // The gateway goes away: the hearth pool holds its size and says why.
   const before = (await getFunction(client, ns, "held"))?.spec?.warmPool?.replicas;
   await stack.stopGateway();
-  await waitFor(async () => condition(await getFunction(client, ns, "held"), "Autoscaling")?.reason === "DemandUnavailable", { timeoutMs: 60_000, what: "held: DemandUnavailable" });
+  await waitFor(async () => condition(await getFunction(client, ns, "held"), "Autoscaling")?.reason === "DemandUnavailable", { timeoutMs: 60_000, what: "held: DemandUnavailable" }).catch(async (err: unknown) => {
+    throw new Error(`${String(err)}; Function: ${JSON.stringify((await getFunction(client, ns, "held"))?.status)}; operator log: ${stack.operator.logs().slice(-3000)}`);
+  });
   const held = await getFunction(client, ns, "held");
   assert.equal(held?.spec?.warmPool?.replicas, before);
   assert.equal((await deploymentReplicas(client, ns, "held")).spec, 1, "never scaled to zero on missing data");

@@ -45,6 +45,10 @@ const invalid: [string, Obj, string[]][] = [
   ["concurrency as a string", fn({ ...base, concurrency: "two" }), ["spec.concurrency", "integer"]],
   ["warmPool min > max", fn({ ...base, warmPool: { minReplicas: 5, maxReplicas: 2 } }), ["spec.warmPool", "minReplicas must be <= warmPool.maxReplicas"]],
   ["negative minReplicas", fn({ ...base, warmPool: { minReplicas: -1 } }), ["spec.warmPool.minReplicas"]],
+  ["targetUtilization 0", fn({ ...base, warmPool: { targetUtilization: 0 } }), ["spec.warmPool.targetUtilization"]],
+  ["targetUtilization above 1", fn({ ...base, warmPool: { targetUtilization: 1.5 } }), ["spec.warmPool.targetUtilization"]],
+  ["unknown autoscaler", fn({ ...base, warmPool: { autoscaler: "keda" } }), ["spec.warmPool.autoscaler", "hearth", "external"]],
+  ["negative warmPool.replicas", fn({ ...base, warmPool: { replicas: -1 } }), ["spec.warmPool.replicas"]],
   ["pickle on node", fn({ ...base, runtime: "node", encoding: "pickle" }), ["spec", "encoding: pickle needs runtime: python"]],
   ["cpu not a quantity", fn({ ...base, resources: { cpu: "lots" } }), ["spec.resources.cpu"]],
   ["env var with a bad name", fn({ ...base, env: [{ name: "1 BAD", value: "x" }] }), ["spec.env[0].name"]],
@@ -142,7 +146,7 @@ describe("CRD schema validation on the real apiserver", () => {
     assert.equal(created.spec["timeoutSeconds"], 300);
     assert.equal(created.spec["invocation"], "warm");
     assert.deepEqual(created.spec["resources"], { cpu: "1", memory: "1Gi", ephemeralStorage: "2Gi" });
-    assert.deepEqual(created.spec["warmPool"], { minReplicas: 1, maxReplicas: 10, scaleDownDelaySeconds: 300 });
+    assert.deepEqual(created.spec["warmPool"], { minReplicas: 1, maxReplicas: 10, scaleDownDelaySeconds: 300, autoscaler: "hearth" });
   });
 
   it("keeps a Job's spec immutable", async () => {

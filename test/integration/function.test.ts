@@ -137,9 +137,9 @@ describe("Function → warm pool", () => {
 
   it("packs four split: 4 workers onto one time-sliced GPU; a fifth waits, reported in status", async () => {
     await apply(aFunction("packed", ns).gpu({ type: "shared-t4", split: 4 }).replicas(5));
-    const s = await waitForCondition("packed", "Degraded", (c, st) => c.status === "True" && c.reason === "Unschedulable" && st.readyReplicas === 4);
+    const s = await waitForCondition("packed", "Degraded", (c, st) => c.status === "True" && c.reason === "WaitingForGPU" && st.readyReplicas === 4);
     assert.deepEqual(s.gpu, { resource: "nvidia.com/gpu.shared", units: 1, fraction: "0.25", strategy: "timeSlicing" });
-    assert.match(cond(s, "Degraded")?.message ?? "", /nvidia\.com\/gpu\.shared/);
+    assert.match(cond(s, "Degraded")?.message ?? "", /waiting for nvidia\.com\/gpu\.shared on shared-t4 \(.*nvidia\.com\/gpu\.shared/);
     assert.equal(cond(s, "Ready")?.status, "False");
     assert.match(cond(s, "Ready")?.message ?? "", /4 of 5 warm workers ready/);
     const all = await podsOf("packed");
@@ -147,7 +147,7 @@ describe("Function → warm pool", () => {
     assert.equal(all.filter((p) => p.spec.nodeName === sharedNode).length, 4);
     assert.equal(all.filter((p) => p.spec.nodeName === undefined).length, 1);
     const evs = await client.list(rawEvents, { namespace: ns, fieldSelector: "involvedObject.name=packed" });
-    assert.ok(evs.items.some((e) => e["reason"] === "Unschedulable" && e["type"] === "Warning"), "a Warning event for the transition");
+    assert.ok(evs.items.some((e) => e["reason"] === "WaitingForGPU" && e["type"] === "Warning"), "a Warning event for the transition");
 
     // Scaling down to what fits makes it Ready.
     await apply(aFunction("packed", ns).gpu({ type: "shared-t4", split: 4 }).replicas(4));

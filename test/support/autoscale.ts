@@ -48,7 +48,7 @@ export async function startStack(namespace: string, config: Partial<OperatorConf
   });
   const runner = new LocalRunner({
     client,
-    namespace,
+    namespaces: [namespace],
     logger: logger.child({ component: "runner" }),
     tools: { repoRoot, node: process.execPath, python: "python3" },
     intervalMs: 250,
