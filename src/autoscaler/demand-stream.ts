@@ -122,7 +122,10 @@ export class DemandStream {
       const parser = new SseParser();
       const decoder = new TextDecoder();
       let first = true;
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      const reader = res.body.getReader();
+      for (;;) {
+        const { done, value: chunk } = await reader.read();
+        if (done) break;
         alive();
         for (const ev of parser.push(decoder.decode(chunk, { stream: true }))) {
           if (ev.event !== "snapshot" && ev.event !== "demand") continue;

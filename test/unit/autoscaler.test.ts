@@ -203,7 +203,7 @@ describe("demand stream", () => {
       };
       await waitFor(() => events.some((e) => e.type === "snapshot"), "snapshot");
       const t0 = performance.now();
-      gw.engine.submitMany(fn, Array.from({ length: 500 }, (_, i) => String(i)));
+      await gw.engine.submitMany(fn, Array.from({ length: 500 }, (_, i) => String(i)));
       await waitFor(() => events.some((e) => e.type === "demand" && e.functions.some((f) => f.queued === 500)), "demand 500");
       const latency = performance.now() - t0;
       assert.ok(latency < 1000, `demand arrived after ${latency} ms`);
