@@ -82,7 +82,10 @@ class Gateway:
         self.functions = {f.name: f for f in functions}
         self.worker_timeout = worker_timeout
         self.caller_tokens = list(caller_tokens)
-        self.signing_key = signing_key
+        # The gateway fails closed: the worker API always needs a signing key (workers started
+        # through worker() get their Function's token), and a gateway without caller tokens
+        # opens its caller API only with an explicit --insecure-open.
+        self.signing_key = signing_key or "pytest-default-signing-key-0123456789"
         self._tmp = tempfile.TemporaryDirectory(prefix="hearth-gateway-")
         self.log: List[str] = []
         self.url = ""
@@ -107,9 +110,10 @@ class Gateway:
         if self.caller_tokens:
             (tmp / "callers").write_text("\n".join(self.caller_tokens))
             args += ["--caller-tokens-file", str(tmp / "callers")]
-        if self.signing_key:
-            (tmp / "signing-key").write_text(self.signing_key)
-            args += ["--worker-signing-key-file", str(tmp / "signing-key")]
+        (tmp / "signing-key").write_text(self.signing_key)
+        args += ["--worker-signing-key-file", str(tmp / "signing-key")]
+        if not self.caller_tokens:
+            args += ["--insecure-open"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
         self._proc = subprocess.Popen(
             args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
