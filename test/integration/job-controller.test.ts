@@ -298,12 +298,14 @@ describe("Job controller on a real cluster", { concurrency: true, timeout: 240_0
 
   it("deletes the Job, and with it its batch Job, ttlSecondsAfterFinished after the end", async () => {
     await makeFunction(ns, "short-lived", { exitCode: 0, delay: "200ms", message: '{"output":"bye"}' });
-    await makeJob(ns, "ttl-1", { functionRef: { name: "short-lived" }, ttlSecondsAfterFinished: 3 });
+    // 10 s, not less: the batch Job carries the same TTL, and Kubernetes' TTL controller must not
+    // delete it before this operator has read its outcome on a busy machine (a known race).
+    await makeJob(ns, "ttl-1", { functionRef: { name: "short-lived" }, ttlSecondsAfterFinished: 10 });
     const j = await waitForJob(ns, "ttl-1", finished);
     assert.equal(j.status?.output, "bye");
     const raw = await client.get(untyped({ group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true }), batchJobName("ttl-1"), ns);
-    assert.equal((raw?.["spec"] as { ttlSecondsAfterFinished?: number }).ttlSecondsAfterFinished, 3);
-    await waitFor(async () => (await getJob(ns, "ttl-1")) === undefined && (await batchJobsOf(ns, "ttl-1")).length === 0, { what: "Job deleted after its TTL", timeoutMs: 30_000 });
+    assert.equal((raw?.["spec"] as { ttlSecondsAfterFinished?: number }).ttlSecondsAfterFinished, 10);
+    await waitFor(async () => (await getJob(ns, "ttl-1")) === undefined && (await batchJobsOf(ns, "ttl-1")).length === 0, { what: "Job deleted after its TTL", timeoutMs: 60_000 });
   });
 
   it("waits for a missing Function and runs once it appears", async () => {
