@@ -306,6 +306,14 @@ export class TaskHandle {
 
   /** Every event of the task (progress, status changes, done) until it finishes. */
   async *events(opts: { signal?: AbortSignal } = {}): AsyncGenerator<TaskEvent> {
+    for await (const message of this.sseMessages(opts)) {
+      const ev = taskEvent(message);
+      if (ev !== undefined) yield ev;
+    }
+  }
+
+  /** The raw server-sent events of `…/events` (any event name) until the `done` event. */
+  protected async *sseMessages(opts: { signal?: AbortSignal }): AsyncGenerator<SseMessage> {
     let res: IncomingMessage;
     try {
       res = await this.client.http.open({ method: "GET", path: this.path("/events"), headers: { accept: "text/event-stream" }, signal: opts.signal });
@@ -326,10 +334,10 @@ export class TaskHandle {
         while ((end = buffer.indexOf("\n\n")) >= 0) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          const ev = parseSse(block);
-          if (ev === undefined) continue;
-          yield ev;
-          if (ev.type === "done") return;
+          const message = parseSse(block);
+          if (message === undefined) continue;
+          yield message;
+          if (message.event === "done") return;
         }
       }
     } finally {
@@ -343,7 +351,12 @@ export class TaskHandle {
   }
 }
 
-function parseSse(block: string): TaskEvent | undefined {
+interface SseMessage {
+  event: string;
+  data: unknown;
+}
+
+function parseSse(block: string): SseMessage | undefined {
   let event = "message";
   const data: string[] = [];
   for (const line of block.split("\n")) {
@@ -352,14 +365,17 @@ function parseSse(block: string): TaskEvent | undefined {
     else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
   }
   if (data.length === 0) return undefined;
-  const value = JSON.parse(data.join("\n")) as unknown;
+  return { event, data: JSON.parse(data.join("\n")) as unknown };
+}
+
+function taskEvent({ event, data }: SseMessage): TaskEvent | undefined {
   switch (event) {
     case "progress":
-      return { type: "progress", progress: value as TaskProgress };
+      return { type: "progress", progress: data as TaskProgress };
     case "status":
-      return { type: "status", task: value as TaskDocument };
+      return { type: "status", task: data as TaskDocument };
     case "done":
-      return { type: "done", task: value as TaskDocument };
+      return { type: "done", task: data as TaskDocument };
     default:
       return undefined;
   }
@@ -438,44 +454,7 @@ export class RunHandle extends TaskHandle {
 
   /** Step events (queued, started, progress, finished, failed) until the run ends. */
   async *stepEvents(opts: { signal?: AbortSignal } = {}): AsyncGenerator<StepEvent> {
-    for await (const ev of this.rawEvents(opts)) if (ev.event === "step") yield ev.data as StepEvent;
-  }
-
-  private async *rawEvents(opts: { signal?: AbortSignal }): AsyncGenerator<{ event: string; data: unknown }> {
-    let res: IncomingMessage;
-    try {
-      res = await this.client.http.open({ method: "GET", path: this.path("/events"), headers: { accept: "text/event-stream" }, signal: opts.signal });
-    } catch (err) {
-      throw unreachable(err, this.client.http.base);
-    }
-    if (res.statusCode !== 200) {
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      throw errorFrom({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }, this.id);
-    }
-    res.setEncoding("utf8");
-    let buffer = "";
-    try {
-      for await (const chunk of res) {
-        buffer += chunk as string;
-        let end: number;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let event = "message";
-          const data: string[] = [];
-          for (const line of block.split("\n")) {
-            if (line.startsWith("event:")) event = line.slice(6).trim();
-            else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-          }
-          if (data.length === 0) continue;
-          yield { event, data: JSON.parse(data.join("\n")) as unknown };
-          if (event === "done") return;
-        }
-      }
-    } finally {
-      res.destroy();
-    }
+    for await (const ev of this.sseMessages(opts)) if (ev.event === "step") yield ev.data as StepEvent;
   }
 }
 
