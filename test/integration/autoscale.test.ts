@@ -36,7 +36,14 @@ it("200 tasks on a pool at zero: up to maxReplicas, all complete exactly once, b
 
   await client.apply(functionsResource, slowFunction(ns, "slow", { minReplicas: 0, maxReplicas: 4, scaleDownDelaySeconds: 5 }, { env: [{ name: "SLOW_LOG", value: logFile }] }));
   // The autoscaler has demand data (condition True) and the gateway knows the Function.
-  await waitFor(async () => condition(await getFunction(client, ns, "slow"), "Autoscaling")?.status === "True", { timeoutMs: 60_000, what: "Autoscaling True" });
+  // Two controllers write these (the autoscaler the condition, the Function controller the selector): wait for both.
+  await waitFor(
+    async () => {
+      const fn = await getFunction(client, ns, "slow");
+      return condition(fn, "Autoscaling")?.status === "True" && (fn?.status?.selector ?? "") !== "";
+    },
+    { timeoutMs: 60_000, what: "Autoscaling True and the scale selector in status" },
+  );
   await waitFor(() => gateway.engine !== undefined && stack.gateway.url !== "", { what: "gateway" });
   const fn0 = await getFunction(client, ns, "slow");
   assert.equal(fn0?.spec?.warmPool?.replicas ?? 0, 0, "starts at zero");
