@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { startGatewayProcess, startWorker, tempDir, until } from "./harness.ts";
+import { startGatewayProcess, startPythonWorker, startWorker, tempDir, until } from "./harness.ts";
 
 const REQUESTS = Number(process.env["HEARTH_FUZZ_REQUESTS"] ?? 1200);
 const SEED = Number(process.env["HEARTH_FUZZ_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
@@ -228,26 +228,31 @@ describe("fuzz: generated bad HTTP input", { timeout: 10 * 60_000 }, () => {
       assert.deepEqual([...new Set(problems)].slice(0, 20), [], `seed ${SEED}`);
 
       // Nothing accepted is lost: a real worker runs every accepted task that nobody cancelled.
-      const worker = startWorker({ gatewayUrl: gw.url, fn: "default/fz", handler: "chaos:stamp" });
+      // fz is a Node Function, pk a Python one with pickle: each gets a real worker of its runtime.
+      const workers = [startWorker({ gatewayUrl: gw.url, fn: "default/fz", handler: "chaos:stamp" }), startPythonWorker({ gatewayUrl: gw.url, fn: "default/pk", handler: "anything:echo" })];
       try {
         for (const id of accepted) {
+          let last: unknown;
           const doc = await until(
             async () => {
               const res = await fetch(`${gw.url}/v1/tasks/${id}?wait=5s`);
               assert.equal(res.status, 200, `accepted task ${id} is known`);
               const d = (await res.json()) as { status: string; error?: { type: string } };
+              last = d;
               return d.status === "succeeded" || d.status === "failed" || d.status === "cancelled" ? d : undefined;
             },
             `accepted task ${id} to finish`,
             60_000,
-          );
+          ).catch((err: unknown) => {
+            throw new Error(`${String(err)}; last seen: ${JSON.stringify(last)}`);
+          });
           // A fuzzed DELETE may legitimately cancel an accepted task, and a fuzzed input the handler's
           // parameters cannot take is answered InputRejected by the worker; it must not fail otherwise.
           const answered = doc.status === "succeeded" || doc.status === "cancelled" || (doc.status === "failed" && doc.error?.type === "InputRejected");
           assert.ok(answered, `task ${id}: ${JSON.stringify(doc)}`);
         }
       } finally {
-        await worker.kill();
+        await Promise.all(workers.map((w) => w.kill()));
       }
     } finally {
       for (const stop of slow) stop();

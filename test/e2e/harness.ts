@@ -63,12 +63,25 @@ export interface WorkerInit {
   env?: Record<string, string>;
 }
 
+export const PYTHON_SDK = fileURLToPath(new URL("../../sdk/python/", import.meta.url));
+
+/** A real Node `hearth worker` process. */
 export function startWorker(init: WorkerInit): WorkerProcess {
+  return spawnWorker(process.execPath, [MAIN, "worker"], {}, init);
+}
+
+/** A real Python runtime process (`python3 -m hearth.runtime`, the SDK from this checkout). */
+export function startPythonWorker(init: WorkerInit): WorkerProcess {
+  return spawnWorker("python3", ["-m", "hearth.runtime"], { PYTHONPATH: PYTHON_SDK, PYTHONDONTWRITEBYTECODE: "1" }, init);
+}
+
+function spawnWorker(command: string, args: string[], runtimeEnv: Record<string, string>, init: WorkerInit): WorkerProcess {
   let err = "";
-  const proc = spawn(process.execPath, [MAIN, "worker"], {
+  const proc = spawn(command, args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: {
       PATH: process.env["PATH"] ?? "",
+      ...runtimeEnv,
       HEARTH_MODE: "warm",
       HEARTH_HANDLER: init.handler,
       HEARTH_FUNCTION: init.fn,

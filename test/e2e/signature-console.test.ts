@@ -4,15 +4,13 @@
 // token only.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { fileURLToPath } from "node:url";
 import { workerToken } from "../../src/auth/worker-token.ts";
 import { createClient } from "../../src/client/index.ts";
 import { StaticCatalog } from "../../src/gateway/catalog.ts";
-import { MAIN, startGateway, startWorker, until, E2E_HANDLERS, type TestGateway, type WorkerProcess } from "./harness.ts";
+import { MAIN, startGateway, startPythonWorker, startWorker, until, type TestGateway, type WorkerProcess } from "./harness.ts";
 
-const SDK = fileURLToPath(new URL("../../sdk/python/", import.meta.url));
 const TOKEN = "console-e2e-token";
 // The worker API is closed without a signing key: workers present their Function's token.
 const KEY = "console-e2e-signing-key";
@@ -30,43 +28,6 @@ const catalog = new StaticCatalog([
   { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "painter-readme", namespace: "default" }, data: { "README.md": "## From a ConfigMap" } },
   { apiVersion: "hearth.dev/v1alpha1", kind: "Workflow", metadata: { name: "flow", namespace: "default" }, spec: { start: "a", steps: [{ name: "a", functionRef: { name: "painter-node" }, next: ["b"] }, { name: "b", functionRef: { name: "painter-py" } }] } },
 ]);
-
-function startPythonWorker(gatewayUrl: string, fn: string, handler: string): WorkerProcess {
-  let err = "";
-  const proc = spawn("python3", ["-m", "hearth.runtime"], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: {
-      PATH: process.env["PATH"] ?? "",
-      PYTHONPATH: SDK,
-      PYTHONDONTWRITEBYTECODE: "1",
-      HEARTH_MODE: "warm",
-      HEARTH_HANDLER: handler,
-      HEARTH_FUNCTION: fn,
-      HEARTH_GATEWAY_URL: gatewayUrl,
-      HEARTH_CODE_PATH: E2E_HANDLERS,
-      HEARTH_HEALTH_PORT: "0",
-      HEARTH_WORKER_ID: "py-1",
-      HEARTH_WORKER_TOKEN: tokenFor(fn),
-      HEARTH_HEARTBEAT_MS: "250",
-    },
-  });
-  proc.stderr?.setEncoding("utf8");
-  proc.stderr?.on("data", (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
-  return {
-    proc,
-    exited,
-    stderr: () => err,
-    stop: async () => {
-      if (proc.exitCode === null) proc.kill("SIGTERM");
-      return exited;
-    },
-    kill: async () => {
-      if (proc.exitCode === null) proc.kill("SIGKILL");
-      return exited;
-    },
-  };
-}
 
 interface FunctionDoc {
   title: string;
@@ -88,7 +49,7 @@ describe("handler signature and console API", () => {
     gw = await startGateway([{ name: "painter-node" }, { name: "painter-py" }, { name: "schema-node" }, { name: "silent" }], { catalog, auth: { callerTokens: [TOKEN], workerSigningKey: KEY } });
     workers.push(startWorker({ gatewayUrl: gw.gateway.url, fn: "default/painter-node", handler: "painter:Painter", env: { HEARTH_WORKER_TOKEN: tokenFor("default/painter-node") } }));
     workers.push(startWorker({ gatewayUrl: gw.gateway.url, fn: "default/schema-node", handler: "painter:withSchema", env: { HEARTH_WORKER_TOKEN: tokenFor("default/schema-node") } }));
-    workers.push(startPythonWorker(gw.gateway.url, "default/painter-py", "painter:Painter"));
+    workers.push(startPythonWorker({ gatewayUrl: gw.gateway.url, fn: "default/painter-py", handler: "painter:Painter", env: { HEARTH_WORKER_TOKEN: tokenFor("default/painter-py") } }));
   });
 
   after(async () => {
