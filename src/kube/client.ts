@@ -10,7 +10,7 @@ import type { Clock } from "./clock.ts";
 import { KubeError, statusFromResponse, toStatus } from "./errors.ts";
 import type { Connection } from "./kubeconfig.ts";
 import type { KubeObject } from "./objects.ts";
-import { apiVersionOf, resourcePath, type ResourceType } from "./resources.ts";
+import { apiVersionOf, METADATA_LIST_ACCEPT, METADATA_WATCH_ACCEPT, resourcePath, type ResourceType } from "./resources.ts";
 import { TokenBucket } from "./ratelimit.ts";
 
 export interface TransportOptions {
@@ -35,6 +35,8 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
+  /** Accept header; default application/json. */
+  accept?: string;
   signal?: AbortSignal | undefined;
   verb: Verb;
   /** Resource label for metrics, e.g. "deployments" or "functions/status". */
@@ -107,7 +109,7 @@ export class Transport {
   }
 
   private async open(method: string, path: string, opts: RequestOptions, watch: boolean, signal: AbortSignal): Promise<http.IncomingMessage> {
-    const headers: Record<string, string> = { ...(await this.connection.headers()), accept: "application/json", "user-agent": this.userAgent };
+    const headers: Record<string, string> = { ...(await this.connection.headers()), accept: opts.accept ?? "application/json", "user-agent": this.userAgent };
     let payload: Buffer | undefined;
     if (opts.body !== undefined) {
       payload = Buffer.from(typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body));
@@ -293,6 +295,7 @@ export class KubeClient {
         verb: "list",
         resource: r.plural,
         signal: opts.signal,
+        ...(r.metadataOnly === true ? { accept: METADATA_LIST_ACCEPT } : {}),
         query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit ?? 500, continue: cont },
       });
       const page = listEnvelope.parse(raw);
@@ -423,6 +426,7 @@ export class KubeClient {
       {
         verb: "watch",
         resource: r.plural,
+        ...(r.metadataOnly === true ? { accept: METADATA_WATCH_ACCEPT } : {}),
         query: {
           watch: 1,
           allowWatchBookmarks: true,

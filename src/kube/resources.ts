@@ -12,7 +12,17 @@ export interface ResourceType<T extends KubeObject = KubeObject> {
   namespaced: boolean;
   /** Parses one object from the wire; fields not in the schema are dropped. */
   schema: z.ZodType<T>;
+  /**
+   * Lists and watches ask for PartialObjectMetadata only (the Accept header below): the
+   * apiserver sends names, labels, annotations and owners, never data (a Secret's values stay
+   * out of the process). Gets and writes are unaffected.
+   */
+  metadataOnly?: boolean;
 }
+
+/** Accept headers of a metadata-only list / watch (meta.k8s.io/v1 PartialObjectMetadata). */
+export const METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+export const METADATA_WATCH_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
 export function apiVersionOf(r: { group: string; version: string }): string {
   return r.group === "" ? r.version : `${r.group}/${r.version}`;

@@ -18,6 +18,11 @@ export const ANNOTATIONS = {
   configHash: "hearth.dev/config-hash",
   /** Hash of the last applied object, to skip applies that would change nothing. */
   appliedHash: "hearth.dev/applied-hash",
+  /**
+   * On a worker-token Secret: a hash of its token. The operator watches Secrets metadata-only
+   * (their values never reach it) and tells a current token from a stale one by this hash.
+   */
+  tokenHash: "hearth.dev/token-hash",
 } as const;
 
 export const MANAGED_BY = "hearth";

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { it } from "node:test";
 import { parseMetrics } from "../support/operator.ts";
+import { toolPath } from "../support/tools.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
 import {
   condition,
@@ -143,7 +144,7 @@ it("autoscaler: external and kubectl scale leave the built-in autoscaler silent;
   assert.equal((await deploymentReplicas(client, ns, "ext")).spec, 0);
 
   // kubectl scale through the scale subresource; the Deployment follows, the tasks complete.
-  const { stdout } = await run("kubectl", ["--kubeconfig", kubeconfig, "-n", ns, "scale", "function/ext", "--replicas=2"]);
+  const { stdout } = await run(toolPath("kubectl"), ["--kubeconfig", kubeconfig, "-n", ns, "scale", "function/ext", "--replicas=2"]);
   assert.match(stdout, /scaled/);
   await waitFor(async () => (await deploymentReplicas(client, ns, "ext")).spec === 2, { timeoutMs: 30_000, what: "Deployment follows kubectl scale" });
   for (const id of ids) assert.equal((await waitTask(gateway.url, id, "90s")).status, "succeeded");
@@ -151,7 +152,7 @@ it("autoscaler: external and kubectl scale leave the built-in autoscaler silent;
   const ext = await getFunction(client, ns, "ext");
   assert.equal(ext?.spec?.warmPool?.replicas, 2, "kubectl's value stands");
   assert.ok(!(ext?.metadata?.managedFields ?? []).some((m) => m.manager === "hearth-autoscaler" && JSON.stringify(m.fieldsV1).includes("f:replicas")), "the autoscaler never owned replicas");
-  const { stdout: got } = await run("kubectl", ["--kubeconfig", kubeconfig, "-n", ns, "get", "fn", "ext"]);
+  const { stdout: got } = await run(toolPath("kubectl"), ["--kubeconfig", kubeconfig, "-n", ns, "get", "fn", "ext"]);
   assert.match(got, /DESIRED/);
   assert.match(got, /QUEUE/);
 

@@ -5,12 +5,13 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { chartToolPath } from "../support/chart-tools.ts";
+import { toolPath } from "../support/tools.ts";
 
 const kubeconfig = process.env["HEARTH_KUBECONFIG"] ?? "";
 const namespace = `asm-${process.pid}`;
 
 function kubectl(args: string[], input?: string) {
-  return spawnSync("kubectl", ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", input });
+  return spawnSync(toolPath("kubectl"), ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", input });
 }
 
 describe("autoscaling examples", { timeout: 1_800_000 }, () => {

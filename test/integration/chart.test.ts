@@ -3,7 +3,9 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { parse } from "yaml";
 import { parseOperatorConfig } from "../../src/operator/config.ts";
@@ -15,13 +17,14 @@ const namespace = `chart-${process.pid}`;
 function render(...sets: string[]): string {
   return execFileSync(
     toolPath("helm"),
-    ["template", "hearth", "charts/hearth", "--namespace", namespace, "--kube-version", "1.34.4", ...sets.flatMap((s) => ["--set", s])],
+    // No --kube-version: the project's helm is built with upstream's version ldflags.
+    ["template", "hearth", "charts/hearth", "--namespace", namespace, ...sets.flatMap((s) => ["--set", s])],
     { encoding: "utf8" },
   );
 }
 
 function kubectl(args: string[], input?: string) {
-  return spawnSync("kubectl", ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", input });
+  return spawnSync(toolPath("kubectl"), ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", input });
 }
 
 type Doc = { kind?: string; metadata?: { name?: string }; data?: Record<string, string>; rules?: { apiGroups?: string[]; resources?: string[]; verbs?: string[] }[] };
@@ -41,7 +44,7 @@ describe("Helm chart", () => {
   });
 
   it("passes helm lint", () => {
-    const lint = spawnSync(toolPath("helm"), ["lint", "charts/hearth", "--kube-version", "1.34.4"], { encoding: "utf8" });
+    const lint = spawnSync(toolPath("helm"), ["lint", "charts/hearth"], { encoding: "utf8" });
     assert.equal(lint.status, 0, lint.stdout + lint.stderr);
   });
 
@@ -50,12 +53,14 @@ describe("Helm chart", () => {
     ["no gateway persistence, one operator", ["gateway.persistence.enabled=false", "operator.replicas=1"]],
     ["gateway disabled, MIG strategy", ["gateway.enabled=false", "config.gpu.strategy=mig"]],
     ["existing secrets", ["signingKeySecret=my-key", "gateway.callerTokensSecret=my-tokens"]],
+    ["watched namespaces (namespaced Roles)", [`operator.watchNamespaces={${namespace}}`]],
   ];
   for (const [name, sets] of variants) {
     it(`renders and passes a server-side dry-run: ${name}`, () => {
       const yaml = render(...sets);
       const kinds = docs(yaml).map((d) => d.kind);
       assert.ok(kinds.includes("Deployment") && kinds.includes("ClusterRole") && kinds.includes("ServiceAccount"));
+      assert.equal(kinds.includes("Role") && kinds.includes("RoleBinding"), true);
       const dry = kubectl(["apply", "--dry-run=server", "-n", namespace, "-f", "-"], yaml);
       assert.equal(dry.status, 0, dry.stderr);
     });
@@ -89,6 +94,33 @@ describe("Helm chart", () => {
         }
       }
     }
+  });
+
+  it("assumes the control plane's Kubernetes minor without a cluster (helm built with upstream's version ldflags)", () => {
+    const v = spawnSync(toolPath("helm"), ["version", "--template", "{{.Version}}"], { encoding: "utf8" });
+    assert.match(v.stdout, /^v3\.\d+\.\d+$/, "helm reports its release version");
+    const chart = mkdtempSync(join(tmpdir(), "hearth-caps-"));
+    try {
+      mkdirSync(join(chart, "templates"));
+      writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: caps\nversion: 0.1.0\n");
+      writeFileSync(join(chart, "templates", "caps.yaml"), "kubeVersion: {{ .Capabilities.KubeVersion.Version }}\n");
+      const out = execFileSync(toolPath("helm"), ["template", "x", chart], { encoding: "utf8" });
+      const controlPlaneMinor = /k8s-v1\.(\d+)\./.exec(toolPath("helm"))?.[1];
+      assert.ok(controlPlaneMinor !== undefined);
+      assert.match(out, new RegExp(`kubeVersion: v1\\.${controlPlaneMinor}\\.`));
+    } finally {
+      rmSync(chart, { recursive: true, force: true });
+    }
+  });
+
+  it("with watchNamespaces grants the operator no cluster-wide role, only a Role per watched namespace", () => {
+    const out = docs(render("operator.watchNamespaces={team-a,team-b}"));
+    assert.equal(out.find((d) => d.kind === "ClusterRole" && d.metadata?.name === "hearth-operator"), undefined);
+    assert.equal(out.find((d) => d.kind === "ClusterRoleBinding" && d.metadata?.name === "hearth-operator"), undefined);
+    const roles = out.filter((d) => d.kind === "Role" && d.metadata?.name === "hearth-operator").map((d) => (d as { metadata?: { namespace?: string } }).metadata?.namespace);
+    assert.deepEqual(roles.sort(), ["team-a", "team-b"]);
+    const gatewayCluster = out.find((d) => d.kind === "ClusterRole" && d.metadata?.name === "hearth-gateway");
+    assert.deepEqual((gatewayCluster?.rules ?? []).flatMap((r) => r.resources ?? []).sort(), ["subjectaccessreviews", "tokenreviews"]);
   });
 
   it("never lets the operator write Nodes, nor Pods beyond a patch (the autoscaler's pod-deletion-cost)", () => {

@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FunctionStatus } from "../../src/api/v1alpha1/index.ts";
 import { workerToken } from "../../src/auth/worker-token.ts";
+import { cachedSecrets } from "../../src/controllers/function/controller.ts";
 import { currentStatus, parseFunction, planObjects, planStatus, type ObjectsInput } from "../../src/controllers/function/plan.ts";
 import { observePool, podProblem } from "../../src/controllers/function/observe.ts";
 import { statusChanged, transitionEvents } from "../../src/controllers/function/status.ts";
 import { deployment as deploymentSchema, pod as podSchema, secret as secretSchema, unstructured, type Deployment, type Pod, type Secret } from "../../src/kube/objects.ts";
 import { workloadConfigSchema } from "../../src/workload/config.ts";
+import { stableHash } from "../../src/workload/hash.ts";
+import { ANNOTATIONS } from "../../src/workload/labels.ts";
 import { aFunction, type FunctionBuilder } from "../support/function-builder.ts";
 
 const KEY = "signing-key-for-unit-tests";
@@ -32,7 +35,8 @@ function deploymentFrom(body: unknown, status: Record<string, unknown> = {}, man
 }
 
 function secretFor(uid = "uid-1", token = workerToken(KEY, "default", "echo")): Secret {
-  return secretSchema.parse({ metadata: { name: "echo-worker", namespace: "default", ownerReferences: owner(uid) }, data: { token: Buffer.from(token).toString("base64") } });
+  // The operator caches Secret metadata only; the token-hash annotation stands for the token.
+  return secretSchema.parse({ metadata: { name: "echo-worker", namespace: "default", ownerReferences: owner(uid), annotations: { [ANNOTATIONS.tokenHash]: stableHash(token) } } });
 }
 
 function aPod(name: string, status: Record<string, unknown>): Pod {
@@ -357,5 +361,32 @@ describe("observePool", () => {
   it("OOMKilled says to raise memory", () => {
     const p = aPod("oom", { containerStatuses: [{ name: "worker", ready: false, restartCount: 1, lastState: { terminated: { exitCode: 137, reason: "OOMKilled" } } }] });
     assert.match(podProblem(p)?.message ?? "", /raise spec\.resources\.memory/);
+  });
+});
+
+describe("cached worker Secrets (metadata-only)", () => {
+  const base = { name: "echo-worker", namespace: "default", labels: { "app.kubernetes.io/managed-by": "hearth" }, annotations: { [ANNOTATIONS.tokenHash]: "abc", other: "x" } };
+  const parse = (metadata: Record<string, unknown>): Secret => cachedSecrets.schema.parse({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata });
+
+  it("asks the apiserver for metadata only", () => {
+    assert.equal(cachedSecrets.metadataOnly, true);
+  });
+
+  it("keeps only the token hash of our Secrets, and nothing of anyone else's", () => {
+    assert.deepEqual(parse(base).metadata.annotations, { [ANNOTATIONS.tokenHash]: "abc" });
+    assert.equal(parse({ ...base, labels: {} }).metadata.annotations, undefined);
+    assert.equal(parse(base).data, undefined);
+  });
+
+  it("drops the hash when another field manager wrote the token, so the plan re-applies it", () => {
+    const managedFields = [
+      { manager: "hearth-function-controller", operation: "Apply", fieldsV1: { "f:data": { "f:token": {} } } },
+      { manager: "kubectl-edit", operation: "Update", fieldsV1: { "f:data": { "f:token": {} } } },
+    ];
+    assert.equal(parse({ ...base, managedFields }).metadata.annotations, undefined);
+    const labelsOnly = [{ manager: "kubectl-label", operation: "Update", fieldsV1: { "f:metadata": { "f:labels": {} } } }];
+    assert.deepEqual(parse({ ...base, managedFields: labelsOnly }).metadata.annotations, { [ANNOTATIONS.tokenHash]: "abc" });
+    const p = planObjects(input(aFunction(), { secret: parse({ ...base, ownerReferences: owner("uid-1"), managedFields }) }));
+    assert.ok(p.applySecret !== undefined);
   });
 });

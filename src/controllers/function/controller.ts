@@ -2,17 +2,19 @@
 // server-side apply under one field manager, write status only when it changed, and record
 // Events for transitions. Level-triggered: a crash anywhere converges on the next reconcile.
 import type { Logger } from "pino";
+import { z } from "zod";
 import { API_VERSION, GROUP } from "../../api/v1alpha1/common.ts";
 import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import type { Informer } from "../../kube/informer.ts";
-import { deployment as deploymentSchema, fingerprint as fnv, ownerKeys, pod as podSchema, secret as secretSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
+import { deployment as deploymentSchema, fingerprint as fnv, meta, ownerKeys, pod as podSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { deployments, hearthFunctions, pods, resourceType, secrets } from "../../kube/resources.ts";
 import type { ControllerContext, Manager, RegisteredController } from "../../operator/manager.ts";
 import { watch } from "../../operator/manager.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { ANNOTATIONS, LABELS, MANAGED_BY } from "../../workload/labels.ts";
+import { WORKER_TOKEN_KEY } from "../../workload/render.ts";
 import { functionsCache } from "../shared.ts";
 import { CONTROLLER_NAME, deploymentName, FIELD_MANAGER, workerSecretName } from "./names.ts";
 import { FunctionMetrics } from "./metrics.ts";
@@ -36,18 +38,33 @@ export interface FunctionControllerOptions {
   resyncMs?: number;
 }
 
+/** Whether a managedFields entry claims a Secret's `data.token`. */
+function claimsToken(entry: { fieldsV1?: unknown }): boolean {
+  const f = entry.fieldsV1;
+  if (typeof f !== "object" || f === null || !("f:data" in f)) return false;
+  const data = (f as Record<string, unknown>)["f:data"];
+  return typeof data === "object" && data !== null && `f:${WORKER_TOKEN_KEY}` in data;
+}
+
 /**
- * Secrets of the watched namespaces, with the data of all but ours dropped: the cache must know
- * every name (to never take over someone else's Secret) but needs only our tokens.
+ * Secrets of the watched namespaces, METADATA ONLY (PartialObjectMetadata list/watch): the cache
+ * must know every name (to never take over someone else's Secret) but no Secret's value ever
+ * reaches the operator. Ours carry a token-hash annotation; when another field manager has
+ * written our token (a `kubectl edit`), the hash is dropped from the cached view, so the plan
+ * re-applies the right token.
  */
-const cachedSecrets = resourceType({
+export const cachedSecrets = resourceType({
   ...secrets,
-  schema: secretSchema.transform((s): Secret => {
-    const { labels, annotations: _a, creationTimestamp: _c, ...metadata } = s.metadata;
-    // Only our token is read (and the owner, to refuse Secrets that are not ours).
-    const token = labels?.[LABELS.managedBy] === MANAGED_BY ? s.data?.["token"] : undefined;
-    return token !== undefined ? { metadata, data: { token } } : { metadata };
-  }),
+  metadataOnly: true,
+  schema: z
+    .object({ metadata: meta.extend({ managedFields: z.array(z.looseObject({ manager: z.string().optional(), fieldsV1: z.unknown().optional() })).optional() }) })
+    .transform((s): Secret => {
+      const { labels, annotations, creationTimestamp: _c, managedFields, ...metadata } = s.metadata;
+      const ours = labels?.[LABELS.managedBy] === MANAGED_BY;
+      const hash = ours ? annotations?.[ANNOTATIONS.tokenHash] : undefined;
+      const foreign = (managedFields ?? []).some((e) => e.manager !== FIELD_MANAGER && claimsToken(e));
+      return hash !== undefined && !foreign ? { metadata: { ...metadata, annotations: { [ANNOTATIONS.tokenHash]: hash } } } : { metadata };
+    }),
 });
 
 /**
@@ -177,7 +194,7 @@ export class FunctionController {
         }),
         watch(this.deployments, FUNCTION_OWNER, { update: (a, b) => deploymentView(a) !== deploymentView(b) }),
         watch(this.secrets, FUNCTION_OWNER, {
-          update: (a, b) => a.data?.["token"] !== b.data?.["token"] || JSON.stringify(a.metadata.ownerReferences) !== JSON.stringify(b.metadata.ownerReferences),
+          update: (a, b) => a.metadata.annotations?.[ANNOTATIONS.tokenHash] !== b.metadata.annotations?.[ANNOTATIONS.tokenHash] || JSON.stringify(a.metadata.ownerReferences) !== JSON.stringify(b.metadata.ownerReferences),
         }),
         // Ready counts come from the Deployment; pods only matter for the problems they show.
         watch(this.pods, functionLabelKey, { add: (p) => problemOf(p) !== "", update: (a, b) => problemOf(a) !== problemOf(b), delete: (p) => problemOf(p) !== "" }),

@@ -12,8 +12,8 @@ import { deploymentName, workerSecretName } from "./names.ts";
 
 export interface DesiredObjects {
   secret: ApplyObject;
-  /** base64 of the token, to compare with the cached Secret's data. */
-  tokenData: string;
+  /** Hash of the token, in the Secret's token-hash annotation (the cache holds Secret metadata only). */
+  tokenHash: string;
   deployment: ApplyObject;
   /** Hash of the Deployment body, also stored in its applied-hash annotation. */
   deploymentHash: string;
@@ -52,8 +52,9 @@ export function desiredObjects(fn: HearthFunction, config: WorkloadConfig, opts:
   const namespace = fn.metadata.namespace ?? "default";
   const token = workerToken(opts.signingKey, namespace, name);
   const tokenData = Buffer.from(token).toString("base64");
+  const tokenHash = stableHash(token);
   const secret: ApplyObject = {
-    metadata: { name: workerSecretName(name), namespace, labels: ownedLabels(name), ownerReferences: [ownerReference(fn)] },
+    metadata: { name: workerSecretName(name), namespace, labels: ownedLabels(name), annotations: { [ANNOTATIONS.tokenHash]: tokenHash }, ownerReferences: [ownerReference(fn)] },
     type: "Opaque",
     data: { [WORKER_TOKEN_KEY]: tokenData },
   };
@@ -63,7 +64,7 @@ export function desiredObjects(fn: HearthFunction, config: WorkloadConfig, opts:
     workerSecretName: workerSecretName(name),
     // The token reaches pods through a Secret reference, which does not roll pods when it
     // changes: fold it into the config hash so that a new signing key rolls the pool.
-    hashInputs: { token: stableHash(token) },
+    hashInputs: { token: tokenHash },
   });
   if (!rendered.ok) return rendered;
 
@@ -87,5 +88,5 @@ export function desiredObjects(fn: HearthFunction, config: WorkloadConfig, opts:
     },
     spec,
   };
-  return { ok: true, objects: { secret, tokenData, deployment, deploymentHash, configHash: rendered.configHash, gpu: rendered.gpu } };
+  return { ok: true, objects: { secret, tokenHash, deployment, deploymentHash, configHash: rendered.configHash, gpu: rendered.gpu } };
 }

@@ -6,7 +6,6 @@ import type { ApplyObject } from "../../kube/client.ts";
 import { controllerOf, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { ANNOTATIONS, workerSelector } from "../../workload/labels.ts";
-import { WORKER_TOKEN_KEY } from "../../workload/render.ts";
 import { desiredObjects, type DesiredObjects } from "./desired.ts";
 import { deploymentName, endpointOf, workerSecretName } from "./names.ts";
 import { gpuAwareProblems, observePool } from "./observe.ts";
@@ -96,7 +95,8 @@ export function planObjects(input: ObjectsInput): ObjectsPlan {
   }
   plan.desired = desired.objects;
 
-  const secretCurrent = secret !== undefined && secret.data?.[WORKER_TOKEN_KEY] === desired.objects.tokenData;
+  // The cache holds Secret metadata only: the token-hash annotation says which token is in it.
+  const secretCurrent = secret !== undefined && secret.metadata.annotations?.[ANNOTATIONS.tokenHash] === desired.objects.tokenHash;
   if (!secretCurrent) plan.applySecret = desired.objects.secret;
 
   const hashCurrent = deployment?.metadata.annotations?.[ANNOTATIONS.appliedHash] === desired.objects.deploymentHash;
