@@ -336,8 +336,10 @@ export class GatewayServer {
     const overrides = taskOverridesOf(query, fn);
     const body = await readBody(req, this.limits.maxInputBytes);
     const { input, encoding } = decodeInput(body, req.headers["content-type"], fn);
-    // Resolves once the task is durable; a failed commit is a 503 and the task never runs.
-    const { task, repeat } = await (this.o.cache?.submit(fn, input, encoding, { idempotencyKey, ...overrides }) ?? this.o.engine.submit(fn, input, encoding, { idempotencyKey, ...overrides }));
+    // :push resolves once the task is durable (a failed commit is a 503 and the task never runs);
+    // :run is dispatched at once and its row commits with its outcome (engine dispatchAtOnce).
+    const opts = { idempotencyKey, ...overrides, dispatchAtOnce: kind === "run" };
+    const { task, repeat } = await (this.o.cache?.submit(fn, input, encoding, opts) ?? this.o.engine.submit(fn, input, encoding, opts));
     if (task.isolated === true && task.cached !== true && !repeat) await this.o.isolated?.dispatch(task);
     const idHeader = { "hearth-task-id": task.id };
     if (kind === "push") {

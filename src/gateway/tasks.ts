@@ -40,6 +40,8 @@ export interface Task extends TaskRow {
   isolated?: true;
   /** Why a queued isolated task waits (its pod is Unschedulable, say); in memory only. */
   waiting?: TaskWaiting | undefined;
+  /** A :run task dispatched before its row was staged: stages it if it is still running then (see dispatchAtOnce). */
+  stageTimer?: TimerHandle | undefined;
 }
 
 export interface TaskWaiting {
@@ -62,6 +64,12 @@ interface Finishing {
 /** What a caller may set per task (a hearth.dev Job's own timeoutSeconds and retries). */
 export interface SubmitOptions extends TaskPolicy {
   idempotencyKey?: string | undefined;
+  /**
+   * The caller waits for the outcome on its connection (`:run`): the task is queued at once and
+   * its row commits with its outcome (one commit per run instead of two). Ignored with an
+   * idempotency key (the key must be durable first) and for isolated calls.
+   */
+  dispatchAtOnce?: boolean | undefined;
 }
 
 export interface TaskPolicy {
@@ -168,6 +176,8 @@ export interface EngineOptions {
   idempotencyWindowMs?: number;
   /** Wait before committing again an outcome whose commit failed. Default 1 s. */
   commitRetryMs?: number;
+  /** A `:run` task still unfinished this long after it was dispatched has its row committed. Default 20 ms. */
+  runStageMs?: number;
   /** Told when a function's queue, leases or workers changed (the demand stream, demand.ts). */
   onChange?: (functionKey: string, what: DemandChange) => void;
 }
@@ -243,6 +253,7 @@ export class TaskEngine {
     const q = this.queue(functionKey(fn.namespace, fn.name));
     if (q.queued + q.submitting >= this.maxQueue) throw new EngineError("QueueFull", `function ${q.key} has ${q.queued} queued tasks (limit ${this.maxQueue})`);
     const task = this.newTask(fn, input, encoding, opts);
+    if (opts.dispatchAtOnce === true && key === undefined && task.isolated !== true) return Promise.resolve({ task: this.dispatchAtOnce(q, task), repeat: false });
     const now = task.createdAt;
     this.save(task);
     if (key !== undefined) this.store.saveKey({ namespace: fn.namespace, name: fn.name, key, taskId: task.id, inputHash, createdAt: now });
@@ -263,6 +274,23 @@ export class TaskEngine {
     );
     if (key !== undefined) this.submitting.set(submittingKey(fn, key), { task, inputHash, done });
     return done.then((t) => ({ task: t, repeat: false }));
+  }
+
+  /**
+   * A task whose caller waits for it on the connection (`:run`): queued at once, no commit first.
+   * Its row is staged when it ends (the outcome's commit writes it whole: one fsync per run) or,
+   * if it is still unfinished after `runStageMs`, then, so a longer task survives a restart as
+   * before. The outcome is still visible only once committed. A gateway that dies before the
+   * row's commit loses a task nobody was told about: the caller's connection drops with it.
+   */
+  private dispatchAtOnce(q: FunctionQueue, task: Task): Task {
+    this.active.set(task.id, task);
+    this.enqueue(q, task, false);
+    task.stageTimer = this.clock.setTimer(this.opts.runStageMs ?? 20, () => {
+      task.stageTimer = undefined;
+      if (task.finishing === undefined && this.active.get(task.id) === task) this.save(task);
+    });
+    return task;
   }
 
   /** Records a task that is already done: its output came from the result cache. */
@@ -901,6 +929,8 @@ export class TaskEngine {
     const done = new Promise<Task>((r) => (resolve = r));
     task.finishing = { status, error, output, finishedAt: this.clock.now(), runMs, leaseId, done, resolve };
     task.lease = undefined;
+    task.stageTimer?.cancel();
+    task.stageTimer = undefined;
     this.commitFinish(task);
     return done;
   }

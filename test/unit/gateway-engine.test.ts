@@ -268,6 +268,34 @@ describe("TaskEngine", () => {
     assert.equal(store.get(task.id)?.output, "20");
   });
 
+  it("a :run task (dispatchAtOnce) is leased before any commit and costs one commit, its outcome's", async () => {
+    const { engine, settings, store, clock } = setup({}, { runStageMs: 20 });
+    const commits: number[] = [];
+    (store as unknown as { opts: { onCommit: (rows: number) => void } }).opts.onCommit = (rows) => commits.push(rows);
+    const { task } = await engine.submit(settings, "1", "json", { dispatchAtOnce: true });
+    const [g] = await engine.lease(settings, "w1", 1, 0);
+    assert.equal(g?.id, task.id, "leased at once");
+    assert.equal(store.get(task.id), undefined, "nothing staged yet");
+    assert.ok(g !== undefined);
+    const done = await engine.complete(task.id, g.leaseId, "2");
+    assert.equal(done.status, "succeeded");
+    assert.deepEqual(commits, [1], "one commit holds the whole row");
+    assert.equal(store.get(task.id)?.status, "succeeded");
+    await clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(commits, [1], "the stage timer was dropped");
+
+    // A longer one is staged after runStageMs (it survives a restart like any task).
+    const long = (await engine.submit(settings, "3", "json", { dispatchAtOnce: true })).task;
+    await engine.lease(settings, "w1", 1, 0);
+    await clock.advance(20);
+    await store.committed();
+    assert.equal(store.get(long.id)?.status, "running", "staged (a restart queues it again)");
+    // With an idempotency key the key (and so the task) commits first, as for :push.
+    const keyed = (await engine.submit(settings, "4", "json", { dispatchAtOnce: true, idempotencyKey: "k" })).task;
+    assert.equal(store.get(keyed.id)?.status, "queued");
+  });
+
   it("honours a task's own timeoutSeconds and retry policy over the Function's", async () => {
     const { engine, settings, clock } = setup({ timeoutSeconds: 10 });
     const { task } = await engine.submit(settings, "1", "json", { timeoutSeconds: 3, retries: { ...RETRY3, maxRetries: 1 } });
