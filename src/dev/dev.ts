@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { stringify } from "yaml";
 import { allCrds } from "../api/crd.ts";
+import { callerClusterRoles } from "../auth/cluster-roles.ts";
 import { SystemClock } from "../kube/clock.ts";
 import { createClient, type KubeClient } from "../kube/client.ts";
 import { fromKubeconfigFile } from "../kube/kubeconfig.ts";
@@ -19,6 +20,9 @@ import { prefixLines, stopProcessGroup } from "./child-io.ts";
 import { LocalRunner } from "./runner.ts";
 import { FAKE_POD_ANNOTATIONS, FAKE_RUN_EXTERNAL } from "../devcluster/annotations.ts";
 
+const clusterRoleResource = untyped({ group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false });
+/** The chart's default release name: dev mode's ClusterRoles carry the names a cluster's have. */
+export const DEV_ROLE_PREFIX = "hearth";
 const crdResource = untyped({ group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false });
 
 export interface DevOptions {
@@ -112,12 +116,22 @@ export async function startDev(opts: DevOptions): Promise<DevEnvironment> {
   const client = createClient({ connection: await fromKubeconfigFile(opts.kubeconfig), clock: new SystemClock(), fieldManager: "hearth-dev" });
   log.info("installing the Hearth CRDs");
   for (const crd of allCrds()) await client.apply(crdResource, crd as { metadata: { name: string } });
+  // The chart's caller ClusterRoles (hearth-edit, -view, -invoker): Kubernetes tokens work here as
+  // in a cluster, so a team's RoleBinding can be tried locally.
+  log.info("installing the Hearth caller ClusterRoles (hearth-edit, hearth-view, hearth-invoker)");
+  for (const role of callerClusterRoles(DEV_ROLE_PREFIX, { "app.kubernetes.io/part-of": "hearth", "app.kubernetes.io/managed-by": "hearth-dev" })) {
+    try {
+      await client.apply(clusterRoleResource, { ...role });
+    } catch (err) {
+      log.warn({ err, role: role.metadata.name }, "cannot install a caller ClusterRole (Kubernetes tokens will need your own RBAC)");
+    }
+  }
 
   const gatewayURL = `http://127.0.0.1:${opts.gatewayPort}`;
   const nsFlags = opts.namespaces.map((n) => `--namespace=${n}`);
   const gateway = startChild(
     "gateway",
-    ["gateway", `--port=${opts.gatewayPort}`, "--host=127.0.0.1", `--store=${join(opts.stateDir, "gateway.db")}`, `--kubeconfig=${opts.kubeconfig}`, `--worker-signing-key-file=${signingKeyFile}`, `--caller-tokens-file=${tokensFile}`, ...nsFlags],
+    ["gateway", `--port=${opts.gatewayPort}`, "--host=127.0.0.1", `--store=${join(opts.stateDir, "gateway.db")}`, `--kubeconfig=${opts.kubeconfig}`, `--worker-signing-key-file=${signingKeyFile}`, `--caller-tokens-file=${tokensFile}`, "--kubernetes-auth=on", ...nsFlags],
     opts,
   );
   const configFile = join(opts.stateDir, "operator.yaml");

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { parse } from "yaml";
+import { callerClusterRoles } from "../../src/auth/cluster-roles.ts";
 import { parseOperatorConfig } from "../../src/operator/config.ts";
 import { toolPath } from "../support/tools.ts";
 
@@ -110,6 +111,16 @@ describe("Helm chart", () => {
       assert.match(out, new RegExp(`kubeVersion: v1\\.${controlPlaneMinor}\\.`));
     } finally {
       rmSync(chart, { recursive: true, force: true });
+    }
+  });
+
+  it("installs the same caller ClusterRoles as dev mode (src/auth/cluster-roles.ts)", () => {
+    const out = docs(render());
+    for (const want of callerClusterRoles("hearth")) {
+      const got = out.find((d) => d.kind === "ClusterRole" && d.metadata?.name === want.metadata.name) as (Doc & { metadata?: { labels?: Record<string, string> } }) | undefined;
+      assert.ok(got !== undefined, `ClusterRole ${want.metadata.name}`);
+      assert.deepEqual(got.rules, want.rules, want.metadata.name);
+      for (const [k, v] of Object.entries(want.metadata.labels)) assert.equal(got.metadata?.labels?.[k], v, `${want.metadata.name} label ${k}`);
     }
   });
 

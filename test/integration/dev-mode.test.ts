@@ -3,7 +3,7 @@
 // the TypeScript client calls it through the gateway. setup() state survives across calls.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,6 +12,7 @@ import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient } from "../../src/client/index.ts";
 import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
+import { toolPath } from "../support/tools.ts";
 
 type Condition = { type: string; status: string };
 
@@ -99,6 +100,32 @@ it("hearth dev serves the echo example from real worker processes", { timeout: 2
   assert.equal(done.output?.message, "Hello, Job!");
   assert.equal(done.invocation, "warm");
   assert.ok(done.taskId !== undefined);
+
+  // A team's access, as in a cluster: dev mode installed the chart's caller ClusterRoles and its
+  // gateway takes Kubernetes tokens (TokenRequest) beside the printed dev token.
+  const kubectl = (...args: string[]): string => execFileSync(toolPath("kubectl"), ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8" }).trim();
+  for (const role of ["hearth-edit", "hearth-view", "hearth-invoker"]) assert.equal(kubectl("get", "clusterrole", role, "-o", "name"), `clusterrole.rbac.authorization.k8s.io/${role}`);
+  kubectl("-n", ns, "create", "serviceaccount", "runner");
+  const saToken = kubectl("-n", ns, "create", "token", "runner");
+  const teamClient = createClient({ url: `http://127.0.0.1:${port}`, token: saToken });
+  try {
+    await assert.rejects(teamClient.function(`${ns}/echo`).run({ name: "Team" }, { timeoutMs: 30_000 }), /403|Forbidden|forbidden|may not/);
+    kubectl("-n", ns, "create", "rolebinding", "runner-invoke", "--clusterrole=hearth-invoker", `--serviceaccount=${ns}:runner`);
+    // A cached denial lasts at most 10 s.
+    const out = await waitFor(
+      async () => {
+        try {
+          return (await teamClient.function(`${ns}/echo`).run({ name: "Team" }, { timeoutMs: 30_000 })) as { message: string };
+        } catch {
+          return undefined;
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: "the RoleBinding lets the ServiceAccount call" },
+    );
+    assert.equal(out.message, "Hello, Team!");
+  } finally {
+    teamClient.close();
+  }
 
   assert.ok(dev.pid !== undefined);
   process.kill(dev.pid, "SIGINT");

@@ -106,6 +106,11 @@ Try it (in another terminal, with the exports above):
   kubectl get fn -w                                  # READY True once the workers ran setup()
   npm run hearth -- run default/echo '{"name": "Ada"}'
 
+The gateway also accepts Kubernetes tokens, authorized by RBAC as in a cluster. A team's access:
+  kubectl create namespace team-a && kubectl -n team-a create serviceaccount runner
+  kubectl -n team-a create rolebinding runner-invoke --clusterrole=hearth-invoker --serviceaccount=team-a:runner
+  HEARTH_TOKEN=$(kubectl -n team-a create token runner) npm run hearth -- run team-a/<function> '{}'
+
 Ctrl-C stops everything.
 `;
 }
