@@ -144,7 +144,8 @@ export class Authorizer {
 
   /** Whether any caller credential at all is configured (else every call is refused). */
   get configured(): boolean {
-    return this.o.auth.insecureOpen || this.o.auth.staticTokens > 0 || this.o.kubernetes !== undefined || this.o.taskTokens !== undefined;
+    // Task tokens do not count: only a task some other caller started can hold one.
+    return this.o.auth.insecureOpen || this.o.auth.staticTokens > 0 || this.o.kubernetes !== undefined;
   }
 
   get cacheSettings(): ReviewCacheOptions {
@@ -204,13 +205,14 @@ export class Authorizer {
 
   private async identify(authorization: string | undefined): Promise<Caller> {
     const auth = this.o.auth;
-    if (auth.insecureOpen) return { kind: "open", user: "anonymous" };
     const token = bearer(authorization);
+    // A task token first, even when open: the task it starts must record its parent and depth.
+    const claims = token === undefined ? undefined : this.o.taskTokens?.(token);
+    if (claims !== undefined) return { kind: "task", user: `task:${claims.taskId}`, namespace: claims.namespace, parentTaskId: claims.taskId, depth: claims.depth };
+    if (auth.insecureOpen) return { kind: "open", user: "anonymous" };
     if (token === undefined) throw new HttpError(401, "Unauthorized", "missing bearer token (Authorization: Bearer <token>)");
     const fixed = auth.staticCaller(token);
     if (fixed !== undefined) return { kind: "static", user: fixed.user, namespaces: fixed.namespaces };
-    const claims = this.o.taskTokens?.(token);
-    if (claims !== undefined) return { kind: "task", user: `task:${claims.taskId}`, namespace: claims.namespace, parentTaskId: claims.taskId, depth: claims.depth };
     const kube = this.o.kubernetes;
     if (kube !== undefined) {
       const verdict = await this.tokens.get(digest(token), async () => {

@@ -20,6 +20,7 @@ import { SignatureBook } from "./signatures.ts";
 import { TaskStore, type StoreSync } from "./store.ts";
 import { TaskEngine, type EngineOptions } from "./tasks.ts";
 import { ResultCache, type CacheConfig } from "./cache.ts";
+import { CallTokens } from "./calls.ts";
 import { WorkflowExecutor } from "./workflows/executor.ts";
 import { StaticWorkflowRegistry, type WorkflowRegistry } from "./workflows/registry.ts";
 
@@ -53,6 +54,8 @@ export interface GatewayOptions {
   tickMs?: number;
   /** Called once listening, before the Function registry is loaded (Function routes answer 503 until then). */
   onListen?: (url: string) => void;
+  /** Most handler calls deep a task may be (`ctx.function(…)` chains). Default 8. */
+  maxCallDepth?: number | undefined;
   /** Runs calls to `invocation: isolated` Functions as hearth.dev Jobs in this cluster; absent: they answer 409. */
   isolated?: { client: KubeClient; namespaces?: readonly string[]; jobTtlSeconds?: number } | undefined;
 }
@@ -130,6 +133,8 @@ export class Gateway {
     const promRegistry = opts.promRegistry ?? new Registry();
     // The metrics read queue sizes from the engine, which needs the metrics: tie the knot late.
     const late: { engine?: TaskEngine; demand?: DemandHub } = {};
+    // Task-scoped tokens for calls from inside a handler: minted at lease time, verified by the authorizer.
+    const calls = new CallTokens({ signingKey: opts.auth.workerSigningKey, now: () => clock.now(), task: (id) => late.engine?.get(id), maxDepth: opts.maxCallDepth });
     const metrics = new GatewayMetrics(promRegistry, () => late.engine?.allStats() ?? []);
     const store = new TaskStore(opts.storePath, {
       synchronous: opts.storeSync ?? "full",
@@ -143,6 +148,7 @@ export class Gateway {
       metrics,
       log: (msg, fields) => log.debug(fields ?? {}, msg),
       onChange: (key, what) => late.demand?.changed(key, what),
+      mintToken: calls.mint,
       ...opts.engine,
     });
     late.engine = engine;
@@ -167,7 +173,7 @@ export class Gateway {
     if (runs > 0) log.info({ runs }, "resumed unfinished workflow runs from the store");
     let registryReady = false;
     const auth = new Authenticator(opts.auth);
-    const authz = new Authorizer({ auth, clock, registry: promRegistry, log, ...opts.authz });
+    const authz = new Authorizer({ auth, clock, registry: promRegistry, log, taskTokens: calls.verify, ...opts.authz });
     if (auth.insecureOpen) log.warn("INSECURE: the caller and worker APIs accept anyone (insecureOpen); never do this outside tests and a throwaway dev gateway");
     else if (!authz.configured) log.error("no caller credentials are configured (no static tokens, no Kubernetes reviews): every caller request will be refused");
     const setup = new SetupTracker(clock, promRegistry, opts.engine?.workerTimeoutMs);
@@ -202,6 +208,7 @@ export class Gateway {
       isolated,
       cache,
       clock,
+      maxCallDepth: calls.maxDepth,
       metricsAccess: opts.metricsPort !== undefined ? "off" : opts.metricsTokens !== undefined ? { tokens: opts.metricsTokens } : "open",
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     });

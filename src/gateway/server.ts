@@ -20,6 +20,7 @@ import type { TaskStore } from "./store.ts";
 import { idempotencyKeyOf, taskOverridesOf } from "./task-options.ts";
 import { EngineError, renderTask, type LeaseGrant, type Task, type TaskEngine } from "./tasks.ts";
 import type { ResultCache } from "./cache.ts";
+import { DEFAULT_MAX_CALL_DEPTH, parentOf } from "./calls.ts";
 import { WorkflowApi, type WorkflowApiOptions } from "./workflows/api.ts";
 import { RUN_PREFIX } from "./workflows/executor.ts";
 
@@ -85,6 +86,8 @@ export interface GatewayServerOptions {
   /** /metrics names every Function: "open", "off" (served on another port), or bearer tokens it requires. */
   metricsAccess?: MetricsAccess;
   clock?: { now(): number };
+  /** Most handler calls deep a task may be (src/gateway/calls.ts). Default 8. */
+  maxCallDepth?: number | undefined;
 }
 
 export type MetricsAccess = "open" | "off" | { tokens: readonly string[] };
@@ -303,8 +306,9 @@ export class GatewayServer {
 
   /** Many JSON inputs in one request: `{"inputs":[…]}` → `202 {"ids":[…]}`, all durable. */
   private async pushMany(req: IncomingMessage, res: ServerResponse, ns: string, name: string): Promise<void> {
-    await this.authorize(req, { verb: "invoke", resource: "functions", namespace: ns, name });
+    const caller = await this.authorize(req, { verb: "invoke", resource: "functions", namespace: ns, name });
     const fn = this.servable(ns, name);
+    const parent = parentOf(caller, this.o.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH, `${ns}/${name}`);
     if (fn.encoding !== "json") throw new HttpError(400, "BadRequest", `:pushMany takes JSON inputs; function ${ns}/${name} uses encoding ${fn.encoding}`);
     const body = parseJsonObject(await readBody(req, this.limits.maxInputBytes * 4));
     const inputs = body["inputs"];
@@ -317,7 +321,7 @@ export class GatewayServer {
       return text;
     });
     const cache = this.o.cache;
-    const ids = fn.cache !== undefined && cache !== undefined ? await Promise.all(texts.map(async (t) => (await cache.submit(fn, t, "json")).task.id)) : await this.o.engine.submitMany(fn, texts);
+    const ids = fn.cache !== undefined && cache !== undefined ? await Promise.all(texts.map(async (t) => (await cache.submit(fn, t, "json", { parent })).task.id)) : await this.o.engine.submitMany(fn, texts, { parent });
     const isolated = this.o.isolated;
     if (isolated !== undefined && fn.invocation === "isolated") {
       const tasks = ids.flatMap((id) => this.o.engine.get(id) ?? []).filter((t) => t.cached !== true);
@@ -327,8 +331,9 @@ export class GatewayServer {
   }
 
   private async invoke(req: IncomingMessage, res: ServerResponse, ns: string, name: string, kind: "run" | "push", url: string): Promise<void> {
-    await this.authorize(req, { verb: "invoke", resource: "functions", namespace: ns, name });
+    const caller = await this.authorize(req, { verb: "invoke", resource: "functions", namespace: ns, name });
     const fn = this.servable(ns, name);
+    const parent = parentOf(caller, this.o.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH, `${ns}/${name}`);
     const query = queryOf(url);
     let wait = this.limits.runWaitMs;
     if (kind === "run" && query.has("timeout")) wait = this.duration(query.get("timeout") ?? "", "timeout");
@@ -338,7 +343,7 @@ export class GatewayServer {
     const { input, encoding } = decodeInput(body, req.headers["content-type"], fn);
     // :push resolves once the task is durable (a failed commit is a 503 and the task never runs);
     // :run is dispatched at once and its row commits with its outcome (engine dispatchAtOnce).
-    const opts = { idempotencyKey, ...overrides, dispatchAtOnce: kind === "run" };
+    const opts = { idempotencyKey, parent, ...overrides, dispatchAtOnce: kind === "run" };
     const { task, repeat } = await (this.o.cache?.submit(fn, input, encoding, opts) ?? this.o.engine.submit(fn, input, encoding, opts));
     if (task.isolated === true && task.cached !== true && !repeat) await this.o.isolated?.dispatch(task);
     const idHeader = { "hearth-task-id": task.id };
@@ -740,7 +745,8 @@ export function decodeInput(body: Buffer, contentType: string | undefined, fn: F
 
 /** One grant, its input spliced in as stored (JSON text or base64). */
 export function renderGrant(g: LeaseGrant): string {
-  const head = `{"id":${JSON.stringify(g.id)},"attempt":${g.attempt},"leaseId":${JSON.stringify(g.leaseId)},"encoding":"${g.encoding}","deadline":${g.deadline},"timeoutSeconds":${g.timeoutSeconds},`;
+  const token = g.token === undefined ? "" : `"token":${JSON.stringify(g.token)},`;
+  const head = `{"id":${JSON.stringify(g.id)},"attempt":${g.attempt},"leaseId":${JSON.stringify(g.leaseId)},"encoding":"${g.encoding}","deadline":${g.deadline},"timeoutSeconds":${g.timeoutSeconds},${token}`;
   return g.encoding === "pickle" ? `${head}"inputB64":${JSON.stringify(g.input)}}` : `${head}"input":${g.input}}`;
 }
 

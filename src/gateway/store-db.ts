@@ -30,6 +30,12 @@ export interface TaskRow {
   timeoutSeconds: number | null;
   /** Per-task override of the Function's retry policy; null = the Function's. */
   retries: RetryPolicy | null;
+  /** The task whose handler started this one (a call from inside a handler); null = a client's call. */
+  parentId: string | null;
+  /** How many handler calls deep this task is (0 = called by a client). */
+  depth: number;
+  /** The output came from the result cache: nothing ran. */
+  cached: boolean;
 }
 
 /** An idempotency key: remembered for the configured window, independent of the task's result TTL. */
@@ -96,6 +102,10 @@ export const MIGRATIONS: readonly string[] = [
     INSERT OR IGNORE INTO idempotency_keys (key, namespace, name, idem_key, task_id, input_hash, created_at)
       SELECT namespace || char(0) || name || char(0) || idempotency_key, namespace, name, idempotency_key, id, '', created_at FROM tasks WHERE idempotency_key IS NOT NULL;
     DROP INDEX IF EXISTS tasks_idempotency;`,
+  // 3: calls from inside a handler (the parent task and the call depth); `cached` survives a restart.
+  `ALTER TABLE tasks ADD COLUMN parent_id TEXT;
+    ALTER TABLE tasks ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 function migrate(db: DatabaseSync): void {
@@ -128,11 +138,12 @@ export class DbWriter {
     this.db = db;
     // A finished task is final: a later write never replaces its outcome (results are recorded once).
     this.upsert = db.prepare(`
-      INSERT INTO tasks (id, namespace, name, status, attempts, disruptions, encoding, input, output, error, idempotency_key, created_at, started_at, finished_at, not_before, timeout_seconds, retries)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      INSERT INTO tasks (id, namespace, name, status, attempts, disruptions, encoding, input, output, error, idempotency_key, created_at, started_at, finished_at, not_before, timeout_seconds, retries, parent_id, depth, cached)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, disruptions = excluded.disruptions,
         input = excluded.input, output = excluded.output, error = excluded.error, started_at = excluded.started_at,
-        finished_at = excluded.finished_at, not_before = excluded.not_before, timeout_seconds = excluded.timeout_seconds, retries = excluded.retries
+        finished_at = excluded.finished_at, not_before = excluded.not_before, timeout_seconds = excluded.timeout_seconds, retries = excluded.retries,
+        cached = excluded.cached
       WHERE tasks.finished_at IS NULL`);
     this.expired = db.prepare("SELECT id FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT ?");
     this.remove = db.prepare("DELETE FROM tasks WHERE id = ?");
@@ -162,6 +173,9 @@ export class DbWriter {
           r.notBefore,
           r.timeoutSeconds,
           r.retries === null ? null : JSON.stringify(r.retries),
+          r.parentId,
+          r.depth,
+          r.cached ? 1 : 0,
         );
       }
     });
@@ -264,6 +278,9 @@ function fromSql(r: SqlRow): TaskRow {
     notBefore: num(r["not_before"]),
     timeoutSeconds: num(r["timeout_seconds"]),
     retries: retriesOf(str(r["retries"])),
+    parentId: str(r["parent_id"]),
+    depth: num(r["depth"]) ?? 0,
+    cached: num(r["cached"]) === 1,
   };
 }
 

@@ -29,8 +29,6 @@ export interface Task extends TaskRow {
   lease: Lease | undefined;
   /** Overrides of the Function's timeout and retries (workflow steps); set by the submitter. */
   policy?: TaskPolicy | undefined;
-  /** The output came from the result cache (src/gateway/cache.ts); nothing ran. */
-  cached?: boolean | undefined;
   /**
    * The outcome being committed. Until the store says it is durable nobody sees it: readers see
    * the task as it was, waiters and subscribers are not told, the worker is not answered.
@@ -70,6 +68,8 @@ export interface SubmitOptions extends TaskPolicy {
    * idempotency key (the key must be durable first) and for isolated calls.
    */
   dispatchAtOnce?: boolean | undefined;
+  /** A call from inside a handler: the calling task and the new task's depth (src/gateway/calls.ts). */
+  parent?: { taskId: string; depth: number } | undefined;
 }
 
 export interface TaskPolicy {
@@ -94,6 +94,8 @@ export interface LeaseGrant {
   encoding: Encoding;
   deadline: number;
   timeoutSeconds: number;
+  /** Task-scoped token for calls from inside the handler (seam 2); absent without a minter. */
+  token?: string | undefined;
 }
 
 interface WorkerInfo {
@@ -180,6 +182,8 @@ export interface EngineOptions {
   runStageMs?: number;
   /** Told when a function's queue, leases or workers changed (the demand stream, demand.ts). */
   onChange?: (functionKey: string, what: DemandChange) => void;
+  /** Mints the task-scoped token a lease carries (src/gateway/calls.ts); absent = none. */
+  mintToken?: (task: Task, deadline: number) => string;
 }
 
 export type DemandChange = "queue" | "lease" | "workers";
@@ -197,6 +201,8 @@ export class TaskEngine {
   private readonly submitting = new Map<string, { task: Task; inputHash: string; done: Promise<Task> }>();
   private readonly waiters = new Map<string, Set<(task: Task) => void>>();
   private readonly subscribers = new Map<string, Set<(ev: TaskEvent) => void>>();
+  /** Unfinished tasks started from inside a handler, by their parent: cancelling it cancels them. */
+  private readonly children = new Map<string, Set<string>>();
   private readonly leasePrefix = randomBytes(4).toString("hex");
   private leaseCounter = 0;
   private lastGc = 0;
@@ -220,6 +226,7 @@ export class TaskEngine {
       const task = fromRow(row);
       if (task.status === "running") task.status = "queued";
       this.active.set(task.id, task);
+      this.adopt(task);
       this.enqueue(this.queue(functionKey(task.namespace, task.name)), task, false);
       n++;
     }
@@ -264,6 +271,7 @@ export class TaskEngine {
         if (key !== undefined) this.submitting.delete(submittingKey(fn, key));
         this.active.set(task.id, task);
         this.enqueue(q, task, false);
+        this.adopt(task);
         return task;
       },
       () => {
@@ -286,6 +294,7 @@ export class TaskEngine {
   private dispatchAtOnce(q: FunctionQueue, task: Task): Task {
     this.active.set(task.id, task);
     this.enqueue(q, task, false);
+    this.adopt(task);
     task.stageTimer = this.clock.setTimer(this.opts.runStageMs ?? 20, () => {
       task.stageTimer = undefined;
       if (task.finishing === undefined && this.active.get(task.id) === task) this.save(task);
@@ -336,6 +345,9 @@ export class TaskEngine {
       notBefore: null,
       timeoutSeconds: opts.timeoutSeconds ?? null,
       retries: opts.retries ?? null,
+      parentId: opts.parent?.taskId ?? null,
+      depth: opts.parent?.depth ?? 0,
+      cached: false,
       progress: undefined,
       lease: undefined,
     };
@@ -344,12 +356,12 @@ export class TaskEngine {
   }
 
   /** Accepts several JSON inputs at once (one queue check, one commit): all or none. */
-  async submitMany(fn: FunctionSettings, inputs: readonly string[]): Promise<string[]> {
+  async submitMany(fn: FunctionSettings, inputs: readonly string[], opts: Pick<SubmitOptions, "parent"> = {}): Promise<string[]> {
     const q = this.queue(functionKey(fn.namespace, fn.name));
     if (q.queued + q.submitting + inputs.length > this.maxQueue) {
       throw new EngineError("QueueFull", `function ${q.key} has ${q.queued} queued tasks; ${inputs.length} more would pass the limit of ${this.maxQueue}`);
     }
-    const results = await Promise.allSettled(inputs.map((input) => this.submit(fn, input, "json")));
+    const results = await Promise.allSettled(inputs.map((input) => this.submit(fn, input, "json", opts)));
     const failed = results.find((r) => r.status === "rejected");
     if (failed !== undefined) {
       // Inputs staged together commit together; cancel any that made it in another batch.
@@ -668,7 +680,9 @@ export class TaskEngine {
       this.emit(task.id, { type: "status", task });
     }
     const lease = task.lease;
-    return { id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds };
+    const grant: LeaseGrant = { id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds };
+    if (this.opts.mintToken !== undefined) grant.token = this.opts.mintToken(task, lease.deadline);
+    return grant;
   }
 
   /** The Job's view while it runs: an attempt is running, or it waits (pending, unschedulable, backing off). */
@@ -876,7 +890,9 @@ export class TaskEngine {
       task.lease = lease;
       q.running.set(task.id, task);
       worker.leased.add(task.id);
-      grants.push({ id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds });
+      const grant: LeaseGrant = { id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds };
+      if (this.opts.mintToken !== undefined) grant.token = this.opts.mintToken(task, lease.deadline);
+      grants.push(grant);
       if (task.attempts === 1) this.emit(task.id, { type: "status", task });
     }
     if (grants.length > 0) this.changed(q, "lease");
@@ -965,6 +981,43 @@ export class TaskEngine {
     if (waiters !== undefined) for (const w of [...waiters]) w(task);
     this.emit(task.id, { type: "done", task });
     f.resolve(task);
+    this.released(task);
+  }
+
+  // ---- calls from inside a handler (src/gateway/calls.ts) ------------------------------------
+
+  /** Records an unfinished child under its parent; a child of a parent already cancelled is cancelled. */
+  private adopt(task: Task): void {
+    const parentId = task.parentId;
+    if (parentId === null || isTerminal(task.status)) return;
+    let set = this.children.get(parentId);
+    if (set === undefined) this.children.set(parentId, (set = new Set()));
+    set.add(task.id);
+    const parent = this.get(parentId);
+    const parentStatus = parent?.finishing?.status ?? parent?.status;
+    if (parentStatus === "cancelled") void this.cancelTask(task, `its parent task ${parentId} was cancelled`);
+  }
+
+  /** A task ended: it leaves its parent's children; if it was cancelled, so are its own children. */
+  private released(task: Task): void {
+    if (task.parentId !== null) {
+      const siblings = this.children.get(task.parentId);
+      siblings?.delete(task.id);
+      if (siblings?.size === 0) this.children.delete(task.parentId);
+    }
+    const own = this.children.get(task.id);
+    if (own === undefined) return;
+    if (task.status !== "cancelled") return;
+    this.children.delete(task.id);
+    for (const id of own) {
+      const child = this.active.get(id);
+      if (child !== undefined) void this.cancelTask(child, `its parent task ${task.id} was cancelled`);
+    }
+  }
+
+  /** The unfinished tasks `id` started from inside its handler. */
+  childrenOf(id: string): string[] {
+    return [...(this.children.get(id) ?? [])];
   }
 
   /**
@@ -1024,6 +1077,9 @@ function toRow(t: Task): TaskRow {
     notBefore: t.notBefore,
     timeoutSeconds: t.timeoutSeconds,
     retries: t.retries,
+    parentId: t.parentId,
+    depth: t.depth,
+    cached: t.cached,
   };
 }
 
@@ -1053,7 +1109,11 @@ export function renderTask(t: Task): string {
   if (t.progress !== undefined) doc.progress = t.progress;
   if (t.waiting !== undefined && t.status === "queued") doc.waiting = t.waiting;
   if (t.error !== null) doc.error = t.error;
-  if (t.cached === true) doc.cached = true;
+  if (t.cached) doc.cached = true;
+  if (t.parentId !== null) {
+    doc.parent = t.parentId;
+    doc.depth = t.depth;
+  }
   if (t.status === "succeeded" && t.output !== null && t.encoding === "pickle") doc.outputB64 = t.output;
   const text = JSON.stringify(doc);
   if (t.status === "succeeded" && t.output !== null && t.encoding === "json") return `${text.slice(0, -1)},"output":${t.output}}`;

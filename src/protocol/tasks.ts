@@ -34,6 +34,9 @@ export interface TaskDocument {
   cached?: boolean;
   /** Why a queued isolated call waits (e.g. `{reason: "Unschedulable", message}`). */
   waiting?: { reason: string; message: string };
+  /** The task whose handler started this one (`ctx.function(…)`), and how many calls deep it is. */
+  parent?: string;
+  depth?: number;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;

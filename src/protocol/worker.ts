@@ -16,6 +16,8 @@ export interface LeasedTask {
   input: unknown;
   timeoutSeconds: number;
   deadline: number;
+  /** Task-scoped bearer token for calls from inside the handler (`ctx.function(…)`); optional. */
+  token?: string;
 }
 
 /** `POST /v1/workers/heartbeat` (minus function and workerId, which every worker call carries). */

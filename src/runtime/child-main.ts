@@ -17,6 +17,7 @@ function main(): void {
     roots,
     function: env["HEARTH_FUNCTION"] ?? "",
     startupTimeoutSeconds: Number(env["HEARTH_STARTUP_TIMEOUT_SECONDS"] ?? "600") || 600,
+    gatewayUrl: env["HEARTH_GATEWAY_URL"],
     send: (msg: FromChild) => {
       send(msg);
     },

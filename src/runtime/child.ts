@@ -1,6 +1,7 @@
 // The child process that holds the model: loads the handler, runs setup() once, then runs the
 // tasks the supervisor sends, several at once up to the Function's concurrency (the supervisor
 // counts). It never talks to the gateway; the supervisor owns deadlines, retries and the wire.
+import { taskCalls } from "./calls.ts";
 import { createContext } from "./context.ts";
 import { loadHandler, type Handler } from "./handler.ts";
 import type { FromChild, ToChild } from "./ipc.ts";
@@ -14,6 +15,8 @@ export interface ChildOptions {
   function: string;
   startupTimeoutSeconds: number;
   send: (msg: FromChild) => void;
+  /** Where `ctx.function(…)` calls go ($HEARTH_GATEWAY_URL). */
+  gatewayUrl?: string | undefined;
 }
 
 export class ChildRuntime {
@@ -62,7 +65,9 @@ export class ChildRuntime {
     }
     const abort = new AbortController();
     this.running.set(task.id, abort);
+    const calls = taskCalls(this.opts.function, task.token, this.opts.gatewayUrl);
     const ctx = createContext({
+      caller: calls.caller,
       taskId: task.id,
       attempt: task.attempt,
       function: this.opts.function,
@@ -79,6 +84,7 @@ export class ChildRuntime {
       this.opts.send({ t: "failed", id: task.id, error: failure });
     } finally {
       this.running.delete(task.id);
+      calls.close();
     }
   }
 }

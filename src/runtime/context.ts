@@ -2,12 +2,20 @@
 // `ctx`/`context`).
 
 import { artifacts } from "./artifacts.ts";
+import type { FunctionCaller } from "./calls.ts";
 
 export interface HearthContext {
   readonly taskId: string;
   readonly attempt: number;
+  /**
+   * Calls another Function from inside this handler: `await ctx.function("ns/name").run(input)`,
+   * `.push(input)`, `.map(items)` (a bare name is this Function's namespace). The task started
+   * records this one as its parent, and is cancelled when this one is. `String(ctx.function)` is
+   * this Function's `<namespace>/<name>`.
+   */
+  readonly function: FunctionCaller;
   /** `<namespace>/<name>` of the Function being served. */
-  readonly function: string;
+  readonly functionName: string;
   readonly timeoutSeconds: number;
   /** spec.artifacts: name → path. */
   readonly artifacts: Readonly<Record<string, string>>;
@@ -34,6 +42,8 @@ export interface ContextInit {
   timeoutSeconds: number;
   signal: AbortSignal;
   sink: ProgressSink;
+  /** The client behind `ctx.function(…)` (src/runtime/calls.ts). */
+  caller: FunctionCaller;
 }
 
 /** Validates a progress update; throws a plain Error (a user error) when it is malformed. */
@@ -56,7 +66,8 @@ export function createContext(init: ContextInit): HearthContext {
   return Object.freeze({
     taskId: init.taskId,
     attempt: init.attempt,
-    function: init.function,
+    function: init.caller,
+    functionName: init.function,
     timeoutSeconds: init.timeoutSeconds,
     artifacts: artifacts(),
     signal: init.signal,

@@ -10,6 +10,8 @@ export interface TaskClaim {
   leaseId: string;
   attempt: number;
   input: unknown;
+  /** Task-scoped token for `ctx.function(…)` calls. */
+  token?: string | undefined;
 }
 
 export type ClaimResult = { kind: "claimed"; claim: TaskClaim } | { kind: "ended"; message: string } | { kind: "failed"; failure: WireFailure };
@@ -80,7 +82,9 @@ export class TaskChannel {
     const a = await this.post("claim", JSON.stringify({ workerId: this.o.workerId }));
     if (a.status === 200 && typeof a.body === "object" && a.body !== null) {
       const b = a.body as Record<string, unknown>;
-      if (typeof b["leaseId"] === "string" && typeof b["attempt"] === "number") return { kind: "claimed", claim: { leaseId: b["leaseId"], attempt: b["attempt"], input: b["input"] ?? null } };
+      if (typeof b["leaseId"] === "string" && typeof b["attempt"] === "number") {
+        return { kind: "claimed", claim: { leaseId: b["leaseId"], attempt: b["attempt"], input: b["input"] ?? null, token: typeof b["token"] === "string" ? b["token"] : undefined } };
+      }
     }
     if (a.error !== undefined) return { kind: "failed", failure: { type: "Fatal", message: `cannot reach the gateway at ${this.o.gatewayUrl} to claim task ${this.o.taskId}: ${a.error}` } };
     if (a.status === 409) return { kind: "ended", message: messageOf(a.body, a.status) };

@@ -76,7 +76,7 @@ export interface OneshotDeps {
   clock: Clock;
   log: (msg: string) => void;
   /** An isolated call (oneshot-task.ts): the input claimed from the gateway, and where the output goes. */
-  task?: { input: unknown; deliver(outputJson: string): Promise<{ doc: string; exitCode: number }> };
+  task?: { id: string; input: unknown; token?: string | undefined; deliver(outputJson: string): Promise<{ doc: string; exitCode: number }> };
 }
 
 /** Runs one attempt; returns the document to write and the exit code. Writes nothing itself. */
@@ -101,7 +101,7 @@ export async function runOneshot(config: WorkerConfig, deps: OneshotDeps): Promi
     if (state !== "ready") {
       return fail(supervisor.setupError ?? { type: "UserError", message: `setup did not finish (state ${state})` }, deps);
     }
-    const outcome = await supervisor.run({ id: "oneshot", attempt: 1, input: input.value, timeoutSeconds: config.timeoutSeconds });
+    const outcome = await supervisor.run({ id: deps.task?.id ?? "oneshot", attempt: 1, input: input.value, timeoutSeconds: config.timeoutSeconds, token: deps.task?.token });
     switch (outcome.kind) {
       case "done": {
         if (deps.task !== undefined) return await deps.task.deliver(outcome.output);

@@ -56,6 +56,8 @@ export interface TaskAssignment {
   attempt: number;
   input: unknown;
   timeoutSeconds: number;
+  /** Task-scoped token for `ctx.function(…)` calls (from the lease). */
+  token?: string | undefined;
 }
 
 export type TaskOutcome =
@@ -193,7 +195,7 @@ export class Supervisor {
       const deadline = this.opts.clock.now() + task.timeoutSeconds * 1000;
       const entry: Running = { task, deadline, resolve, timer: this.deadlineTimer(task.id, deadline) };
       this.running.set(task.id, entry);
-      gen.child.send({ t: "task", id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds });
+      gen.child.send({ t: "task", id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, ...(task.token === undefined ? {} : { token: task.token }) });
       this.changed();
     });
   }

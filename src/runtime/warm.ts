@@ -186,7 +186,7 @@ export class WarmWorker {
     const held: Held = { task, abandoned: false, progressBusy: false, progressNext: undefined };
     this.held.set(task.id, held);
     const done = this.supervisor
-      .run({ id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds })
+      .run({ id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, token: task.token })
       .then((outcome) => this.report(held, outcome))
       .finally(() => {
         this.held.delete(task.id);

@@ -47,7 +47,9 @@ function parseTask(v: unknown): LeasedTask | undefined {
   if (typeof id !== "string" || typeof attempt !== "number" || typeof leaseId !== "string" || typeof timeoutSeconds !== "number" || typeof deadline !== "number") {
     return undefined;
   }
-  return { id, attempt, leaseId, input: t["input"] ?? null, timeoutSeconds, deadline };
+  const out: LeasedTask = { id, attempt, leaseId, input: t["input"] ?? null, timeoutSeconds, deadline };
+  if (typeof t["token"] === "string") out.token = t["token"];
+  return out;
 }
 
 export class WorkerApi {

@@ -27,6 +27,9 @@ function row(id: string, over: Partial<TaskRow> = {}): TaskRow {
     notBefore: null,
     timeoutSeconds: null,
     retries: null,
+    parentId: null,
+    depth: 0,
+    cached: false,
     ...over,
   };
 }

@@ -41,6 +41,7 @@ const USAGE = `usage: hearth gateway [flags]
   --headers-timeout DUR / --request-timeout DUR   time a client has to send headers / its whole request (20s / 2m)
   --result-ttl DUR          how long results are kept (default 1h)
   --idempotency-window DUR  how long Idempotency-Keys are remembered, independent of --result-ttl (default 24h)
+  --max-call-depth N        most calls deep a chain of ctx.function(…) calls from inside handlers may go (default 8)
   --max-input-bytes N / --max-output-bytes N   (default 10 MiB each)
   --max-queue N             queued tasks per function before 429 (default 100000)
   --worker-timeout DUR      a worker silent this long is gone (default 10s)
@@ -86,6 +87,7 @@ export async function run(args: string[]): Promise<number> {
       "request-timeout": { type: "string" },
       "result-ttl": { type: "string" },
       "idempotency-window": { type: "string" },
+      "max-call-depth": { type: "string" },
       "max-input-bytes": { type: "string" },
       "max-output-bytes": { type: "string" },
       "max-queue": { type: "string" },
@@ -188,6 +190,7 @@ export async function run(args: string[]): Promise<number> {
       headersTimeoutMs: durationFlag(values["headers-timeout"], "headers-timeout", 20_000),
       requestTimeoutMs: durationFlag(values["request-timeout"], "request-timeout", 120_000),
     },
+    maxCallDepth: intFlag(values["max-call-depth"], "max-call-depth", 8),
     engine: {
       resultTtlMs: durationFlag(values["result-ttl"], "result-ttl", 3_600_000),
       idempotencyWindowMs: durationFlag(values["idempotency-window"], "idempotency-window", 24 * 3_600_000),

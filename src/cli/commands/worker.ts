@@ -27,8 +27,8 @@ async function runIsolatedCall(config: WorkerConfig, taskId: string, deps: Param
         log(`hearth: task ${taskId} needs no run: ${claimed.message}`);
         return { doc: JSON.stringify({ outputRef: { kind: "Task", name: taskId } }), exitCode: 0 };
       case "claimed": {
-        const { leaseId, input } = claimed.claim;
-        return await runOneshot(config, { ...deps, task: { input, deliver: (output) => channel.deliver(leaseId, output) } });
+        const { leaseId, input, token } = claimed.claim;
+        return await runOneshot(config, { ...deps, task: { id: taskId, input, token, deliver: (output) => channel.deliver(leaseId, output) } });
       }
     }
   } finally {

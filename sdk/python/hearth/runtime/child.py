@@ -77,6 +77,7 @@ class Child:
             float(message.get("timeoutSeconds") or self._config.timeout_seconds),
             progress,
             cancelled,
+            message.get("token") if isinstance(message.get("token"), str) else None,
         )
         try:
             self._run(task_id, message, context)

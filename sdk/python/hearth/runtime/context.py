@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..client import Client, Function
 
 ProgressSink = Callable[[float, Optional[str]], None]
 
@@ -24,6 +28,32 @@ def check_progress(progress: Any, message: Any) -> Tuple[float, Optional[str]]:
     return float(progress), message
 
 
+class FunctionCaller(str):
+    """``ctx.function``: the ``<namespace>/<name>`` of the Function being served (a ``str``, as
+    before), and callable to call another Function from inside the handler::
+
+        text = ctx.function("default/whisper").run(url)
+        task = ctx.function("embed").push(chunk)      # a bare name: this Function's namespace
+
+    The call carries the task-scoped token of the running task: the gateway records this task
+    as the parent of the one started, cancels it when this one is cancelled, and refuses chains
+    of calls deeper than its limit (docs/workflows.md, "Calls from inside a handler").
+    """
+
+    _client_factory: Callable[[], "Client"]
+
+    def __new__(cls, name: str, client_factory: Callable[[], "Client"]) -> "FunctionCaller":
+        self = super().__new__(cls, name)
+        self._client_factory = client_factory
+        return self
+
+    def __call__(self, ref: str, *, encoding: str = "json", timeout: Optional[float] = None) -> "Function":
+        namespace = self.partition("/")[0]
+        if "/" not in ref and namespace:
+            ref = f"{namespace}/{ref}"
+        return self._client_factory().function(ref, encoding=encoding, timeout=timeout)
+
+
 class Context:
     """What a handler may know and do about the task it is running.
 
@@ -40,8 +70,12 @@ class Context:
         timeout_seconds: float,
         sink: ProgressSink,
         cancelled: Optional[threading.Event] = None,
+        token: Optional[str] = None,
     ) -> None:
         self._task_id = task_id
+        self._token = token
+        self._client: Optional["Client"] = None
+        self._client_lock = threading.Lock()
         self._attempt = attempt
         self._function = function
         self._timeout_seconds = timeout_seconds
@@ -57,9 +91,26 @@ class Context:
         return self._attempt
 
     @property
-    def function(self) -> str:
+    def function(self) -> FunctionCaller:
+        """``<namespace>/<name>`` of the Function being served; call it to call another Function:
+        ``ctx.function("ns/name").run(...)`` (see :class:`FunctionCaller`)."""
+        return FunctionCaller(self._function, self._calls)
+
+    @property
+    def function_name(self) -> str:
         """``<namespace>/<name>`` of the Function being served."""
         return self._function
+
+    def _calls(self) -> "Client":
+        from ..client import Client
+
+        with self._client_lock:
+            if self._client is None:
+                url = os.environ.get("HEARTH_GATEWAY_URL")
+                if not url:
+                    raise RuntimeError("ctx.function(...) needs the gateway: HEARTH_GATEWAY_URL is not set in this worker")
+                self._client = Client(url, self._token)
+            return self._client
 
     @property
     def timeout_seconds(self) -> float:

@@ -108,7 +108,8 @@ class OneshotRunner:
         handler = loaded
 
         deadline = Deadline(config.timeout_seconds, self._clock)
-        context = Context("oneshot", 1, config.function, config.timeout_seconds, lambda _v, _m: deadline.extend())
+        task_id, token = self._task.identity() if self._task is not None else ("oneshot", None)
+        context = Context(task_id, 1, config.function, config.timeout_seconds, lambda _v, _m: deadline.extend(), None, token)
         done = threading.Event()
         result: List[Tuple[bytes, int]] = []
         fields: List[Dict[str, Any]] = []
@@ -193,6 +194,10 @@ class TaskCall:
 
     def deliver(self, fields: Dict[str, Any]) -> Tuple[bytes, int]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def identity(self) -> Tuple[str, Optional[str]]:
+        """The task's id and its task-scoped token for ``ctx.function(...)`` calls."""
+        return "oneshot", None
 
 
 def write_document(path: str, doc: bytes) -> None:

@@ -110,5 +110,9 @@ class GatewayTask(TaskCall):
         self._log(f"hearth: cannot post the output to the gateway ({answer if isinstance(answer, str) else 'HTTP %d' % answer[0]}); falling back to the termination message")
         return success_document(fields)
 
+    def identity(self) -> Tuple[str, Optional[str]]:
+        token = (self._grant or {}).get("token")
+        return self._task_id, token if isinstance(token, str) else None
+
     def ended_document(self) -> bytes:
         return enc.json_dumps({"outputRef": {"kind": "Task", "name": self._task_id}}).encode("utf-8")

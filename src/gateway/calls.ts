@@ -1,0 +1,82 @@
+// Calls from inside a handler (seam 2, docs/workflows.md "Calls from inside a handler"): every
+// lease carries a task-scoped token (src/auth/task-token.ts); a handler's `ctx.function(…)`
+// client sends it; the authorizer turns it into a Caller of kind "task" that may invoke in its
+// own namespace only; the task it starts records its parent and depth, so that cancelling the
+// parent cancels it (tasks.ts) and a chain of calls deeper than the limit is refused.
+import { randomBytes } from "node:crypto";
+import { checkTaskToken, mintTaskToken, taskTokenKey } from "../auth/task-token.ts";
+import { isTerminal } from "../protocol/index.ts";
+import type { Caller, TaskClaims } from "./authz.ts";
+import { HttpError } from "./http.ts";
+import type { Task } from "./tasks.ts";
+
+/** Most handler calls deep a task may be (a client's call is depth 0). */
+export const DEFAULT_MAX_CALL_DEPTH = 8;
+
+/**
+ * How long a token outlives its lease's deadline: progress moves the deadline, and the token is
+ * only honoured while its task is unfinished anyway.
+ */
+export const TOKEN_SLACK_MS = 3_600_000;
+
+export interface CallTokensOptions {
+  /** The gateway's signing key; undefined = a random key per gateway process (tokens die with it). */
+  signingKey?: string | Buffer | undefined;
+  now: () => number;
+  /** The task a token names, to refuse tokens of finished tasks. */
+  task: (id: string) => Pick<Task, "status" | "finishing"> | undefined;
+  maxDepth?: number | undefined;
+}
+
+export class CallTokens {
+  private readonly key: Buffer;
+  private readonly o: CallTokensOptions;
+  readonly maxDepth: number;
+
+  constructor(o: CallTokensOptions) {
+    this.o = o;
+    this.key = taskTokenKey(o.signingKey === undefined || o.signingKey.length === 0 ? randomBytes(32) : o.signingKey);
+    this.maxDepth = o.maxDepth ?? DEFAULT_MAX_CALL_DEPTH;
+  }
+
+  /** The token a lease of `task` carries, valid a while past the attempt's deadline. */
+  mint = (task: Pick<Task, "id" | "namespace" | "depth">, deadline: number): string =>
+    mintTaskToken(this.key, { taskId: task.id, namespace: task.namespace, depth: task.depth, exp: deadline + TOKEN_SLACK_MS });
+
+  /**
+   * The authorizer's hook: the claims of a valid task token, undefined when the token is not one
+   * (other credentials are tried). A task token that is expired, or whose task has finished, is
+   * refused with a message saying so.
+   */
+  verify = (token: string): TaskClaims | undefined => {
+    const check = checkTaskToken(this.key, token, this.o.now());
+    if (!check.ok) {
+      if (check.reason === "expired") throw new HttpError(401, "Unauthorized", "the task-scoped token has expired");
+      return undefined;
+    }
+    const { taskId, namespace, depth } = check.claims;
+    const task = this.o.task(taskId);
+    const status = task?.finishing?.status ?? task?.status;
+    if (status === undefined || isTerminal(status)) {
+      throw new HttpError(401, "Unauthorized", `the task-scoped token belongs to task ${taskId}, which has ${status === undefined ? "expired" : status}: a handler may call other Functions only while its task runs`);
+    }
+    return { taskId, namespace, depth };
+  };
+}
+
+/**
+ * The parent of a task a caller starts: set for a task token, after checking the depth limit
+ * (a clear 400 rather than runaway recursion).
+ */
+export function parentOf(caller: Caller, maxDepth: number, target: string): { taskId: string; depth: number } | undefined {
+  if (caller.kind !== "task" || caller.parentTaskId === undefined) return undefined;
+  const depth = (caller.depth ?? 0) + 1;
+  if (depth > maxDepth) {
+    throw new HttpError(
+      400,
+      "BadRequest",
+      `call depth limit reached: task ${caller.parentTaskId} is ${depth - 1} calls deep and may not call ${target} (the gateway's limit is ${maxDepth}; a handler calling itself needs a base case)`,
+    );
+  }
+  return { taskId: caller.parentTaskId, depth };
+}
