@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates hack/k8s/go.mod + go.sum: a wrapper module that builds kube-apiserver,
-# kube-controller-manager, kube-scheduler and etcd at one Kubernetes version.
+# kube-controller-manager, kube-scheduler, kubectl and etcd at one Kubernetes version.
 # k8s.io/kubernetes requires its staging modules at v0.0.0 with ./staging replaces that Go
 # ignores in dependencies, so we pin each staging module to the matching v0.X.Y tag here.
 set -euo pipefail
@@ -37,6 +37,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
 go mod tidy
