@@ -22,10 +22,13 @@ with_heartbeat() {
   local label="$1"; shift
   local start=$SECONDS
   "$@" &
-  local pid=$!
+  local pid=$! next=$((SECONDS + 20))
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 20
-    kill -0 "$pid" 2>/dev/null && log "$label: still building ($((SECONDS - start))s)"
+    sleep 1
+    if (( SECONDS >= next )) && kill -0 "$pid" 2>/dev/null; then
+      log "$label: still building ($((SECONDS - start))s)"
+      next=$((SECONDS + 20))
+    fi
   done
   wait "$pid"
   log "$label: done in $((SECONDS - start))s"
