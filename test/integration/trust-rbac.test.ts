@@ -253,6 +253,15 @@ describe("multi-tenancy through the gateway, on the real apiserver", () => {
         spec: { image: "registry.example.com/tenant:1", handler: "app:Model", resources: { cpu: "10m", memory: "16Mi" }, warmPool: { minReplicas: 0, maxReplicas: 1 } },
       });
     }
+    const hearthWorkflows = untyped({ group: "hearth.dev", version: "v1alpha1", kind: "Workflow", plural: "workflows", namespaced: true });
+    for (const ns of [nsA, nsB]) {
+      await client.apply(hearthWorkflows, {
+        apiVersion: "hearth.dev/v1alpha1",
+        kind: "Workflow",
+        metadata: { name: "flow", namespace: ns },
+        spec: { start: "one", steps: [{ name: "one", functionRef: { name: "tenant" } }] },
+      });
+    }
     must(["-n", nsA, "create", "serviceaccount", "team-a"]);
     must(["-n", nsA, "create", "serviceaccount", "nobody"]);
     must(["-n", nsA, "create", "rolebinding", "team-a-invoke", `--clusterrole=${release}-invoker`, `--serviceaccount=${nsA}:team-a`]);
@@ -298,6 +307,18 @@ describe("multi-tenancy through the gateway, on the real apiserver", () => {
     assert.equal((await call(teamA, "GET", `/v1/tasks/${String(taskB)}/events`)).status, 403);
     assert.equal((await call(teamA, "DELETE", `/v1/tasks/${String(taskB)}`)).status, 403);
     assert.equal((await call(teamA, "DELETE", `/v1/namespaces/${nsB}/functions/tenant/tasks`)).status, 403);
+    const flowB = `/v1/namespaces/${nsB}/workflows/flow:push`;
+    assert.equal((await call(teamA, "POST", flowB, { n: 1 })).status, 403, "a Workflow in B");
+    const flowA = await call(teamA, "POST", `/v1/namespaces/${nsA}/workflows/flow:push`, { n: 1 });
+    assert.equal(flowA.status, 202, `a Workflow in A: ${JSON.stringify(flowA.json)}`);
+    // The console's read routes: B's Function and its tasks are hidden; lists show A only.
+    assert.equal((await call(teamA, "GET", `/v1/namespaces/${nsB}/functions/tenant`)).status, 403);
+    assert.equal((await call(teamA, "GET", `/v1/namespaces/${nsB}/functions/tenant/tasks`)).status, 403);
+    assert.equal((await call(teamA, "GET", `/v1/namespaces/${nsA}/functions/tenant`)).status, 200);
+    const listed = await call(teamA, "GET", "/v1/functions");
+    assert.equal(listed.status, 200);
+    const listedNs = ((listed.json["functions"] as { namespace: string }[] | undefined) ?? []).map((f) => f.namespace);
+    assert.ok(listedNs.includes(nsA) && !listedNs.includes(nsB), `GET /v1/functions shows only A: ${JSON.stringify(listedNs)}`);
     const stillQueued = await call(admin, "GET", `/v1/tasks/${String(taskB)}`);
     assert.equal(stillQueued.json["status"], "queued", "B's task was not cancelled");
     const stats = await call(teamA, "GET", "/v1/stats");
