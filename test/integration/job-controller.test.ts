@@ -318,7 +318,7 @@ describe("Job controller on a real cluster", { concurrency: true, timeout: 240_0
     assert.equal(j.status?.output, 7);
   });
 
-  it("says a warm Job waits for the gateway, and a Workflow Job is not supported yet", async () => {
+  it("says a warm Job and a Workflow Job wait for the gateway", async () => {
     await makeFunction(ns, "warm", {}, { invocation: "warm" });
     await makeJob(ns, "warm-1", { functionRef: { name: "warm" } });
     // The Function may reach the operator's cache after the Job: FunctionNotFound first, then this.
@@ -327,7 +327,7 @@ describe("Job controller on a real cluster", { concurrency: true, timeout: 240_0
     assert.equal(condition(warm, "Complete")?.status, "False");
     assert.equal(warm.status?.invocation, "warm");
     await makeJob(ns, "wf-1", { workflowRef: { name: "pipeline" } });
-    const wf = await waitForJob(ns, "wf-1", (j) => condition(j, "Complete")?.reason === "WorkflowsNotSupported");
+    const wf = await waitForJob(ns, "wf-1", (j) => condition(j, "Complete")?.reason === "GatewayUnavailable");
     assert.equal(condition(wf, "Complete")?.status, "False");
     assert.equal((await batchJobsOf(ns, "warm-1")).length + (await batchJobsOf(ns, "wf-1")).length, 0);
   });

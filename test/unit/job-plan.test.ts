@@ -165,10 +165,32 @@ describe("planJob: before the batch Job exists", () => {
     assert.ok(isolatedJob.batchJob !== undefined);
   });
 
-  it("says workflows are not supported yet", () => {
-    const p = plan({ job: aJob({ workflowRef: { name: "pipeline" } }) });
+  it("hands a workflowRef Job to the gateway as a run of its Workflow, keyed by the Job's UID", () => {
+    const p = plan({ job: aJob({ workflowRef: { name: "pipeline" }, input: "text", timeoutSeconds: 5 }), fn: undefined });
     assert.equal(p.batchJob, undefined);
-    assert.equal(cond(p.status, "Complete")?.reason, "WorkflowsNotSupported");
+    assert.deepEqual(p.enqueue, { kind: "workflow", namespace: aJob().metadata.namespace, function: "pipeline", idempotencyKey: aJob().metadata.uid, input: "text" });
+    const bad = plan({ job: aJob({ workflowRef: { name: "pipeline" }, inputFrom: { configMapKeyRef: { name: "c", key: "k" } } }), fn: undefined });
+    assert.equal(cond(bad.status, "Failed")?.reason, "BadConfiguration");
+    assert.match(cond(bad.status, "Failed")?.message ?? "", /workflowRef Job takes spec.input/);
+  });
+
+  it("maps a workflow run onto status: output, the run id and each step's counts", () => {
+    const job = aJob({ workflowRef: { name: "pipeline" }, input: "text" });
+    const run = (t: Record<string, unknown>): GatewayTaskView => ({ state: "task", task: { id: "run-x", status: "running", attempts: 1, startedAt: at(10), ...t } as never });
+    const running = plan({ job, fn: undefined, gatewayTask: run({ steps: { split: { succeeded: 1 }, embed: { running: 2, succeeded: 1 } } }) });
+    assert.equal(cond(running.status, "Complete")?.reason, "Running");
+    assert.match(cond(running.status, "Complete")?.message ?? "", /run run-x of Workflow pipeline is running: 2 of 4 step executions finished/);
+    assert.deepEqual(running.status.steps, [{ name: "split", succeeded: 1 }, { name: "embed", running: 2, succeeded: 1 }]);
+    assert.equal(running.status.taskId, "run-x");
+    assert.equal(running.status.invocation, undefined);
+    assert.equal(running.status.attempts, undefined);
+    const done = plan({ job, fn: undefined, gatewayTask: run({ status: "succeeded", finishedAt: at(20), output: [3, 4], steps: { split: { succeeded: 1 }, embed: { succeeded: 3 }, total: { succeeded: 3 } } }) });
+    assert.equal(cond(done.status, "Complete")?.status, "True");
+    assert.deepEqual(done.status.output, [3, 4]);
+    assert.deepEqual(done.status.steps?.map((x) => [x.name, x.succeeded]), [["split", 1], ["embed", 3], ["total", 3]]);
+    const failedRun = plan({ job, fn: undefined, gatewayTask: run({ status: "failed", finishedAt: at(20), error: { type: "UserError", message: "step embed (item 2) failed on attempt 1: boom" }, steps: { embed: { failed: 1 } } }) });
+    assert.equal(cond(failedRun.status, "Failed")?.reason, "UserError");
+    assert.match(cond(failedRun.status, "Failed")?.message ?? "", /step embed/);
   });
 
   it("rejects input it cannot hand over", () => {

@@ -21,11 +21,18 @@ In applications::
     for p in task.progress():
         print(p.value, p.message)
     print(task.result())
+
+    for vector in hearth.function("default/embed").map(["a", "b"]):   # input order
+        print(vector)
+    run = hearth.workflow("default/doc-embed").push("a long text")
+    print(run.result(), [item.output for item in run.step("embed")])
+
+Inside a handler, ``ctx.function("ns/name")`` calls another Function as the running task.
 """
 
 from __future__ import annotations
 
-from .client import Client, Function, Progress, Task, function
+from .client import Client, Function, Progress, Run, StepItem, Task, Workflow, function, workflow
 from .client.errors import HearthError
 from .errors import FatalError, InputRejected
 from .files import File
@@ -45,8 +52,12 @@ __all__ = [
     "HearthError",
     "InputRejected",
     "Progress",
+    "Run",
+    "StepItem",
     "SetupContext",
     "Task",
+    "Workflow",
     "function",
+    "workflow",
     "setup_progress",
 ]

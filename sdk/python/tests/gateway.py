@@ -78,8 +78,11 @@ class Gateway:
         caller_tokens: Sequence[str] = (),
         signing_key: Optional[str] = None,
         worker_timeout: str = "10s",
+        extra_manifests: Sequence[Dict[str, Any]] = (),
     ) -> None:
         self.functions = {f.name: f for f in functions}
+        # Other objects the gateway serves from its manifests file (Workflows).
+        self.extra_manifests = list(extra_manifests)
         self.worker_timeout = worker_timeout
         self.caller_tokens = list(caller_tokens)
         # The gateway fails closed: the worker API always needs a signing key (workers started
@@ -94,7 +97,8 @@ class Gateway:
     def start(self, timeout: float = 60) -> "Gateway":
         tmp = Path(self._tmp.name)
         functions_file = tmp / "functions.yaml"
-        functions_file.write_text("\n---\n".join(json.dumps(f.manifest()) for f in self.functions.values()))
+        docs = [f.manifest() for f in self.functions.values()] + self.extra_manifests
+        functions_file.write_text("\n---\n".join(json.dumps(d) for d in docs))
         args = [
             node_binary(),
             str(REPO_ROOT / "src" / "cli" / "main.ts"),

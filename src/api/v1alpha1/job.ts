@@ -69,6 +69,17 @@ export const attempt = z.object({
 });
 export type Attempt = z.infer<typeof attempt>;
 
+/** One step of a workflowRef Job's run: how many of its executions are in each state. */
+export const jobStepSummary = z.object({
+  name: z.string().max(253),
+  queued: z.int().min(0).optional(),
+  running: z.int().min(0).optional(),
+  succeeded: z.int().min(0).optional(),
+  failed: z.int().min(0).optional(),
+  cancelled: z.int().min(0).optional(),
+});
+export type JobStepSummary = z.infer<typeof jobStepSummary>;
+
 export const jobStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   conditions: conditions.optional(),
@@ -80,5 +91,7 @@ export const jobStatus = z.object({
   batchJob: z.string().max(253).optional(),
   taskId: z.string().max(253).optional(),
   invocation: invocationMode.optional(),
+  /** workflowRef Jobs: each step's executions by state (the run is `taskId`). */
+  steps: z.array(jobStepSummary).max(256).optional(),
 });
 export type JobStatus = z.infer<typeof jobStatus>;

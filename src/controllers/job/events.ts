@@ -15,7 +15,6 @@ const WAITING_EVENTS: Readonly<Record<string, JobEvent["type"]>> = {
   InputNotFound: "Warning",
   BatchJobConflict: "Warning",
   InvalidSpec: "Warning",
-  WorkflowsNotSupported: "Warning",
   GatewayUnavailable: "Warning",
 };
 

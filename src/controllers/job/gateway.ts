@@ -3,11 +3,14 @@
 // reads the task's state. The plan (plan.ts) turns that state into status.
 import { HearthError } from "../../client/client.ts";
 import type { JsonValue } from "../../api/v1alpha1/index.ts";
-import type { RetryPolicy, TaskDocument } from "../../protocol/index.ts";
+import type { RetryPolicy, TaskDocument, TaskStatus } from "../../protocol/index.ts";
 import type { GatewayClient } from "../gateway-client.ts";
 
-/** The task document; its output came out of JSON.parse, so it is a JSON value. */
-export type GatewayTask = Omit<TaskDocument, "output"> & { output?: JsonValue };
+/** The task document; its output came out of JSON.parse, so it is a JSON value. A workflow run's adds `steps`. */
+export type GatewayTask = Omit<TaskDocument, "output"> & { output?: JsonValue; steps?: RunStepCounts };
+
+/** A workflow run's executions per step and state (`steps` of the run document, docs/workflows.md). */
+export type RunStepCounts = Record<string, Partial<Record<TaskStatus, number>>>;
 
 /**
  * What the controller learned from the gateway for one warm Job: the task; or the gateway cannot
@@ -20,6 +23,8 @@ export type GatewayTaskView =
   | { readonly state: "task"; readonly task: GatewayTask };
 
 export interface WarmEnqueue {
+  /** What `function` names: a Function (default) or, for a workflowRef Job, a Workflow. */
+  readonly kind?: "function" | "workflow";
   readonly namespace: string;
   readonly function: string;
   readonly idempotencyKey: string;
@@ -56,9 +61,10 @@ export function clientWarmInvoker(gateway: GatewayClient): WarmInvoker {
       try {
         const client = await gateway.client();
         const opts = { idempotencyKey: req.idempotencyKey, signal: timeout, ...(req.timeoutSeconds === undefined ? {} : { timeoutSeconds: req.timeoutSeconds }), ...(req.retries === undefined ? {} : { retries: req.retries }) };
-        const handle = await client.function({ namespace: req.namespace, name: req.function }).push(req.input ?? null, opts);
+        const ref = { namespace: req.namespace, name: req.function };
+        const handle = await (req.kind === "workflow" ? client.workflow(ref) : client.function(ref)).push(req.input ?? null, opts);
         id = handle.id;
-        const { output, ...task } = await handle.status({ signal: timeout });
+        const { output, ...task } = (await handle.status({ signal: timeout })) as TaskDocument & { steps?: RunStepCounts };
         return { state: "task", task: output === undefined ? task : { ...task, output: output as JsonValue } };
       } catch (err) {
         if (signal.aborted) throw err;

@@ -2,7 +2,7 @@
 // The controller only gathers (informer caches, a few live reads) and applies the plan.
 import { isDeepStrictEqual } from "node:util";
 import type { V1ConfigMap, V1Job, V1Secret } from "@kubernetes/client-node";
-import type { Attempt, HearthFunction, HearthJob, InvocationMode, JobStatus, RetryPolicy } from "../../api/v1alpha1/index.ts";
+import type { Attempt, HearthFunction, HearthJob, InvocationMode, JobStatus, JobStepSummary, RetryPolicy } from "../../api/v1alpha1/index.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { mergeAttempts } from "./attempts.ts";
 import { batchJobName, renderBatchJob, renderInputConfigMap, renderTaskSecret, resolveInput, type InputSource } from "./batch-job.ts";
@@ -12,7 +12,7 @@ import { deriveOutcome, GENERIC_WAITING, type Outcome } from "./outcome.ts";
 import { controllerOf } from "../../kube/objects.ts";
 import { runtimeContainer, type BatchJobView, type PodView } from "./views.ts";
 import { EXIT_CODES, isExitErrorType } from "../../protocol/index.ts";
-import type { GatewayTask, GatewayTaskView, WarmEnqueue } from "./gateway.ts";
+import type { GatewayTask, GatewayTaskView, RunStepCounts, WarmEnqueue } from "./gateway.ts";
 
 export interface JobControllerConfig {
   /** Added to every attempt's timeoutSeconds in the activeDeadlineSeconds backstop. */
@@ -216,9 +216,7 @@ export function planJob(input: JobPlanInput): JobPlan {
   if (isFinished(prev)) return { status: prev ?? {}, statusChanged: false, events: [], ...ttlPlan(input, prev ?? {}) };
   if (job.metadata.deletionTimestamp !== undefined) return { status: prev ?? {}, statusChanged: false, events: [] };
 
-  if (job.spec.workflowRef !== undefined) {
-    return finish(input, buildStatus(input, { outcome: waiting("WorkflowsNotSupported", `Jobs of Workflow ${job.spec.workflowRef.name} are not run by the Job controller yet`) }));
-  }
+  if (job.spec.workflowRef !== undefined) return planGatewayTask(input, { kind: "workflow", name: job.spec.workflowRef.name });
   const name = batchJobName(job.metadata.name);
   const existing = input.batchJob;
   // Once the batch Job exists the invocation is under way: it no longer needs the Function
@@ -240,60 +238,101 @@ export function planJob(input: JobPlanInput): JobPlan {
   const eff = effectiveSettings(job, fn);
   switch (eff.invocation) {
     case "warm":
-      return planWarm(input, fnName);
+      return planGatewayTask(input, { kind: "function", name: fnName });
     case "isolated":
       return planCreate(input, fn, eff);
   }
 }
 
-/** A warm Job: its task on the gateway decides its status. */
-function planWarm(input: JobPlanInput, fnName: string): JobPlan {
+/**
+ * A warm Job, or a workflowRef Job: its task (a workflow run is one) on the gateway decides its
+ * status. A run's status also carries each step's executions by state.
+ */
+function planGatewayTask(input: JobPlanInput, target: { kind: "function" | "workflow"; name: string }): JobPlan {
   const { job } = input;
+  const workflow = target.kind === "workflow";
+  const invocation = workflow ? {} : { invocation: "warm" as const };
   if (job.spec.inputFrom !== undefined) {
-    const outcome = failedNow(input, "BadConfiguration", "inputFrom is read by the pod of an isolated Job; a warm Job takes spec.input (or set invocation: isolated)");
-    return finish(input, buildStatus(input, { invocation: "warm", outcome }));
+    const message = workflow
+      ? "inputFrom is read by the pod of an isolated Job; a workflowRef Job takes spec.input"
+      : "inputFrom is read by the pod of an isolated Job; a warm Job takes spec.input (or set invocation: isolated)";
+    return finish(input, buildStatus(input, { ...invocation, outcome: failedNow(input, "BadConfiguration", message) }));
   }
   const view = input.gatewayTask;
   if (view === undefined) {
-    const enqueue = {
+    const enqueue: WarmEnqueue = {
+      kind: target.kind,
       namespace: job.metadata.namespace ?? "",
-      function: fnName,
+      function: target.name,
       idempotencyKey: job.metadata.uid ?? job.metadata.name,
       input: job.spec.input ?? null,
-      // The Job's own deadline and retries apply to its task, not only the Function's.
-      timeoutSeconds: job.spec.timeoutSeconds,
-      retries: job.spec.retries,
+      // The Job's own deadline and retries apply to its task, not only the Function's (a
+      // workflow's steps keep their own policies: docs/workflows.md).
+      ...(workflow ? {} : { timeoutSeconds: job.spec.timeoutSeconds, retries: job.spec.retries }),
     };
     return { status: job.status ?? {}, statusChanged: false, events: [], enqueue };
   }
   if (view.state === "refused") {
-    return finish(input, buildStatus(input, { invocation: "warm", outcome: failedNow(input, "GatewayRefused", view.message) }));
+    return finish(input, buildStatus(input, { ...invocation, outcome: failedNow(input, "GatewayRefused", view.message) }));
   }
   if (view.state === "unavailable") {
-    return finish(input, buildStatus(input, { invocation: "warm", outcome: waiting("GatewayUnavailable", view.message) }), { requeueAfterMs: 5_000 });
+    return finish(input, buildStatus(input, { ...invocation, outcome: waiting("GatewayUnavailable", view.message) }), { requeueAfterMs: 5_000 });
   }
   const task = view.task;
-  const parts = { invocation: "warm" as const, attempts: warmAttempts(task), startTime: task.startedAt };
-  const status = (outcome: Outcome): JobStatus => ({ ...buildStatus(input, { ...parts, outcome }), taskId: task.id });
+  const what = workflow ? `run ${task.id} of Workflow ${target.name}` : `task ${task.id}`;
+  const parts = { ...invocation, attempts: workflow ? undefined : warmAttempts(task), startTime: task.startedAt };
+  const steps = workflow ? stepSummaries(task.steps) : undefined;
+  const status = (outcome: Outcome): JobStatus => ({ ...buildStatus(input, { ...parts, outcome }), taskId: task.id, ...(steps === undefined ? {} : { steps }) });
   const end = task.finishedAt ?? input.now.toISOString();
   switch (task.status) {
     case "queued":
-      return finish(input, status(waiting("Queued", `task ${task.id} is queued for a warm worker of ${fnName}`)), { requeueAfterMs: WARM_POLL_MS });
+      return finish(input, status(waiting("Queued", `${what} is queued${workflow ? "" : ` for a warm worker of ${target.name}`}`)), { requeueAfterMs: WARM_POLL_MS });
     case "running":
-      return finish(input, status(waiting("Running", `task ${task.id} runs on a warm worker (attempt ${task.attempts})`)), { requeueAfterMs: WARM_POLL_MS });
+      return finish(input, status(waiting("Running", workflow ? `${what} is running${progressOf(steps)}` : `${what} runs on a warm worker (attempt ${task.attempts})`)), {
+        requeueAfterMs: WARM_POLL_MS,
+      });
     case "succeeded": {
       const output = task.output ?? (task.outputB64 !== undefined ? task.outputB64 : undefined);
-      const outcome: Outcome = { state: "succeeded", message: `task ${task.id} succeeded`, completionTime: end, ...(output !== undefined ? { output } : {}) };
+      const outcome: Outcome = { state: "succeeded", message: `${what} succeeded`, completionTime: end, ...(output !== undefined ? { output } : {}) };
       return finish(input, status(outcome));
     }
     case "failed": {
       const type = task.error?.type ?? "Failed";
-      const outcome: Outcome = { state: "failed", reason: isExitErrorType(type) ? type : "Failed", message: task.error?.message ?? `task ${task.id} failed`, completionTime: end };
+      const outcome: Outcome = { state: "failed", reason: isExitErrorType(type) ? type : "Failed", message: task.error?.message ?? `${what} failed`, completionTime: end };
       return finish(input, status(outcome));
     }
     case "cancelled":
-      return finish(input, status({ state: "failed", reason: "Failed", message: `task ${task.id} was cancelled`, completionTime: end }));
+      return finish(input, status({ state: "failed", reason: "Failed", message: `${what} was cancelled`, completionTime: end }));
   }
+}
+
+const STEP_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+
+/** The run document's step counts as status entries, in the order the gateway listed the steps. */
+export function stepSummaries(counts: RunStepCounts | undefined): JobStepSummary[] | undefined {
+  if (counts === undefined) return undefined;
+  return Object.entries(counts)
+    .slice(0, 256)
+    .map(([name, byState]) => {
+      const summary: JobStepSummary = { name };
+      for (const s of STEP_STATES) {
+        const n = byState[s];
+        if (n !== undefined && n > 0) summary[s] = n;
+      }
+      return summary;
+    });
+}
+
+/** ": 3 of 5 step executions finished" for a running run's message. */
+function progressOf(steps: readonly JobStepSummary[] | undefined): string {
+  if (steps === undefined || steps.length === 0) return "";
+  let done = 0;
+  let all = 0;
+  for (const s of steps) {
+    done += (s.succeeded ?? 0) + (s.failed ?? 0) + (s.cancelled ?? 0);
+    all += (s.queued ?? 0) + (s.running ?? 0) + (s.succeeded ?? 0) + (s.failed ?? 0) + (s.cancelled ?? 0);
+  }
+  return `: ${done} of ${all} step executions finished so far`;
 }
 
 /** The gateway reports the attempt count and the last attempt's outcome: one entry for that attempt. */

@@ -15,19 +15,20 @@ import socket
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from .. import encoding as enc
 from . import sse
 from .errors import (
     GatewayUnavailableError,
+    HearthError,
     TaskCancelledError,
     TaskTimeoutError,
     from_error_body,
 )
 from .transport import Response, Transport
 
-__all__ = ["Client", "Function", "Progress", "Task", "TaskEvent", "function"]
+__all__ = ["Client", "Function", "Progress", "Run", "StepItem", "Task", "TaskEvent", "Workflow", "function", "workflow"]
 
 #: How long one blocking request may wait at the gateway before the client asks again. Short
 #: enough that proxies and load balancers never cut the connection.
@@ -37,6 +38,8 @@ SLACK_SECONDS = 30.0
 TERMINAL = ("succeeded", "failed", "cancelled")
 #: Where ``hearth dev`` and a port-forwarded gateway listen (the TypeScript client's default too).
 DEFAULT_URL = "http://127.0.0.1:8080"
+#: Inputs per ``:pushMany`` request of ``map()``.
+MAP_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,20 @@ class Client:
         """A handle on an existing task, e.g. one pushed by another process."""
         return Task(self._transport, task_id, encoding, timeout)
 
+    def workflow(self, ref: str, *, timeout: Optional[float] = None) -> "Workflow":
+        """A Workflow (docs/workflows.md): ``run()`` blocks for the run's output, ``push()`` returns
+        a :class:`Run` whose ``step(name)`` lists each step's outputs."""
+        namespace, sep, name = ref.partition("/")
+        if not sep:
+            namespace, name = self._namespace, ref
+        if not namespace or not name or "/" in name:
+            raise ValueError(f'a Workflow reference is "namespace/name" or "name", got {ref!r}')
+        return Workflow(self._transport, namespace, name, enc.JSON, timeout)
+
+    def workflow_run(self, run_id: str, *, timeout: Optional[float] = None) -> "Run":
+        """A handle on an existing workflow run."""
+        return Run(self._transport, run_id, enc.JSON, timeout)
+
 
 def function(
     ref: str,
@@ -105,6 +122,11 @@ def function(
 ) -> "Function":
     """``hearth.function("ns/name").run(...)``: the one-line way in."""
     return Client(url, token).function(ref, encoding=encoding, timeout=timeout)
+
+
+def workflow(ref: str, *, url: Optional[str] = None, token: Optional[str] = None, timeout: Optional[float] = None) -> "Workflow":
+    """``hearth.workflow("ns/name").push(...)`` → a :class:`Run` with ``.step("name")``."""
+    return Client(url, token).workflow(ref, timeout=timeout)
 
 
 class Function:
@@ -158,8 +180,53 @@ class Function:
             # The gateway stopped waiting, not the task: keep waiting on the task itself (whose
             # own document says whether the attempt timed out).
             left = None if self.timeout is None else self.timeout - (time.monotonic() - started)
-            return Task(self._transport, error.task_id, self.encoding, left).result()
+            handle = self._handle(error.task_id)
+            handle.timeout = left
+            return handle.result()
         raise error
+
+    def map(self, items: Iterable[Any], *, return_exceptions: bool = False) -> Iterator[Any]:
+        """Runs the Function once per item and yields the outputs in input order, each as soon as
+        it and those before it are done. Each item is one call's input document (as with
+        :meth:`run_input`). JSON Functions get one batched push (``:pushMany``); pickle ones a
+        push per item. A failed item raises its error when reached, or is yielded as the
+        exception with ``return_exceptions=True`` (the others still come)."""
+        tasks = self.push_many(items)
+        for task in tasks:
+            try:
+                value = task.result()
+            except HearthError as err:
+                if not return_exceptions:
+                    raise
+                yield err
+                continue
+            yield value
+
+    def push_many(self, items: Iterable[Any]) -> List["Task"]:
+        """Queues one call per item, durable when this returns; the tasks in input order."""
+        values = list(items)
+        if not values:
+            return []
+        if self.encoding == enc.PICKLE:
+            return [self.push_input(v) for v in values]
+        tasks: List[Task] = []
+        for start in range(0, len(values), MAP_BATCH):
+            chunk = values[start : start + MAP_BATCH]
+            try:
+                body = enc.json_dumps({"inputs": chunk}).encode("utf-8")
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"an input is not JSON-serializable ({err}); use encoding='pickle' for Python objects") from err
+            response = self._transport.request(
+                "POST", f"{self._path}:pushMany", body=body, headers={"Content-Type": "application/json"}, timeout=SLACK_SECONDS * 2
+            )
+            if response.status != 202:
+                raise response.error()
+            doc = response.json()
+            ids = doc.get("ids") if isinstance(doc, dict) else None
+            if not isinstance(ids, list) or len(ids) != len(chunk):
+                raise GatewayUnavailableError(f"pushMany answered without one id per input: {doc!r}"[:300], status=response.status)
+            tasks.extend(Task(self._transport, str(i), self.encoding, self.timeout) for i in ids)
+        return tasks
 
     def push_input(self, value: Any, *, idempotency_key: Optional[str] = None) -> "Task":
         body, headers = self._body(value)
@@ -172,6 +239,9 @@ class Function:
         task_id = doc.get("id") if isinstance(doc, dict) else None
         if not isinstance(task_id, str):
             raise GatewayUnavailableError(f"push answered without a task id: {doc!r}"[:300], status=response.status)
+        return self._handle(task_id)
+
+    def _handle(self, task_id: str) -> "Task":
         return Task(self._transport, task_id, self.encoding, self.timeout)
 
     def stats(self) -> Dict[str, Any]:
@@ -295,6 +365,120 @@ class Task:
         if error.attempt is None:
             error.attempt = _attempt(doc)
         raise error
+
+
+class Workflow(Function):
+    """A Workflow: ``run()`` blocks for the run's output; ``push()`` returns a :class:`Run`."""
+
+    def __repr__(self) -> str:
+        return f"Workflow({self.namespace}/{self.name})"
+
+    @property
+    def _path(self) -> str:
+        q = urllib.parse.quote
+        return f"/v1/namespaces/{q(self.namespace, safe='')}/workflows/{q(self.name, safe='')}"
+
+    def _handle(self, task_id: str) -> "Run":
+        return Run(self._transport, task_id, self.encoding, self.timeout)
+
+    def push(self, *args: Any, **kwargs: Any) -> "Run":
+        run = self.push_input(_pack(args, kwargs))
+        assert isinstance(run, Run)
+        return run
+
+    def push_many(self, items: Iterable[Any]) -> List["Task"]:
+        """One run per item (Workflows have no batched push)."""
+        return [self.push_input(v) for v in items]
+
+
+@dataclass(frozen=True)
+class StepItem:
+    """One execution of a step: ``path`` is its item's position in each fan-out above it."""
+
+    path: List[int]
+    task_id: str
+    kind: str
+    status: str
+    attempts: int
+    output: Any
+    error: Optional[Dict[str, Any]]
+    cached: bool
+
+
+class Run(Task):
+    """A workflow run: a task (``result()``, ``cancel()``, ``status()``), plus the outputs of
+    each step (:meth:`step`) and its step events (:meth:`step_events`, :meth:`progress`)."""
+
+    def __repr__(self) -> str:
+        return f"Run({self.id})"
+
+    def step_page(self, step: str, *, limit: int = 1000, after: Optional[str] = None) -> Tuple[List[StepItem], Optional[str]]:
+        """One page of a step's executions in item order, and the cursor of the next page."""
+        query = {"limit": str(limit)}
+        if after is not None:
+            query["after"] = after
+        path = f"{self._path}/steps/{urllib.parse.quote(step, safe='')}?{urllib.parse.urlencode(query)}"
+        response = self._transport.request("GET", path, timeout=SLACK_SECONDS)
+        if response.status != 200:
+            raise response.error(self.id)
+        doc = response.json()
+        items = doc.get("items") if isinstance(doc, dict) else None
+        if not isinstance(items, list):
+            raise GatewayUnavailableError(f"step page without items: {doc!r}"[:300], task_id=self.id)
+        nxt = doc.get("next")
+        return [_step_item(i) for i in items if isinstance(i, dict)], nxt if isinstance(nxt, str) else None
+
+    def step(self, step: str) -> List[StepItem]:
+        """Every execution of ``step`` so far (all pages), in item order; ``.output`` of each."""
+        items: List[StepItem] = []
+        after: Optional[str] = None
+        while True:
+            page, after = self.step_page(step, after=after)
+            items.extend(page)
+            if after is None:
+                return items
+
+    def step_events(self) -> Iterator[Dict[str, Any]]:
+        """Step events (``{step, path, taskId, event: queued|started|progress|finished|failed|cancelled, …}``)
+        until the run ends; the current state of every execution is replayed first."""
+        for event in self.events():
+            if event.event == "step" and isinstance(event.data, dict):
+                yield event.data
+
+    def progress(self) -> Iterator[Progress]:
+        """The run's progress: the share of the step executions known so far that have ended,
+        with the latest event as the message (the share can fall when a fan-out adds items)."""
+        states: Dict[str, str] = {}
+        for event in self.step_events():
+            task_id = event.get("taskId")
+            kind = event.get("event")
+            if not isinstance(task_id, str) or not isinstance(kind, str):
+                continue
+            if kind != "progress":
+                states[task_id] = kind
+            ended = sum(1 for s in states.values() if s in ("finished", "failed", "cancelled"))
+            path = event.get("path")
+            where = f"[{','.join(str(p) for p in path)}]" if isinstance(path, list) and path else ""
+            yield Progress(ended / len(states) if states else 0.0, f"{event.get('step')}{where} {kind}")
+
+
+def _step_item(doc: Dict[str, Any]) -> StepItem:
+    path = doc.get("path")
+    output: Any = doc.get("output")
+    if "outputB64" in doc and isinstance(doc["outputB64"], str):
+        output = enc.pickle_loads(enc.b64_decode(doc["outputB64"]))
+    error = doc.get("error")
+    attempts = doc.get("attempts")
+    return StepItem(
+        path=[int(p) for p in path] if isinstance(path, list) else [],
+        task_id=str(doc.get("taskId", "")),
+        kind=str(doc.get("kind", "call")),
+        status=str(doc.get("status", "")),
+        attempts=attempts if isinstance(attempts, int) else 0,
+        output=output,
+        error=error if isinstance(error, dict) else None,
+        cached=doc.get("cached") is True,
+    )
 
 
 def _attempt(doc: Mapping[str, Any]) -> Optional[int]:
