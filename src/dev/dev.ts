@@ -41,6 +41,8 @@ export interface DevEnvironment {
   gatewayURL: string;
   callerToken: string;
   runner: LocalRunner;
+  /** The workers' log files (`hearth logs --logs-dir`, $HEARTH_LOGS_DIR). */
+  logsDir: string;
   client: KubeClient;
   /** Settles when the operator or the gateway exits on its own. */
   failure: Promise<Error>;
@@ -138,8 +140,10 @@ export async function startDev(opts: DevOptions): Promise<DevEnvironment> {
   writeFileSync(configFile, stringify(devOperatorConfig({ gatewayURL, signingKeyFile, callerTokenFile: tokensFile, namespaces: opts.namespaces })));
   const operator = startChild("operator", ["operator", `--config=${configFile}`, `--kubeconfig=${opts.kubeconfig}`], opts);
 
+  const logsDir = join(opts.stateDir, "logs");
   const runner = new LocalRunner({
     client,
+    logsDir,
     namespaces: opts.namespaces,
     logger: log.child({ component: "runner" }),
     tools: { repoRoot: opts.repoRoot, node: process.execPath, python: opts.python },
@@ -159,5 +163,5 @@ export async function startDev(opts: DevOptions): Promise<DevEnvironment> {
     throw err;
   }
   runner.start();
-  return { gatewayURL, callerToken, runner, client, failure, stop };
+  return { gatewayURL, callerToken, runner, logsDir, client, failure, stop };
 }

@@ -4,7 +4,7 @@
 // Job's pod (oneshot) runs once, and its real exit code and termination message go back to the
 // fake kubelet as pod annotations (src/devcluster/annotations.ts), which ends the pod with them.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FAKE_POD_ANNOTATIONS } from "../devcluster/annotations.ts";
@@ -13,6 +13,7 @@ import type { KubeClient } from "../kube/client.ts";
 import { hearthFunctions, secrets, untyped } from "../kube/resources.ts";
 import { LABELS } from "../workload/labels.ts";
 import { prefixLines, stopProcessGroup } from "./child-io.ts";
+import { podLogFile } from "../logs/dev-files.ts";
 import { devFunction, devPod, diffWorkers, planWorkerProcess, type DataSources, type DevFunction, type Toolchain, type WorkerProcess } from "./worker-process.ts";
 
 // Full pods (the shared pod schema keeps only status fields; the runner needs the containers).
@@ -22,6 +23,8 @@ const configMaps = untyped({ group: "", version: "v1", kind: "ConfigMap", plural
 interface Running {
   spec: WorkerProcess;
   child: ChildProcess | undefined;
+  /** The pod's log file (dev mode's stand-in for the container log), while the pod lives. */
+  log?: WriteStream;
   exits: number;
   restartAt: number;
   /** Oneshot: the process ended; its outcome waits to be reported (or was). */
@@ -47,6 +50,11 @@ export interface RunnerOptions {
   intervalMs?: number;
   /** Where worker output goes (default: this process's stdout with a [ns/pod] prefix). */
   output?: (line: string) => void;
+  /**
+   * Also append each pod's output, as its container log would hold it, to
+   * `<logsDir>/<namespace>/<function>/<pod>.log` (src/logs/dev-files.ts; read by `hearth logs`).
+   */
+  logsDir?: string;
 }
 
 export class LocalRunner {
@@ -119,7 +127,11 @@ export class LocalRunner {
     }
     for (const spec of start) if (!this.workers.has(spec.key)) this.workers.set(spec.key, { spec, child: undefined, exits: 0, restartAt: 0 });
     const live = new Set(podsParsed.map((p) => p.metadata.uid));
-    for (const [key, w] of this.workers) if (w.ended?.reported === true && !live.has(key)) this.workers.delete(key);
+    for (const [key, w] of this.workers) {
+      if (w.ended?.reported !== true || live.has(key)) continue;
+      w.log?.end();
+      this.workers.delete(key);
+    }
     const now = Date.now();
     for (const w of this.workers.values()) {
       if (w.ended !== undefined) {
@@ -170,7 +182,17 @@ export class LocalRunner {
     const { spec } = w;
     const label = `${spec.namespace}/${spec.pod}`;
     const print = this.opts.output ?? ((line: string) => process.stdout.write(line + "\n"));
-    let out = print;
+    const prefixed = (line: string) => print(`[${label}] ${line}`);
+    if (this.opts.logsDir !== undefined && w.log === undefined) {
+      const file = podLogFile(this.opts.logsDir, spec.namespace, spec.functionName, spec.pod);
+      mkdirSync(join(file, ".."), { recursive: true });
+      w.log = createWriteStream(file, { flags: "a" });
+      w.log.on("error", (err) => this.opts.logger.warn({ pod: label, err }, "cannot write the pod's log file"));
+    }
+    let out = (line: string) => {
+      w.log?.write(line + "\n");
+      prefixed(line);
+    };
     const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ...spec.env };
     let scratch: string | undefined;
     if (spec.oneshot !== undefined) {
@@ -183,16 +205,17 @@ export class LocalRunner {
         writeFileSync(env["HEARTH_INPUT_FILE"], spec.oneshot.input);
       }
       w.tail = "";
+      const write = out;
       out = (line: string) => {
-        w.tail = logTail(`${w.tail ?? ""}${line.slice(label.length + 3)}\n`);
-        print(line);
+        w.tail = logTail(`${w.tail ?? ""}${line}\n`);
+        write(line);
       };
     }
     this.opts.logger.info({ pod: label, command: [spec.command, ...spec.args].join(" ") }, "starting worker process");
     const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     w.child = child;
-    prefixLines(child.stdout, `[${label}] `, out);
-    prefixLines(child.stderr, `[${label}] `, out);
+    prefixLines(child.stdout, "", out);
+    prefixLines(child.stderr, "", out);
     child.on("error", (err) => this.opts.logger.error({ pod: label, err }, "worker process failed to start"));
     child.on("exit", (code, signal) => {
       if (w.child !== child) return;
@@ -227,9 +250,11 @@ export class LocalRunner {
     const w = this.workers.get(key);
     this.workers.delete(key);
     const child = w?.child;
-    if (child?.pid === undefined || child.exitCode !== null) return;
-    this.opts.logger.info({ pod: `${w?.spec.namespace}/${w?.spec.pod}` }, "stopping worker process");
-    await stopProcessGroup(child, graceMs);
+    if (child?.pid !== undefined && child.exitCode === null) {
+      this.opts.logger.info({ pod: `${w?.spec.namespace}/${w?.spec.pod}` }, "stopping worker process");
+      await stopProcessGroup(child, graceMs);
+    }
+    w?.log?.end();
   }
 
   async stop(): Promise<void> {

@@ -11,7 +11,8 @@ import type { Unstructured } from "../kube/objects.ts";
 import { HttpError, queryOf, send } from "./http.ts";
 import type { SignatureBook } from "./signatures.ts";
 import type { TaskEngine } from "./tasks.ts";
-import { functionDetail, functionSummary, jobView, readmeRef, taskSummary, workflowView, type FunctionDetail } from "./views.ts";
+import { functionDetail, functionSummary, jobView, readmeRef, runSummary, taskSummary, workflowView, type FunctionDetail, type RunSummary } from "./views.ts";
+import type { WorkflowExecutor } from "./workflows/executor.ts";
 
 export const CONSOLE_DIR = fileURLToPath(new URL("../console/static/", import.meta.url));
 
@@ -32,6 +33,8 @@ export interface ConsoleApiOptions {
   catalog: Catalog;
   signatures: SignatureBook;
   authz: Authorizer;
+  /** Workflow runs (GET …/workflows/{name}/runs); absent: every Workflow has no runs. */
+  runs?: Pick<WorkflowExecutor, "recentRuns" | "stepCounts">;
   /** Where the static files are (default src/console/static). */
   staticDir?: string;
 }
@@ -60,6 +63,14 @@ export class ConsoleApi {
     // Jobs invoke Functions: whoever may list a namespace's Functions sees its Jobs.
     if (segs.length === 3 && segs[2] === "jobs") return this.json(res, async () => ({ jobs: (await this.visible(req, "Job", "functions")).map(jobView) }));
     if (segs.length === 3 && segs[2] === "workflows") return this.json(res, async () => ({ workflows: (await this.visible(req, "Workflow", "workflows")).map(workflowView) }));
+    if (segs[2] === "namespaces" && segs[4] === "workflows" && segs[3] !== undefined && segs[5] !== undefined && segs.length === 7 && segs[6] === "runs") {
+      const ns = decode(segs[3]);
+      const name = decode(segs[5]);
+      return this.json(res, async () => {
+        await this.o.authz.authorize(req, { verb: "list", resource: "workflows", namespace: ns, name });
+        return { runs: this.listRuns(ns, name, url) };
+      });
+    }
     if (segs[2] === "namespaces" && segs[4] === "functions" && segs[3] !== undefined && segs[5] !== undefined && !segs[5].includes(":")) {
       const ns = decode(segs[3]);
       const name = decode(segs[5]);
@@ -131,10 +142,14 @@ export class ConsoleApi {
 
   private listTasks(ns: string, name: string, url: string): unknown {
     if (this.o.catalog.get("Function", ns, name) === undefined) throw new HttpError(404, "NotFound", `function ${ns}/${name} not found`);
-    const raw = queryOf(url).get("limit") ?? "20";
-    const limit = Number(raw);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new HttpError(400, "BadRequest", `limit must be an integer from 1 to 500, got ${JSON.stringify(raw)}`);
+    const limit = limitOf(url, 20);
     return { tasks: this.o.engine.recentTasks(ns, name, limit).map(taskSummary) };
+  }
+
+  private listRuns(ns: string, name: string, url: string): RunSummary[] {
+    if (this.o.catalog.get("Workflow", ns, name) === undefined) throw new HttpError(404, "NotFound", `workflow ${ns}/${name} not found`);
+    const limit = limitOf(url, 10);
+    return (this.o.runs?.recentRuns(ns, name, limit) ?? []).map((run) => runSummary(run, this.o.runs?.stepCounts(run) ?? {}));
   }
 
   private async file(res: ServerResponse, rel: string): Promise<Handled> {
@@ -156,6 +171,14 @@ export class ConsoleApi {
     send(res, 404, html, "text/html; charset=utf-8", { "content-security-policy": CSP });
     return { route: "console", status: 404 };
   }
+}
+
+/** `?limit=` from 1 to 500 (400 otherwise). */
+function limitOf(url: string, fallback: number): number {
+  const raw = queryOf(url).get("limit") ?? String(fallback);
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new HttpError(400, "BadRequest", `limit must be an integer from 1 to 500, got ${JSON.stringify(raw)}`);
+  return limit;
 }
 
 function decode(s: string): string {

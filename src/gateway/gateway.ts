@@ -193,7 +193,7 @@ export class Gateway {
     const server = new GatewayServer({
       setup,
       signatures,
-      console: new ConsoleApi({ engine, catalog, signatures, authz }),
+      console: new ConsoleApi({ engine, catalog, signatures, authz, runs: executor }),
       engine,
       demand,
       registry: opts.registry,

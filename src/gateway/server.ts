@@ -487,7 +487,8 @@ export class GatewayServer {
   /** Every function's setup summary: the operator's leader copies it into Function status. */
   private async setupSummaries(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const caller = await this.o.authz.authenticate(req);
-    const all = this.o.setup?.summaries() ?? [];
+    // signatureKnown rides along (src/gateway/signatures.ts): status.setup.signatureKnown.
+    const all = (this.o.setup?.summaries() ?? []).map((s) => ({ ...s, signatureKnown: this.o.signatures?.get(s.namespace, s.name)?.signature !== undefined }));
     const shown = await Promise.all(all.map(({ namespace }) => this.o.authz.permits(caller, { verb: "list", resource: "functions", namespace })));
     this.reply(res, "setup", 200, JSON.stringify({ functions: all.filter((_, i) => shown[i] === true) }));
   }

@@ -2,7 +2,7 @@
 // (docs/protocol.md, "Console API"): Functions with their metadata, status, live queue numbers
 // and signature; Jobs; Workflows; recent tasks. Pure: objects in, plain JSON out.
 import type { Unstructured } from "../kube/objects.ts";
-import type { FunctionStats } from "../protocol/index.ts";
+import type { FunctionStats, TaskStatus } from "../protocol/index.ts";
 import type { SignatureEntry } from "./signatures.ts";
 import type { Task } from "./tasks.ts";
 
@@ -227,4 +227,39 @@ export function workflowView(obj: Unstructured): WorkflowView {
   const spec = rec(obj["spec"]);
   const steps = Array.isArray(spec["steps"]) ? spec["steps"].map(rec) : [];
   return defined<WorkflowView>({ namespace: obj.metadata.namespace ?? "default", name: obj.metadata.name, start: str(spec["start"]), steps, conditions: conditionsOf(obj) });
+}
+
+/** Counts of a step's executions by status (the run document's `steps`). */
+export type StepCounts = Partial<Record<TaskStatus, number>>;
+
+/** One word for a step of a run, as the graph colours it: the most telling status among its executions. */
+export function stepState(counts: StepCounts): TaskStatus | undefined {
+  for (const s of ["failed", "running", "queued", "cancelled", "succeeded"] as const) if ((counts[s] ?? 0) > 0) return s;
+  return undefined;
+}
+
+/** A workflow run in the console's list: its status, times, error, and each step's counts and state. */
+export interface RunSummary {
+  id: string;
+  status: TaskStatus;
+  createdAt: string;
+  finishedAt?: string;
+  error?: { type: string; message: string };
+  steps: Record<string, { counts: StepCounts; state?: TaskStatus }>;
+}
+
+export function runSummary(run: { id: string; status: TaskStatus; createdAt: number; finishedAt: number | null; error: { type: string; message: string } | null }, counts: Record<string, StepCounts>): RunSummary {
+  const steps: RunSummary["steps"] = {};
+  for (const [step, c] of Object.entries(counts)) {
+    const state = stepState(c);
+    steps[step] = state === undefined ? { counts: c } : { counts: c, state };
+  }
+  return defined<RunSummary>({
+    id: run.id,
+    status: run.status,
+    createdAt: new Date(run.createdAt).toISOString(),
+    finishedAt: run.finishedAt === null ? undefined : new Date(run.finishedAt).toISOString(),
+    error: run.error === null ? undefined : { type: run.error.type, message: run.error.message },
+    steps,
+  });
 }

@@ -163,6 +163,16 @@ export class Transport {
    * fails (rejects with a KubeError). Abort `signal` to stop (rejects with an Aborted status).
    */
   async stream(path: string, opts: RequestOptions, signal: AbortSignal, onLine: (line: unknown) => void): Promise<void> {
+    await this.lines(path, opts, signal, (line) => {
+      if (line.trim() !== "") onLine(JSON.parse(line) as unknown);
+    });
+  }
+
+  /**
+   * A streamed text body (a watch, a pod's log): calls `onLine` for each line (without its
+   * newline; a last unterminated line too) until the server closes it or it fails (KubeError).
+   */
+  async lines(path: string, opts: RequestOptions, signal: AbortSignal, onLine: (line: string) => void): Promise<void> {
     await this.bucket.take(signal);
     let res: http.IncomingMessage;
     try {
@@ -184,17 +194,16 @@ export class Transport {
         pending += (chunk as Buffer).toString("utf8");
         let nl: number;
         while ((nl = pending.indexOf("\n")) >= 0) {
-          const line = pending.slice(0, nl).trim();
+          const line = pending.slice(0, nl);
           pending = pending.slice(nl + 1);
-          if (line !== "") onLine(JSON.parse(line) as unknown);
+          onLine(line);
         }
       }
     } catch (err) {
       if (err instanceof KubeError) throw err;
       throw new KubeError(toStatus(err), { cause: err });
     }
-    const rest = pending.trim();
-    if (rest !== "") onLine(JSON.parse(rest) as unknown);
+    if (pending !== "") onLine(pending);
   }
 
   close(): void {
@@ -284,6 +293,16 @@ export class KubeClient {
       if (toStatus(err).code === 404) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * A pod's log (GET pods/{name}/log, plain text) line by line; with `follow`, until the container
+   * ends or `signal` aborts. Throws KubeError when the apiserver cannot get it (e.g. no kubelet).
+   */
+  async podLog(namespace: string, pod: string, opts: { container?: string; follow?: boolean; tailLines?: number; signal: AbortSignal }, onLine: (line: string) => void): Promise<void> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`;
+    const query = { container: opts.container, follow: opts.follow === true ? "true" : undefined, tailLines: opts.tailLines };
+    await this.transport.lines(path, { verb: "get", resource: "pods/log", query, accept: "text/plain, */*" }, opts.signal, onLine);
   }
 
   /** Every matching object, page by page. */

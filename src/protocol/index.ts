@@ -8,3 +8,4 @@ export * from "./retry.ts";
 export * from "./stats.ts";
 export * from "./tasks.ts";
 export * from "./worker.ts";
+export * from "./logs.ts";

@@ -8,6 +8,7 @@ import type { FromChild, ToChild } from "./ipc.ts";
 import { classify, encodeOutput } from "./outcome.ts";
 import { createSetupContext } from "./setup-progress.ts";
 import { wireSignature } from "./signature.ts";
+import { installTaskLog, withTaskLog } from "./task-log.ts";
 
 export interface ChildOptions {
   handler: string;
@@ -34,6 +35,7 @@ export class ChildRuntime {
       const handler = await loadHandler(this.opts.handler, this.opts.roots);
       await handler.setup(createSetupContext(this.opts.function, this.opts.startupTimeoutSeconds));
       this.handler = handler;
+      installTaskLog();
       const signature = wireSignature(handler.inputShape());
       this.opts.send(signature === undefined ? { t: "ready", kind: handler.kind } : { t: "ready", kind: handler.kind, signature });
       return true;
@@ -76,11 +78,11 @@ export class ChildRuntime {
       sink: (value, message) => this.opts.send(message === undefined ? { t: "progress", id: task.id, value } : { t: "progress", id: task.id, value, message }),
     });
     try {
-      const output = encodeOutput(await handler.call(task.input, ctx));
+      const output = encodeOutput(await withTaskLog(task.id, () => handler.call(task.input, ctx)));
       this.opts.send({ t: "done", id: task.id, output });
     } catch (err) {
       const failure = classify(err);
-      if (failure.type === "UserError" || failure.type === "Fatal") console.error(err);
+      if (failure.type === "UserError" || failure.type === "Fatal") withTaskLog(task.id, () => console.error(err));
       this.opts.send({ t: "failed", id: task.id, error: failure });
     } finally {
       this.running.delete(task.id);

@@ -101,6 +101,7 @@ export async function runOneshot(config: WorkerConfig, deps: OneshotDeps): Promi
     if (state !== "ready") {
       return fail(supervisor.setupError ?? { type: "UserError", message: `setup did not finish (state ${state})` }, deps);
     }
+    // An isolated call runs under its task id: ctx.taskId and its log lines' tag (task-log.ts) name it.
     const outcome = await supervisor.run({ id: deps.task?.id ?? "oneshot", attempt: 1, input: input.value, timeoutSeconds: config.timeoutSeconds, token: deps.task?.token });
     switch (outcome.kind) {
       case "done": {

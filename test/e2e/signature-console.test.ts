@@ -137,6 +137,19 @@ describe("handler signature and console API", () => {
     assert.equal((await get("/v1/namespaces/default/functions/silent/tasks?limit=0")).status, 400);
   });
 
+  it("lists a Workflow's runs (none yet here) and says which Functions' signatures are known in GET /v1/setup", async () => {
+    assert.deepEqual(await (await get("/v1/namespaces/default/workflows/flow/runs")).json(), { runs: [] });
+    assert.equal((await get("/v1/namespaces/default/workflows/flow/runs", {})).status, 401);
+    assert.equal((await get("/v1/namespaces/default/workflows/nope/runs")).status, 404);
+    assert.equal((await get("/v1/namespaces/default/workflows/flow/runs?limit=x")).status, 400);
+    // The operator's setup-status poller copies this into status.setup.signatureKnown.
+    await until(async () => {
+      const setup = (await (await get("/v1/setup")).json()) as { functions: { name: string; signatureKnown?: boolean }[] };
+      const known = new Map(setup.functions.map((f) => [f.name, f.signatureKnown]));
+      return known.get("painter-node") === true && known.get("painter-py") === true;
+    }, "signatureKnown in GET /v1/setup");
+  });
+
   it("hearth list and hearth describe print readable summaries", { timeout: 60_000 }, async () => {
     const cli = async (...args: string[]): Promise<{ stdout: string; code: number }> => {
       try {

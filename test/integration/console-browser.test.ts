@@ -4,7 +4,8 @@
 // `hearth dev` on the test cluster with real worker processes: sign in, find the Function,
 // fill the form generated from its Python type hints, see a bad value refused inline, run it and
 // watch the progress bar move and the image arrive, push and see the task listed; a Function
-// without a known signature gets the JSON editor; Workflows and Jobs pages; 404 pages.
+// without a known signature gets the JSON editor; Workflows (graph coloured by a run's step
+// states, the latest runs, a failed run's error) and Jobs pages; 404 pages.
 // Then Argo CD's health.lua on the same live objects. Screenshots go to
 // .hearth/screenshots/console/ for a person to look at.
 import { it } from "node:test";
@@ -17,6 +18,7 @@ import puppeteer, { type Page } from "puppeteer-core";
 import { parse } from "yaml";
 import { ARGOCD_DIR } from "../../hack/gen-argocd.ts";
 import { runHealthScripts } from "../../hack/lua-health.ts";
+import { createClient } from "../../src/client/index.ts";
 import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
 
@@ -113,6 +115,15 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
     },
     { timeoutMs: 120_000, what: `Function painter Ready; dev output:\n${output.slice(-3000)}` },
   );
+  // Workflow runs for the Workflows page: one that succeeds, and gallery, which fails at its map
+  // step (painter returns an image, not a list).
+  await create("workflows", { apiVersion: "hearth.dev/v1alpha1", kind: "Workflow", metadata: { name: "sketch" }, spec: { start: "paint", steps: [{ name: "paint", functionRef: { name: "painter" } }] } } as never);
+  const client = createClient({ url, token });
+  t.after(() => client.close());
+  const sketchOut = await waitFor(() => client.workflow(`${ns}/sketch`).run({ prompt: "a fox", steps: 1 }, { timeoutMs: 60_000 }).catch(() => undefined), { timeoutMs: 60_000, what: "a run of Workflow sketch" });
+  assert.ok(sketchOut !== undefined);
+  const galleryRun = await waitFor(() => client.workflow(`${ns}/gallery`).push({ prompt: "a fox", steps: 1 }).catch(() => undefined), { timeoutMs: 60_000, what: "a run of Workflow gallery accepted" });
+  await assert.rejects(galleryRun.result({ timeoutMs: 60_000 }));
   await create("jobs", { apiVersion: "hearth.dev/v1alpha1", kind: "Job", metadata: { name: "one-fox" }, spec: { functionRef: { name: "painter" }, invocation: "warm", input: { prompt: "a fox", steps: 1 } } } as never);
 
   const browser = await puppeteer.launch({ executablePath, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
@@ -207,12 +218,30 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
   await page.waitForFunction(() => /not valid JSON/.test(document.querySelector("#form-error")?.textContent ?? ""));
   await shot(page, "07-json-editor");
 
-  // Workflows: the graph, drawn from the spec.
+  // Workflows: the graph drawn from the spec and coloured by the latest run's step states, the
+  // runs listed, the selected run's steps in a table, a failed run's error said.
   await page.goto(`${url}/#/workflows`);
   await expectSelector(page, "svg.graph");
-  assert.equal(await page.$$eval("svg.graph g.step", (els) => els.length), 4);
-  assert.equal(await page.$$eval("svg.graph path.edge.route", (els) => els.length), 2);
+  const gallery = `section[data-workflow="${ns}/gallery"]`;
+  const sketch = `section[data-workflow="${ns}/sketch"]`;
+  assert.equal(await page.$$eval(`${gallery} svg.graph g.step`, (els) => els.length), 4);
+  assert.equal(await page.$$eval(`${gallery} svg.graph path.edge.route`, (els) => els.length), 2);
+  await expectSelector(page, `${sketch} .runs-table tbody tr`);
+  assert.match(await text(page, `${sketch} .runs-table tbody tr`), /succeeded[\s\S]*1 of 1 done/);
+  assert.equal(await page.$$eval(`${sketch} svg.graph g.step.status-succeeded`, (els) => els.length), 1);
+  assert.match(await text(page, `${sketch} .steps-table tr[data-step="paint"]`), /paint\s*painter\s*succeeded/);
+  await expectSelector(page, `${gallery} .runs-table tbody tr`);
+  assert.match(await text(page, `${gallery} .runs-table tbody tr`), /failed/);
+  assert.equal(await page.$$eval(`${gallery} svg.graph g.step.status-succeeded`, (els) => els.length), 1, "plan ran; the run failed after it");
+  assert.match(await text(page, `${gallery} .steps-table tr[data-step="frame"]`), /not reached/);
+  assert.match(await text(page, `${gallery} .run-steps .error`), /\S+: \S/);
   await shot(page, "08-workflows");
+  // A second run of sketch: both listed, newest first; "Show" on the older one recolours the graph.
+  await client.workflow(`${ns}/sketch`).run({ prompt: "a cat", steps: 1 }, { timeoutMs: 60_000 });
+  await page.waitForFunction((sel) => document.querySelectorAll(`${sel} .runs-table tbody tr`).length === 2, { timeout: 20_000 }, sketch);
+  await page.click(`${sketch} .runs-table tbody tr:nth-child(2) button`);
+  await page.waitForFunction((sel) => document.querySelector(`${sel} .runs-table tbody tr:nth-child(2)`)?.classList.contains("selected"), {}, sketch);
+  assert.equal(await page.$eval(`${sketch} .runs-table tbody tr:nth-child(2) button`, (el) => el.getAttribute("aria-pressed")), "true");
 
   // Jobs: the warm Job, complete.
   await page.goto(`${url}/#/jobs`);

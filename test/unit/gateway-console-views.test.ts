@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { entryOf, SignatureBook } from "../../src/gateway/signatures.ts";
-import { functionDetail, functionSummary, jobView, readmeRef } from "../../src/gateway/views.ts";
+import { functionDetail, functionSummary, jobView, readmeRef, runSummary, stepState } from "../../src/gateway/views.ts";
 import type { Unstructured } from "../../src/kube/objects.ts";
 import { adapt } from "../../src/runtime/handler.ts";
 import { defaultTexts } from "../../src/runtime/params.ts";
@@ -120,5 +120,27 @@ describe("Node runtime signature", () => {
     const r = adapt(R, "m:R");
     await r.setup();
     assert.equal(signatureOf(r.inputShape()), undefined);
+  });
+});
+
+describe("workflow runs in the console", () => {
+  it("names one state per step: failed, then running, queued, cancelled, succeeded", () => {
+    assert.equal(stepState({ succeeded: 3, failed: 1 }), "failed");
+    assert.equal(stepState({ succeeded: 3, running: 1, queued: 2 }), "running");
+    assert.equal(stepState({ succeeded: 2 }), "succeeded");
+    assert.equal(stepState({}), undefined);
+  });
+
+  it("summarises a run: times as RFC 3339, the error, each step's counts and state", () => {
+    const r = runSummary({ id: "run-1", status: "failed", createdAt: 0, finishedAt: 1500, error: { type: "UserError", message: "map step plan: not a list" } }, { plan: { succeeded: 1 }, paint: { failed: 1, succeeded: 2 } });
+    assert.deepEqual(r, {
+      id: "run-1",
+      status: "failed",
+      createdAt: "1970-01-01T00:00:00.000Z",
+      finishedAt: "1970-01-01T00:00:01.500Z",
+      error: { type: "UserError", message: "map step plan: not a list" },
+      steps: { plan: { counts: { succeeded: 1 }, state: "succeeded" }, paint: { counts: { failed: 1, succeeded: 2 }, state: "failed" } },
+    });
+    assert.equal(runSummary({ id: "r", status: "running", createdAt: 0, finishedAt: null, error: null }, {}).finishedAt, undefined);
   });
 });

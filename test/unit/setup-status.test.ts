@@ -33,19 +33,29 @@ describe("setup-status plan", () => {
       { namespace: "d", name: "f", starting: 1, progress: { value: 0.4, message: "weights", worker: "w" }, lastDurationSeconds: 12.3456, lastFailure: { reason: "SetupTimeout", message: "m", worker: "w0", time: "2026-01-01T00:00:00.123Z" } },
       undefined,
     );
-    assert.deepEqual(s, { starting: 1, progress: 0.4, message: "loading: 40% weights", lastDurationSeconds: 12.35, lastFailure: { reason: "SetupTimeout", message: "m", time: "2026-01-01T00:00:00Z", worker: "w0" } });
+    assert.deepEqual(s, { starting: 1, progress: 0.4, message: "loading: 40% weights", lastDurationSeconds: 12.35, signatureKnown: false, lastFailure: { reason: "SetupTimeout", message: "m", time: "2026-01-01T00:00:00Z", worker: "w0" } });
   });
 
   it("patches only Functions whose setup changed, and keeps the last duration across a gateway restart", () => {
     const response = { functions: [{ namespace: "d", name: "a", starting: 0, lastDurationSeconds: 3 }] };
     const patches = planSetupPatches(
       [
-        { namespace: "d", name: "a", current: { lastDurationSeconds: 3 } },
-        { namespace: "d", name: "b", current: { lastDurationSeconds: 7, message: "loading: 10%", progress: 0.1, starting: 1 } },
+        { namespace: "d", name: "a", current: { lastDurationSeconds: 3, signatureKnown: false } },
+        { namespace: "d", name: "b", current: { lastDurationSeconds: 7, message: "loading: 10%", progress: 0.1, starting: 1, signatureKnown: true } },
       ],
       response,
     );
-    assert.deepEqual(patches, [{ namespace: "d", name: "b", setup: { lastDurationSeconds: 7 } }]);
+    assert.deepEqual(patches, [{ namespace: "d", name: "b", setup: { lastDurationSeconds: 7, signatureKnown: true } }]);
+  });
+
+  it("says whether the handler's signature is known: the gateway's word, kept while it has none", () => {
+    const known = { namespace: "d", name: "a", starting: 0, signatureKnown: true };
+    assert.equal(setupStatusOf(known, undefined).signatureKnown, true);
+    assert.equal(setupStatusOf({ ...known, signatureKnown: false }, { signatureKnown: true }).signatureKnown, false);
+    assert.equal(setupStatusOf(undefined, { signatureKnown: true }).signatureKnown, true, "a restarted gateway that heard no worker yet");
+    assert.equal(setupStatusOf(undefined, undefined).signatureKnown, false);
+    const patches = planSetupPatches([{ namespace: "d", name: "a", current: { signatureKnown: false } }], { functions: [known] });
+    assert.deepEqual(patches, [{ namespace: "d", name: "a", setup: { signatureKnown: true } }]);
   });
 });
 

@@ -154,6 +154,8 @@ export const setupStatus = z.object({
   progress: z.number().min(0).max(1).optional(),
   /** Seconds setup() took on the last worker that became ready. */
   lastDurationSeconds: z.number().min(0).optional(),
+  /** A worker reported the handler's signature after setup() (the console's form; `hearth describe`). */
+  signatureKnown: z.boolean().optional(),
   /** The last setup failure (SetupTimeout, SetupFailing) with the worker's last message. */
   lastFailure: z
     .object({

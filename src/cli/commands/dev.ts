@@ -14,7 +14,7 @@ const USAGE = `usage: hearth dev [--nodes SPEC] [--kubeconfig FILE] [--namespace
   --namespace     watch only these namespaces (default all)
   --gateway-port  default 8080, or a free port when 8080 is taken
   --python        interpreter for Python workers (default python3)
-  --state-dir     keys, config and the gateway's store (default .hearth/dev; one per dev mode running at once)`;
+  --state-dir     keys, config, the gateway's store and the workers' logs (default .hearth/dev; one per dev mode running at once)`;
 
 const repoRoot = resolve(import.meta.dirname, "..", "..", "..");
 
@@ -100,11 +100,13 @@ Hearth dev mode is up.
   export KUBECONFIG=${kubeconfig}
   export HEARTH_URL=${env.gatewayURL}
   export HEARTH_TOKEN=${env.callerToken}
+  export HEARTH_LOGS_DIR=${env.logsDir}
 
 Try it (in another terminal, with the exports above):
   kubectl apply -f examples/echo-cpu/function.yaml
   kubectl get fn -w                                  # READY True once the workers ran setup()
   npm run hearth -- run default/echo '{"name": "Ada"}'
+  npm run hearth -- logs fn/echo --follow            # the workers' output (logs task <id>: one task's lines)
 
 The gateway also accepts Kubernetes tokens, authorized by RBAC as in a cluster. A team's access:
   kubectl create namespace team-a && kubectl -n team-a create serviceaccount runner

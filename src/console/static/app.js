@@ -1,6 +1,7 @@
 // The Hearth console: Functions (table, filters, a page per Function with its readme, a form
 // generated from the handler's signature, Run/Push, live progress, recent tasks), Workflows
-// (the graph) and Jobs. Plain ES modules and DOM calls, served by the gateway; it talks only to
+// (the graph, coloured by a run's step states, and the latest runs) and Jobs. Plain ES modules
+// and DOM calls, served by the gateway; it talks only to
 // the gateway's API (docs/protocol.md) with the caller token, asked once per tab.
 import { fieldsOf, initialText, readForm, readJson } from "./form.js";
 import { renderGraph } from "./graph.js";
@@ -558,36 +559,138 @@ async function workflowsView() {
   const gen = setView("Workflows", h("h1", {}, "Workflows"), h("p", { class: "muted" }, "Loading…"));
   const data = await api("/v1/workflows");
   if (gen !== viewGeneration) return;
-  main.replaceChildren(
-    h("h1", {}, "Workflows"),
-    ...(data.workflows.length === 0
-      ? [h("p", { class: "muted" }, "No Workflows yet.")]
-      : data.workflows.map((wf) => {
-          const graph = h("div", { class: "graph-box" });
-          graph.innerHTML = renderGraph(wf); // every text escaped by renderGraph
-          const valid = wf.conditions.find((c) => c.type === "Valid");
-          return h(
-            "section",
-            { class: "card", "aria-labelledby": `wf-${wf.namespace}-${wf.name}` },
-            h("h2", { id: `wf-${wf.namespace}-${wf.name}` }, wf.name, h("span", { class: "muted" }, ` · ${wf.namespace}`)),
-            valid ? h("p", {}, statusBadge({ ...valid, reason: valid.status === "True" ? "" : valid.reason })) : null,
-            graph,
-            h(
-              "details",
-              {},
-              h("summary", {}, "Steps as text"),
-              h(
-                "ul",
-                {},
-                wf.steps.map((s) =>
-                  h("li", {}, `${s.name} → ${s.functionRef?.name ?? "?"}`, s.map ? " (map)" : "", s.accumulate ? " (accumulate)" : "", s.next ? `; next: ${s.next.join(", ")}` : "", s.routes ? `; routes: ${s.routes.join(", ")}` : ""),
-                ),
-              ),
-            ),
-          );
-        })),
-  );
+  const cards = data.workflows.map(workflowCard);
+  main.replaceChildren(h("h1", {}, "Workflows"), ...(cards.length === 0 ? [h("p", { class: "muted" }, "No Workflows yet.")] : cards.map((c) => c.el)));
   main.querySelector("h1").setAttribute("tabindex", "-1");
+  const refresh = () => Promise.all(cards.map((c) => c.refresh()));
+  await refresh();
+  every(3000, gen, refresh);
+}
+
+const RUN_STATES = ["queued", "running", "succeeded", "failed", "cancelled"];
+
+/** One Workflow: its graph coloured by the selected run's steps, the runs, and the steps of the selected run. */
+function workflowCard(wf) {
+  const id = `wf-${wf.namespace}-${wf.name}`;
+  const graph = h("div", { class: "graph-box" });
+  const runsBox = h("div", { class: "runs", "aria-live": "polite" });
+  const stepsBox = h("div", { class: "run-steps" });
+  let runs = [];
+  let selected;
+  const valid = wf.conditions.find((c) => c.type === "Valid");
+  const draw = () => {
+    const run = runs.find((r) => r.id === selected) ?? runs[0];
+    const states = {};
+    if (run) for (const [step, s] of Object.entries(run.steps)) if (s.state) states[step] = s.state;
+    graph.innerHTML = renderGraph(wf, states); // every text escaped by renderGraph
+    runsBox.replaceChildren(
+      runs.length === 0
+        ? h("p", { class: "muted" }, "No runs yet: the graph shows the Workflow as declared.")
+        : h(
+            "table",
+            { class: "runs-table" },
+            h("caption", {}, runs.length === 1 ? "The latest run" : `The latest ${runs.length} runs, newest first`),
+            h("thead", {}, h("tr", {}, ...["Run", "Status", "Started", "Duration", "Steps", ""].map((c) => h("th", { scope: "col" }, c)))),
+            h(
+              "tbody",
+              {},
+              runs.map((r) => {
+                const steps = Object.values(r.steps);
+                const done = steps.filter((s) => s.state === "succeeded").length;
+                const shown = r.id === (run && run.id);
+                return h(
+                  "tr",
+                  { class: shown ? "selected" : "", "data-run": r.id },
+                  h("td", { class: "mono", title: r.id }, r.id.slice(0, 18)),
+                  h("td", { class: `status-${r.status}`, title: r.error ? `${r.error.type}: ${r.error.message}` : "" }, r.status, r.error ? ` (${r.error.type})` : ""),
+                  h("td", {}, when(r.createdAt)),
+                  h("td", { class: "num" }, duration(r.createdAt, r.finishedAt)),
+                  h("td", {}, `${done} of ${(wf.steps ?? []).length} done`),
+                  h(
+                    "td",
+                    {},
+                    h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "link",
+                        "aria-pressed": shown ? "true" : "false",
+                        onclick: () => {
+                          selected = r.id;
+                          draw();
+                        },
+                      },
+                      shown ? "Shown" : "Show",
+                    ),
+                  ),
+                );
+              }),
+            ),
+          ),
+    );
+    stepsBox.replaceChildren(
+      ...[
+        run
+          ? h(
+              "table",
+              { class: "steps-table" },
+              h("caption", {}, `Steps of run ${run.id.slice(0, 18)} (${run.status})`),
+              h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Step"), h("th", { scope: "col" }, "Function"), h("th", { scope: "col" }, "State"), ...RUN_STATES.map((c) => h("th", { scope: "col", class: "num" }, c)))),
+              h(
+                "tbody",
+                {},
+                (wf.steps ?? []).map((s) => {
+                  const st = run.steps[s.name];
+                  return h(
+                    "tr",
+                    { "data-step": s.name },
+                    h("td", {}, s.name),
+                    h("td", {}, s.functionRef?.name ?? ""),
+                    h("td", { class: st?.state ? `status-${st.state}` : "muted" }, st?.state ?? "not reached"),
+                    ...RUN_STATES.map((c) => h("td", { class: "num" }, String(st?.counts?.[c] ?? ""))),
+                  );
+                }),
+              ),
+            )
+          : null,
+        run?.error ? h("p", { class: "error", role: "status" }, `${run.error.type}: ${run.error.message}`) : null,
+      ].filter((c) => c !== null),
+    );
+  };
+  const el = h(
+    "section",
+    { class: "card", "aria-labelledby": id, "data-workflow": `${wf.namespace}/${wf.name}` },
+    h("h2", { id }, wf.name, h("span", { class: "muted" }, ` · ${wf.namespace}`)),
+    valid ? h("p", {}, statusBadge({ ...valid, reason: valid.status === "True" ? "" : valid.reason })) : null,
+    graph,
+    h("h3", {}, "Runs"),
+    runsBox,
+    stepsBox,
+    h(
+      "details",
+      {},
+      h("summary", {}, "Steps as text"),
+      h(
+        "ul",
+        {},
+        (wf.steps ?? []).map((s) =>
+          h("li", {}, `${s.name} → ${s.functionRef?.name ?? "?"}`, s.map ? " (map)" : "", s.accumulate ? " (accumulate)" : "", s.next ? `; next: ${s.next.join(", ")}` : "", s.routes ? `; routes: ${s.routes.join(", ")}` : ""),
+        ),
+      ),
+    ),
+  );
+  draw();
+  const refresh = async () => {
+    try {
+      runs = (await api(`/v1/namespaces/${encodeURIComponent(wf.namespace)}/workflows/${encodeURIComponent(wf.name)}/runs?limit=10`)).runs;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) throw err;
+      runsBox.replaceChildren(h("p", { class: "error", role: "alert" }, `Cannot load the runs: ${errorText(err)}`));
+      return;
+    }
+    draw();
+  };
+  return { el, refresh };
 }
 
 async function jobsView() {

@@ -3,7 +3,7 @@
 import { escapeHtml } from "./markdown.js";
 
 const W = 170;
-const H = 54;
+const H = 62;
 const GAP_X = 70;
 const GAP_Y = 26;
 
@@ -74,7 +74,8 @@ export function renderGraph(spec, status = {}) {
       `<g class="step ${st ? `status-${escapeHtml(st)}` : ""} ${name === spec.start ? "start" : ""}" transform="translate(${p.x},${p.y})">` +
         `<rect width="${W}" height="${H}" rx="8"></rect>` +
         `<text x="10" y="20" class="name">${escapeHtml(name)}</text>` +
-        `<text x="10" y="38" class="fn">${escapeHtml(s.functionRef?.name ?? "")}${marks.length ? ` · ${escapeHtml(marks.join(", "))}` : ""}${st ? ` · ${escapeHtml(st)}` : ""}</text>` +
+        `<text x="10" y="37" class="fn">${escapeHtml(s.functionRef?.name ?? "")}${marks.length ? ` · ${escapeHtml(marks.join(", "))}` : ""}</text>` +
+        (st ? `<text x="10" y="54" class="state">${escapeHtml(st)}</text>` : "") +
         `</g>`,
     );
   }

@@ -15,6 +15,8 @@ export const gatewaySetupResponse = z.object({
       lastDurationSeconds: z.number().min(0).optional(),
       lastReadyWorker: z.string().optional(),
       lastFailure: z.object({ reason: z.string(), message: z.string(), worker: z.string(), time: z.string() }).optional(),
+      /** The gateway holds a valid handler signature for the Function (absent: an older gateway). */
+      signatureKnown: z.boolean().optional(),
     }),
   ),
 });
@@ -51,6 +53,8 @@ export function setupStatusOf(s: Summary | undefined, current: SetupStatus | und
   // The gateway forgets durations when it restarts; the last one measured stays true.
   const duration = s?.lastDurationSeconds ?? current?.lastDurationSeconds;
   if (duration !== undefined) out.lastDurationSeconds = Math.round(duration * 100) / 100;
+  // Sticky while the gateway has no word on it (restarted, no worker since): the handler did not change.
+  out.signatureKnown = s?.signatureKnown ?? current?.signatureKnown ?? false;
   if (s?.lastFailure !== undefined) {
     out.lastFailure = { reason: clip(s.lastFailure.reason, 64), message: clip(s.lastFailure.message, 2048), time: s.lastFailure.time.replace(/\.\d{3}Z$/, "Z"), worker: clip(s.lastFailure.worker, 253) };
   }
@@ -69,5 +73,5 @@ export function planSetupPatches(functions: readonly SetupView[], response: Gate
 }
 
 function canonical(s: SetupStatus): unknown {
-  return [s.starting, s.progress, s.message, s.lastDurationSeconds, s.lastFailure === undefined ? undefined : [s.lastFailure.reason, s.lastFailure.message, s.lastFailure.time, s.lastFailure.worker]];
+  return [s.starting, s.progress, s.message, s.lastDurationSeconds, s.signatureKnown, s.lastFailure === undefined ? undefined : [s.lastFailure.reason, s.lastFailure.message, s.lastFailure.time, s.lastFailure.worker]];
 }

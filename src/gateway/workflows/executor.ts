@@ -179,6 +179,19 @@ export class WorkflowExecutor {
     return this.active.get(id) ?? this.recent.get(id) ?? this.loadFinished(id);
   }
 
+  /** The latest runs of a Workflow, newest first (the console's run list): in memory and in the store. */
+  recentRuns(namespace: string, name: string, limit: number): Run[] {
+    const byId = new Map<string, Run>();
+    for (const map of [this.active, this.recent]) for (const r of map.values()) if (r.namespace === namespace && r.name === name) byId.set(r.id, r);
+    for (const row of this.store.query("SELECT id FROM wf_runs WHERE namespace = ? AND name = ? ORDER BY created_at DESC LIMIT ?", namespace, name, limit)) {
+      const id = String(row["id"]);
+      if (byId.has(id)) continue;
+      const run = this.get(id);
+      if (run !== undefined) byId.set(id, run);
+    }
+    return [...byId.values()].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).slice(0, limit);
+  }
+
   cancel(id: string): Run | undefined {
     const run = this.active.get(id);
     if (run === undefined) return this.get(id);

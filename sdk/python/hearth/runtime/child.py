@@ -16,7 +16,7 @@ from typing import Dict, Optional
 from ..errors import EXIT_CODES, FATAL, USER_ERROR, FatalError
 from . import gpu
 from . import handler as handlers
-from . import setup_progress
+from . import setup_progress, task_log
 from .channel import Channel, ChannelClosed, Message
 from .config import WorkerConfig, from_env
 from .context import Context
@@ -59,6 +59,7 @@ class Child:
             # Progress after setup() belongs to tasks (ctx.update_progress), not to setup.
             setup_progress.install(None)
         self._handler = handler
+        task_log.install()
         return None
 
     def run_task(self, message: Message) -> None:
@@ -80,7 +81,8 @@ class Child:
             message.get("token") if isinstance(message.get("token"), str) else None,
         )
         try:
-            self._run(task_id, message, context)
+            with task_log.task(task_id):
+                self._run(task_id, message, context)
         finally:
             with self._cancels_lock:
                 self._cancels.pop(task_id, None)

@@ -3,6 +3,7 @@ the exit code of the outcome's class so that the Job's ``podFailurePolicy`` can 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import traceback
@@ -18,7 +19,7 @@ from ..errors import (
     FatalError,
 )
 from . import handler as handlers
-from . import setup_progress
+from . import setup_progress, task_log
 from .config import WorkerConfig
 from .context import Context
 from .deadline import Clock, Deadline
@@ -109,20 +110,25 @@ class OneshotRunner:
 
         deadline = Deadline(config.timeout_seconds, self._clock)
         task_id, token = self._task.identity() if self._task is not None else ("oneshot", None)
+        task_log.install()
         context = Context(task_id, 1, config.function, config.timeout_seconds, lambda _v, _m: deadline.extend(), None, token)
         done = threading.Event()
         result: List[Tuple[bytes, int]] = []
         fields: List[Dict[str, Any]] = []
 
+        tagged = task_log.task(config.task_id) if config.task_id is not None else contextlib.nullcontext()
+
         def attempt() -> None:
             try:
-                output = handler.call(value, context)
-                fields.append(encode_output(output, config.encoding))
-            except BaseException as err:  # noqa: B036 - reported, never re-raised in this thread
-                failure = classify(err)
-                if failure.type in (USER_ERROR, FATAL):
-                    traceback.print_exc()
-                result.append(self._fail(failure))
+                with tagged:
+                    try:
+                        output = handler.call(value, context)
+                        fields.append(encode_output(output, config.encoding))
+                    except BaseException as err:  # noqa: B036 - reported, never re-raised in this thread
+                        failure = classify(err)
+                        if failure.type in (USER_ERROR, FATAL):
+                            traceback.print_exc()
+                        result.append(self._fail(failure))
             finally:
                 done.set()
 
