@@ -85,8 +85,8 @@ describe("Helm chart", () => {
     }
   });
 
-  it("grants no wildcard in any RBAC rule", () => {
-    const roles = docs(render()).filter((d) => d.kind === "ClusterRole" || d.kind === "Role");
+  it("grants no wildcard in any RBAC rule (cluster-wide and with watchNamespaces)", () => {
+    const roles = [...docs(render()), ...docs(render("operator.watchNamespaces={a,b}"))].filter((d) => d.kind === "ClusterRole" || d.kind === "Role");
     assert.ok(roles.length >= 3);
     for (const role of roles) {
       for (const rule of role.rules ?? []) {
