@@ -23,6 +23,7 @@ import type { ResultCache } from "./cache.ts";
 import { DEFAULT_MAX_CALL_DEPTH, parentOf } from "./calls.ts";
 import { WorkflowApi, type WorkflowApiOptions } from "./workflows/api.ts";
 import { RUN_PREFIX } from "./workflows/executor.ts";
+import { pickleOutputB64 } from "./workflows/values.ts";
 
 export interface GatewayLimits {
   /** Largest task input accepted. Default 10 MiB. */
@@ -365,7 +366,7 @@ export class GatewayServer {
 
   private sendOutcome(res: ServerResponse, task: Task, headers: Record<string, string>): void {
     if (task.status === "succeeded") {
-      if (task.encoding === "pickle") this.reply(res, "run", 200, Buffer.from(task.output ?? "", "base64"), PICKLE_CONTENT_TYPE, headers);
+      if (task.encoding === "pickle") this.reply(res, "run", 200, Buffer.from(pickleOutputB64(task.output ?? ""), "base64"), PICKLE_CONTENT_TYPE, headers);
       else this.reply(res, "run", 200, task.output ?? "null", "application/json", headers);
       return;
     }
@@ -630,7 +631,7 @@ export class GatewayServer {
     const leaseId = str(body, "leaseId", { max: 256 });
     let output: string;
     if (task.encoding === "pickle") {
-      output = str(body, "outputB64", {});
+      output = pickleOutput(body);
     } else {
       if (!("output" in body)) throw new HttpError(400, "BadRequest", `"output" is required`);
       output = JSON.stringify(body["output"]);
@@ -681,7 +682,7 @@ export class GatewayServer {
 
   /** A result's output as stored; an output over the limit fails the task (413 to the worker). */
   private outputOf(task: Task, r: Record<string, unknown>, leaseId: string): string {
-    const output = task.encoding === "pickle" ? str(r, "outputB64", {}) : "output" in r ? JSON.stringify(r["output"]) : undefined;
+    const output = task.encoding === "pickle" ? pickleOutput(r) : "output" in r ? JSON.stringify(r["output"]) : undefined;
     if (output === undefined) throw new HttpError(400, "BadRequest", `"output" is required`);
     if (output.length > this.limits.maxOutputBytes) {
       void this.o.engine.fail(task.id, leaseId, "BadConfiguration", `output is ${output.length} bytes, over the gateway's limit of ${this.limits.maxOutputBytes}: write large results to storage and return a reference`);
@@ -699,6 +700,19 @@ export class GatewayServer {
     await this.o.engine.fail(id, leaseId, type, message);
     this.reply(res, "fail", 200, "{}");
   }
+}
+
+/**
+ * A pickle task's output as stored: `outputB64`, or the items of a pickle map step
+ * (`outputItemsB64`, a list of base64 pickles) as JSON text (src/gateway/workflows/values.ts).
+ */
+function pickleOutput(body: Record<string, unknown>): string {
+  const items = body["outputItemsB64"];
+  if (items === undefined) return str(body, "outputB64", {});
+  if (!Array.isArray(items) || !items.every((i) => typeof i === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(i))) {
+    throw new HttpError(400, "BadRequest", `"outputItemsB64" must be a list of base64 strings`);
+  }
+  return JSON.stringify(items);
 }
 
 function segment(s: string): string {
@@ -748,7 +762,8 @@ export function decodeInput(body: Buffer, contentType: string | undefined, fn: F
 export function renderGrant(g: LeaseGrant): string {
   const token = g.token === undefined ? "" : `"token":${JSON.stringify(g.token)},`;
   const head = `{"id":${JSON.stringify(g.id)},"attempt":${g.attempt},"leaseId":${JSON.stringify(g.leaseId)},"encoding":"${g.encoding}","deadline":${g.deadline},"timeoutSeconds":${g.timeoutSeconds},${token}`;
-  return g.encoding === "pickle" ? `${head}"inputB64":${JSON.stringify(g.input)}}` : `${head}"input":${g.input}}`;
+  const items = g.outputItems === true ? `"outputItems":true,` : "";
+  return g.encoding === "pickle" ? `${head}${items}"inputB64":${JSON.stringify(g.input)}}` : `${head}"input":${g.input}}`;
 }
 
 /** `{"tasks":[…]}` with each input spliced in as stored (JSON text or base64). */

@@ -22,6 +22,7 @@ import { Deque } from "./queue.ts";
 import { functionKey, type FunctionRegistry, type FunctionSettings } from "./registry.ts";
 import { planFailure } from "./retry.ts";
 import type { TaskRow, TaskStore } from "./store.ts";
+import { pickleOutputB64 } from "./workflows/values.ts";
 
 /** A task in memory: its stored row plus what lives only in memory (progress, the current lease). */
 export interface Task extends TaskRow {
@@ -36,6 +37,8 @@ export interface Task extends TaskRow {
   finishing?: Finishing | undefined;
   /** Runs as a batch Job (invocation: isolated), never on a warm lease: see src/gateway/isolated/. */
   isolated?: true;
+  /** A pickle map step of a workflow: its worker sends the items as separate pickles (`outputItemsB64`). */
+  outputItems?: true;
   /** Why a queued isolated task waits (its pod is Unschedulable, say); in memory only. */
   waiting?: TaskWaiting | undefined;
   /** A :run task dispatched before its row was staged: stages it if it is still running then (see dispatchAtOnce). */
@@ -96,6 +99,8 @@ export interface LeaseGrant {
   timeoutSeconds: number;
   /** Task-scoped token for calls from inside the handler (seam 2); absent without a minter. */
   token?: string | undefined;
+  /** Return the output list's items as separate pickles (a pickle map step of a workflow). */
+  outputItems?: true;
 }
 
 interface WorkerInfo {
@@ -892,6 +897,7 @@ export class TaskEngine {
       worker.leased.add(task.id);
       const grant: LeaseGrant = { id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds };
       if (this.opts.mintToken !== undefined) grant.token = this.opts.mintToken(task, lease.deadline);
+      if (task.outputItems === true) grant.outputItems = true;
       grants.push(grant);
       if (task.attempts === 1) this.emit(task.id, { type: "status", task });
     }
@@ -1114,7 +1120,7 @@ export function renderTask(t: Task): string {
     doc.parent = t.parentId;
     doc.depth = t.depth;
   }
-  if (t.status === "succeeded" && t.output !== null && t.encoding === "pickle") doc.outputB64 = t.output;
+  if (t.status === "succeeded" && t.output !== null && t.encoding === "pickle") doc.outputB64 = pickleOutputB64(t.output);
   const text = JSON.stringify(doc);
   if (t.status === "succeeded" && t.output !== null && t.encoding === "json") return `${text.slice(0, -1)},"output":${t.output}}`;
   return text;

@@ -5,7 +5,7 @@
 import type { Encoding } from "../protocol/index.ts";
 import type { WorkflowSpec, WorkflowStep } from "../api/v1alpha1/workflow.ts";
 
-export type GraphIssueReason = "Cycle" | "Unreachable" | "AccumulateWithoutMap" | "InconsistentFanOut" | "EmptyRoutes" | "EncodingMismatch" | "PickleNotSupported";
+export type GraphIssueReason = "Cycle" | "Unreachable" | "AccumulateWithoutMap" | "InconsistentFanOut" | "EmptyRoutes" | "EncodingMismatch";
 
 export interface GraphIssue {
   reason: GraphIssueReason;
@@ -86,17 +86,13 @@ export function outputStack(s: WorkflowStep, input: readonly string[]): string[]
   return out;
 }
 
-/** Edges joining json and pickle Functions, and pickle steps the gateway would have to read. */
+/** Edges joining json and pickle Functions (pickle map steps, routers and reducers are fine: docs/workflows.md, "Encodings"). */
 export function encodingIssues(spec: WorkflowSpec, encodingOf: (fn: string) => Encoding | undefined): GraphIssue[] {
   const issues: GraphIssue[] = [];
   const byName = new Map(spec.steps.map((s) => [s.name, s]));
   for (const s of spec.steps) {
     const enc = encodingOf(s.functionRef.name);
     if (enc === undefined) continue;
-    if (enc === "pickle" && (s.map === true || s.routes !== undefined || s.accumulate !== undefined)) {
-      const what = s.map === true ? "a map step" : s.routes !== undefined ? "a router" : "a reducer";
-      issues.push({ reason: "PickleNotSupported", step: s.name, message: `step "${s.name}" is ${what} but Function ${s.functionRef.name} uses encoding pickle: the gateway must read its output as JSON` });
-    }
     // A router passes its input on: its successors must read what its predecessor wrote, which
     // is the router's own encoding by the edge into the router.
     for (const n of [...(s.next ?? []), ...(s.routes ?? [])]) {

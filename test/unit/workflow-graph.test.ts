@@ -52,7 +52,7 @@ describe("workflow graph checks", () => {
     assert.equal(issues[0]?.reason, "EmptyRoutes");
   });
 
-  it("reports json/pickle edges and pickle map steps", () => {
+  it("reports json/pickle edges; all-pickle map steps, routers and reducers are fine", () => {
     const s = spec("a", [step("a", { functionRef: { name: "py" }, next: ["b"] }), step("b", { functionRef: { name: "js" } })]);
     const issues = encodingIssues(s, (fn) => (fn === "py" ? "pickle" : "json"));
     assert.deepEqual(
@@ -60,8 +60,15 @@ describe("workflow graph checks", () => {
       ["EncodingMismatch"],
     );
     assert.match(issues[0]?.message ?? "", /edge a → b/);
-    const m = spec("a", [step("a", { functionRef: { name: "py" }, map: true })]);
-    assert.equal(encodingIssues(m, () => "pickle")[0]?.reason, "PickleNotSupported");
+    const m = spec("a", [
+      step("a", { functionRef: { name: "py" }, map: true, next: ["b"] }),
+      step("b", { functionRef: { name: "py" }, routes: ["c"] }),
+      step("c", { functionRef: { name: "py" }, next: ["d"] }),
+      step("d", { functionRef: { name: "py" }, accumulate: { initial: 0 } }),
+    ]);
+    assert.deepEqual(encodingIssues(m, () => "pickle"), []);
+    const mixed = encodingIssues(m, (fn) => (fn === "py" ? "pickle" : "json"));
+    assert.deepEqual(mixed, []);
   });
 });
 

@@ -135,3 +135,79 @@ def test_an_unknown_workflow_is_not_found(client: hearth.Client) -> None:
     with pytest.raises(e.HearthError) as err:
         client.workflow(f"{NAMESPACE}/nope").push(1)
     assert err.value.status == 404
+
+
+# Pickle on every kind of edge: Fractions (which JSON cannot carry) through a pickle map step, a
+# plain edge, a pickle reducer and a pickle router.
+
+PICKLE_WORKFLOWS = [
+    workflow(
+        "fractions",
+        {
+            "start": "halves",
+            "steps": [
+                {"name": "halves", "functionRef": {"name": "halves"}, "map": True, "next": ["double"]},
+                {"name": "double", "functionRef": {"name": "double"}, "next": ["total"]},
+                {"name": "total", "functionRef": {"name": "total"}, "accumulate": {"initial": 0}},
+            ],
+        },
+    ),
+    workflow(
+        "fraction-routes",
+        {
+            "start": "double",
+            "steps": [
+                {"name": "double", "functionRef": {"name": "double"}, "next": ["pick"]},
+                {"name": "pick", "functionRef": {"name": "route-fraction"}, "routes": ["big", "small", "also"]},
+                {"name": "big", "functionRef": {"name": "tag-big"}},
+                {"name": "small", "functionRef": {"name": "tag-small"}},
+                {"name": "also", "functionRef": {"name": "tag-small"}},
+            ],
+        },
+    ),
+    workflow("only-halves", {"start": "halves", "steps": [{"name": "halves", "functionRef": {"name": "halves"}, "map": True}]}),
+]
+
+PICKLE_FUNCTIONS = {"halves": "halves", "double": "double", "total": "total", "route-fraction": "route_fraction", "tag-big": "tag_big", "tag-small": "tag_small"}
+
+
+@pytest.fixture(scope="module")
+def pickle_gateway() -> Iterator[Gateway]:
+    functions = [FunctionDef(name, encoding="pickle", concurrency=4) for name in PICKLE_FUNCTIONS]
+    gw = Gateway(functions, caller_tokens=[TOKEN], extra_manifests=PICKLE_WORKFLOWS).start()
+    started: List[Worker] = []
+    try:
+        started = [gw.worker(name, f"flows:{handler}", code_path=(LOCAL_HANDLERS,)).start() for name, handler in PICKLE_FUNCTIONS.items()]
+        for w in started:
+            w.wait_ready(60)
+        yield gw
+    finally:
+        for w in started:
+            w.stop()
+        gw.stop()
+
+
+def test_pickled_values_cross_map_reducer_and_plain_edges(pickle_gateway: Gateway) -> None:
+    import fractions
+
+    client = hearth.Client(pickle_gateway.url, TOKEN, env={})
+    wf = client.workflow(f"{NAMESPACE}/fractions", encoding="pickle")
+    run = wf.push(3)
+    # halves: 1/2, 1/3, 1/4 → double: 1, 2/3, 1/2 → total: 0 + 1 + 2/3 + 1/2
+    assert run.result(timeout=60) == fractions.Fraction(13, 6)
+    assert run.step("halves")[0].output == [fractions.Fraction(1, 2), fractions.Fraction(1, 3), fractions.Fraction(1, 4)]
+    assert [i.output for i in run.step("double")] == [fractions.Fraction(1), fractions.Fraction(2, 3), fractions.Fraction(1, 2)]
+    assert [i.output for i in run.step("total")][-1] == fractions.Fraction(13, 6)
+    # An empty fan-out reduces to the initial value, pickled by the gateway.
+    assert wf.run(0) == 0
+    # A terminal pickle map step's output is the list.
+    assert client.workflow(f"{NAMESPACE}/only-halves", encoding="pickle").run(2) == [fractions.Fraction(1, 2), fractions.Fraction(1, 3)]
+
+
+def test_a_pickle_router_picks_routes(pickle_gateway: Gateway) -> None:
+    import fractions
+
+    wf = hearth.Client(pickle_gateway.url, TOKEN, env={}).workflow(f"{NAMESPACE}/fraction-routes", encoding="pickle")
+    assert wf.run(fractions.Fraction(3, 4)) == ("big", fractions.Fraction(3, 2))
+    # Two routes taken: the outputs by step, still Python objects.
+    assert wf.run(fractions.Fraction(1, 4)) == {"small": [("small", fractions.Fraction(1, 2))], "also": [("small", fractions.Fraction(1, 2))]}

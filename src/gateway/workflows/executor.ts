@@ -15,7 +15,8 @@ import type { SqlValue } from "../store-tables.ts";
 import { EngineError, type Task, type TaskEngine } from "../tasks.ts";
 import { comparePaths, isPrefix, parsePath, pathKey, prefixes, type ItemPath } from "./paths.ts";
 import type { CompiledWorkflow } from "./registry.ts";
-import { chosenRoutes, runOutput, splitList } from "./values.ts";
+import { pickleDictOfLists } from "./pickle.ts";
+import { accValue, chosenRoutesOf, pickleOutputB64, reducerInput, runOutput, splitItems } from "./values.ts";
 
 export const RUN_PREFIX = "wf-";
 
@@ -248,7 +249,7 @@ export class WorkflowExecutor {
       const item: StepPage["items"][number] = { path: [...n.path], taskId: n.taskId, kind: n.kind, status, attempts: t?.attempts ?? 0 };
       if (t?.cached === true) item.cached = true;
       if (t !== undefined && t.status === "succeeded" && t.output !== null) {
-        if (t.encoding === "pickle") item.outputB64 = t.output;
+        if (t.encoding === "pickle") item.outputB64 = pickleOutputB64(t.output);
         else item.output = t.output;
       }
       if (t?.error !== null && t?.error !== undefined) item.error = t.error;
@@ -362,6 +363,7 @@ export class WorkflowExecutor {
       if (isTerminal(task.status)) this.onTaskDone(run, node, task);
       else {
         task.policy = this.policyOf(run, node.step);
+        if (this.info(run, node.step)?.step.map === true && task.encoding === "pickle") task.outputItems = true;
         this.watch(run, node);
       }
       if (isTerminal(run.status)) return;
@@ -434,6 +436,8 @@ export class WorkflowExecutor {
       throw err;
     }
     task.policy = this.policyOf(run, step);
+    // A pickle map step's worker sends its items as separate pickles: the gateway cannot split one.
+    if (info.step.map === true && encoding === "pickle") task.outputItems = true;
     // A task done already (a cache hit) is settled below, so its node starts as queued.
     const node: Node = { taskId: task.id, step, path, kind, status: isTerminal(task.status) ? "queued" : task.status, seq: run.seq++, input: run.graph?.steps.get(step)?.step.routes !== undefined ? input : null };
     run.nodes.set(node.taskId, node);
@@ -445,6 +449,12 @@ export class WorkflowExecutor {
       queueMicrotask(() => this.onTaskDone(run, node, task));
     } else this.watch(run, node);
     return node;
+  }
+
+  /** The encoding of a step's Function (json when it is unknown: spawning reports that). */
+  private encodingOf(run: Run, step: string): Encoding {
+    const ref = this.info(run, step)?.step.functionRef.name;
+    return (ref === undefined ? undefined : this.o.registry.get(run.namespace, ref)?.encoding) ?? "json";
   }
 
   private policyOf(run: Run, step: string): { timeoutSeconds?: number; retries?: FunctionSettings["retries"] } {
@@ -496,7 +506,7 @@ export class WorkflowExecutor {
     }
     const output = task.output ?? "null";
     if (node.kind === "reduce") {
-      this.reduced(run, node, output);
+      this.reduced(run, node, task.encoding === "pickle" ? `pickle:${output}` : output);
     } else {
       this.stepSucceeded(run, node, output, task.encoding, routerInput);
       this.addPending(run, node.path, -1);
@@ -510,7 +520,7 @@ export class WorkflowExecutor {
     if (info === undefined) return;
     const s = info.step;
     if (s.map === true) {
-      const split = splitList(s.name, output);
+      const split = splitItems(s.name, output, encoding);
       if ("error" in split) return this.endRun(run, "failed", { type: "UserError", message: `${split.error}${itemText(node.path)}`, attempt: 0 });
       // The reducers of this fan-out: their groups exist before any item can arrive.
       const stack = outputStack(s, info.fanOut).join("/");
@@ -518,8 +528,9 @@ export class WorkflowExecutor {
         if (other.step.accumulate !== undefined && other.fanOut.join("/") === stack) this.openGroup(run, other, node.path, split.items.length);
       }
       for (const next of info.successors) split.items.forEach((item, k) => this.deliver(run, next, [...node.path, k], item, encoding));
+      if (info.terminal && encoding === "pickle") return this.addOutput(run, node.step, node.path, pickleOutputB64(output), encoding);
     } else if (s.routes !== undefined) {
-      const chosen = chosenRoutes(s.name, s.routes, output);
+      const chosen = chosenRoutesOf(s.name, s.routes, output, encoding);
       if ("error" in chosen) return this.endRun(run, "failed", { type: "UserError", message: `${chosen.error}${itemText(node.path)}`, attempt: 0 });
       const input = routerInput ?? "null";
       for (const r of chosen.routes) this.deliver(run, r, node.path, input, encoding);
@@ -554,7 +565,8 @@ export class WorkflowExecutor {
       if (g.next >= g.count) return this.finalize(run, g);
       const first = g.values.get(g.next)?.[0];
       if (first !== undefined) {
-        const node = this.spawn(run, g.step, [...g.path, g.next], "reduce", `[${g.acc},${first.value}]`, "json");
+        const encoding = this.encodingOf(run, g.step);
+        const node = this.spawn(run, g.step, [...g.path, g.next], "reduce", reducerInput(g.acc, first.value, encoding), encoding);
         if (node === undefined) return;
         g.reducing = node.taskId;
         this.saveGroup(run, g);
@@ -586,8 +598,10 @@ export class WorkflowExecutor {
     this.saveGroup(run, g);
     const info = this.info(run, g.step);
     if (info !== undefined && (g.received > 0 || g.count === 0)) {
-      for (const next of info.successors) this.deliver(run, next, g.path, g.acc, "json");
-      if (info.terminal) this.addOutput(run, g.step, g.path, g.acc, "json");
+      const encoding = this.encodingOf(run, g.step);
+      const value = accValue(g.acc, encoding);
+      for (const next of info.successors) this.deliver(run, next, g.path, value, encoding);
+      if (info.terminal) this.addOutput(run, g.step, g.path, value, encoding);
     }
     this.addPending(run, g.path, -1);
     this.advanceAround(run, g.path);
@@ -619,6 +633,16 @@ export class WorkflowExecutor {
     const single = outputs.length === 1 ? outputs[0] : undefined;
     if (single !== undefined && single.value.startsWith("pickle:")) {
       run.output = single.value.slice(7);
+      run.outputEncoding = "pickle";
+    } else if (outputs.length > 1 && outputs.every((o) => o.value.startsWith("pickle:"))) {
+      // Several pickled outputs: one pickle of {step: [values…]}, as the JSON shape would be.
+      const by = new Map<string, Buffer[]>();
+      for (const o of outputs) {
+        let list = by.get(o.step);
+        if (list === undefined) by.set(o.step, (list = []));
+        list.push(Buffer.from(o.value.slice(7), "base64"));
+      }
+      run.output = pickleDictOfLists([...by]).toString("base64");
       run.outputEncoding = "pickle";
     } else {
       run.output = runOutput(outputs.map((o) => ({ step: o.step, value: o.value.startsWith("pickle:") ? JSON.stringify(o.value.slice(7)) : o.value })));

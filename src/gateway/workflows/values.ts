@@ -1,5 +1,63 @@
 // Reading what steps return, where the gateway must: a map step's list, a router's choice. Pure;
 // every failure is a message naming the step, for the run's error.
+import type { Encoding } from "../../protocol/index.ts";
+import { pickleJson, pickleList, readNames } from "./pickle.ts";
+
+/**
+ * A pickle map step's stored output: the JSON list of its items' pickles (base64), which the
+ * runtime sent as `outputItemsB64` because the lease asked for `outputItems`.
+ */
+export function isPickleItems(output: string): boolean {
+  return output.startsWith("[");
+}
+
+/** A stored pickle output as one pickle (base64): a map step's items become `pickle.loads` of each, in a list. */
+export function pickleOutputB64(output: string): string {
+  if (!isPickleItems(output)) return output;
+  const items = JSON.parse(output) as string[];
+  return pickleList(items.map((b) => Buffer.from(b, "base64"))).toString("base64");
+}
+
+/** A map step's items as values of `encoding` (JSON texts, or base64 pickles). */
+export function splitItems(step: string, output: string, encoding: Encoding): { items: string[] } | { error: string } {
+  if (encoding === "json") return splitList(step, output);
+  if (!isPickleItems(output)) return { error: `step "${step}" has map: true but its worker sent one pickle, not its items (a runtime too old for pickle map steps?)` };
+  let items: unknown;
+  try {
+    items = JSON.parse(output);
+  } catch {
+    return { error: `step "${step}" has map: true but its items are malformed` };
+  }
+  return Array.isArray(items) && items.every((i) => typeof i === "string") ? { items } : { error: `step "${step}" has map: true but its items are malformed` };
+}
+
+/** The routes a router chose, from its output in its encoding. */
+export function chosenRoutesOf(step: string, routes: readonly string[], output: string, encoding: Encoding): { routes: string[] } | { error: string } {
+  if (encoding === "json") return chosenRoutes(step, routes, output);
+  const names = readNames(Buffer.from(output, "base64"));
+  if (names === undefined) return { error: `router "${step}" must return a route name or a list of route names (one of ${routes.join(", ")}); its pickled output is something else` };
+  return chosenRoutes(step, routes, JSON.stringify(names));
+}
+
+/**
+ * A reducer's input `(accumulator, item)`: JSON `[acc, item]`, or for a pickle reducer a pickle
+ * of that list made of the two pickles (a JSON accumulator — `initial` — is pickled here).
+ */
+export function reducerInput(acc: string, item: string, encoding: Encoding): string {
+  if (encoding === "json") return `[${acc},${item}]`;
+  return pickleList([accPickle(acc), Buffer.from(item, "base64")]).toString("base64");
+}
+
+/** Accumulators are JSON text until a pickle reducer returned one: then `pickle:<base64>`. */
+export function accPickle(acc: string): Buffer {
+  return acc.startsWith("pickle:") ? Buffer.from(acc.slice(7), "base64") : pickleJson(JSON.parse(acc));
+}
+
+/** A reducer's final value as a value of `encoding`. */
+export function accValue(acc: string, encoding: Encoding): string {
+  if (encoding === "json") return acc;
+  return acc.startsWith("pickle:") ? acc.slice(7) : pickleJson(JSON.parse(acc)).toString("base64");
+}
 
 /** A map step's output as the JSON texts of its items. */
 export function splitList(step: string, output: string): { items: string[] } | { error: string } {

@@ -97,7 +97,7 @@ class Client:
         """A handle on an existing task, e.g. one pushed by another process."""
         return Task(self._transport, task_id, encoding, timeout)
 
-    def workflow(self, ref: str, *, timeout: Optional[float] = None) -> "Workflow":
+    def workflow(self, ref: str, *, encoding: str = enc.JSON, timeout: Optional[float] = None) -> "Workflow":
         """A Workflow (docs/workflows.md): ``run()`` blocks for the run's output, ``push()`` returns
         a :class:`Run` whose ``step(name)`` lists each step's outputs."""
         namespace, sep, name = ref.partition("/")
@@ -105,7 +105,9 @@ class Client:
             namespace, name = self._namespace, ref
         if not namespace or not name or "/" in name:
             raise ValueError(f'a Workflow reference is "namespace/name" or "name", got {ref!r}')
-        return Workflow(self._transport, namespace, name, enc.JSON, timeout)
+        if encoding not in enc.ENCODINGS:
+            raise ValueError(f"encoding must be json or pickle, got {encoding!r}")
+        return Workflow(self._transport, namespace, name, encoding, timeout)
 
     def workflow_run(self, run_id: str, *, timeout: Optional[float] = None) -> "Run":
         """A handle on an existing workflow run."""
@@ -124,9 +126,12 @@ def function(
     return Client(url, token).function(ref, encoding=encoding, timeout=timeout)
 
 
-def workflow(ref: str, *, url: Optional[str] = None, token: Optional[str] = None, timeout: Optional[float] = None) -> "Workflow":
-    """``hearth.workflow("ns/name").push(...)`` → a :class:`Run` with ``.step("name")``."""
-    return Client(url, token).workflow(ref, timeout=timeout)
+def workflow(
+    ref: str, *, url: Optional[str] = None, token: Optional[str] = None, encoding: str = enc.JSON, timeout: Optional[float] = None
+) -> "Workflow":
+    """``hearth.workflow("ns/name").push(...)`` → a :class:`Run` with ``.step("name")``.
+    ``encoding`` is the start step's (``pickle`` sends the input pickled)."""
+    return Client(url, token).workflow(ref, encoding=encoding, timeout=timeout)
 
 
 class Function:

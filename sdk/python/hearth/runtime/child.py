@@ -20,7 +20,8 @@ from . import setup_progress, task_log
 from .channel import Channel, ChannelClosed, Message
 from .config import WorkerConfig, from_env
 from .context import Context
-from .outcome import Failure, classify, decode_input, encode_output
+from .. import encoding as enc
+from .outcome import Failure, classify, decode_input, encode_items, encode_output
 
 FD_ENV = "HEARTH_CHILD_FD"
 
@@ -96,7 +97,11 @@ class Child:
         assert handler is not None
         try:
             value = decode_input(message, self._config.encoding)
-            fields = encode_output(handler.call(value, context), self._config.encoding)
+            output = handler.call(value, context)
+            if message.get("outputItems") is True and self._config.encoding == enc.PICKLE:
+                fields = encode_items(output)
+            else:
+                fields = encode_output(output, self._config.encoding)
         except BaseException as err:  # noqa: B036 - every outcome is reported to the supervisor
             failure = classify(err)
             if failure.type in (USER_ERROR, FATAL):

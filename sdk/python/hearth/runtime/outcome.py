@@ -82,6 +82,17 @@ def decode_input(fields: Mapping[str, Any], encoding: str) -> Any:
     return fields.get("input")
 
 
+def encode_items(value: Any) -> Dict[str, Any]:
+    """A pickle map step's output (the lease said ``outputItems``): ``{"outputItemsB64": […]}``,
+    each item pickled on its own so the gateway can hand them on one by one."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise OutputError(f"a map step must return a list, got {type(value).__name__}")
+    try:
+        return {"outputItemsB64": [enc.b64_encode(enc.pickle_dumps(item)) for item in value]}
+    except Exception as err:  # pickling can raise nearly anything
+        raise OutputError(f"an item of the output cannot be pickled: {type(err).__name__}: {err}") from err
+
+
 def encode_output(value: Any, encoding: str) -> Dict[str, Any]:
     """``{"output": …}`` or ``{"outputB64": …}``; raises :class:`OutputError`."""
     if encoding == enc.PICKLE:

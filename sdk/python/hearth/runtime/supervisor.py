@@ -551,7 +551,7 @@ class Supervisor:
         elif op == "done":
             self._forget(task)
             if not task.abandoned:
-                fields = {k: message[k] for k in ("output", "outputB64") if k in message}
+                fields = {k: message[k] for k in ("output", "outputB64", "outputItemsB64") if k in message}
                 self._submit(self._deliver_complete, task, fields)
         elif op == "failed":
             self._forget(task)
@@ -707,7 +707,7 @@ class Supervisor:
         seconds = float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else self._config.timeout_seconds
         attempt = doc.get("attempt")
         message: Message = {"op": "task", "id": task_id, "attempt": attempt if isinstance(attempt, int) else 1, "timeoutSeconds": seconds}
-        for key in ("input", "inputB64", "token"):
+        for key in ("input", "inputB64", "token", "outputItems"):
             if key in doc:
                 message[key] = doc[key]
         self._tasks[task_id] = Task(
