@@ -114,6 +114,16 @@ describe("Helm chart", () => {
     }
   });
 
+  it("passes the gateway's auth settings as flags", () => {
+    type Dep = Doc & { spec?: { template?: { spec?: { containers?: { args?: string[] }[] } } } };
+    const argsOf = (...sets: string[]): string[] =>
+      ((docs(render(...sets)).find((d) => d.kind === "Deployment" && d.metadata?.name === "hearth-gateway") as Dep | undefined)?.spec?.template?.spec?.containers?.[0]?.args ?? []);
+    const defaults = argsOf();
+    assert.ok(defaults.includes("--kubernetes-auth=on") && defaults.includes("--auth-cache-ttl=30s"), defaults.join(" "));
+    const custom = argsOf("gateway.auth.kubernetes=false", "gateway.auth.cacheTTL=5s", "gateway.auth.tokenAudiences={hearth,api}");
+    for (const want of ["--kubernetes-auth=off", "--auth-cache-ttl=5s", "--token-audience=hearth", "--token-audience=api"]) assert.ok(custom.includes(want), `${want} in ${custom.join(" ")}`);
+  });
+
   it("installs the same caller ClusterRoles as dev mode (src/auth/cluster-roles.ts)", () => {
     const out = docs(render());
     for (const want of callerClusterRoles("hearth")) {
