@@ -15,24 +15,9 @@ bin="$cache/k8s-${K8S_VERSION}/bin"
 mkdir -p "$bin"
 export CGO_ENABLED=0 GOFLAGS="-buildvcs=false -trimpath" GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
-log() { printf '[control-plane %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-# Print a heartbeat while a long step runs so a newcomer sees the build is alive.
-with_heartbeat() {
-  local label="$1"; shift
-  local start=$SECONDS
-  "$@" &
-  local pid=$! next=$((SECONDS + 20))
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    if (( SECONDS >= next )) && kill -0 "$pid" 2>/dev/null; then
-      log "$label: still building ($((SECONDS - start))s)"
-      next=$((SECONDS + 20))
-    fi
-  done
-  wait "$pid"
-  log "$label: done in $((SECONDS - start))s"
-}
+PROGRESS_LABEL=control-plane
+# shellcheck source=hack/progress.sh
+source "$here/progress.sh"
 
 # helm's build identity: upstream's Makefile sets these ldflags (internal/version and the
 # Kubernetes version helm assumes without a cluster, derived from its client-go: v0.X → 1.X).

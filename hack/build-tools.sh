@@ -15,20 +15,9 @@ dir="$cache/tools"
 mkdir -p "$dir"
 export CGO_ENABLED=0 GOFLAGS="-buildvcs=false -trimpath" GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
-log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-with_heartbeat() {
-  local label="$1"; shift
-  local start=$SECONDS
-  "$@" &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 20
-    kill -0 "$pid" 2>/dev/null && log "$label: still working ($((SECONDS - start))s)"
-  done
-  wait "$pid"
-  log "$label: done in $((SECONDS - start))s"
-}
+PROGRESS_LABEL=tools
+# shellcheck source=hack/progress.sh
+source "$here/progress.sh"
 
 promtool="$dir/promtool-$PROM_VERSION"
 if [[ ! -x "$promtool" ]]; then

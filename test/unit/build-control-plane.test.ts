@@ -73,6 +73,7 @@ describe("hack/build-control-plane.sh", () => {
     }
     assert.ok(!first.goCalls.some((c) => c.startsWith("build")), "nothing else is rebuilt");
     assert.match(first.stderr, /rebuilding it once/);
+    assert.match(first.stderr, /\[control-plane \d\d:\d\d:\d\d\] helm: done in \d+s/, "progress lines");
     assert.ok(existsSync(join(bin, ".helm-build")));
 
     const second = run(cache);
