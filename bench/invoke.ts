@@ -5,7 +5,7 @@
 //   push(): tasks/s accepted and tasks/s completed through one gateway, 64 in flight (goal ≥ 8,000/s)
 // Every component is its own process, as deployed: gateway (`hearth gateway`), workers
 // (`hearth worker`, supervisor + child), the bare server; this process is the client.
-//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--profile DIR]
+//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel on|off] [--profile DIR]
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     inflight: { type: "string", default: "64" },
     sync: { type: "string", default: "full" },
     profile: { type: "string" },
+    channel: { type: "string", default: "on" },
   },
 });
 const RUNS = Number(values.runs);
@@ -129,6 +130,7 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
       HEARTH_HEALTH_PORT: "0",
       HEARTH_CONCURRENCY: String(WORKER_CONCURRENCY),
       HEARTH_WORKER_ID: `bench-${i}`,
+      HEARTH_WORKER_CHANNEL: values.channel === "off" ? "off" : "on",
     });
   }
   const client = createClient({ url: gwUrl, maxSockets: IN_FLIGHT });
@@ -141,7 +143,7 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
 
   const bare = new HttpClient(bareUrl, { maxSockets: IN_FLIGHT });
   const body = JSON.stringify({ x: 1 });
-  console.log(`bench/invoke: ${WORKERS} workers × concurrency ${WORKER_CONCURRENCY}, store sync=${SYNC}, node ${process.version}, ${RUNS} runs, ${PUSHES} pushes`);
+  console.log(`bench/invoke: ${WORKERS} workers × concurrency ${WORKER_CONCURRENCY}, store sync=${SYNC}, worker channel ${values.channel === "off" ? "off" : "on"}, node ${process.version}, ${RUNS} runs, ${PUSHES} pushes`);
 
   // Interleave the two measurements in rounds so machine noise hits both alike.
   const rounds = 3;
@@ -210,6 +212,8 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
     const count = Number(commit[2]);
     console.log(`\nstore: ${count} group commits, mean ${((Number(commit[1]) / count) * 1000).toFixed(3)} ms, ${(Number(rows[1]) / count).toFixed(1)} rows per commit`);
   }
+  const workerRequests = [...metrics.matchAll(/hearth_gateway_requests_total\{route="(lease|channel|results|heartbeat)",code="\d+"\} (\d+)/g)].map((m) => `${m[1]} ${m[2]}`);
+  console.log(`worker requests: ${workerRequests.join(", ")}`);
   client.close();
   bare.close();
 }

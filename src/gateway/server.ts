@@ -24,6 +24,8 @@ import { DEFAULT_MAX_CALL_DEPTH, parentOf } from "./calls.ts";
 import { WorkflowApi, type WorkflowApiOptions } from "./workflows/api.ts";
 import { RUN_PREFIX } from "./workflows/executor.ts";
 import { pickleOutputB64 } from "./workflows/values.ts";
+import { serveChannel } from "./worker-channel.ts";
+import { SystemClock, type Clock } from "../kube/clock.ts";
 
 export interface GatewayLimits {
   /** Largest task input accepted. Default 10 MiB. */
@@ -86,14 +88,14 @@ export interface GatewayServerOptions {
   isolated?: IsolatedCallsPort | undefined;
   /** /metrics names every Function: "open", "off" (served on another port), or bearer tokens it requires. */
   metricsAccess?: MetricsAccess;
-  clock?: { now(): number };
+  clock?: Clock;
   /** Most handler calls deep a task may be (src/gateway/calls.ts). Default 8. */
   maxCallDepth?: number | undefined;
 }
 
 export type MetricsAccess = "open" | "off" | { tokens: readonly string[] };
 
-type Route = "demand" | "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "claim" | "metrics" | "health" | "console" | "other";
+type Route = "demand" | "workflow" | "setup" | "run" | "push" | "pushMany" | "get" | "events" | "cancel" | "stats" | "allStats" | "cancelFunction" | "lease" | "channel" | "heartbeat" | "results" | "progress" | "complete" | "fail" | "claim" | "metrics" | "health" | "console" | "other";
 
 const MAX_MESSAGE = 64 * 1024;
 const SSE_PING_MS = 15_000;
@@ -103,12 +105,15 @@ export const DEMAND_PING_MS = 5_000;
 export class GatewayServer {
   private readonly o: GatewayServerOptions;
   private readonly limits: GatewayLimits;
+  /** Timers of long-lived streams (worker channels). */
+  private readonly timers: Clock;
   private readonly workflows: WorkflowApi | undefined;
   readonly server: Server;
 
   constructor(opts: GatewayServerOptions) {
     this.o = opts;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.timers = opts.clock ?? new SystemClock();
     this.workflows =
       opts.workflows === undefined
         ? undefined
@@ -192,6 +197,7 @@ export class GatewayServer {
       }
       if (segs[2] === "workers" && segs.length === 4 && method === "POST") {
         if (segs[3] === "lease") return this.guard(res, "lease", () => this.lease(req, res));
+        if (segs[3] === "channel") return this.guard(res, "channel", () => this.channel(req, res, url));
         if (segs[3] === "heartbeat") return this.guard(res, "heartbeat", () => this.heartbeat(req, res));
         if (segs[3] === "results") return this.guard(res, "results", () => this.results(req, res));
       }
@@ -554,6 +560,30 @@ export class GatewayServer {
       return;
     }
     this.reply(res, "lease", 200, renderGrants(grants, acks === undefined ? undefined : JSON.stringify(acks)));
+  }
+
+  /**
+   * The worker channel (worker-channel.ts): `?function=ns/name&workerId=…`, checked before any
+   * body is read; then credits and results up, leases and acknowledgements down, until it closes.
+   */
+  private async channel(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    const identity = this.workerIdentity(req);
+    const query = queryOf(url);
+    const fn = this.workerFunction(req, query.get("function") ?? "", identity);
+    const workerId = query.get("workerId") ?? "";
+    if (workerId === "" || workerId.length > 253) throw new HttpError(400, "BadRequest", `"workerId" must be 1 to 253 characters`);
+    this.count("channel", 200);
+    await serveChannel(req, res, {
+      clock: this.timers,
+      lease: (max, waitMs, signal) => this.o.engine.lease(fn, workerId, max, waitMs, signal),
+      unlease: (grants) => this.o.engine.unlease(grants),
+      applyResults: (items) => this.applyResults(fn, items),
+      renderGrants: (grants) => renderGrants(grants),
+      maxLineBytes: this.limits.maxOutputBytes + 1024 * 1024,
+      maxBatch: this.limits.maxLeaseBatch,
+      lifetimeMs: this.limits.requestTimeoutMs > 0 ? Math.max(1000, Math.floor(this.limits.requestTimeoutMs / 2)) : 300_000,
+      leaseWaitMs: Math.min(20_000, this.limits.maxLeaseWaitMs),
+    });
   }
 
   private async heartbeat(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -24,6 +24,8 @@ export interface WorkerConfig {
   healthHost: string;
   leaseWaitMs: number;
   heartbeatMs: number;
+  /** Lease over the worker channel (default); false: lease/results requests (HEARTH_WORKER_CHANNEL=off). */
+  workerChannel?: boolean;
   // oneshot
   inputFile: string | undefined;
   terminationLog: string;
@@ -127,6 +129,7 @@ export function configFromEnv(env: Env): WorkerConfig {
     healthHost: str(env, "HEARTH_HEALTH_HOST") ?? "0.0.0.0",
     leaseWaitMs: int(env, "HEARTH_LEASE_WAIT_MS", 20_000, 0, 120_000),
     heartbeatMs: int(env, "HEARTH_HEARTBEAT_MS", 2000, 50, 60_000),
+    workerChannel: str(env, "HEARTH_WORKER_CHANNEL") !== "off",
     inputFile: str(env, "HEARTH_INPUT_FILE"),
     terminationLog: str(env, "HEARTH_TERMINATION_LOG") ?? DEFAULT_TERMINATION_LOG,
     taskId,

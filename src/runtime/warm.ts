@@ -11,6 +11,7 @@ import { describeProgress } from "./setup-watch.ts";
 import { STARTUP_PATH } from "../workload/startup.ts";
 import { Supervisor, type SpawnChild, type SupervisorState, type TaskOutcome } from "./supervisor.ts";
 import { resultItem, WorkerApi, WorkerApiError } from "./worker-api.ts";
+import { WorkerChannel } from "./worker-channel.ts";
 
 export interface WarmDeps {
   spawn: SpawnChild;
@@ -43,13 +44,23 @@ export class WarmWorker {
   private wake: (() => void) | undefined;
   /** The gateway said it holds this Function's signature: stop sending it. */
   private signatureKnown = false;
+  /** The current worker channel (worker-channel.ts); undefined between channels or in lease mode. */
+  private channel: WorkerChannel | undefined;
+  /** False once the gateway did not know the channel (an older gateway): lease requests then. */
+  private useChannel: boolean;
+  /** Ends the current channel round (drain, fatal). */
+  private endRound: (() => void) | undefined;
 
   constructor(config: WorkerConfig, deps: WarmDeps) {
     if (config.gatewayUrl === undefined) throw new Error("warm workers need HEARTH_GATEWAY_URL");
     this.config = config;
     this.deps = deps;
     this.api = new WorkerApi(config.gatewayUrl, config.workerToken, config.function, config.workerId);
-    this.results = new ResultBatcher(this.api);
+    this.useChannel = config.workerChannel !== false;
+    // Outcomes go over the channel while it is open, else as a results request.
+    this.results = new ResultBatcher({
+      results: (items, ids) => (this.channel?.writable === true ? this.channel.results(items, ids) : this.api.results(items)),
+    });
     this.supervisor = new Supervisor({
       spawn: deps.spawn,
       clock: deps.clock,
@@ -124,6 +135,22 @@ export class WarmWorker {
     while (!this.draining) {
       const state = this.supervisor.state;
       if (state === "fatal" || state === "setupTimeout") break;
+      if (this.useChannel) {
+        try {
+          if ((await this.channelRound()) === "unsupported") {
+            this.useChannel = false;
+            this.deps.log("hearth worker: the gateway has no worker channel; leasing with requests");
+          }
+          backoff = 100;
+        } catch (err) {
+          if (this.draining || this.supervisor.state === "fatal" || this.supervisor.state === "setupTimeout") break;
+          const status = err instanceof WorkerApiError ? err.status : 0;
+          this.deps.log(`hearth worker: worker channel failed${status === 0 ? "" : ` (HTTP ${status})`}: ${err instanceof Error ? err.message : String(err)}; retrying in ${backoff} ms`);
+          await this.deps.clock.sleep(backoff).catch(() => undefined);
+          backoff = Math.min(backoff * 2, 5000);
+        }
+        continue;
+      }
       const want = this.supervisor.capacity;
       if (want === 0) {
         await this.waitForChange();
@@ -155,6 +182,7 @@ export class WarmWorker {
     const fatal = ended === "fatal" || ended === "setupTimeout";
     if (!fatal) await this.supervisor.drain();
     await Promise.allSettled([...this.reports]);
+    this.channel?.close();
     await this.sendHeartbeat().catch(() => undefined);
     this.heartbeatTimer?.cancel();
     this.supervisor.stop();
@@ -170,7 +198,57 @@ export class WarmWorker {
     this.draining = true;
     this.deps.log("hearth worker: draining (finishing in-flight tasks, no new leases)");
     this.leaseAbort?.abort();
+    this.channel?.stop();
+    this.endRound?.();
     this.wake?.();
+  }
+
+  /**
+   * One worker channel, until it closes or the worker drains or fails: credit for as many tasks
+   * as the supervisor has room for, topped up as tasks finish. "unsupported": an older gateway.
+   */
+  private async channelRound(): Promise<"unsupported" | "closed"> {
+    const url = this.config.gatewayUrl ?? "";
+    let credit = 0;
+    let starting = false;
+    const topUp = (): void => {
+      const ch = this.channel;
+      if (ch === undefined || starting || !ch.writable || this.draining || this.ended()) return;
+      const delta = this.supervisor.capacity - credit;
+      if (delta === 0) return;
+      ch.want(delta);
+      credit = Math.max(0, credit + delta);
+    };
+    const round = new Promise<void>((resolve) => (this.endRound = resolve));
+    const opened = await WorkerChannel.open(url, this.config.workerToken, this.config.function, this.config.workerId, {
+      tasks: (tasks) => {
+        credit = Math.max(0, credit - tasks.length);
+        starting = true;
+        for (const task of tasks) this.start(task);
+        starting = false;
+        topUp();
+      },
+      // The gateway wants a fresh channel: this one still delivers its acknowledgements.
+      ended: () => this.endRound?.(),
+    });
+    if (opened === "unsupported") return "unsupported";
+    const ch = opened;
+    if (this.draining || this.ended()) {
+      ch.close();
+      return "closed";
+    }
+    this.channel = ch;
+    const off = this.supervisor.onChange(topUp);
+    topUp();
+    await Promise.race([ch.closed, round]);
+    off();
+    this.endRound = undefined;
+    return "closed";
+  }
+
+  private ended(): boolean {
+    const s = this.supervisor.state;
+    return s === "fatal" || s === "setupTimeout";
   }
 
   private waitForChange(): Promise<void> {
@@ -267,9 +345,13 @@ export class WarmWorker {
     if (state === "fatal") {
       this.deps.log("hearth worker: FatalError: exiting 75 so the container restarts");
       this.leaseAbort?.abort();
+      this.channel?.stop();
+      this.endRound?.();
     } else if (state === "setupTimeout") {
       this.deps.log("hearth worker: SetupTimeout: exiting 124 so the container restarts (with the kubelet's back-off)");
       this.leaseAbort?.abort();
+      this.channel?.stop();
+      this.endRound?.();
       this.wake?.();
     } else if (state === "failed") {
       const e = this.supervisor.setupError;
@@ -372,13 +454,18 @@ interface PendingResult {
  * Sends the outcomes that finish in one event-loop turn as one results call: with many tasks in
  * flight, one request per outcome would cost the gateway more than the tasks themselves.
  */
+/** Where a batch of outcomes goes: the worker channel or a results request. */
+export interface ResultSender {
+  results(items: readonly string[], ids: readonly string[]): Promise<ResultAck[]>;
+}
+
 export class ResultBatcher {
-  private readonly api: Pick<WorkerApi, "results">;
+  private readonly api: ResultSender;
   private readonly maxBytes: number;
   private pending: PendingResult[] = [];
   private scheduled = false;
 
-  constructor(api: Pick<WorkerApi, "results">, maxBytes = 1024 * 1024) {
+  constructor(api: ResultSender, maxBytes = 1024 * 1024) {
     this.api = api;
     this.maxBytes = maxBytes;
   }
@@ -436,7 +523,7 @@ export class ResultBatcher {
   }
 
   private send(chunk: typeof this.pending): void {
-    this.api.results(chunk.map((p) => p.item)).then(
+    this.api.results(chunk.map((p) => p.item), chunk.map((p) => p.id)).then(
       (answers) => this.settle(chunk, answers),
       (err: unknown) => {
         for (const p of chunk) p.reject(err);

@@ -28,7 +28,7 @@ function errorMessage(body: unknown, status: number): string {
   return `HTTP ${status}`;
 }
 
-function parseAcks(v: unknown): ResultAck[] {
+export function parseAcks(v: unknown): ResultAck[] {
   if (!Array.isArray(v)) return [];
   const out: ResultAck[] = [];
   for (const r of v) {
@@ -40,7 +40,7 @@ function parseAcks(v: unknown): ResultAck[] {
   return out;
 }
 
-function parseTask(v: unknown): LeasedTask | undefined {
+export function parseTask(v: unknown): LeasedTask | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const t = v as Record<string, unknown>;
   const { id, attempt, leaseId, timeoutSeconds, deadline } = t;

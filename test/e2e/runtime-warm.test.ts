@@ -23,11 +23,14 @@ describe("protocol cases, Node runtime, warm", () => {
   });
   after(async () => gw.stop());
 
+  // Every other group leases with lease/results requests instead of the worker channel: both paths run real cases.
+  let n = 0;
   for (const [key, cases] of groups) {
-    describe(key, () => {
+    const channel = n++ % 2 === 0 ? "on" : "off";
+    describe(`${key} (worker channel ${channel})`, () => {
       let worker: WorkerProcess;
       before(() => {
-        worker = startWorker({ gatewayUrl: gw.gateway.url, fn: `default/${fnName(key)}`, handler: cases[0]?.handler ?? "", codePath: NODE_HANDLERS });
+        worker = startWorker({ gatewayUrl: gw.gateway.url, fn: `default/${fnName(key)}`, handler: cases[0]?.handler ?? "", codePath: NODE_HANDLERS, env: { HEARTH_WORKER_CHANNEL: channel } });
       });
       after(async () => {
         await worker.kill();
