@@ -12,8 +12,8 @@
 //    KEDA do after their own 15-30 s polling) → Deployment spec.replicas raised: the floor of the
 //    Kubernetes path, without the demand push and the decision. Anchors (not measured): Knative
 //    KPA 2 s tick / 6 s panic window, HPA 15 s sync, KEDA 30 s polling.
-// 2. Cold start (dev mode: real worker processes via the local runner): a pool at 0, one :run →
-//    first result, split into Hearth's share (demand push + decision + Function controller → the
+// 2. Cold start (dev mode: real worker processes via the local runner): a pool at 0, one :push →
+//    first result (long-poll), split into Hearth's share (demand push + decision + Function controller → the
 //    Deployment raised; then the gateway's lease-to-result) and the rest (ReplicaSet, scheduler,
 //    kwok, the runner's 250 ms poll, the worker process start and its setup()). Baseline: the
 //    same call on the warm pool it left behind.
@@ -104,38 +104,56 @@ try {
   console.log(`  anchors (not measured): Knative KPA 2 s tick / 6 s panic window, HPA 15 s sync, KEDA 30 s polling`);
 
   // ---- 2. cold start from zero (real worker processes) -------------------------------------
+  // Part 1's pools go first: the runner below plays every pod of the namespace, and the "cold"
+  // pool must be the only one with workers (a cold start means no process at all).
+  await client.delete(functionsResource, "spiky", ns);
+  await client.delete(functionsResource, "manual", ns);
   const runner2 = (await import("../src/dev/runner.ts")).LocalRunner;
   const { repoRoot } = await import("../test/support/autoscale.ts");
   const { pino } = await import("pino");
   const runner = new runner2({ client, namespaces: [ns], logger: pino({ level: "warn" }), tools: { repoRoot, node: process.execPath, python: "python3" }, intervalMs: 250, output: () => {} });
   runner.start();
-  await client.apply(functionsResource, slowFunction(ns, "cold", { minReplicas: 0, maxReplicas: 2, scaleDownDelaySeconds: 0 }));
+  const coldWorkers = (): number => runner.running.filter((p) => p.startsWith(`${ns}/cold-pool-`)).length;
+  await client.apply(functionsResource, slowFunction(ns, "cold", { minReplicas: 0, maxReplicas: 2, scaleDownDelaySeconds: 3 }));
   await until(async () => (await fetch(`${gateway.url}/v1/namespaces/${ns}/functions/cold/stats`, { headers })).ok, 30_000);
   const rows: { total: number; raised: number; lease: number; warm: number }[] = [];
   for (let i = 0; i < COLDS; i++) {
-    await until(async () => (await deploymentReplicas(client, ns, "cold")).status === 0 && runner.running.length === 0, 60_000);
+    // Back at zero: no pod, no process (the scale-down waits for demand 0; the runner drains).
+    await until(async () => ((await getFunction(client, ns, "cold"))?.spec?.warmPool?.replicas ?? 0) === 0 && (await deploymentReplicas(client, ns, "cold")).status === 0 && coldWorkers() === 0, 120_000);
     await sleep(11_000); // the gateway forgets the stopped worker (workerTimeout 10 s): a true cold start
     const t0 = performance.now();
-    const call = fetch(`${gateway.url}/v1/namespaces/${ns}/functions/cold:run?timeout=120s`, { method: "POST", headers, body: JSON.stringify({ i, ms: 0 }) });
-    const tRaised = await until(async () => ((await deploymentReplicas(client, ns, "cold")).spec ?? 0) >= 1);
-    const res = await call;
-    const tDone = performance.now();
-    if (!res.ok) throw new Error(`cold run ${res.status}: ${await res.text()}`);
-    const cold = (await getFunction(client, ns, "cold"))?.status?.lastColdStart?.seconds ?? NaN;
-    // Warm baseline: the pool is still up (scale-down waits for the demand to drop to 0 first).
+    const pushed = await fetch(`${gateway.url}/v1/namespaces/${ns}/functions/cold:push`, { method: "POST", headers, body: JSON.stringify({ i, ms: 0 }) });
+    if (pushed.status !== 202) throw new Error(`cold push ${pushed.status}: ${await pushed.text()}`);
+    const { id } = (await pushed.json()) as { id: string };
+    const done = (async () => {
+      for (;;) {
+        const r = await fetch(`${gateway.url}/v1/tasks/${id}?wait=60s`, { headers });
+        const doc = (await r.json()) as { status: string; createdAt: string; startedAt?: string };
+        if (["succeeded", "failed", "cancelled"].includes(doc.status)) return { doc, at: performance.now() };
+      }
+    })();
+    const tRaised = await until(async () => ((await deploymentReplicas(client, ns, "cold")).spec ?? 0) >= 1, 60_000);
+    const { doc, at: tDone } = await done;
+    if (doc.status !== "succeeded" || doc.startedAt === undefined) throw new Error(`cold call ended ${JSON.stringify(doc)}`);
+    // Queued → leased, by the gateway's own clock (the cold start the gateway records).
+    const lease = Date.parse(doc.startedAt) - Date.parse(doc.createdAt);
+    // Warm baseline: the pool is still up (scaleDownDelaySeconds 3 keeps it through this call).
     const w0 = performance.now();
     const warm = await fetch(`${gateway.url}/v1/namespaces/${ns}/functions/cold:run?timeout=60s`, { method: "POST", headers, body: JSON.stringify({ i, ms: 0 }) });
     const tWarm = performance.now() - w0;
     if (!warm.ok) throw new Error(`warm run ${warm.status}`);
-    rows.push({ total: tDone - t0, raised: tRaised - t0, lease: cold * 1000, warm: tWarm });
+    rows.push({ total: tDone - t0, raised: tRaised - t0, lease, warm: tWarm });
+    console.log(`  cold ${i + 1}/${COLDS}: total ${fmt(tDone - t0)}, raised ${fmt(tRaised - t0)}, queued → lease ${fmt(lease)}, warm ${fmt(tWarm)}`);
   }
   const med = (k: keyof (typeof rows)[number]): number => pct(rows.map((r) => r[k]), 50);
+  const hearth = med("raised") + Math.max(0, med("total") - med("lease"));
   console.log(`cold start from zero to first result (dev mode, real worker process), ${COLDS} runs, medians`);
-  console.log(`  total (run call → result)                   ${fmt(med("total"))}`);
+  console.log(`  total (push → result)                       ${fmt(med("total"))}`);
   console.log(`  Hearth: push → Deployment raised            ${fmt(med("raised"))}`);
   console.log(`  queued → first lease (gateway's cold start) ${fmt(med("lease"))}`);
   console.log(`  not Hearth: pod + process start + setup()   ${fmt(med("lease") - med("raised"))}  (ReplicaSet, scheduler, kwok, runner poll ≤ 250 ms, Node start, setup)`);
   console.log(`  Hearth: lease → result                      ${fmt(med("total") - med("lease"))}`);
+  console.log(`  Hearth's own share                          ${fmt(hearth)} = ${((100 * hearth) / med("total")).toFixed(1)} % of the total`);
   console.log(`  baseline: the same call on the warm pool    ${fmt(med("warm"))}`);
   await runner.stop();
 } finally {

@@ -615,11 +615,12 @@ export class GatewayServer {
   private workerTask(req: IncomingMessage, id: string): Task {
     const task = this.o.engine.get(id);
     if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
-    const allowed = task.isolated === true ? this.o.auth.task(req.headers.authorization, task.namespace, task.name, id) : this.o.auth.worker(req.headers.authorization, task.namespace, task.name);
-    if (!allowed) {
-      throw new HttpError(401, "Unauthorized", `missing or wrong worker token for ${task.namespace}/${task.name}`);
-    }
-    return task;
+    const byTaskToken = (): boolean => this.o.auth.task(req.headers.authorization, task.namespace, task.name, id);
+    if (task.isolated === true ? byTaskToken() : this.o.auth.worker(req.headers.authorization, task.namespace, task.name)) return task;
+    // The pod of an isolated call while this gateway restarts: it does not know yet that the
+    // recovered task is isolated (that comes once the registry synced); the pod retries a 503.
+    if (task.isolated !== true && !this.o.ready() && byTaskToken()) throw new HttpError(503, "Unavailable", "the gateway is starting; retry");
+    throw new HttpError(401, "Unauthorized", `missing or wrong worker token for ${task.namespace}/${task.name}`);
   }
 
   /** The pod of an isolated call's Job starts its attempt: `{"workerId"}` → a lease grant with the input. */

@@ -639,7 +639,7 @@ export class TaskEngine {
       throw new EngineError("Conflict", `task ${id} is no longer leased (finished or cancelled)`);
     }
     if (task.finishing !== undefined && task.finishing.leaseId === leaseId) return task;
-    if (task.lease?.leaseId !== leaseId) throw new EngineError("Conflict", `lease ${leaseId} of task ${id} is no longer held`);
+    if (task.lease?.leaseId !== leaseId && !this.adoptIsolatedLease(task, leaseId)) throw new EngineError("Conflict", `lease ${leaseId} of task ${id} is no longer held`);
     return task;
   }
 
@@ -737,6 +737,25 @@ export class TaskEngine {
     const runMs = task.startedAt === null ? undefined : this.clock.now() - task.startedAt;
     if ("output" in end) void this.finish(task, "succeeded", null, runMs, end.output);
     else void this.finish(task, "failed", end.error, runMs);
+  }
+
+  /**
+   * After a gateway restart the pod of an isolated call still holds the lease it claimed from the
+   * previous process (leases are not stored). Its progress and output are taken: the lease is
+   * adopted when the task holds none and the lease was not granted by this process (a lease this
+   * process granted and then dropped stays refused). docs/protocol.md "Gateway restarts".
+   */
+  private adoptIsolatedLease(task: Task, leaseId: string): boolean {
+    if (task.isolated !== true || task.lease !== undefined || task.finishing !== undefined) return false;
+    if (leaseId === "" || leaseId.startsWith(`${this.leasePrefix}.`)) return false;
+    if (task.status === "queued" && task.attempts === 0) task.attempts = 1;
+    this.isolatedRunning(task);
+    const now = this.clock.now();
+    const timeoutSeconds = task.timeoutSeconds ?? this.opts.registry.get(task.namespace, task.name)?.timeoutSeconds ?? 300;
+    task.lease = { leaseId, workerId: `${task.id}/adopted`, deadline: now + timeoutSeconds * 1000, leasedAt: now, timeoutSeconds };
+    this.save(task);
+    this.emit(task.id, { type: "status", task });
+    return true;
   }
 
   private isolatedRunning(task: Task): void {

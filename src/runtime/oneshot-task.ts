@@ -44,6 +44,9 @@ export function deliveredDocument(taskId: string, outputJson: string): string {
 export class TaskChannel {
   private readonly o: TaskChannelOptions;
   private readonly http: HttpClient;
+  /** Progress not yet posted (the latest wins) and the pump posting it, one request at a time. */
+  private progressNext: { leaseId: string; value: number; message: string | undefined } | undefined;
+  private progressPump: Promise<void> | undefined;
 
   constructor(o: TaskChannelOptions) {
     this.o = o;
@@ -93,8 +96,34 @@ export class TaskChannel {
     return { kind: "failed", failure: { type: "BadConfiguration", message: `the gateway refused the claim of task ${this.o.taskId} (${a.status}): ${why}` } };
   }
 
+  /**
+   * Reports the handler's progress (ctx.progress) to the task, like a warm worker: callers see it
+   * in the task document and its event stream. Best effort, one try per update, never blocks the
+   * handler; updates made while one is on its way collapse into the latest.
+   */
+  progress(leaseId: string, value: number, message: string | undefined): void {
+    this.progressNext = { leaseId, value, message };
+    if (this.progressPump !== undefined) return;
+    const pump = async (): Promise<void> => {
+      while (this.progressNext !== undefined) {
+        const next = this.progressNext;
+        this.progressNext = undefined;
+        const body = JSON.stringify(next.message === undefined ? { leaseId: next.leaseId, value: next.value } : { leaseId: next.leaseId, value: next.value, message: next.message });
+        try {
+          const res = await this.http.request({ method: "POST", path: `/v1/tasks/${encodeURIComponent(this.o.taskId)}/progress`, body, headers: { "content-type": "application/json" }, timeoutMs: 10_000 });
+          if (res.status !== 200) this.o.log(`hearth: progress not taken (HTTP ${res.status}): ${messageOf(jsonBody(res), res.status)}`);
+        } catch (err) {
+          this.o.log(`hearth: cannot post progress: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    };
+    this.progressPump = pump().finally(() => (this.progressPump = undefined));
+  }
+
   /** Posts the output; the termination-log document and exit code that follow from the answer. */
   async deliver(leaseId: string, outputJson: string): Promise<{ doc: string; exitCode: number }> {
+    // The last progress goes out before the result (a caller's events stay in order), briefly.
+    if (this.progressPump !== undefined) await Promise.race([this.progressPump, this.sleep(5_000)]);
     const a = await this.post("complete", `{"leaseId":${JSON.stringify(leaseId)},"output":${outputJson}}`);
     switch (a.status) {
       case 200:

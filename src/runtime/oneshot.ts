@@ -76,7 +76,14 @@ export interface OneshotDeps {
   clock: Clock;
   log: (msg: string) => void;
   /** An isolated call (oneshot-task.ts): the input claimed from the gateway, and where the output goes. */
-  task?: { id: string; input: unknown; token?: string | undefined; deliver(outputJson: string): Promise<{ doc: string; exitCode: number }> };
+  task?: {
+    id: string;
+    input: unknown;
+    token?: string | undefined;
+    deliver(outputJson: string): Promise<{ doc: string; exitCode: number }>;
+    /** ctx progress of the call, posted to its task (best effort). */
+    progress?(value: number, message: string | undefined): void;
+  };
 }
 
 /** Runs one attempt; returns the document to write and the exit code. Writes nothing itself. */
@@ -94,6 +101,8 @@ export async function runOneshot(config: WorkerConfig, deps: OneshotDeps): Promi
     // Isolated Jobs apply the Function's startup deadline to their setup phase too.
     startupTimeoutSeconds: config.startupTimeoutSeconds,
     onSetupProgress: (p) => deps.log(`hearth: setup ${describeProgress(p)}`),
+    // An isolated call reports ctx.progress to its task, like a warm worker.
+    onProgress: (_id, value, message) => deps.task?.progress?.(value, message),
   });
   try {
     supervisor.start();

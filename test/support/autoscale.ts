@@ -12,7 +12,7 @@ import type { KubeClient } from "../../src/kube/client.ts";
 import { untyped } from "../../src/kube/resources.ts";
 import type { OperatorConfigInput } from "../../src/operator/config.ts";
 import { installCrds, startTestOperator, TEST_SIGNING_KEY, testClient, type TestOperator } from "./operator.ts";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 
 export const repoRoot = dirname(dirname(dirname(import.meta.filename)));
@@ -32,20 +32,27 @@ export interface Stack {
   stopGateway(): Promise<void>;
 }
 
-export async function startStack(namespace: string, config: Partial<OperatorConfigInput> = {}): Promise<Stack> {
+/** The gateway and the local runner of a stack, without an operator (tests bring their own, e.g. as processes). */
+export interface GatewayAndRunner {
+  client: KubeClient;
+  gateway: Gateway;
+  runner: LocalRunner;
+  /** A file holding CALLER_TOKEN: the operator's `gatewayClient.callerTokenFile`. */
+  callerTokenFile: string;
+  /** Stops the runner, then the gateway (idempotent). */
+  stop(): Promise<void>;
+  stopGateway(): Promise<void>;
+}
+
+export async function startGatewayAndRunner(namespace: string): Promise<GatewayAndRunner> {
   const client = await testClient();
   await installCrds(client);
   const logger = pino({ level: process.env["HEARTH_TEST_LOG"] === "1" ? "debug" : "warn" });
   const registry = new KubeFunctionRegistry({ client, clock: new SystemClock(), logger, namespaces: [namespace] });
   const gateway = await Gateway.start({ storePath: ":memory:", registry, auth: { callerTokens: [CALLER_TOKEN], workerSigningKey: TEST_SIGNING_KEY }, log: logger });
   const dir = mkdtempSync(join(tmpdir(), "hearth-autoscale-"));
-  const tokenFile = join(dir, "caller-token");
-  writeFileSync(tokenFile, `${CALLER_TOKEN}\n`);
-  const operator = await startTestOperator({
-    namespace,
-    config: { gateway: { url: gateway.url }, gatewayClient: { callerTokenFile: tokenFile }, ...config },
-    controllers: [autoscalerController()],
-  });
+  const callerTokenFile = join(dir, "caller-token");
+  writeFileSync(callerTokenFile, `${CALLER_TOKEN}\n`);
   const runner = new LocalRunner({
     client,
     namespaces: [namespace],
@@ -65,15 +72,38 @@ export async function startStack(namespace: string, config: Partial<OperatorConf
   return {
     client,
     gateway,
-    operator,
     runner,
+    callerTokenFile,
     stopGateway,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await operator.stop();
       await runner.stop();
       await stopGateway();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startStack(namespace: string, config: Partial<OperatorConfigInput> = {}): Promise<Stack> {
+  const base = await startGatewayAndRunner(namespace);
+  const operator = await startTestOperator({
+    namespace,
+    config: { gateway: { url: base.gateway.url }, gatewayClient: { callerTokenFile: base.callerTokenFile }, ...config },
+    controllers: [autoscalerController()],
+  });
+  let stopped = false;
+  return {
+    client: base.client,
+    gateway: base.gateway,
+    operator,
+    runner: base.runner,
+    stopGateway: () => base.stopGateway(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await operator.stop();
+      await base.stop();
     },
   };
 }

@@ -2,6 +2,9 @@
 // what a call Job's status means for its task, the Job controller's rendering of a call's pod,
 // and the oneshot documents of a delivered output.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { JobStatus } from "../../src/api/v1alpha1/index.ts";
 import { taskToken, verifyTaskToken } from "../../src/auth/worker-token.ts";
@@ -94,6 +97,53 @@ describe("TaskEngine: isolated tasks", () => {
     engine.isolatedFinished(task.id, { cancelled: "Job ns/call-x was deleted" });
     await durable(engine, task.id);
     assert.equal(engine.get(task.id)?.status, "cancelled");
+  });
+});
+
+describe("TaskEngine: isolated tasks across a gateway restart", () => {
+  it("takes progress and the output of the pod that claimed from the previous process, once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hearth-iso-restart-"));
+    try {
+      const path = join(dir, "gateway.db");
+      const clock = new FakeClock();
+      const iso = staticFunction({ namespace: "ns", name: "iso", invocation: "isolated", timeoutSeconds: 30 });
+      const store1 = new TaskStore(path);
+      const before = new TaskEngine({ store: store1, registry: new StaticRegistry([iso]), clock });
+      const { task } = await before.submit(iso, '{"x":1}', "json");
+      const grant = before.claim(task.id, "pod-a");
+      await store1.committed();
+      before.close();
+      await store1.close();
+
+      // The restarted gateway: the lease was not stored; the pod still holds it.
+      const store2 = new TaskStore(path);
+      const after = new TaskEngine({ store: store2, registry: new StaticRegistry([iso]), clock });
+      assert.equal(after.recover(), 1);
+      after.isolatedTasks();
+      after.progress(task.id, grant.leaseId, 0.5, "half");
+      const running = after.get(task.id);
+      assert.equal(running?.status, "running");
+      assert.deepEqual(running?.progress, { value: 0.5, message: "half" });
+      await after.complete(task.id, grant.leaseId, '"ok"');
+      const done = after.get(task.id);
+      assert.equal(done?.status, "succeeded");
+      assert.equal(done?.output, '"ok"');
+      assert.equal(done?.attempts, 1, "adopted, not counted as a new attempt");
+      after.close();
+      await store2.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("never adopts a lease this process granted and dropped, nor one while another is held", async () => {
+    const { engine, iso } = engineWith();
+    const { task } = await engine.submit(iso, "null", "json");
+    const first = engine.claim(task.id, "pod-a");
+    engine.isolatedObserved(task.id, { state: "waiting", ended: 1, waiting: { reason: "BackingOff", message: "retrying" } });
+    assert.throws(() => void engine.complete(task.id, first.leaseId, "1"), (e: unknown) => e instanceof EngineError && e.type === "Conflict", "own dropped lease");
+    engine.claim(task.id, "pod-b");
+    assert.throws(() => void engine.complete(task.id, "0badc0de.1", "1"), (e: unknown) => e instanceof EngineError && e.type === "Conflict", "another pod holds the task");
   });
 });
 

@@ -28,7 +28,7 @@ async function runIsolatedCall(config: WorkerConfig, taskId: string, deps: Param
         return { doc: JSON.stringify({ outputRef: { kind: "Task", name: taskId } }), exitCode: 0 };
       case "claimed": {
         const { leaseId, input, token } = claimed.claim;
-        return await runOneshot(config, { ...deps, task: { id: taskId, input, token, deliver: (output) => channel.deliver(leaseId, output) } });
+        return await runOneshot(config, { ...deps, task: { id: taskId, input, token, deliver: (output) => channel.deliver(leaseId, output), progress: (value, message) => channel.progress(leaseId, value, message) } });
       }
     }
   } finally {

@@ -111,7 +111,15 @@ class OneshotRunner:
         deadline = Deadline(config.timeout_seconds, self._clock)
         task_id, token = self._task.identity() if self._task is not None else ("oneshot", None)
         task_log.install()
-        context = Context(task_id, 1, config.function, config.timeout_seconds, lambda _v, _m: deadline.extend(), None, token)
+        task = self._task
+
+        def progress(value: float, message: Optional[str]) -> None:
+            deadline.extend()
+            if task is not None:
+                # An isolated call reports ctx.progress to its task, like a warm worker.
+                task.progress(value, message)
+
+        context = Context(task_id, 1, config.function, config.timeout_seconds, progress, None, token)
         done = threading.Event()
         result: List[Tuple[bytes, int]] = []
         fields: List[Dict[str, Any]] = []
@@ -204,6 +212,9 @@ class TaskCall:
     def identity(self) -> Tuple[str, Optional[str]]:
         """The task's id and its task-scoped token for ``ctx.function(...)`` calls."""
         return "oneshot", None
+
+    def progress(self, value: float, message: Optional[str]) -> None:
+        """The handler's ctx.progress; best effort, must not block the handler."""
 
 
 def write_document(path: str, doc: bytes) -> None:

@@ -5,6 +5,7 @@ the exit code goes through the batch Job's podFailurePolicy and the gateway read
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
@@ -52,6 +53,11 @@ class GatewayTask(TaskCall):
         self._patience = patience
         self._sleep = sleep
         self._grant: Optional[Dict[str, Any]] = None
+        # Progress goes out on its own connection from one thread at a time; the latest update wins.
+        self._progress_api = WorkerApi(config.gateway_url, config.task_token, config.function, config.worker_id)
+        self._progress_lock = threading.Lock()
+        self._progress_next: Optional[Tuple[float, Optional[str]]] = None
+        self._progress_thread: Optional[threading.Thread] = None
 
     def _post(self, action: str, body: Dict[str, Any]) -> Union[Tuple[int, Any], str]:
         """Retries network errors and 5xx within the patience; returns (status, doc) or the last error."""
@@ -92,7 +98,43 @@ class GatewayTask(TaskCall):
             return enc.pickle_loads(enc.b64_decode(str(grant.get("inputB64", ""))))
         return grant.get("input")
 
+    def progress(self, value: float, message: Optional[str]) -> None:
+        """Posts ctx.progress to the task, like a warm worker: one try per update, in the background."""
+        with self._progress_lock:
+            self._progress_next = (value, message)
+            if self._progress_thread is not None:
+                return
+            self._progress_thread = threading.Thread(target=self._pump_progress, name="hearth-progress", daemon=True)
+            self._progress_thread.start()
+
+    def _pump_progress(self) -> None:
+        lease_id = str((self._grant or {}).get("leaseId", ""))
+        while True:
+            with self._progress_lock:
+                nxt = self._progress_next
+                self._progress_next = None
+                if nxt is None:
+                    self._progress_thread = None
+                    return
+            body: Dict[str, Any] = {"leaseId": lease_id, "value": nxt[0]}
+            if nxt[1] is not None:
+                body["message"] = nxt[1]
+            try:
+                status, doc = self._progress_api.task_call(self._task_id, "progress", body)
+                if status != 200:
+                    self._log(f"hearth: progress not taken ({_message(doc, status)})")
+            except GatewayError as err:
+                self._log(f"hearth: cannot post progress: {err}")
+
+    def _wait_progress(self, timeout: float = 5.0) -> None:
+        """The last progress goes out before the result (a caller's events stay in order), briefly."""
+        with self._progress_lock:
+            thread = self._progress_thread
+        if thread is not None:
+            thread.join(timeout)
+
     def deliver(self, fields: Dict[str, Any]) -> Tuple[bytes, int]:
+        self._wait_progress()
         lease_id = str((self._grant or {}).get("leaseId", ""))
         answer = self._post("complete", {"leaseId": lease_id, **fields})
         if isinstance(answer, tuple):
