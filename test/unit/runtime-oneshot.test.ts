@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { describe, it } from "node:test";
 import { configFromEnv, ConfigError, flagsToEnv } from "../../src/runtime/config.ts";
 import { failureDocument, successDocument } from "../../src/runtime/oneshot.ts";
+import { TaskChannel } from "../../src/runtime/oneshot-task.ts";
 import { classify, encodeOutput } from "../../src/runtime/outcome.ts";
 import { BindError, HandlerConfigError } from "../../src/runtime/errors.ts";
 import { FatalError, InputRejected } from "../../src/runtime/index.ts";
@@ -93,5 +95,54 @@ describe("worker configuration", () => {
     assert.deepEqual(flagsToEnv(["--timeout-seconds", "5", "--mode=oneshot"]), { HEARTH_TIMEOUT_SECONDS: "5", HEARTH_MODE: "oneshot" });
     assert.throws(() => flagsToEnv(["--handler"]), /needs a value/);
     assert.throws(() => flagsToEnv(["stray"]), /unexpected argument/);
+  });
+});
+
+describe("isolated call: progress to the task (TaskChannel)", () => {
+  it("posts the latest progress with the task token and lease, the last one before the output", async () => {
+    const seen: { path: string; auth: string | undefined; body: Record<string, unknown> }[] = [];
+    const server = createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c: Buffer) => (raw += c.toString()));
+      req.on("end", () => {
+        seen.push({ path: req.url ?? "", auth: req.headers.authorization, body: JSON.parse(raw) as Record<string, unknown> });
+        // Slow answers: updates made meanwhile collapse into the latest.
+        setTimeout(() => {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end("{}");
+        }, 30);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const addr = server.address();
+    const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+    const channel = new TaskChannel({ gatewayUrl: `http://127.0.0.1:${port}`, taskId: "t-1", token: "task-token", workerId: "pod-a", log: () => {} });
+    try {
+      channel.progress("lease-1", 0.1, "one");
+      channel.progress("lease-1", 0.2, "two");
+      channel.progress("lease-1", 0.3, undefined);
+      const delivered = await channel.deliver("lease-1", '{"ok":true}');
+      assert.equal(delivered.exitCode, 0);
+      const progress = seen.filter((s) => s.path === "/v1/tasks/t-1/progress");
+      assert.deepEqual(progress.map((s) => s.body), [{ leaseId: "lease-1", value: 0.1, message: "one" }, { leaseId: "lease-1", value: 0.3 }], "the middle update collapsed into the latest");
+      assert.ok(progress.every((s) => s.auth === "Bearer task-token"));
+      assert.equal(seen[seen.length - 1]?.path, "/v1/tasks/t-1/complete", "the output goes out after the last progress");
+    } finally {
+      channel.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("never fails the call when the gateway refuses or cannot be reached", async () => {
+    const logs: string[] = [];
+    const channel = new TaskChannel({ gatewayUrl: "http://127.0.0.1:1", taskId: "t-2", token: undefined, workerId: "pod-a", log: (m) => logs.push(m), patienceMs: 0 });
+    try {
+      channel.progress("lease-1", 0.5, undefined);
+      const delivered = await channel.deliver("lease-1", '"x"');
+      assert.equal(delivered.exitCode, 0, "falls back to the termination message");
+      assert.ok(logs.some((l) => l.includes("cannot post progress")), logs.join("\n"));
+    } finally {
+      channel.close();
+    }
   });
 });
