@@ -103,7 +103,7 @@ it("operator leader SIGKILLed mid-spike: the standby continues from observed sta
   assert.ok(standby !== undefined);
 
   // The new leader keeps the spike's pool: up to maxReplicas while the queue is long.
-  await waitFor(async () => (await getFunction(client, ns, "spike"))?.spec?.warmPool?.replicas === 5, { timeoutMs: 60_000, what: "replicas at maxReplicas" });
+  await waitFor(() => fnSizes.includes(5), { timeoutMs: 60_000, what: "replicas at maxReplicas" });
   const docs = [];
   for (const id of ids) docs.push(await waitTask(gateway.url, id, "120s"));
   assert.equal(docs.filter((d) => d.status !== "succeeded").length, 0, JSON.stringify(docs.filter((d) => d.status !== "succeeded").slice(0, 3)));
