@@ -552,7 +552,7 @@ export class GatewayServer {
     const abort = new AbortController();
     const onClose = (): void => abort.abort();
     res.on("close", onClose);
-    const [acks, grants] = await Promise.all([acksDone, this.o.engine.lease(fn, workerId, max, waitMs, abort.signal)]);
+    const [acks, grants] = await Promise.all([acksDone, this.o.engine.lease(fn, workerId, max, waitMs, abort.signal, { fold: body["fold"] === true })]);
     res.off("close", onClose);
     if (res.destroyed || abort.signal.aborted) {
       // The worker hung up (draining, crashed): nobody will run these.
@@ -793,8 +793,8 @@ export function decodeInput(body: Buffer, contentType: string | undefined, fn: F
 export function renderGrant(g: LeaseGrant): string {
   const token = g.token === undefined ? "" : `"token":${JSON.stringify(g.token)},`;
   const head = `{"id":${JSON.stringify(g.id)},"attempt":${g.attempt},"leaseId":${JSON.stringify(g.leaseId)},"encoding":"${g.encoding}","deadline":${g.deadline},"timeoutSeconds":${g.timeoutSeconds},${token}`;
-  const items = g.outputItems === true ? `"outputItems":true,` : "";
-  return g.encoding === "pickle" ? `${head}${items}"inputB64":${JSON.stringify(g.input)}}` : `${head}"input":${g.input}}`;
+  const items = `${g.outputItems === true ? `"outputItems":true,` : ""}${g.fold === true ? `"fold":true,` : ""}`;
+  return g.encoding === "pickle" ? `${head}${items}"inputB64":${JSON.stringify(g.input)}}` : `${head}${items}"input":${g.input}}`;
 }
 
 /** `{"tasks":[…]}` with each input spliced in as stored (JSON text or base64). */

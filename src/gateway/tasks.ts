@@ -39,6 +39,8 @@ export interface Task extends TaskRow {
   isolated?: true;
   /** A pickle map step of a workflow: its worker sends the items as separate pickles (`outputItemsB64`). */
   outputItems?: true;
+  /** A workflow reducer batch (`[acc, [items…]]`, folded by the worker): only for workers that fold. */
+  fold?: true;
   /** Why a queued isolated task waits (its pod is Unschedulable, say); in memory only. */
   waiting?: TaskWaiting | undefined;
   /** A :run task dispatched before its row was staged: stages it if it is still running then (see dispatchAtOnce). */
@@ -101,6 +103,8 @@ export interface LeaseGrant {
   token?: string | undefined;
   /** Return the output list's items as separate pickles (a pickle map step of a workflow). */
   outputItems?: true;
+  /** The input is `[acc, [items…]]`: call the handler with (acc, item) for each item in order, return the last acc. */
+  fold?: true;
 }
 
 interface WorkerInfo {
@@ -112,6 +116,8 @@ interface WorkerInfo {
   /** Leased tasks the caller cancelled: told on the next heartbeat. */
   cancel: Set<string>;
   polling: number;
+  /** Its leases say it folds reducer batches (`fold: true`). */
+  fold?: boolean;
 }
 
 interface LeaseWaiter {
@@ -531,9 +537,10 @@ export class TaskEngine {
   // ---- workers ---------------------------------------------------------------------------
 
   /** Long-poll for up to `max` tasks; an empty list once `waitMs` passed. */
-  lease(fn: FunctionSettings, workerId: string, max: number, waitMs: number, signal?: AbortSignal): Promise<LeaseGrant[]> {
+  lease(fn: FunctionSettings, workerId: string, max: number, waitMs: number, signal?: AbortSignal, caps: { fold?: boolean } = {}): Promise<LeaseGrant[]> {
     const q = this.queue(functionKey(fn.namespace, fn.name));
     const worker = this.touch(q, workerId, "ready");
+    worker.fold = caps.fold === true;
     const grants = this.take(q, fn, worker, max);
     if (grants.length > 0 || waitMs <= 0) return Promise.resolve(grants);
     return new Promise((resolve) => {
@@ -892,10 +899,15 @@ export class TaskEngine {
   private take(q: FunctionQueue, fn: FunctionSettings, worker: WorkerInfo, max: number): LeaseGrant[] {
     const grants: LeaseGrant[] = [];
     const now = this.clock.now();
+    let unfit: Task[] | undefined;
     while (grants.length < max) {
       const task = q.ready.shift();
       if (task === undefined) break;
       if (task.status !== "queued" || task.finishing !== undefined || task.isolated === true) continue;
+      if (task.fold === true && worker.fold !== true) {
+        (unfit ??= []).push(task);
+        continue;
+      }
       q.queued--;
       task.status = "running";
       task.attempts++;
@@ -917,9 +929,12 @@ export class TaskEngine {
       const grant: LeaseGrant = { id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds };
       if (this.opts.mintToken !== undefined) grant.token = this.opts.mintToken(task, lease.deadline);
       if (task.outputItems === true) grant.outputItems = true;
+      if (task.fold === true) grant.fold = true;
       grants.push(grant);
       if (task.attempts === 1) this.emit(task.id, { type: "status", task });
     }
+    // Reducer batches an older worker cannot fold wait for one that can, in their place.
+    if (unfit !== undefined) for (const t of unfit.reverse()) q.ready.unshift(t);
     if (grants.length > 0) this.changed(q, "lease");
     return grants;
   }
@@ -1038,6 +1053,14 @@ export class TaskEngine {
       const child = this.active.get(id);
       if (child !== undefined) void this.cancelTask(child, `its parent task ${task.id} was cancelled`);
     }
+  }
+
+  /** Whether every worker of the Function folds reducer batches (and it has one). */
+  canFold(namespace: string, name: string): boolean {
+    const q = this.queues.get(functionKey(namespace, name));
+    if (q === undefined || q.workers.size === 0) return false;
+    for (const w of q.workers.values()) if (w.fold !== true) return false;
+    return true;
   }
 
   /** The unfinished tasks `id` started from inside its handler. */

@@ -18,6 +18,8 @@ export interface LeasedTask {
   deadline: number;
   /** Task-scoped bearer token for calls from inside the handler (`ctx.function(…)`); optional. */
   token?: string;
+  /** A reducer batch: the input is `[acc, [items…]]`; fold them with the handler, return the last acc. */
+  fold?: boolean;
 }
 
 /** `POST /v1/workers/heartbeat` (minus function and workerId, which every worker call carries). */

@@ -78,7 +78,7 @@ export class ChildRuntime {
       sink: (value, message) => this.opts.send(message === undefined ? { t: "progress", id: task.id, value } : { t: "progress", id: task.id, value, message }),
     });
     try {
-      const output = encodeOutput(await withTaskLog(task.id, () => handler.call(task.input, ctx)));
+      const output = encodeOutput(await withTaskLog(task.id, () => (task.fold === true ? fold(handler, task.input, ctx) : handler.call(task.input, ctx))));
       this.opts.send({ t: "done", id: task.id, output });
     } catch (err) {
       const failure = classify(err);
@@ -89,4 +89,12 @@ export class ChildRuntime {
       calls.close();
     }
   }
+}
+
+/** A workflow reducer batch: `[acc, [items…]]` folded with the handler, item by item, in order. */
+async function fold(handler: Handler, input: unknown, ctx: Parameters<Handler["call"]>[1]): Promise<unknown> {
+  if (!Array.isArray(input) || input.length !== 2 || !Array.isArray(input[1])) throw new TypeError("a reducer batch must be [accumulator, [items…]]");
+  let acc: unknown = input[0];
+  for (const item of input[1] as unknown[]) acc = await handler.call([acc, item], ctx);
+  return acc;
 }

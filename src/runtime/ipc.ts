@@ -11,7 +11,7 @@ export interface WireFailure {
 }
 
 export type ToChild =
-  | { t: "task"; id: string; attempt: number; input: unknown; timeoutSeconds: number; token?: string }
+  | { t: "task"; id: string; attempt: number; input: unknown; timeoutSeconds: number; token?: string; fold?: boolean }
   | { t: "cancel"; id: string };
 
 export type FromChild =
@@ -66,7 +66,7 @@ export function parseToChild(v: unknown): ToChild | undefined {
   const m = v as Record<string, unknown>;
   if (m["t"] === "task" && typeof m["id"] === "string" && typeof m["attempt"] === "number" && typeof m["timeoutSeconds"] === "number") {
     const token = m["token"];
-    return { t: "task", id: m["id"], attempt: m["attempt"], input: m["input"], timeoutSeconds: m["timeoutSeconds"], ...(typeof token === "string" ? { token } : {}) };
+    return { t: "task", id: m["id"], attempt: m["attempt"], input: m["input"], timeoutSeconds: m["timeoutSeconds"], ...(typeof token === "string" ? { token } : {}), ...(m["fold"] === true ? { fold: true } : {}) };
   }
   if (m["t"] === "cancel" && typeof m["id"] === "string") return { t: "cancel", id: m["id"] };
   return undefined;

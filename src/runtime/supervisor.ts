@@ -58,6 +58,8 @@ export interface TaskAssignment {
   timeoutSeconds: number;
   /** Task-scoped token for `ctx.function(…)` calls (from the lease). */
   token?: string | undefined;
+  /** A reducer batch to fold (from the lease). */
+  fold?: boolean | undefined;
 }
 
 export type TaskOutcome =
@@ -195,7 +197,7 @@ export class Supervisor {
       const deadline = this.opts.clock.now() + task.timeoutSeconds * 1000;
       const entry: Running = { task, deadline, resolve, timer: this.deadlineTimer(task.id, deadline) };
       this.running.set(task.id, entry);
-      gen.child.send({ t: "task", id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, ...(task.token === undefined ? {} : { token: task.token }) });
+      gen.child.send({ t: "task", id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, ...(task.token === undefined ? {} : { token: task.token }), ...(task.fold === true ? { fold: true } : {}) });
       this.changed();
     });
   }

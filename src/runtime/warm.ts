@@ -264,7 +264,7 @@ export class WarmWorker {
     const held: Held = { task, abandoned: false, progressBusy: false, progressNext: undefined };
     this.held.set(task.id, held);
     const done = this.supervisor
-      .run({ id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, token: task.token })
+      .run({ id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, token: task.token, fold: task.fold })
       .then((outcome) => this.report(held, outcome))
       .finally(() => {
         this.held.delete(task.id);

@@ -49,6 +49,7 @@ export function parseTask(v: unknown): LeasedTask | undefined {
   }
   const out: LeasedTask = { id, attempt, leaseId, input: t["input"] ?? null, timeoutSeconds, deadline };
   if (typeof t["token"] === "string") out.token = t["token"];
+  if (t["fold"] === true) out.fold = true;
   return out;
 }
 
@@ -72,7 +73,8 @@ export class WorkerApi {
 
   /** Long-polls for up to `max` tasks; `results` (resultItem() texts) ride along and are answered in `acks`. */
   async lease(max: number, waitMs: number, signal?: AbortSignal, results: readonly string[] = []): Promise<{ tasks: LeasedTask[]; acks: ResultAck[] }> {
-    const head = `{"function":${JSON.stringify(this.fn)},"workerId":${JSON.stringify(this.workerId)},"max":${max},"waitMs":${waitMs},"ready":true`;
+    // `fold`: this runtime folds workflow reducer batches (docs/protocol.md).
+    const head = `{"function":${JSON.stringify(this.fn)},"workerId":${JSON.stringify(this.workerId)},"max":${max},"waitMs":${waitMs},"ready":true,"fold":true`;
     const body = results.length === 0 ? `${head}}` : `${head},"results":[${results.join(",")}]}`;
     const res = await this.post("/v1/workers/lease", body, signal, waitMs + 30_000);
     const doc = typeof res.body === "object" && res.body !== null ? (res.body as Record<string, unknown>) : {};

@@ -155,6 +155,30 @@ describe("workflows on real workers", () => {
     assert.deepEqual(items, [5, 6, 7, 8, 9, 10], "the reducer saw items in item order, once each");
   });
 
+  it("settled items are folded by the reducer's worker in one task, still once each in item order", async () => {
+    // The first item pauses 400 ms: every other item settles meanwhile, then one task folds them.
+    const words = ["pause", ...Array.from({ length: 30 }, (_, i) => "w".repeat((i % 5) + 1))];
+    const before = records(record, "add").length;
+    const run = await gw.client.workflow("default/sum").push(words.join(" "));
+    assert.equal(await run.result(), words.reduce((s, w) => s + w.length, 0));
+    const seen = records(record, "add")
+      .slice(before)
+      .map((l) => JSON.parse(l) as [number, number]);
+    assert.deepEqual(
+      seen.map(([, item]) => item),
+      words.map((w) => w.length),
+      "the reducer saw every item once, in item order",
+    );
+    let acc = 0;
+    for (const [a, item] of seen) {
+      assert.equal(a, acc, "each call got the accumulator of the calls before");
+      acc += item;
+    }
+    const reductions = await run.step("total");
+    assert.ok(reductions.length < words.length, `${reductions.length} reducer tasks for ${words.length} items: settled items were folded`);
+    assert.ok(reductions.every((r) => r.status === "succeeded"));
+  });
+
   it("an empty fan-out reduces to initial", async () => {
     assert.equal(await gw.client.workflow("default/sum").run(""), 0);
     assert.deepEqual(await gw.client.workflow("default/collect").run(" "), []);

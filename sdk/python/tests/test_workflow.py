@@ -109,6 +109,16 @@ def test_workflow_run_and_push_with_step_outputs_and_progress(client: hearth.Cli
     assert again.result() == 6
 
 
+def test_settled_items_are_folded_by_the_python_reducer(client: hearth.Client) -> None:
+    # The first item pauses: the others settle meanwhile and one reducer task folds them in order.
+    words = ["pause"] + ["w" * (i % 4 + 1) for i in range(20)]
+    run = client.workflow(f"{NAMESPACE}/sum").push(" ".join(words))
+    assert run.result(timeout=60) == sum(len(w) for w in words)
+    reductions = run.step("total")
+    assert len(reductions) < len(words)
+    assert all(r.status == "succeeded" for r in reductions)
+
+
 def test_module_level_workflow_and_routes(gateway: Gateway, workers: List[Worker]) -> None:
     triage = hearth.workflow(f"{NAMESPACE}/triage", url=gateway.url, token=TOKEN)
     assert triage.run("hi") == "HI"

@@ -44,6 +44,8 @@ interface Group {
   next: number;
   acc: string;
   reducing: string | null;
+  /** Items the reduction in flight folds at once (0: one arrival, the classic path). */
+  folded: number;
   received: number;
   arrivals: number;
   done: boolean;
@@ -319,7 +321,7 @@ export class WorkflowExecutor {
           count: Number(g["count"]),
           next: Number(g["next"]),
           acc: String(g["acc"]),
-          reducing: typeof g["reducing"] === "string" ? g["reducing"] : null,
+          ...reducingOf(g["reducing"]),
           received: Number(g["received"]),
           arrivals: Number(g["arrivals"]),
           done: Number(g["done"]) === 1,
@@ -364,6 +366,7 @@ export class WorkflowExecutor {
       else {
         task.policy = this.policyOf(run, node.step);
         if (this.info(run, node.step)?.step.map === true && task.encoding === "pickle") task.outputItems = true;
+        if (node.kind === "reduce" && [...run.groups.values()].some((g) => g.reducing === node.taskId && g.folded > 0)) task.fold = true;
         this.watch(run, node);
       }
       if (isTerminal(run.status)) return;
@@ -416,7 +419,7 @@ export class WorkflowExecutor {
     this.spawn(run, step, path, "call", value, encoding);
   }
 
-  private spawn(run: Run, step: string, path: ItemPath, kind: "call" | "reduce", input: string, encoding: Encoding): Node | undefined {
+  private spawn(run: Run, step: string, path: ItemPath, kind: "call" | "reduce", input: string, encoding: Encoding, opts: { fold?: boolean } = {}): Node | undefined {
     const info = this.info(run, step);
     if (info === undefined) return undefined;
     const ref = info.step.functionRef.name;
@@ -438,6 +441,7 @@ export class WorkflowExecutor {
     task.policy = this.policyOf(run, step);
     // A pickle map step's worker sends its items as separate pickles: the gateway cannot split one.
     if (info.step.map === true && encoding === "pickle") task.outputItems = true;
+    if (opts.fold === true) task.fold = true;
     // A task done already (a cache hit) is settled below, so its node starts as queued.
     const node: Node = { taskId: task.id, step, path, kind, status: isTerminal(task.status) ? "queued" : task.status, seq: run.seq++, input: run.graph?.steps.get(step)?.step.routes !== undefined ? input : null };
     run.nodes.set(node.taskId, node);
@@ -553,7 +557,7 @@ export class WorkflowExecutor {
     const key = groupKey(info.step.name, path);
     if (run.groups.has(key)) return;
     const initial = info.step.accumulate?.initial;
-    const g: Group = { key, step: info.step.name, path, count, next: 0, acc: JSON.stringify(initial ?? null), reducing: null, received: 0, arrivals: 0, done: false, values: new Map() };
+    const g: Group = { key, step: info.step.name, path, count, next: 0, acc: JSON.stringify(initial ?? null), reducing: null, folded: 0, received: 0, arrivals: 0, done: false, values: new Map() };
     run.groups.set(key, g);
     this.addPending(run, path, 1);
     this.saveGroup(run, g);
@@ -566,6 +570,16 @@ export class WorkflowExecutor {
       const first = g.values.get(g.next)?.[0];
       if (first !== undefined) {
         const encoding = this.encodingOf(run, g.step);
+        const batch = encoding === "json" ? this.foldBatch(run, g) : undefined;
+        if (batch !== undefined) {
+          // Several settled items at once: one task folds them in item order on the worker.
+          const node = this.spawn(run, g.step, [...g.path, g.next + batch.items - 1], "reduce", `[${g.acc},[${batch.values.join(",")}]]`, "json", { fold: true });
+          if (node === undefined) return;
+          g.reducing = node.taskId;
+          g.folded = batch.items;
+          this.saveGroup(run, g);
+          return;
+        }
         const node = this.spawn(run, g.step, [...g.path, g.next], "reduce", reducerInput(g.acc, first.value, encoding), encoding);
         if (node === undefined) return;
         g.reducing = node.taskId;
@@ -579,9 +593,40 @@ export class WorkflowExecutor {
     }
   }
 
+  /**
+   * Items from `g.next` on that have settled (every value they will bring is here), while the
+   * reducer's workers can fold: worth one task when there are two values or more.
+   */
+  private foldBatch(run: Run, g: Group): { items: number; values: string[] } | undefined {
+    const info = this.info(run, g.step);
+    const fn = info === undefined ? undefined : this.o.registry.get(run.namespace, info.step.functionRef.name);
+    if (fn === undefined || !this.engine.canFold(fn.namespace, fn.name)) return undefined;
+    const values: string[] = [];
+    let items = 0;
+    for (let k = g.next; k < g.count && items < MAX_FOLD; k++) {
+      if (this.pendingUnder(run, [...g.path, k]) > 0) break;
+      for (const a of g.values.get(k) ?? []) values.push(a.value);
+      items++;
+    }
+    return values.length >= 2 ? { items, values } : undefined;
+  }
+
   private reduced(run: Run, node: Node, output: string): void {
     const g = [...run.groups.values()].find((x) => x.reducing === node.taskId);
     if (g === undefined) return;
+    if (g.folded > 0) {
+      for (let k = g.next; k < g.next + g.folded; k++) {
+        for (const a of g.values.get(k) ?? []) this.store.saveExtra("wf_values", valueKey(run, "arr", a.seq), () => null);
+        g.values.delete(k);
+      }
+      g.next += g.folded;
+      g.folded = 0;
+      g.acc = output;
+      g.reducing = null;
+      this.saveGroup(run, g);
+      this.advance(run, g);
+      return;
+    }
     const item = node.path[node.path.length - 1] ?? 0;
     const list = g.values.get(item) ?? [];
     const first = list.shift();
@@ -718,7 +763,9 @@ export class WorkflowExecutor {
 
   private saveGroup(run: Run, g: Group): void {
     const key = `${run.id}|${g.key}`;
-    this.store.saveExtra("wf_groups", key, (): SqlValue[] => [key, run.id, g.step, pathKey(g.path), g.count, g.next, g.acc, g.reducing, g.received, g.arrivals, g.done ? 1 : 0]);
+    // A folding reduction is remembered with how many items it folds: `<task>|fold:<n>`.
+    const reducing = g.reducing === null ? null : g.folded > 0 ? `${g.reducing}|fold:${g.folded}` : g.reducing;
+    this.store.saveExtra("wf_groups", key, (): SqlValue[] => [key, run.id, g.step, pathKey(g.path), g.count, g.next, g.acc, reducing, g.received, g.arrivals, g.done ? 1 : 0]);
   }
 }
 
@@ -743,6 +790,15 @@ function groupKey(step: string, path: ItemPath): string {
 
 function valueKey(run: Run, kind: "arr" | "out", seq: number): string {
   return `${run.id}|${kind}|${seq}`;
+}
+
+/** Most items one folding reduction takes. */
+const MAX_FOLD = 512;
+
+function reducingOf(v: unknown): { reducing: string | null; folded: number } {
+  if (typeof v !== "string") return { reducing: null, folded: 0 };
+  const at = v.indexOf("|fold:");
+  return at < 0 ? { reducing: v, folded: 0 } : { reducing: v.slice(0, at), folded: Number(v.slice(at + 6)) || 0 };
 }
 
 function itemText(path: ItemPath): string {

@@ -11,7 +11,7 @@ import sys
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 from ..errors import EXIT_CODES, FATAL, USER_ERROR, FatalError
 from . import gpu
@@ -97,7 +97,7 @@ class Child:
         assert handler is not None
         try:
             value = decode_input(message, self._config.encoding)
-            output = handler.call(value, context)
+            output = _fold(handler, value, context) if message.get("fold") is True else handler.call(value, context)
             if message.get("outputItems") is True and self._config.encoding == enc.PICKLE:
                 fields = encode_items(output)
             else:
@@ -148,6 +148,16 @@ class Child:
                 pool.submit(self.run_task, message)
             elif op == "cancel":
                 self.cancel(str(message.get("id")))
+
+
+def _fold(handler: handlers.Handler, value: Any, context: Context) -> Any:
+    """A workflow reducer batch: ``[acc, [items…]]`` folded with the handler, item by item, in order."""
+    if not isinstance(value, list) or len(value) != 2 or not isinstance(value[1], list):
+        raise TypeError("a reducer batch must be [accumulator, [items...]]")
+    acc = value[0]
+    for item in value[1]:
+        acc = handler.call([acc, item], context)
+    return acc
 
 
 def _exit(code: int) -> None:

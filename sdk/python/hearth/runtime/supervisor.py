@@ -707,7 +707,7 @@ class Supervisor:
         seconds = float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else self._config.timeout_seconds
         attempt = doc.get("attempt")
         message: Message = {"op": "task", "id": task_id, "attempt": attempt if isinstance(attempt, int) else 1, "timeoutSeconds": seconds}
-        for key in ("input", "inputB64", "token", "outputItems"):
+        for key in ("input", "inputB64", "token", "outputItems", "fold"):
             if key in doc:
                 message[key] = doc[key]
         self._tasks[task_id] = Task(

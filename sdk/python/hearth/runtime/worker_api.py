@@ -48,7 +48,8 @@ class WorkerApi:
 
     def lease(self, max_tasks: int, wait_ms: int) -> List[Dict[str, Any]]:
         """Long-polls for up to ``max_tasks``; :meth:`stop_leasing` cuts the wait short."""
-        body = {"function": self._function, "workerId": self._worker_id, "max": max_tasks, "waitMs": wait_ms, "ready": True}
+        # "fold": this runtime folds workflow reducer batches (docs/protocol.md).
+        body = {"function": self._function, "workerId": self._worker_id, "max": max_tasks, "waitMs": wait_ms, "ready": True, "fold": True}
         # A connection of its own, opened under the lock, so that stop_leasing() always has a
         # socket to cut (one TCP handshake per long-poll costs nothing next to the wait).
         with self._lease_lock:

@@ -16,6 +16,8 @@ def length(word: str) -> int:
         raise ValueError(f"cannot measure {word}")
     if word.startswith("slow"):
         time.sleep(30)
+    if word.startswith("pause"):
+        time.sleep(0.4)
     return len(word)
 
 
