@@ -575,7 +575,8 @@ export class GatewayServer {
     this.count("channel", 200);
     await serveChannel(req, res, {
       clock: this.timers,
-      lease: (max, waitMs, signal) => this.o.engine.lease(fn, workerId, max, waitMs, signal),
+      // `fold=1`: the worker folds workflow reducer batches (docs/protocol.md).
+      lease: (max, waitMs, signal) => this.o.engine.lease(fn, workerId, max, waitMs, signal, { fold: query.get("fold") === "1" }),
       unlease: (grants) => this.o.engine.unlease(grants),
       applyResults: (items) => this.applyResults(fn, items),
       renderGrants: (grants) => renderGrants(grants),

@@ -62,7 +62,8 @@ export class WorkerChannel {
    * use lease/results requests). Other refusals throw WorkerApiError.
    */
   static open(gatewayUrl: string, token: string | undefined, fn: string, workerId: string, events: ChannelEvents, timeoutMs = 10_000): Promise<WorkerChannel | "unsupported"> {
-    const url = new URL(`/v1/workers/channel?function=${encodeURIComponent(fn)}&workerId=${encodeURIComponent(workerId)}`, gatewayUrl);
+    // fold=1: this runtime folds workflow reducer batches (docs/protocol.md, lease `fold`).
+    const url = new URL(`/v1/workers/channel?function=${encodeURIComponent(fn)}&workerId=${encodeURIComponent(workerId)}&fold=1`, gatewayUrl);
     const headers: Record<string, string> = { "content-type": "application/x-ndjson", "transfer-encoding": "chunked" };
     if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
     return new Promise((resolve, reject) => {
