@@ -29,6 +29,8 @@ export interface FetchRequest {
   cacheDir: string;
   headers?: Record<string, string>;
   log?: (line: string) => void;
+  /** Bytes so far and the total when known, at most every 2 s or 10 % (Function status progress). */
+  onProgress?: (got: number, total: number | undefined) => void;
   signal?: AbortSignal;
   /** How long a lock held by another fetcher may go without progress before it is taken over. Default 10 min. */
   staleLockMs?: number;
@@ -179,6 +181,7 @@ async function download(req: FetchRequest, partial: string, lockPath: string, lo
       lastPct = pct;
       const rate = (got - (resume ? have : 0)) / Math.max(0.001, (now - started) / 1000);
       log(`artifact ${req.name}: ${pct >= 0 ? `${pct}% (` : ""}${fmtMB(got)}${total !== undefined ? ` of ${fmtMB(total)}` : ""}${pct >= 0 ? ")" : ""}, ${fmtMB(rate)}/s`);
+      req.onProgress?.(got, total);
       // Keeps the lock fresh for fetchers waiting on it.
       void writeFile(lockPath, String(process.pid)).catch(() => undefined);
     }

@@ -146,7 +146,7 @@ export async function startDev(opts: DevOptions): Promise<DevEnvironment> {
     logsDir,
     namespaces: opts.namespaces,
     logger: log.child({ component: "runner" }),
-    tools: { repoRoot: opts.repoRoot, node: process.execPath, python: opts.python },
+    tools: { repoRoot: opts.repoRoot, node: process.execPath, python: opts.python, artifactCache: join(opts.stateDir, "artifacts"), pythonEnvs: join(opts.stateDir, "python-envs") },
   });
   const failure = new Promise<Error>((resolve) => {
     gateway.once("exit", (code) => resolve(new Error(`the gateway exited (${String(code)})`)));

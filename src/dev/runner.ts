@@ -14,6 +14,7 @@ import { hearthFunctions, secrets, untyped } from "../kube/resources.ts";
 import { LABELS } from "../workload/labels.ts";
 import { prefixLines, stopProcessGroup } from "./child-io.ts";
 import { podLogFile } from "../logs/dev-files.ts";
+import { DEV_ARTIFACTS_ANNOTATION, type InitStep } from "./init-steps.ts";
 import { devFunction, devPod, diffWorkers, planWorkerProcess, type DataSources, type DevFunction, type Toolchain, type WorkerProcess } from "./worker-process.ts";
 
 // Full pods (the shared pod schema keeps only status fields; the runner needs the containers).
@@ -25,6 +26,9 @@ interface Running {
   child: ChildProcess | undefined;
   /** The pod's log file (dev mode's stand-in for the container log), while the pod lives. */
   log?: WriteStream;
+  /** Its init steps (src/dev/init-steps.ts) are running; the worker starts when they succeed. */
+  initializing?: { child: ChildProcess | undefined } | undefined;
+  initDone?: boolean;
   exits: number;
   restartAt: number;
   /** Oneshot: the process ended; its outcome waits to be reported (or was). */
@@ -39,6 +43,11 @@ export function logTail(text: string): string {
   let tail = lines.slice(-81).join("\n").trimEnd();
   while (Buffer.byteLength(tail) > 2048) tail = tail.slice(Math.max(1, tail.length - 2048));
   return tail;
+}
+
+/** The developer's pip settings (PIP_INDEX_URL, PIP_FIND_LINKS, …) apply to dev mode's package installs, as pip.conf does. */
+function pipSettings(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith("PIP_") && e[1] !== undefined));
 }
 
 export interface RunnerOptions {
@@ -138,7 +147,7 @@ export class LocalRunner {
         if (!w.ended.reported) await this.report(w);
         continue;
       }
-      if (w.child === undefined && now >= w.restartAt) this.spawnWorker(w);
+      if (w.child === undefined && w.initializing === undefined && now >= w.restartAt) this.startWorker(w);
     }
   }
 
@@ -175,24 +184,87 @@ export class LocalRunner {
   private noteSkip(pod: string, why: string): void {
     if (this.skipped.get(pod) === why) return;
     this.skipped.set(pod, why);
-    this.opts.logger.debug({ pod, why }, "no local process for pod");
+    // What the user must change (an artifact dev mode cannot mount) is said loudly; the rest is routine.
+    if (why.includes(DEV_ARTIFACTS_ANNOTATION)) this.opts.logger.warn({ pod, why }, "no local process for pod");
+    else this.opts.logger.debug({ pod, why }, "no local process for pod");
   }
 
-  private spawnWorker(w: Running): void {
+  /** Where a line of the pod's output goes: its log file and this process's stdout, prefixed. */
+  private podOutput(w: Running, container?: string): (line: string) => void {
     const { spec } = w;
-    const label = `${spec.namespace}/${spec.pod}`;
+    const label = `${spec.namespace}/${spec.pod}${container !== undefined ? ` ${container}` : ""}`;
     const print = this.opts.output ?? ((line: string) => process.stdout.write(line + "\n"));
-    const prefixed = (line: string) => print(`[${label}] ${line}`);
     if (this.opts.logsDir !== undefined && w.log === undefined) {
       const file = podLogFile(this.opts.logsDir, spec.namespace, spec.functionName, spec.pod);
       mkdirSync(join(file, ".."), { recursive: true });
       w.log = createWriteStream(file, { flags: "a" });
       w.log.on("error", (err) => this.opts.logger.warn({ pod: label, err }, "cannot write the pod's log file"));
     }
-    let out = (line: string) => {
+    return (line: string) => {
       w.log?.write(line + "\n");
-      prefixed(line);
+      print(`[${label}] ${line}`);
     };
+  }
+
+  /** The init steps first (once per pod, like init containers), then the worker process. */
+  private startWorker(w: Running): void {
+    const steps = w.spec.init ?? [];
+    if (steps.length === 0 || w.initDone === true) {
+      this.spawnWorker(w);
+      return;
+    }
+    const state: { child: ChildProcess | undefined } = { child: undefined };
+    w.initializing = state;
+    void this.runInit(w, steps, state).then((ok) => {
+      w.initializing = undefined;
+      if (this.stopping || this.workers.get(w.spec.key) !== w) return;
+      if (ok) {
+        w.initDone = true;
+        this.spawnWorker(w);
+        return;
+      }
+      // Like an init container's restarts: back off, then run the steps again.
+      w.exits += 1;
+      w.restartAt = Date.now() + Math.min(30_000, 1000 * 2 ** Math.min(w.exits - 1, 5));
+    });
+  }
+
+  private async runInit(w: Running, steps: readonly InitStep[], state: { child: ChildProcess | undefined }): Promise<boolean> {
+    const label = `${w.spec.namespace}/${w.spec.pod}`;
+    for (const step of steps) {
+      if (this.stopping || this.workers.get(w.spec.key) !== w) return false;
+      const files = Object.keys(step.files);
+      try {
+        for (const [path, content] of Object.entries(step.files)) {
+          mkdirSync(join(path, ".."), { recursive: true, mode: 0o700 });
+          writeFileSync(path, content, { mode: 0o600 });
+        }
+        this.opts.logger.info({ pod: label, step: step.name }, "running init step");
+        const out = this.podOutput(w, step.name);
+        const child = spawn(step.command, step.args, { cwd: this.opts.tools.repoRoot, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ...pipSettings(), ...step.env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+        state.child = child;
+        prefixLines(child.stdout, "", out);
+        prefixLines(child.stderr, "", out);
+        const code = await new Promise<number | null>((resolve) => {
+          child.once("error", () => resolve(-1));
+          child.once("exit", (c) => resolve(c));
+        });
+        state.child = undefined;
+        if (code !== 0) {
+          this.opts.logger.warn({ pod: label, step: step.name, code }, "init step failed; retrying with back-off");
+          return false;
+        }
+      } finally {
+        for (const f of files) rmSync(f, { force: true });
+      }
+    }
+    return true;
+  }
+
+  private spawnWorker(w: Running): void {
+    const { spec } = w;
+    const label = `${spec.namespace}/${spec.pod}`;
+    let out = this.podOutput(w);
     const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ...spec.env };
     let scratch: string | undefined;
     if (spec.oneshot !== undefined) {
@@ -249,6 +321,8 @@ export class LocalRunner {
   private async stopWorker(key: string, graceMs = 30_000): Promise<void> {
     const w = this.workers.get(key);
     this.workers.delete(key);
+    const init = w?.initializing?.child;
+    if (init !== undefined) await stopProcessGroup(init, 5_000);
     const child = w?.child;
     if (child?.pid !== undefined && child.exitCode === null) {
       this.opts.logger.info({ pod: `${w?.spec.namespace}/${w?.spec.pod}` }, "stopping worker process");

@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { FAKE_POD_ANNOTATIONS, FAKE_RUN_EXTERNAL } from "../devcluster/annotations.ts";
 import { LABELS, WORKER_CONTAINER } from "../workload/labels.ts";
+import { DEV_ARTIFACTS_ANNOTATION, planInitSteps, type InitStep } from "./init-steps.ts";
 
 /** Function annotation naming the local directory that holds the handler's code (dev mode only). */
 export const DEV_CODE_PATH_ANNOTATION = "hearth.dev/dev-code-path";
@@ -35,6 +36,15 @@ const volume = z.looseObject({
   downwardAPI: z.looseObject({ items: z.array(z.looseObject({ path: z.string(), fieldRef: z.looseObject({ fieldPath: z.string() }).optional() })).optional() }).optional(),
 });
 
+const container = z.looseObject({
+  name: z.string(),
+  env: z.array(envVar).optional(),
+  envFrom: z.array(envFrom).optional(),
+  volumeMounts: z.array(z.looseObject({ name: z.string(), mountPath: z.string(), subPath: z.string().optional() })).optional(),
+  terminationMessagePolicy: z.string().optional(),
+  command: z.array(z.string()).optional(),
+});
+
 export const devPod = z.looseObject({
   metadata: z.looseObject({
     name: z.string(),
@@ -46,15 +56,8 @@ export const devPod = z.looseObject({
   }),
   spec: z.looseObject({
     nodeName: z.string().optional(),
-    containers: z.array(
-      z.looseObject({
-        name: z.string(),
-        env: z.array(envVar).optional(),
-        envFrom: z.array(envFrom).optional(),
-        volumeMounts: z.array(z.looseObject({ name: z.string(), mountPath: z.string() })).optional(),
-        terminationMessagePolicy: z.string().optional(),
-      }),
-    ),
+    containers: z.array(container),
+    initContainers: z.array(container).optional(),
     volumes: z.array(volume).optional(),
   }),
   status: z.looseObject({ phase: z.string().optional() }).optional(),
@@ -79,6 +82,10 @@ export interface Toolchain {
   node: string;
   /** The Python interpreter that runs `python -m hearth.runtime`. */
   python: string;
+  /** Dev mode's artifact cache (URL artifacts), the stand-in for the nodes' cache. Default <repo>/.hearth/dev/artifacts. */
+  artifactCache?: string;
+  /** Dev mode's venvs, one per pythonPackages set. Default <repo>/.hearth/dev/python-envs. */
+  pythonEnvs?: string;
 }
 
 export interface WorkerProcess {
@@ -92,6 +99,8 @@ export interface WorkerProcess {
   pod: string;
   namespace: string;
   functionName: string;
+  /** The pod's init containers, as dev mode runs them first (src/dev/init-steps.ts). */
+  init?: InitStep[];
   command: string;
   args: string[];
   env: Record<string, string>;
@@ -129,6 +138,37 @@ export function planWorkerProcess(pod: DevPod, fn: DevFunction | undefined, data
   };
   if (codePath !== undefined) vars["HEARTH_CODE_PATH"] = isAbsolute(codePath) ? codePath : resolve(tools.repoRoot, codePath);
 
+  let init: InitStep[] = [];
+  const initContainers: { name: string; env: Record<string, string>; mounts: { name: string; mountPath: string }[]; command: string[] | undefined }[] = [];
+  let python: string | undefined;
+  for (const ic of pod.spec.initContainers ?? []) {
+    const e = resolveEnv(ic, pod, data);
+    if ("missing" in e) return { skip: `init container ${ic.name}: ${e.missing}` };
+    initContainers.push({ name: ic.name, env: e.vars, mounts: ic.volumeMounts ?? [], command: ic.command });
+  }
+  const podArtifacts = parseArtifactPaths(vars["HEARTH_ARTIFACTS"]);
+  if (initContainers.length > 0 || Object.keys(podArtifacts).length > 0) {
+    const secretVolumes = new Map((pod.spec.volumes ?? []).flatMap((v) => (v.secret === undefined ? [] : [[v.name, data.secrets.get(`${namespace}/${v.secret.secretName}`)] as const])));
+    const plan = planInitSteps({
+      podUid: uid,
+      initContainers,
+      workerMounts: container.volumeMounts ?? [],
+      secretVolumes,
+      artifacts: podArtifacts,
+      devArtifacts: fn.metadata.annotations?.[DEV_ARTIFACTS_ANNOTATION],
+      baseDir: vars["HEARTH_CODE_PATH"] ?? tools.repoRoot,
+      cacheDir: tools.artifactCache ?? join(tools.repoRoot, ".hearth", "dev", "artifacts"),
+      envsDir: tools.pythonEnvs ?? join(tools.repoRoot, ".hearth", "dev", "python-envs"),
+      python: tools.python,
+      node: tools.node,
+      cli: join(tools.repoRoot, "src", "cli", "main.ts"),
+    });
+    if ("missing" in plan) return { skip: plan.missing };
+    init = plan.steps;
+    python = plan.python;
+    if (Object.keys(plan.artifacts).length > 0) vars["HEARTH_ARTIFACTS"] = JSON.stringify(plan.artifacts);
+  }
+
   let oneshot: WorkerProcess["oneshot"];
   if (mode === "oneshot") {
     const input = inputFileContent(pod, container, vars["HEARTH_INPUT_FILE"], data);
@@ -136,19 +176,31 @@ export function planWorkerProcess(pod: DevPod, fn: DevFunction | undefined, data
     oneshot = { input: input?.content, fallbackToLogs: container.terminationMessagePolicy === "FallbackToLogsOnError" };
   }
   const runtime = fn.spec.runtime;
-  const base = { key: uid, pod: name, namespace, functionName, cwd: vars["HEARTH_CODE_PATH"] ?? tools.repoRoot, ...(oneshot !== undefined ? { oneshot } : {}) };
+  const base = { key: uid, pod: name, namespace, functionName, cwd: vars["HEARTH_CODE_PATH"] ?? tools.repoRoot, ...(oneshot !== undefined ? { oneshot } : {}), ...(init.length > 0 ? { init } : {}) };
   switch (runtime) {
     case "node":
       return { run: { ...base, command: tools.node, args: [join(tools.repoRoot, "src", "cli", "main.ts"), "worker"], env: vars } };
     case "python": {
       const sdk = join(tools.repoRoot, "sdk", "python");
-      const pythonPath = [vars["HEARTH_CODE_PATH"], sdk, vars["PYTHONPATH"]].filter((p) => p !== undefined && p !== "").join(":");
-      return { run: { ...base, command: tools.python, args: ["-m", "hearth.runtime"], env: { ...vars, PYTHONPATH: pythonPath } } };
+      // The pod's package volume does not exist here: the venv's interpreter has the packages.
+      const podPath = (vars["PYTHONPATH"] ?? "").split(":").filter((p) => p !== "" && !p.startsWith("/opt/hearth/packages"));
+      const pythonPath = [vars["HEARTH_CODE_PATH"], sdk, ...podPath].filter((p) => p !== undefined && p !== "").join(":");
+      return { run: { ...base, command: python ?? tools.python, args: ["-m", "hearth.runtime"], env: { ...vars, PYTHONPATH: pythonPath } } };
     }
   }
 }
 
 type Container = DevPod["spec"]["containers"][number];
+
+function parseArtifactPaths(raw: string | undefined): Record<string, string> {
+  if (raw === undefined || raw === "") return {};
+  try {
+    const v: unknown = JSON.parse(raw);
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === "string")) : {};
+  } catch {
+    return {};
+  }
+}
 
 function resolveEnv(container: Container, pod: DevPod, data: DataSources): { vars: Record<string, string> } | { missing: string } {
   const ns = pod.metadata.namespace;

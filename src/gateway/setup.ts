@@ -21,7 +21,7 @@ export interface SetupReportWire {
 }
 
 export interface SetupFailure {
-  reason: "SetupTimeout" | "SetupFailing" | "BadConfiguration";
+  reason: "SetupTimeout" | "SetupFailing" | "BadConfiguration" | "DownloadFailed" | "ChecksumMismatch";
   message: string;
   worker: string;
   at: number;
@@ -86,6 +86,8 @@ export function parseSetupReport(raw: unknown): SetupReportWire | undefined {
 
 export function failureReason(error: { type: string; reason?: string | undefined }): SetupFailure["reason"] {
   if (error.reason === "SetupTimeout" || (error.reason === undefined && error.type === "Timeout")) return "SetupTimeout";
+  // The artifact fetcher's failures (src/artifacts/report.ts) keep their own reason.
+  if (error.reason === "DownloadFailed" || error.reason === "ChecksumMismatch") return error.reason;
   if (error.type === "BadConfiguration") return "BadConfiguration";
   return "SetupFailing";
 }
@@ -109,7 +111,7 @@ export class SetupTracker {
     });
     this.failures = new Counter({
       name: "hearth_gateway_worker_setup_failures_total",
-      help: "Setups that failed, by reason (SetupTimeout, SetupFailing, BadConfiguration).",
+      help: "Setups that failed, by reason (SetupTimeout, SetupFailing, BadConfiguration, DownloadFailed, ChecksumMismatch).",
       labelNames: ["namespace", "function", "reason"],
       registers: [registry],
     });

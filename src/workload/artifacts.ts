@@ -38,7 +38,11 @@ export interface FetchSpec {
   headersDir?: string;
 }
 
-export function renderArtifacts(artifacts: readonly ArtifactSpec[], config: ArtifactsConfig, securityContext: V1Container["securityContext"]): ArtifactParts {
+/**
+ * `identity`: the worker's gateway URL, token, id, Function and startup deadline (warm pods): the
+ * fetcher reports its progress and failures to the gateway with them (src/artifacts/report.ts).
+ */
+export function renderArtifacts(artifacts: readonly ArtifactSpec[], config: ArtifactsConfig, securityContext: V1Container["securityContext"], identity: readonly V1EnvVar[] = []): ArtifactParts {
   const parts: ArtifactParts = { volumes: [], mounts: [], initContainers: [], paths: {} };
   const fetches: FetchSpec[] = [];
   const fetchMounts: V1VolumeMount[] = [];
@@ -90,6 +94,7 @@ export function renderArtifacts(artifacts: readonly ArtifactSpec[], config: Arti
       { name: "HEARTH_ARTIFACT_SPECS", value: JSON.stringify(fetches) },
       { name: "HEARTH_ARTIFACT_CACHE", value: FETCH_CACHE_DIR },
       { name: "HOME", value: "/tmp" },
+      ...identity,
     ];
     const init: V1Container = {
       name: "fetch-artifacts",

@@ -58,6 +58,16 @@ export const workloadConfigSchema = z.object({
       fetcherCommand: command.default(["hearth", "artifacts", "fetch"]),
     })
     .prefault({}),
+  packages: z
+    .object({
+      cache: z
+        .object({ hostPath: z.string().min(2).max(512).default("/var/cache/hearth/python-packages").describe("Per-node cache of installed pythonPackages sets (one directory per set).") })
+        .prefault({}),
+      indexURL: z.url({ protocol: /^https?$/ }).optional().describe("pip --index-url (a private mirror)."),
+      extraIndexURLs: z.array(z.url({ protocol: /^https?$/ })).max(8).default([]).describe("pip --extra-index-url, each."),
+      pipOptions: z.array(z.string().min(1).max(512)).max(32).default([]).describe("More pip install options, e.g. [--trusted-host, mirror.internal]."),
+    })
+    .prefault({}),
   images: z
     .object({ packageInstaller: z.string().min(1).max(512).optional().describe("Image that pip-installs pythonPackages; default: the Function's image.") })
     .prefault({}),

@@ -21,6 +21,7 @@ import type { WorkloadConfig } from "./config.ts";
 import { stableHash } from "./hash.ts";
 import { startupProbe } from "./startup.ts";
 import { renderArtifacts } from "./artifacts.ts";
+import { installScript, packageSetKey, pipArgs } from "../packages/requirements.ts";
 
 const ARTIFACT_SECURITY = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } };
 import { ANNOTATIONS, HEALTH_PORT_NAME, WORKER_CONTAINER, workerLabels, type WorkerMode } from "./labels.ts";
@@ -170,7 +171,9 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
   );
   for (const [k, v] of Object.entries(gpuPlan?.env ?? {})) env.push({ name: k, value: v });
   env.push({ name: "HEARTH_HEALTH_PORT", value: warm ? String(config.pod.healthPort) : "0" });
-  const artifacts = renderArtifacts(spec.artifacts ?? [], config.artifacts, ARTIFACT_SECURITY);
+  const reporting = new Set(["HEARTH_GATEWAY_URL", "HEARTH_WORKER_TOKEN", "HEARTH_WORKER_ID", "HEARTH_FUNCTION", "HEARTH_STARTUP_TIMEOUT_SECONDS"]);
+  const identity = warm ? env.filter((e) => reporting.has(e.name)) : [];
+  const artifacts = renderArtifacts(spec.artifacts ?? [], config.artifacts, ARTIFACT_SECURITY, identity);
   if (Object.keys(artifacts.paths).length > 0) env.push({ name: "HEARTH_ARTIFACTS", value: JSON.stringify(artifacts.paths) });
   env.push(...extraEnv, ...userEnv);
   // A read-only root filesystem breaks libraries that cache under $HOME (pip, Hugging Face, torch):
@@ -180,10 +183,11 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
   const packages = spec.pythonPackages ?? [];
   if (packages.length > 0) {
     const userPath = userEnv.find((e) => e.name === "PYTHONPATH");
-    if (userPath === undefined) env.push({ name: "PYTHONPATH", value: PACKAGES_DIR });
+    const site = `${PACKAGES_DIR}/site`;
+    if (userPath === undefined) env.push({ name: "PYTHONPATH", value: site });
     else if (userPath.valueFrom !== undefined) {
       return { ok: false, reason: "InvalidSpec", message: "spec.env PYTHONPATH uses valueFrom, which cannot be combined with pythonPackages: set it as a value" };
-    } else userPath.value = userPath.value !== undefined ? `${PACKAGES_DIR}:${userPath.value}` : PACKAGES_DIR;
+    } else userPath.value = userPath.value !== undefined ? `${site}:${userPath.value}` : site;
   }
 
   const gpuResources = gpuPlan?.resources ?? {};
@@ -207,8 +211,10 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
     volumes.push({ name: "dshm", emptyDir: { medium: "Memory" } });
     mounts.push({ name: "dshm", mountPath: "/dev/shm" });
   }
+  const pip = pipArgs(config.packages);
   if (packages.length > 0) {
-    volumes.push({ name: "packages", emptyDir: {} });
+    // One directory per package set (and image) on each node: a second pod there installs nothing.
+    volumes.push({ name: "packages", hostPath: { path: `${config.packages.cache.hostPath}/${packageSetKey(packages, pip, config.images.packageInstaller ?? spec.image)}`, type: "DirectoryOrCreate" } });
     mounts.push({ name: "packages", mountPath: PACKAGES_DIR, readOnly: true });
   }
   volumes.push(...artifacts.volumes, ...(opts.volumes ?? []));
@@ -248,7 +254,9 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
     initContainers.push({
       name: "install-packages",
       image: config.images.packageInstaller ?? spec.image,
-      command: ["python", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", "--target", PACKAGES_DIR, ...packages],
+      command: ["sh", "-c", installScript(PACKAGES_DIR), "install-packages", ...pip, ...packages],
+      // pip's failure (a missing package, a bad mirror) is in this container's log and ends up in the Degraded message.
+      terminationMessagePolicy: "FallbackToLogsOnError",
       env: [{ name: "HOME", value: "/tmp" }],
       resources: { requests: { cpu: requests.cpu ?? "1", memory: requests.memory ?? "1Gi" }, limits: { memory: limits.memory ?? "1Gi" } },
       securityContext: containerSecurity,

@@ -145,7 +145,7 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
   await page.click("#login-form button[type=submit]");
 
   // Functions table with filters.
-  await page.waitForSelector("#functions tbody a");
+  await page.waitForSelector("#functions tbody a", { timeout: 60_000 });
   await page.waitForFunction(() => /Ready/.test(document.querySelector("#functions")?.textContent ?? ""), { timeout: 30_000 });
   assert.match(await text(page, "#functions"), /Painter/);
   assert.match(await text(page, "#functions"), /dormant/);

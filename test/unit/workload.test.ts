@@ -188,15 +188,27 @@ describe("renderPodTemplate: pythonPackages", () => {
     const { template, worker } = render(aFunction().with({ pythonPackages: ["numpy==2.1.0", "tqdm"] }));
     const init = template.spec?.initContainers?.[0];
     assert.equal(init?.name, "install-packages");
-    assert.deepEqual(init?.command?.slice(-3), ["/opt/hearth/packages", "numpy==2.1.0", "tqdm"]);
+    assert.deepEqual(init?.command?.slice(0, 2), ["sh", "-c"]);
+    assert.deepEqual(init?.command?.slice(3), ["install-packages", "numpy==2.1.0", "tqdm"]);
+    assert.match(init?.command?.[2] ?? "", /pip install .*--target "\$tmp" "\$@"/);
     assert.equal(init?.image, "registry.example.com/models/echo:1.0");
-    assert.equal(value(worker, "PYTHONPATH"), "/opt/hearth/packages");
+    assert.equal(value(worker, "PYTHONPATH"), "/opt/hearth/packages/site");
     assert.ok(worker.volumeMounts?.some((m) => m.mountPath === "/opt/hearth/packages" && m.readOnly === true));
+    // Cached per node by the package set: the same set shares a directory, another set does not.
+    const vol = (t: typeof template) => t.spec?.volumes?.find((v) => v.name === "packages")?.hostPath?.path ?? "";
+    assert.match(vol(template), /^\/var\/cache\/hearth\/python-packages\/py-[0-9a-f]{32}$/);
+    assert.equal(vol(render(aFunction().with({ pythonPackages: ["numpy==2.1.0", "tqdm"] })).template), vol(template));
+    assert.notEqual(vol(render(aFunction().with({ pythonPackages: ["numpy==2.1.1", "tqdm"] })).template), vol(template));
+  });
+
+  it("passes the operator's index URL and pip options before the requirements", () => {
+    const { template } = render(aFunction().with({ pythonPackages: ["tqdm"] }), config({ packages: { indexURL: "https://mirror.internal/simple", extraIndexURLs: ["https://extra.internal/simple"], pipOptions: ["--trusted-host", "mirror.internal"] } }));
+    assert.deepEqual(template.spec?.initContainers?.[0]?.command?.slice(3), ["install-packages", "--index-url", "https://mirror.internal/simple", "--extra-index-url", "https://extra.internal/simple", "--trusted-host", "mirror.internal", "tqdm"]);
   });
 
   it("keeps the Function's own PYTHONPATH after the packages", () => {
     const { worker } = render(aFunction().with({ pythonPackages: ["tqdm"], env: [{ name: "PYTHONPATH", value: "/app" }] }));
-    assert.equal(value(worker, "PYTHONPATH"), "/opt/hearth/packages:/app");
+    assert.equal(value(worker, "PYTHONPATH"), "/opt/hearth/packages/site:/app");
   });
 });
 

@@ -1,6 +1,7 @@
 // Function: a user's model class (setup once, predict per call), served by a warm pool or as
 // isolated batch Jobs.
 import { z } from "zod";
+import { REQUIREMENT_MESSAGE, REQUIREMENT_PATTERN, requirementError } from "../../packages/requirements.ts";
 import {
   conditions,
   envFromSource,
@@ -119,7 +120,23 @@ export const functionSpec = z
     invocation: invocationMode.default("warm").describe("warm: served by the pool; isolated: a batch Job per call."),
     cacheable: z.boolean().default(false),
     encoding: z.enum(["json", "pickle"]).default("json"),
-    pythonPackages: z.array(z.string().min(1).max(256)).max(128).optional(),
+    pythonPackages: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(256)
+          .superRefine((req, ctx) => {
+            const error = requirementError(req);
+            if (error !== undefined) ctx.addIssue({ code: "custom", message: error });
+          })
+          // The apiserver checks the same pattern, with a message people can act on (a bare
+          // `pattern` would answer with the regular expression).
+          .meta({ "x-kubernetes-validations": [{ rule: `self.matches(r'${REQUIREMENT_PATTERN}')`, message: REQUIREMENT_MESSAGE }] }),
+      )
+      .max(128)
+      .optional()
+      .describe("PEP 508 requirements pip installs before the worker starts (an init container, cached per node by the package set; dev mode: a venv per set)."),
     artifacts: artifactList.optional().describe("Read-only files (model weights) in place before setup() runs, at /models/<name> unless mountPath says otherwise."),
     ...functionMetadataFields,
     podMetadata: podMetadata.optional(),

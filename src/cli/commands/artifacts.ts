@@ -7,6 +7,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { ArtifactError, fetchArtifact } from "../../artifacts/fetch.ts";
+import { reporterFromEnv } from "../../artifacts/report.ts";
 
 export const summary = "fetch a Function's URL artifacts into the node cache (init container)";
 
@@ -38,16 +39,24 @@ export async function run(args: string[]): Promise<number> {
     log("InvalidArtifact: HEARTH_ARTIFACT_CACHE and HEARTH_ARTIFACT_SPECS (a JSON list of {name, href, sha256?}) must be set");
     return 2;
   }
-  for (const s of parsed.data) {
-    try {
-      await fetchArtifact({ name: s.name, href: s.href, sha256: s.sha256, cacheDir, headers: await headersFrom(s.headersDir), log });
-    } catch (err) {
-      const reason = err instanceof ArtifactError ? err.reason : "DownloadFailed";
-      const message = err instanceof Error ? err.message : String(err);
-      log(`${reason}: ${message}`);
-      await writeFile(process.env["HEARTH_TERMINATION_LOG"] ?? "/dev/termination-log", `${reason}: ${message}`).catch(() => undefined);
-      return 1;
+  // Warm pods: the download's progress and failure reach the Function's status through the gateway.
+  const reporter = reporterFromEnv(process.env);
+  try {
+    for (const s of parsed.data) {
+      try {
+        const onProgress = reporter === undefined ? undefined : (got: number, total: number | undefined) => reporter.progress(s.name, got, total);
+        await fetchArtifact({ name: s.name, href: s.href, sha256: s.sha256, cacheDir, headers: await headersFrom(s.headersDir), log, ...(onProgress !== undefined ? { onProgress } : {}) });
+      } catch (err) {
+        const reason = err instanceof ArtifactError ? err.reason : "DownloadFailed";
+        const message = err instanceof Error ? err.message : String(err);
+        log(`${reason}: ${message}`);
+        await reporter?.failed(reason, message);
+        await writeFile(process.env["HEARTH_TERMINATION_LOG"] ?? "/dev/termination-log", `${reason}: ${message}`).catch(() => undefined);
+        return 1;
+      }
     }
+    return 0;
+  } finally {
+    reporter?.close();
   }
-  return 0;
 }

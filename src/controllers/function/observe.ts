@@ -5,7 +5,19 @@ import type { ContainerStatus, Deployment, Pod } from "../../kube/objects.ts";
 import { describeExitCode } from "../../protocol/index.ts";
 
 /** Worker problems by decreasing severity: the first one found names the Degraded reason. */
-export const PROBLEM_REASONS = ["PodCreateFailed", "ImagePullBackOff", "ContainerConfigError", "BadConfiguration", "SetupTimeout", "SetupFailing", "Unschedulable", "WaitingForGPU"] as const;
+export const PROBLEM_REASONS = [
+  "PodCreateFailed",
+  "ImagePullBackOff",
+  "ContainerConfigError",
+  "BadConfiguration",
+  "ChecksumMismatch",
+  "DownloadFailed",
+  "PackageInstallFailed",
+  "SetupTimeout",
+  "SetupFailing",
+  "Unschedulable",
+  "WaitingForGPU",
+] as const;
 export type ProblemReason = (typeof PROBLEM_REASONS)[number];
 
 export interface Problem {
@@ -68,6 +80,9 @@ export function podProblem(pod: Pod): { reason: ProblemReason; message: string }
     if (crashed) {
       const t = now ?? last;
       const detail = t !== undefined ? describeExit(t.exitCode, t.reason, t.message) : (w?.message ?? w?.reason ?? "crashing");
+      // The init steps (src/workload/artifacts.ts, render.ts) say why in their termination message.
+      const initReason = initFailureReason(c.name, t?.message);
+      if (initReason !== undefined) return { reason: initReason, message: `init container ${c.name} failed (restarts: ${c.restartCount}): ${detail}` };
       // A warm worker exits 124 only when setup() outlived its deadline (task timeouts re-spawn its child).
       if (t?.exitCode === 124) return { reason: "SetupTimeout", message: `container ${c.name} did not finish setup() in time (restarts: ${c.restartCount}): ${detail}` };
       return { reason: "SetupFailing", message: `container ${c.name} keeps failing before it is ready (restarts: ${c.restartCount}): ${detail}` };
@@ -77,6 +92,13 @@ export function podProblem(pod: Pod): { reason: ProblemReason; message: string }
   if (scheduled !== undefined && scheduled.status === "False" && scheduled.reason === "Unschedulable") {
     return { reason: "Unschedulable", message: scheduled.message ?? "no node can run this pod" };
   }
+  return undefined;
+}
+
+/** An artifact download or package install that failed, by its init container and message. */
+export function initFailureReason(container: string, message: string | undefined): ProblemReason | undefined {
+  if (container === "fetch-artifacts") return message?.trimStart().startsWith("ChecksumMismatch") === true ? "ChecksumMismatch" : "DownloadFailed";
+  if (container === "install-packages") return "PackageInstallFailed";
   return undefined;
 }
 
