@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { downloadMessage, failureError } from "../../src/artifacts/report.ts";
-import { initFailureReason } from "../../src/controllers/function/observe.ts";
+import { initFailureReason, podProblem } from "../../src/controllers/function/observe.ts";
+import { pod as podSchema } from "../../src/kube/objects.ts";
 import { planInitSteps, type InitPlanInput } from "../../src/dev/init-steps.ts";
 import { failureReason } from "../../src/gateway/setup.ts";
 import { renderArtifacts } from "../../src/workload/artifacts.ts";
@@ -105,5 +106,24 @@ describe("artifact download reports", () => {
     ]);
     const env = parts.initContainers[0]?.env ?? [];
     assert.deepEqual(env.slice(-2).map((e) => e.name), ["HEARTH_GATEWAY_URL", "HEARTH_WORKER_ID"]);
+  });
+});
+
+describe("a failed init container in a cluster", () => {
+  it("names the Function's Degraded reason from the fetch or install container's termination message", () => {
+    const pod = (name: string, message: string) =>
+      podSchema.parse({
+        metadata: { name: "reader-pool-x", namespace: "default", labels: { "hearth.dev/function": "reader" } },
+        status: {
+          phase: "Pending",
+          initContainerStatuses: [{ name, ready: false, restartCount: 3, state: { waiting: { reason: "CrashLoopBackOff" } }, lastState: { terminated: { exitCode: 1, message } } }],
+          containerStatuses: [{ name: "worker", ready: false, restartCount: 0, state: { waiting: { reason: "PodInitializing" } } }],
+        },
+      });
+    const checksum = podProblem(pod("fetch-artifacts", "ChecksumMismatch: artifact model: sha256 of http://x/m.bin is 00, expected ff"));
+    assert.equal(checksum?.reason, "ChecksumMismatch");
+    assert.match(checksum?.message ?? "", /init container fetch-artifacts failed \(restarts: 3\).*expected ff/);
+    assert.equal(podProblem(pod("fetch-artifacts", "DownloadFailed: GET http://x/m.bin answered 404"))?.reason, "DownloadFailed");
+    assert.equal(podProblem(pod("install-packages", "ERROR: No matching distribution found for nope==9"))?.reason, "PackageInstallFailed");
   });
 });
