@@ -89,13 +89,14 @@ it("doc-embed runs in dev mode, and workflowRef Jobs run the workflow into their
   assert.equal(done.conditions?.find((c) => c.type === "Complete")?.status, "True");
   assert.deepEqual(done.output, [16, 67, 0, 3]);
   assert.deepEqual(
-    done.steps?.map((s) => [s.name, s.succeeded]),
-    [
-      ["split", 1],
-      ["embed", 3],
-      ["total", 3],
-    ],
+    done.steps?.map((s) => s.name),
+    ["split", "embed", "total"],
   );
+  assert.equal(done.steps?.[0]?.succeeded, 1);
+  assert.equal(done.steps?.[1]?.succeeded, 3);
+  // One reducer task per sentence, or fewer when settled sentences were folded into one.
+  const reductions = done.steps?.[2]?.succeeded ?? 0;
+  assert.ok(reductions >= 1 && reductions <= 3, `total ran ${reductions} times`);
   assert.ok(done.taskId !== undefined, "the run id is the Job task id");
   const runDoc = (await client.getJson(`/v1/tasks/${encodeURIComponent(done.taskId ?? "")}`)) as { kind?: string; status?: string; output?: unknown };
   assert.equal(runDoc.kind, "workflow");
