@@ -168,7 +168,8 @@ async function startOperatorProcess(ns: string): Promise<OperatorProcess> {
     leaderElection: { enabled: true, namespace: ns, name: "hearth-operator" },
     logLevel: "warn",
   };
-  if (args["operator-concurrency"] !== undefined) cfg.controllers = { function: { concurrency: Number(args["operator-concurrency"]) } };
+  // No gateway runs here: without the finalizer (it would wait for one on every deletion).
+  cfg.controllers = { function: { gatewayFinalizer: false, ...(args["operator-concurrency"] !== undefined ? { concurrency: Number(args["operator-concurrency"]) } : {}) } };
   writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
   const nodeFlags = (args["operator-node-options"] ?? "").split(" ").filter((f) => f !== "");
   const child = spawn(process.execPath, [...nodeFlags, "src/cli/main.ts", "operator", "--config", join(dir, "config.json"), "--kubeconfig", kubeconfig ?? "", "--id", `bench-${id}`, "--log-level", "info"], {

@@ -38,7 +38,8 @@ export class KubeFunctionRegistry implements FunctionRegistry {
     const hit = this.parsed.get(key);
     if (hit !== undefined && hit.rv === rv) return hit.settings;
     const result = hearthFunction.safeParse(obj);
-    const settings = result.success ? settingsOf(result.data) : undefined;
+    const parsedSettings = result.success ? settingsOf(result.data) : undefined;
+    const settings = parsedSettings !== undefined && obj.metadata.deletionTimestamp !== undefined ? { ...parsedSettings, deleting: true as const } : parsedSettings;
     if (!result.success) this.log.warn({ function: key, issues: result.error.issues.slice(0, 3) }, "Function spec does not parse; the gateway treats it as unknown");
     this.parsed.set(key, { rv, settings });
     return settings;

@@ -7,6 +7,8 @@ import { hearthFunction, type HearthFunction } from "../api/v1alpha1/index.ts";
 export interface FunctionSettings {
   namespace: string;
   name: string;
+  /** The Function has a deletionTimestamp: new calls are refused (its finalizer cancels the rest). */
+  deleting?: true;
   timeoutSeconds: number;
   retries: RetryPolicy;
   concurrency: number;

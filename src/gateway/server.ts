@@ -300,6 +300,7 @@ export class GatewayServer {
   /** The function a caller may queue work for: known, warm, not broken. */
   private servable(ns: string, name: string): FunctionSettings {
     const fn = this.functionOf(ns, name);
+    if (fn.deleting === true) throw new HttpError(404, "NotFound", `function ${ns}/${name} is being deleted`);
     if (fn.invocation === "isolated") {
       if (this.o.isolated === undefined) {
         throw new HttpError(409, "NotReady", `function ${ns}/${name} has invocation: isolated, and this gateway does not watch a cluster (--functions), so it cannot run calls as Jobs (create a hearth.dev Job to invoke it)`);

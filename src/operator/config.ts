@@ -18,6 +18,11 @@ export const controllerSettingsSchema = z.object({
   timeoutSeconds: z.int().min(1).max(600).default(60),
   /** Every this often each object is reconciled again even without events (drift repair). 0 = never. */
   resyncSeconds: z.int().min(0).max(86400).default(600),
+  /**
+   * Function controller: Functions carry the `hearth.dev/gateway-tasks` finalizer, so deleting one
+   * first has the gateway cancel its unfinished calls. Off: they stay queued until cancelled.
+   */
+  gatewayFinalizer: z.boolean().default(true),
 });
 export type ControllerSettings = z.output<typeof controllerSettingsSchema>;
 

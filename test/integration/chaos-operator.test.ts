@@ -43,7 +43,7 @@ describe("chaos: operator leader killed repeatedly", { timeout: 30 * 60_000 }, (
     const nodeSelector = { "hearth.dev/test-nodes": nodeName };
     await createFakeNode(core, { name: nodeName, cpu: "64", memory: "256Gi", pods: 500, labels: nodeSelector });
     t.after(() => removeFakeNodes(core, [nodeName]));
-    const config = { pod: { nodeSelector }, controllers: { function: { concurrency: 8, timeoutSeconds: 30, resyncSeconds: 0 }, job: { deadlineSlackSeconds: 30 } } };
+    const config = { pod: { nodeSelector }, controllers: { function: { concurrency: 8, timeoutSeconds: 30, resyncSeconds: 0, gatewayFinalizer: false }, job: { deadlineSlackSeconds: 30 } } };
     let serial = 0;
     const start = (): Promise<TestOperator> => startTestOperator({ namespace: ns, mode: "process", identity: `op-${serial++}`, config });
     const operators = new Map<string, TestOperator>();

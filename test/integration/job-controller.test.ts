@@ -405,7 +405,7 @@ describe("Job controller across operator crashes", { timeout: 180_000 }, () => {
     t.after(() => core.deleteNamespace({ name: ns }).then(() => undefined));
     const config: Partial<OperatorConfigInput> = {
       pod: { nodeSelector },
-      controllers: { function: { concurrency: 4, timeoutSeconds: 30, resyncSeconds: 0 }, job: { deadlineSlackSeconds: 20 } },
+      controllers: { function: { concurrency: 4, timeoutSeconds: 30, resyncSeconds: 0, gatewayFinalizer: false }, job: { deadlineSlackSeconds: 20 } },
     };
     await makeFunction(ns, "killed", { exitCode: 0, delay: "6s", message: '{"output":"survived"}' });
     await makeJob(ns, "killed-1", { functionRef: { name: "killed" } });

@@ -21,6 +21,7 @@ import { FunctionMetrics } from "./metrics.ts";
 import { podProblem } from "./observe.ts";
 import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
 import { statusFingerprint } from "./status.ts";
+import { FINALIZER_RETRY_MS, FUNCTION_FINALIZER, planFinalizer, type TaskDropper } from "./finalizer.ts";
 
 export const BY_FUNCTION = "function";
 export const POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost";
@@ -36,6 +37,8 @@ export interface FunctionControllerOptions {
   concurrency?: number;
   timeoutMs?: number;
   resyncMs?: number;
+  /** The gateway's cancel route: with it, Functions carry the finalizer (finalizer.ts). */
+  tasks?: TaskDropper | undefined;
 }
 
 /** Whether a managedFields entry claims a Secret's `data.token`. */
@@ -223,7 +226,10 @@ export class FunctionController {
       this.writtenStatuses.delete(key);
       const [namespace = "", name = ""] = key.split("/");
       this.metrics.observe(namespace, name, undefined);
-      return;
+      return raw === undefined ? undefined : this.finalize(raw, ctx);
+    }
+    if (planFinalizer({ enabled: this.opts.tasks !== undefined, finalizers: raw.metadata.finalizers, deletionTimestamp: undefined, now: 0 }).action === "add") {
+      await this.setFinalizer(raw, true, signal);
     }
     const namespace = raw.metadata.namespace ?? "default";
     const previous = currentStatus(raw);
@@ -282,6 +288,37 @@ export class FunctionController {
     const statusPlan = planStatus({ fn, objects, deployment, pods: this.pods.byIndex(BY_FUNCTION, key), previous, now: this.now() });
     this.metrics.observe(namespace, name, statusPlan.status);
     await this.writeStatus(key, raw, statusPlan, signal, log);
+  }
+
+  /** A deleted Function: its gateway tasks end first, then our finalizer goes. */
+  private async finalize(raw: Unstructured, ctx: ControllerContext): Promise<ReconcileResult> {
+    const plan = planFinalizer({ enabled: this.opts.tasks !== undefined, finalizers: raw.metadata.finalizers, deletionTimestamp: raw.metadata.deletionTimestamp, now: this.opts.manager.clock.now() });
+    if (plan.action === "none" || plan.action === "add") return;
+    const namespace = raw.metadata.namespace ?? "default";
+    if (plan.action === "drop") {
+      const tasks = this.opts.tasks;
+      if (tasks === undefined) {
+        // The finalizer of an operator that had a gateway: nothing to ask now.
+        await this.setFinalizer(raw, false, ctx.signal);
+        return;
+      }
+      try {
+        const n = await tasks.dropTasks(namespace, raw.metadata.name, ctx.signal);
+        if (n > 0) this.event(raw, "Normal", "CallsCancelled", `the Function is being deleted: the gateway cancelled its ${n} unfinished call${n === 1 ? "" : "s"}`);
+      } catch (err) {
+        ctx.log.info({ err: err instanceof Error ? err.message : String(err) }, "gateway cannot cancel the deleted Function's calls yet; retrying");
+        return { requeueAfterMs: FINALIZER_RETRY_MS };
+      }
+    } else {
+      this.event(raw, "Warning", "GatewayUnreachable", "the gateway could not be reached to cancel the deleted Function's unfinished calls; they stay queued until their deadline or a cancel");
+    }
+    await this.setFinalizer(raw, false, ctx.signal);
+  }
+
+  /** Adds or releases our finalizer with server-side apply: other finalizers are not touched. */
+  private async setFinalizer(raw: Unstructured, present: boolean, signal: AbortSignal): Promise<void> {
+    const metadata = { name: raw.metadata.name, namespace: raw.metadata.namespace ?? "default", ...(present ? { finalizers: [FUNCTION_FINALIZER] } : {}) };
+    await this.client.apply(hearthFunctions, { apiVersion: API_VERSION, kind: "Function", metadata }, { signal });
   }
 
   private async writeStatus(key: string, raw: Unstructured, plan: StatusPlan, signal: AbortSignal, log: Logger): Promise<void> {

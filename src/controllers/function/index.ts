@@ -3,6 +3,7 @@
 import type { ControllerDefinition } from "../../operator/controller.ts";
 import { FunctionController } from "./controller.ts";
 import { CONTROLLER_NAME } from "./names.ts";
+import { GatewayTaskDropper } from "./finalizer.ts";
 
 export { FunctionController, type FunctionControllerOptions } from "./controller.ts";
 
@@ -11,7 +12,8 @@ export function functionController(): ControllerDefinition {
     name: CONTROLLER_NAME,
     setup({ manager, config, signingKey }) {
       const s = config.controllers.function;
-      new FunctionController({ manager, config, signingKey, concurrency: s.concurrency, timeoutMs: s.timeoutSeconds * 1000, resyncMs: s.resyncSeconds * 1000 });
+      const tasks = s.gatewayFinalizer ? new GatewayTaskDropper(config.gateway.url, signingKey) : undefined;
+      new FunctionController({ manager, config, signingKey, concurrency: s.concurrency, timeoutMs: s.timeoutSeconds * 1000, resyncMs: s.resyncSeconds * 1000, tasks });
     },
   };
 }
