@@ -2,7 +2,7 @@
 // `hearth gateway`, the e2e tests and the benchmark alike.
 import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
-import { SystemClock, type Clock } from "../kube/clock.ts";
+import { every, SystemClock, type Clock, type TimerHandle } from "../kube/clock.ts";
 import { Authenticator, type AuthConfig } from "./auth.ts";
 import { Authorizer, type ReviewCacheOptions, type TaskTokenVerifier } from "./authz.ts";
 import type { KubeReviewer } from "./kube-reviews.ts";
@@ -79,7 +79,7 @@ export class Gateway {
   private readonly workflows: WorkflowRegistry;
   private readonly catalog: Catalog;
   private readonly isolated: IsolatedCalls | undefined;
-  private readonly ticker: NodeJS.Timeout;
+  private readonly ticker: TimerHandle;
   private stopped = false;
 
   private constructor(parts: {
@@ -101,6 +101,7 @@ export class Gateway {
     port: number;
     host: string;
     tickMs: number;
+    clock: Clock;
   }) {
     this.auth = parts.auth;
     this.authz = parts.authz;
@@ -119,12 +120,12 @@ export class Gateway {
     this.isolated = parts.isolated;
     this.port = parts.port;
     this.url = `http://${parts.host.includes(":") ? `[${parts.host}]` : parts.host}:${parts.port}`;
-    this.ticker = setInterval(() => {
+    // On the injected clock, like every other timer of the gateway (a FakeClock drives it in tests).
+    this.ticker = every(parts.clock, parts.tickMs, () => {
       this.engine.tick();
       this.executor.tick();
       this.cache.expire();
-    }, parts.tickMs);
-    this.ticker.unref();
+    });
   }
 
   static async start(opts: GatewayOptions): Promise<Gateway> {
@@ -219,7 +220,7 @@ export class Gateway {
       metricsServer = new MetricsServer(promRegistry, opts.metricsTokens);
       await metricsServer.listen(opts.metricsPort, host);
     }
-    const gateway = new Gateway({ store, engine, executor, workflows, cache, server, metrics, promRegistry, registry: opts.registry, isolated, catalog, signatures, auth, authz, metricsServer, port, host, tickMs: opts.tickMs ?? 100 });
+    const gateway = new Gateway({ store, engine, executor, workflows, cache, server, metrics, promRegistry, registry: opts.registry, isolated, catalog, signatures, auth, authz, metricsServer, port, host, tickMs: opts.tickMs ?? 100, clock });
     opts.onListen?.(gateway.url);
     await Promise.all([opts.registry.start(), workflows.start()]);
     await catalog.start();
@@ -233,7 +234,7 @@ export class Gateway {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.ticker);
+    this.ticker.cancel();
     this.engine.close();
     await this.server.close();
     this.isolated?.stop();

@@ -25,7 +25,7 @@ import { WorkflowApi, type WorkflowApiOptions } from "./workflows/api.ts";
 import { RUN_PREFIX } from "./workflows/executor.ts";
 import { pickleOutputB64 } from "./workflows/values.ts";
 import { serveChannel } from "./worker-channel.ts";
-import { SystemClock, type Clock } from "../kube/clock.ts";
+import { every, SystemClock, type Clock } from "../kube/clock.ts";
 
 export interface GatewayLimits {
   /** Largest task input accepted. Default 10 MiB. */
@@ -423,9 +423,9 @@ export class GatewayServer {
       return;
     }
     write("status", renderTask(task));
-    const ping = setInterval(() => {
+    const ping = every(this.timers, SSE_PING_MS, () => {
       if (!res.destroyed) res.write(": ping\n\n");
-    }, SSE_PING_MS);
+    });
     const unsubscribe = this.o.engine.subscribe(id, (ev) => {
       switch (ev.type) {
         case "progress":
@@ -442,7 +442,7 @@ export class GatewayServer {
       }
     });
     const cleanup = (): void => {
-      clearInterval(ping);
+      ping.cancel();
       unsubscribe();
     };
     res.on("close", cleanup);
@@ -464,11 +464,11 @@ export class GatewayServer {
     write("snapshot", hub.snapshot());
     const unsubscribe = hub.subscribe((changed) => write("demand", changed));
     // Pings keep proxies from closing an idle stream and let the operator tell a dead one.
-    const ping = setInterval(() => {
+    const ping = every(this.timers, DEMAND_PING_MS, () => {
       if (!res.destroyed) res.write(": ping\n\n");
-    }, DEMAND_PING_MS);
+    });
     res.on("close", () => {
-      clearInterval(ping);
+      ping.cancel();
       unsubscribe();
     });
   }

@@ -37,6 +37,29 @@ function abortReason(signal: AbortSignal | undefined): Error {
   return r instanceof Error ? r : new Error("aborted");
 }
 
+/** Runs `fn` every `ms` on the clock (re-armed after each run) until the handle cancels it. */
+export function every(clock: Clock, ms: number, fn: () => void): TimerHandle {
+  let current: TimerHandle | undefined;
+  let cancelled = false;
+  const arm = (): void => {
+    current = clock.setTimer(ms, () => {
+      if (cancelled) return;
+      try {
+        fn();
+      } finally {
+        if (!cancelled) arm();
+      }
+    });
+  };
+  arm();
+  return {
+    cancel: () => {
+      cancelled = true;
+      current?.cancel();
+    },
+  };
+}
+
 export class SystemClock implements Clock {
   now(): number {
     return Date.now();
