@@ -5,6 +5,7 @@
 // `setup` progress (0.4, "downloading whisper (200.0 MB)") while downloading, and on failure
 // state `failed` with the reason (DownloadFailed, ChecksumMismatch, InvalidArtifact). The gateway's
 // setup summaries carry both to status.setup, and the Function controller to Ready/Degraded.
+// Dev mode's runner reports a failed pythonPackages install (PackageInstallFailed) the same way.
 // Best effort: a gateway that cannot be reached never fails the download.
 import type { SetupReport } from "../runtime/setup-watch.ts";
 import { WorkerApi } from "../runtime/worker-api.ts";
@@ -12,7 +13,7 @@ import type { ArtifactErrorReason } from "./fetch.ts";
 
 export interface FetchReporter {
   progress(name: string, got: number, total: number | undefined): void;
-  failed(reason: ArtifactErrorReason, message: string): Promise<void>;
+  failed(reason: ArtifactErrorReason | "PackageInstallFailed", message: string): Promise<void>;
   close(): void;
 }
 
@@ -25,7 +26,7 @@ export function downloadMessage(name: string, got: number, total: number | undef
 }
 
 /** The heartbeat error of a failed fetch: a wrong checksum or spec is configuration, a failed download may pass. */
-export function failureError(reason: ArtifactErrorReason, message: string): { type: string; message: string; reason: string } {
+export function failureError(reason: ArtifactErrorReason | "PackageInstallFailed", message: string): { type: string; message: string; reason: string } {
   return { type: reason === "DownloadFailed" ? "Unavailable" : "BadConfiguration", message, reason };
 }
 

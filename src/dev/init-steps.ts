@@ -56,7 +56,7 @@ export const VENV_SCRIPT = [
   'dir=$1; shift',
   'if [ -f "$dir/.hearth-complete" ]; then echo "hearth: python packages already installed ($dir)"; exit 0; fi',
   'tmp="$dir.tmp-$$"',
-  'rm -rf "$tmp"',
+  'trap \'rm -rf "$tmp"\' EXIT',
   '"$HEARTH_PYTHON" -m venv "$tmp"',
   '"$tmp/bin/python" -m pip install --disable-pip-version-check "$@"',
   'touch "$tmp/.hearth-complete"',

@@ -3,6 +3,9 @@
 // warm workers restart with back-off when they exit and stop when the pod goes away; a batch
 // Job's pod (oneshot) runs once, and its real exit code and termination message go back to the
 // fake kubelet as pod annotations (src/devcluster/annotations.ts), which ends the pod with them.
+// Before a pod's process starts, its init steps run (src/dev/init-steps.ts: artifact downloads,
+// the pythonPackages venv), retried with the same back-off; each pod's output is also kept in
+// <logsDir>/<namespace>/<function>/<pod>.log for `hearth logs`.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +16,7 @@ import type { KubeClient } from "../kube/client.ts";
 import { hearthFunctions, secrets, untyped } from "../kube/resources.ts";
 import { LABELS } from "../workload/labels.ts";
 import { prefixLines, stopProcessGroup } from "./child-io.ts";
+import { reporterFromEnv } from "../artifacts/report.ts";
 import { podLogFile } from "../logs/dev-files.ts";
 import { DEV_ARTIFACTS_ANNOTATION, type InitStep } from "./init-steps.ts";
 import { devFunction, devPod, diffWorkers, planWorkerProcess, type DataSources, type DevFunction, type Toolchain, type WorkerProcess } from "./worker-process.ts";
@@ -43,6 +47,13 @@ export function logTail(text: string): string {
   let tail = lines.slice(-81).join("\n").trimEnd();
   while (Buffer.byteLength(tail) > 2048) tail = tail.slice(Math.max(1, tail.length - 2048));
   return tail;
+}
+
+async function reportInitFailure(env: Record<string, string>, reason: "PackageInstallFailed", message: string): Promise<void> {
+  const reporter = reporterFromEnv(env);
+  if (reporter === undefined) return;
+  await reporter.failed(reason, message);
+  reporter.close();
 }
 
 /** The developer's pip settings (PIP_INDEX_URL, PIP_FIND_LINKS, …) apply to dev mode's package installs, as pip.conf does. */
@@ -240,7 +251,12 @@ export class LocalRunner {
           writeFileSync(path, content, { mode: 0o600 });
         }
         this.opts.logger.info({ pod: label, step: step.name }, "running init step");
-        const out = this.podOutput(w, step.name);
+        const print = this.podOutput(w, step.name);
+        let tail = "";
+        const out = (line: string): void => {
+          tail = logTail(`${tail}${line}\n`);
+          print(line);
+        };
         const child = spawn(step.command, step.args, { cwd: this.opts.tools.repoRoot, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ...pipSettings(), ...step.env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
         state.child = child;
         prefixLines(child.stdout, "", out);
@@ -252,6 +268,8 @@ export class LocalRunner {
         state.child = undefined;
         if (code !== 0) {
           this.opts.logger.warn({ pod: label, step: step.name, code }, "init step failed; retrying with back-off");
+          // The fetcher reports its own failures; a failed install is said here, as the worker would.
+          if (step.name === "install-packages") await reportInitFailure(w.spec.env, "PackageInstallFailed", `pip could not install the pythonPackages (exit ${String(code)}): ${tail.split("\n").slice(-5).join(" | ")}`);
           return false;
         }
       } finally {

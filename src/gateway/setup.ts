@@ -21,7 +21,7 @@ export interface SetupReportWire {
 }
 
 export interface SetupFailure {
-  reason: "SetupTimeout" | "SetupFailing" | "BadConfiguration" | "DownloadFailed" | "ChecksumMismatch";
+  reason: "SetupTimeout" | "SetupFailing" | "BadConfiguration" | "DownloadFailed" | "ChecksumMismatch" | "PackageInstallFailed";
   message: string;
   worker: string;
   at: number;
@@ -87,7 +87,7 @@ export function parseSetupReport(raw: unknown): SetupReportWire | undefined {
 export function failureReason(error: { type: string; reason?: string | undefined }): SetupFailure["reason"] {
   if (error.reason === "SetupTimeout" || (error.reason === undefined && error.type === "Timeout")) return "SetupTimeout";
   // The artifact fetcher's failures (src/artifacts/report.ts) keep their own reason.
-  if (error.reason === "DownloadFailed" || error.reason === "ChecksumMismatch") return error.reason;
+  if (error.reason === "DownloadFailed" || error.reason === "ChecksumMismatch" || error.reason === "PackageInstallFailed") return error.reason;
   if (error.type === "BadConfiguration") return "BadConfiguration";
   return "SetupFailing";
 }

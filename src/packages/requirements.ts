@@ -42,7 +42,7 @@ export function installScript(dir: string): string {
     `dir=${dir}`,
     'if [ -f "$dir/site/.hearth-complete" ]; then echo "hearth: python packages already installed on this node"; exit 0; fi',
     'tmp="$dir/.tmp-$(hostname)"',
-    'rm -rf "$tmp"',
+    'trap \'rm -rf "$tmp"\' EXIT',
     'python -m pip install --no-cache-dir --disable-pip-version-check --target "$tmp" "$@"',
     'touch "$tmp/.hearth-complete"',
     'if [ -d "$dir/site" ]; then rm -rf "$tmp"; echo "hearth: another pod on this node installed them first"; else mv "$tmp" "$dir/site"; fi',

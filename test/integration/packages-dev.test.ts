@@ -3,11 +3,12 @@
 // per package set under its state directory (pip pointed at the wheel's directory with the
 // developer's own PIP_* settings), and the worker — whose handler module imports the package at
 // load time — runs in that venv. Two workers share one venv; a requirement that is not PEP 508 is
-// refused by the CRD schema with a clear message.
+// refused by the CRD schema with a clear message; a package pip cannot find makes the Function
+// Degraded (PackageInstallFailed) and starts no worker.
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
@@ -101,8 +102,20 @@ it("dev mode installs pythonPackages for real: a venv per package set, from a wh
   t.after(() => client.close());
   assert.equal(await client.function(`${ns}/greeter`).run("Ada", { timeoutMs: 60_000 }), "Hello from a local wheel, Ada (hearthtestpkg 1.0.0)");
 
-  // One venv for the package set, shared by both workers; nothing half-made left behind.
-  const envs = readdirSync(join(stateDir, "python-envs"));
+  // A package pip cannot find: no worker starts, and the Function is Degraded with the reason and pip's words.
+  await custom.createNamespacedCustomObject({ ...GROUP, namespace: ns, plural: "functions", body: fn("broken", ["no-such-package==9.9"]) });
+  const degraded = await waitFor(
+    async () => {
+      const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: ns, plural: "functions", name: "broken" })) as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } };
+      return obj.status?.conditions?.find((c) => c.type === "Degraded" && c.status === "True");
+    },
+    { timeoutMs: 120_000, what: "Function broken Degraded" },
+  );
+  assert.equal(degraded.reason, "PackageInstallFailed", JSON.stringify(degraded));
+  assert.match(degraded.message ?? "", /no-such-package/);
+
+  // One complete venv: greeter's set, shared by both workers (the failing set, still retried, has none).
+  const envs = readdirSync(join(stateDir, "python-envs")).filter((e) => existsSync(join(stateDir, "python-envs", e, ".hearth-complete")));
   assert.equal(envs.length, 1, envs.join(", "));
   assert.match(envs[0] ?? "", /^py-[0-9a-f]{32}$/);
 

@@ -93,6 +93,7 @@ describe("artifact download reports", () => {
     assert.equal(failureReason(failureError("ChecksumMismatch", "m")), "ChecksumMismatch");
     assert.equal(failureReason(failureError("DownloadFailed", "m")), "DownloadFailed");
     assert.equal(failureReason(failureError("InvalidArtifact", "m")), "BadConfiguration");
+    assert.equal(failureReason(failureError("PackageInstallFailed", "m")), "PackageInstallFailed", "dev mode's failed install");
     assert.equal(initFailureReason("fetch-artifacts", "ChecksumMismatch: artifact m: sha256 …"), "ChecksumMismatch");
     assert.equal(initFailureReason("fetch-artifacts", "DownloadFailed: GET answered 404"), "DownloadFailed");
     assert.equal(initFailureReason("install-packages", undefined), "PackageInstallFailed");
