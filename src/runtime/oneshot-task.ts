@@ -123,7 +123,11 @@ export class TaskChannel {
   /** Posts the output; the termination-log document and exit code that follow from the answer. */
   async deliver(leaseId: string, outputJson: string): Promise<{ doc: string; exitCode: number }> {
     // The last progress goes out before the result (a caller's events stay in order), briefly.
-    if (this.progressPump !== undefined) await Promise.race([this.progressPump, this.sleep(5_000)]);
+    if (this.progressPump !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.progressPump, new Promise<void>((r) => (timer = setTimeout(r, 5_000)))]);
+      clearTimeout(timer); // a pending timer would hold the process 5 s past its outcome
+    }
     const a = await this.post("complete", `{"leaseId":${JSON.stringify(leaseId)},"output":${outputJson}}`);
     switch (a.status) {
       case 200:
