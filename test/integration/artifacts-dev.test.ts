@@ -73,8 +73,14 @@ it("dev mode fetches URL artifacts for real before the worker starts, maps a PVC
   dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
   dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(() => {
-    if (dev.exitCode === null && dev.pid !== undefined) process.kill(-dev.pid, "SIGKILL");
+  t.after(async () => {
+    // SIGINT first: dev mode stops its gateway, operator and workers (their own process groups);
+    // a SIGKILL of dev's group alone would leave them running.
+    if (dev.exitCode !== null || dev.pid === undefined) return;
+    process.kill(dev.pid, "SIGINT");
+    const timer = setTimeout(() => dev.pid !== undefined && process.kill(-dev.pid, "SIGKILL"), 20_000);
+    await exited;
+    clearTimeout(timer);
   });
   const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: "dev mode banner" });
   // On a timeout, say what dev mode printed meanwhile.
