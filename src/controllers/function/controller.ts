@@ -21,6 +21,7 @@ import { FunctionMetrics } from "./metrics.ts";
 import { podProblem } from "./observe.ts";
 import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
 import { statusFingerprint } from "./status.ts";
+import { WriteExpectations } from "../../kube/expectations.ts";
 import { FINALIZER_RETRY_MS, FUNCTION_FINALIZER, planFinalizer, type TaskDropper } from "./finalizer.ts";
 
 export const BY_FUNCTION = "function";
@@ -166,9 +167,9 @@ export class FunctionController {
   readonly registered: RegisteredController;
   private readonly client: KubeClient;
   private readonly opts: FunctionControllerOptions;
-  /** Writes not yet visible in the caches: key → what we wrote and when. */
-  private readonly appliedDeployments = new Map<string, { hash: string; at: number }>();
-  private readonly writtenStatuses = new Map<string, { fingerprint: string; at: number }>();
+  /** Writes not yet visible in the caches (src/kube/expectations.ts): the Deployment's hash, the status fingerprint. */
+  private readonly appliedDeployments: WriteExpectations;
+  private readonly writtenStatuses: WriteExpectations;
   /** Drift signatures already answered with a forced apply, by Deployment uid. */
   private readonly answeredDrift = new Map<string, string>();
   private readonly metrics: FunctionMetrics;
@@ -178,6 +179,8 @@ export class FunctionController {
     const m = opts.manager;
     this.client = m.client.as(FIELD_MANAGER);
     this.metrics = new FunctionMetrics(m.registry);
+    this.appliedDeployments = new WriteExpectations(m.clock, EXPECTATION_TTL_MS);
+    this.writtenStatuses = new WriteExpectations(m.clock, EXPECTATION_TTL_MS);
     this.functions = functionsCache(m);
     // Deployments and Secrets unfiltered: a name taken by someone else must be visible in the
     // cache, so that a cache miss means "absent" and creating needs no extra read.
@@ -213,17 +216,13 @@ export class FunctionController {
     return new Date(this.opts.manager.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
   }
 
-  private fresh(entry: { at: number } | undefined): boolean {
-    return entry !== undefined && this.opts.manager.clock.now() - entry.at < EXPECTATION_TTL_MS;
-  }
-
   async reconcile(ctx: ControllerContext): Promise<ReconcileResult> {
     const { key, signal, log } = ctx;
     const raw = this.functions.get(key);
     if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) {
       // Deleted: the garbage collector removes what we own (ownerReferences).
-      this.appliedDeployments.delete(key);
-      this.writtenStatuses.delete(key);
+      this.appliedDeployments.forget(key);
+      this.writtenStatuses.forget(key);
       const [namespace = "", name = ""] = key.split("/");
       this.metrics.observe(namespace, name, undefined);
       return raw === undefined ? undefined : this.finalize(raw, ctx);
@@ -261,11 +260,10 @@ export class FunctionController {
     }
     const desired = objects.desired;
     if (objects.applyDeployment !== undefined && desired !== undefined) {
-      const memo = this.appliedDeployments.get(key);
       const drifted = objects.driftSignature !== "" && uid !== undefined && this.answeredDrift.get(uid) !== objects.driftSignature;
-      if (drifted || !(this.fresh(memo) && memo?.hash === desired.deploymentHash)) {
+      if (drifted || !this.appliedDeployments.satisfied(key, desired.deploymentHash)) {
         deployment = await this.client.apply(deployments, objects.applyDeployment, { signal });
-        this.appliedDeployments.set(key, { hash: desired.deploymentHash, at: this.opts.manager.clock.now() });
+        this.appliedDeployments.wrote(key, desired.deploymentHash);
         if (deployment.metadata.uid !== undefined) {
           // Our forced apply took back what we own; whatever foreign fields remain are not ours to fight over.
           const after = Object.entries(deployment.specManagers)
@@ -323,15 +321,14 @@ export class FunctionController {
 
   private async writeStatus(key: string, raw: Unstructured, plan: StatusPlan, signal: AbortSignal, log: Logger): Promise<void> {
     if (!plan.write) {
-      this.writtenStatuses.delete(key);
+      this.writtenStatuses.forget(key);
       return;
     }
     // A short fingerprint: thousands of these are kept, and a collision only delays a write to the next event.
     const fingerprint = fnv(statusFingerprint(plan.status));
-    const memo = this.writtenStatuses.get(key);
-    if (this.fresh(memo) && memo?.fingerprint === fingerprint) return; // already written; the cache lags
+    if (this.writtenStatuses.satisfied(key, fingerprint)) return; // already written; the cache lags
     await this.client.applyStatus(hearthFunctions, { name: raw.metadata.name, namespace: raw.metadata.namespace }, plan.status satisfies FunctionStatus, { signal });
-    this.writtenStatuses.set(key, { fingerprint, at: this.opts.manager.clock.now() });
+    this.writtenStatuses.wrote(key, fingerprint);
     for (const e of plan.events) this.event(raw, e.type, e.reason, e.message);
     log.debug({ ready: plan.status.conditions?.find((c) => c.type === "Ready")?.status }, "status written");
   }
