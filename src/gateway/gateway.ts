@@ -133,7 +133,7 @@ export class Gateway {
     const clock = opts.clock ?? new SystemClock();
     const promRegistry = opts.promRegistry ?? new Registry();
     // The metrics read queue sizes from the engine, which needs the metrics: tie the knot late.
-    const late: { engine?: TaskEngine; demand?: DemandHub } = {};
+    const late: { engine?: TaskEngine; demand?: DemandHub; isolated?: IsolatedCalls | undefined } = {};
     // Task-scoped tokens for calls from inside a handler: minted at lease time, verified by the authorizer.
     const calls = new CallTokens({ signingKey: opts.auth.workerSigningKey, now: () => clock.now(), task: (id) => late.engine?.get(id), maxDepth: opts.maxCallDepth });
     const metrics = new GatewayMetrics(promRegistry, () => late.engine?.allStats() ?? []);
@@ -150,6 +150,9 @@ export class Gateway {
       log: (msg, fields) => log.debug(fields ?? {}, msg),
       onChange: (key, what) => late.demand?.changed(key, what),
       mintToken: calls.mint,
+      onChildCancelled: (task) => {
+        if (task.isolated === true) late.isolated?.taskEnded(task);
+      },
       ...opts.engine,
     });
     late.engine = engine;
@@ -191,6 +194,7 @@ export class Gateway {
             ...(opts.isolated.namespaces !== undefined ? { namespaces: opts.isolated.namespaces } : {}),
             ...(opts.isolated.jobTtlSeconds !== undefined ? { jobTtlSeconds: opts.isolated.jobTtlSeconds } : {}),
           });
+    late.isolated = isolated;
     const server = new GatewayServer({
       setup,
       signatures,

@@ -195,6 +195,8 @@ export interface EngineOptions {
   onChange?: (functionKey: string, what: DemandChange) => void;
   /** Mints the task-scoped token a lease carries (src/gateway/calls.ts); absent = none. */
   mintToken?: (task: Task, deadline: number) => string;
+  /** Told of each child task cancelled with its parent (an isolated one's Job must go too). */
+  onChildCancelled?: (task: Task) => void;
 }
 
 export type DemandChange = "queue" | "lease" | "workers";
@@ -1035,7 +1037,7 @@ export class TaskEngine {
     set.add(task.id);
     const parent = this.get(parentId);
     const parentStatus = parent?.finishing?.status ?? parent?.status;
-    if (parentStatus === "cancelled") void this.cancelTask(task, `its parent task ${parentId} was cancelled`);
+    if (parentStatus === "cancelled") this.cancelChild(task, parentId);
   }
 
   /** A task ended: it leaves its parent's children; if it was cancelled, so are its own children. */
@@ -1051,8 +1053,12 @@ export class TaskEngine {
     this.children.delete(task.id);
     for (const id of own) {
       const child = this.active.get(id);
-      if (child !== undefined) void this.cancelTask(child, `its parent task ${task.id} was cancelled`);
+      if (child !== undefined) this.cancelChild(child, task.id);
     }
+  }
+
+  private cancelChild(child: Task, parentId: string): void {
+    void this.cancelTask(child, `its parent task ${parentId} was cancelled`).then((t) => this.opts.onChildCancelled?.(t));
   }
 
   /** Whether every worker of the Function folds reducer batches (and it has one). */

@@ -69,13 +69,13 @@ describe("CallTokens", () => {
 });
 
 describe("TaskEngine: parents and children", () => {
-  function setup(storePath = ":memory:") {
+  function setup(storePath = ":memory:", told: string[] = []) {
     const clock = new FakeClock();
     const settings = staticFunction({ namespace: "ns", name: "fn", timeoutSeconds: 10 });
     const registry = new StaticRegistry([settings]);
     const store = new TaskStore(storePath);
     const calls = new CallTokens({ signingKey: KEY, now: () => clock.now(), task: (id) => engine.get(id) });
-    const engine: TaskEngine = new TaskEngine({ store, registry, clock, mintToken: calls.mint });
+    const engine: TaskEngine = new TaskEngine({ store, registry, clock, mintToken: calls.mint, onChildCancelled: (t) => told.push(t.id) });
     return { clock, settings, store, engine, calls };
   }
 
@@ -94,7 +94,8 @@ describe("TaskEngine: parents and children", () => {
   });
 
   it("cancelling the parent cancels its unfinished children, and theirs", async () => {
-    const { engine, settings } = setup();
+    const told: string[] = [];
+    const { engine, settings } = setup(":memory:", told);
     const { task: parent } = await engine.submit(settings, "1", "json");
     const { task: child } = await engine.submit(settings, "2", "json", { parent: { taskId: parent.id, depth: 1 } });
     const { task: grandchild } = await engine.submit(settings, "3", "json", { parent: { taskId: child.id, depth: 2 } });
@@ -106,6 +107,8 @@ describe("TaskEngine: parents and children", () => {
     assert.match(engine.get(child.id)?.error?.message ?? "", new RegExp(`parent task ${parent.id} was cancelled`));
     assert.equal(gc?.status, "cancelled");
     assert.deepEqual(engine.childrenOf(parent.id), []);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(told.sort(), [child.id, grandchild.id].sort(), "the gateway hears of each (an isolated child's Job is deleted)");
   });
 
   it("a child accepted after its parent was cancelled is cancelled at once", async () => {
