@@ -10,7 +10,7 @@ import { Registry } from "prom-client";
 import { hearthJob, type FunctionSpecInput, type HearthJob, type JobSpec } from "../../src/api/v1alpha1/index.ts";
 import { batchJobName } from "../../src/controllers/job/batch-job.ts";
 import { batchJobsResource, configMapsResource, JobController } from "../../src/controllers/job/controller.ts";
-import type { JobControllerConfig } from "../../src/controllers/job/plan.ts";
+import { BATCH_JOB_TTL_BACKSTOP_SECONDS, type JobControllerConfig } from "../../src/controllers/job/plan.ts";
 import { KubeClient, createClient } from "../../src/kube/client.ts";
 import { SystemClock } from "../../src/kube/clock.ts";
 import { KubeError } from "../../src/kube/errors.ts";
@@ -298,13 +298,13 @@ describe("Job controller on a real cluster", { concurrency: true, timeout: 240_0
 
   it("deletes the Job, and with it its batch Job, ttlSecondsAfterFinished after the end", async () => {
     await makeFunction(ns, "short-lived", { exitCode: 0, delay: "200ms", message: '{"output":"bye"}' });
-    // 10 s, not less: the batch Job carries the same TTL, and Kubernetes' TTL controller must not
-    // delete it before this operator has read its outcome on a busy machine (a known race).
-    await makeJob(ns, "ttl-1", { functionRef: { name: "short-lived" }, ttlSecondsAfterFinished: 10 });
+    // The operator deletes the Hearth Job at its TTL; the batch Job's own TTL is a backstop 300 s
+    // later (so Kubernetes cannot delete it before the outcome is read), and it goes with its owner.
+    await makeJob(ns, "ttl-1", { functionRef: { name: "short-lived" }, ttlSecondsAfterFinished: 3 });
     const j = await waitForJob(ns, "ttl-1", finished);
     assert.equal(j.status?.output, "bye");
     const raw = await client.get(untyped({ group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true }), batchJobName("ttl-1"), ns);
-    assert.equal((raw?.["spec"] as { ttlSecondsAfterFinished?: number }).ttlSecondsAfterFinished, 10);
+    assert.equal((raw?.["spec"] as { ttlSecondsAfterFinished?: number }).ttlSecondsAfterFinished, 3 + BATCH_JOB_TTL_BACKSTOP_SECONDS);
     await waitFor(async () => (await getJob(ns, "ttl-1")) === undefined && (await batchJobsOf(ns, "ttl-1")).length === 0, { what: "Job deleted after its TTL", timeoutMs: 60_000 });
   });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { HearthFunction, HearthJob, JobStatus } from "../../src/api/v1alpha1/index.ts";
-import { DEFAULT_JOB_CONTROLLER_CONFIG, planJob, type InputCheck, type JobPlan, type JobPlanInput } from "../../src/controllers/job/plan.ts";
+import { BATCH_JOB_TTL_BACKSTOP_SECONDS, DEFAULT_JOB_CONTROLLER_CONFIG, planJob, type InputCheck, type JobPlan, type JobPlanInput } from "../../src/controllers/job/plan.ts";
 import type { BatchJobView, PodView } from "../../src/controllers/job/views.ts";
 import type { GatewayTaskView } from "../../src/controllers/job/gateway.ts";
 import { aBatchJob, aFunction, aJob, aPod, at, BATCH_UID, complete, failed, WORKLOAD } from "./job-fixtures.ts";
@@ -367,9 +367,9 @@ describe("planJob: after the end", () => {
     assert.equal(late.deleteJob, true);
   });
 
-  it("passes the TTL on to the batch Job", () => {
+  it("gives the batch Job the TTL plus a backstop: the operator deletes first, Kubernetes cannot delete before the outcome is read", () => {
     const p = plan({ job: aJob({ functionRef: { name: "whisper" }, ttlSecondsAfterFinished: 60 }) });
-    assert.equal(p.batchJob?.spec?.ttlSecondsAfterFinished, 60);
+    assert.equal(p.batchJob?.spec?.ttlSecondsAfterFinished, 60 + BATCH_JOB_TTL_BACKSTOP_SECONDS);
   });
 });
 

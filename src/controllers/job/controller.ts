@@ -83,6 +83,9 @@ function toApplyObject(obj: { metadata?: { name?: string | undefined; namespace?
   return copy;
 }
 
+/** How soon a Job whose final status the cache does not show yet is looked at again. */
+const FINISHED_RECHECK_MS = 1000;
+
 export class JobController {
   readonly jobs: Informer<Unstructured>;
   readonly functions: Informer<Unstructured>;
@@ -249,8 +252,10 @@ export class JobController {
     }
     const job = this.parseJob(raw);
     if (this.finishedWritten.has(ctx.key)) {
-      // The cache is behind our own final write; planning from it would write the end again.
-      if (!isFinished(job.status)) return;
+      // The cache is behind our own final write; planning from it would write the end again. Look
+      // again shortly: this reconcile's success cancels the TTL requeue the final write scheduled,
+      // so the TTL deletion must be planned again from a cache that shows the end.
+      if (!isFinished(job.status)) return { requeueAfterMs: FINISHED_RECHECK_MS };
       this.finishedWritten.delete(ctx.key);
     }
     const namespace = splitKey(ctx.key).namespace ?? "";

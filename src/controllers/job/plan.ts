@@ -194,6 +194,9 @@ function finish(input: JobPlanInput, status: JobStatus, extra: PlanExtras = {}):
   return plan;
 }
 
+/** How much later than the Hearth Job's TTL its batch Job's own TTL fires (a backstop). */
+export const BATCH_JOB_TTL_BACKSTOP_SECONDS = 300;
+
 function ttlPlan(input: JobPlanInput, status: JobStatus): Pick<JobPlan, "deleteJob" | "requeueAfterMs"> {
   const ttl = input.job.spec.ttlSecondsAfterFinished;
   if (ttl === undefined || status.completionTime === undefined) return {};
@@ -418,7 +421,9 @@ function planCreate(input: JobPlanInput, fn: HearthFunction, eff: Effective): Jo
     maxRetries: eff.retries.maxRetries,
     timeoutSeconds: eff.timeoutSeconds,
     deadlineSlackSeconds: config.deadlineSlackSeconds,
-    ttlSecondsAfterFinished: job.spec.ttlSecondsAfterFinished ?? config.defaultBatchJobTTLSeconds,
+    // The operator deletes the Hearth Job (and the GC its batch Job) at its TTL; the batch Job's own
+    // TTL is only a backstop, later, so that Kubernetes cannot delete it before its outcome is read.
+    ttlSecondsAfterFinished: job.spec.ttlSecondsAfterFinished !== undefined ? job.spec.ttlSecondsAfterFinished + BATCH_JOB_TTL_BACKSTOP_SECONDS : config.defaultBatchJobTTLSeconds,
     taskToken: input.taskToken !== undefined,
   });
   if (!rendered.ok) {
