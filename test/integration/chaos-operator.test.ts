@@ -60,6 +60,14 @@ describe("chaos: operator leader killed repeatedly", { timeout: 30 * 60_000 }, (
       spec: { image: "registry.example.com/test:1", handler: "app:Model", invocation: "isolated", resources: { cpu: "10m", memory: "16Mi", ephemeralStorage: "16Mi" }, podMetadata: { annotations: fakePodAnnotations({ exitCode: 0, delay: "1s", message: '{"output":"ok"}' }) } },
     });
 
+    // Warm pools of tiny pods: a long run keeps ~60 Functions alive, and the node must still have
+    // room for the batch Jobs' pods (the default 1 CPU per pod would fill its 64 CPUs).
+    const warm = (name: string, replicas: number) =>
+      aFunction(name, ns)
+        .replicas(replicas)
+        .with({ resources: { cpu: "10m", memory: "16Mi", ephemeralStorage: "16Mi" } })
+        .podAnnotations(fakePodAnnotations({ exitCode: 0, delay: "1h" }))
+        .manifest();
     const wantReplicas = new Map<string, number>(); // live warm Functions → minReplicas
     const liveJobs = new Set<string>();
     const deletedJobs = new Set<string>();
@@ -77,12 +85,12 @@ describe("chaos: operator leader killed repeatedly", { timeout: 30 * 60_000 }, (
         if (action <= 1 || fns.length === 0) {
           const name = `fn-${f++}`;
           const replicas = 1 + random(3);
-          await client.apply(hearthFunctions, aFunction(name, ns).replicas(replicas).podAnnotations(fakePodAnnotations({ exitCode: 0, delay: "1h" })).manifest());
+          await client.apply(hearthFunctions, warm(name, replicas));
           wantReplicas.set(name, replicas);
         } else if (action === 2) {
           const name = fns[random(fns.length)] ?? "";
           const replicas = random(4);
-          await client.apply(hearthFunctions, aFunction(name, ns).replicas(replicas).podAnnotations(fakePodAnnotations({ exitCode: 0, delay: "1h" })).manifest());
+          await client.apply(hearthFunctions, warm(name, replicas));
           wantReplicas.set(name, replicas);
         } else if (action === 3 && fns.length > 2) {
           const name = fns[random(fns.length)] ?? "";
@@ -120,26 +128,42 @@ describe("chaos: operator leader killed repeatedly", { timeout: 30 * 60_000 }, (
     };
     await Promise.all([churn(), killer()]);
 
-    // Convergence.
-    await waitFor(
-      async () => {
-        for (const [name, replicas] of wantReplicas) {
-          const d = await client.get(deployments, deploymentName(name), ns);
-          if (d?.spec?.replicas !== replicas) return false;
+    // Convergence. `unmet` says what is still missing when it times out.
+    let unmet = "";
+    const converged = async (): Promise<boolean> => {
+      for (const [name, replicas] of wantReplicas) {
+        const d = await client.get(deployments, deploymentName(name), ns);
+        if (d?.spec?.replicas !== replicas) {
+          unmet = `Deployment of ${name}: replicas ${String(d?.spec?.replicas)}, want ${replicas}`;
+          return false;
         }
-        const all = (await client.list(deployments, { namespace: ns })).items.map((d) => d.metadata.name);
-        if (all.some((n) => !wantReplicas.has(n.replace(/-pool$/, "")))) return false;
-        for (const name of liveJobs) {
-          const raw = await client.get(hearthJobs, name, ns);
-          const job = raw === undefined ? undefined : hearthJob.parse(raw);
-          if (job?.status?.conditions?.find((c) => c.type === "Complete")?.status !== "True") return false;
+      }
+      const all = (await client.list(deployments, { namespace: ns })).items.map((d) => d.metadata.name);
+      const stray = all.find((n) => !wantReplicas.has(n.replace(/-pool$/, "")));
+      if (stray !== undefined) {
+        unmet = `Deployment ${stray} of a deleted Function`;
+        return false;
+      }
+      for (const name of liveJobs) {
+        const raw = await client.get(hearthJobs, name, ns);
+        const job = raw === undefined ? undefined : hearthJob.parse(raw);
+        if (job?.status?.conditions?.find((c) => c.type === "Complete")?.status !== "True") {
+          unmet = `Job ${name} not Complete: ${JSON.stringify(job?.status?.conditions ?? [])}`;
+          return false;
         }
-        const batch = (await client.list(batchJobsResource, { namespace: ns })).items;
-        const owners = batch.map((b) => b.metadata.labels?.["hearth.dev/job"] ?? "");
-        return owners.every((o) => liveJobs.has(o)) && owners.length === liveJobs.size;
-      },
-      { what: "the cluster to converge", timeoutMs: 120_000, intervalMs: 1000 },
-    );
+      }
+      const batch = (await client.list(batchJobsResource, { namespace: ns })).items;
+      const owners = batch.map((b) => b.metadata.labels?.["hearth.dev/job"] ?? "");
+      const orphan = owners.find((o) => !liveJobs.has(o));
+      if (orphan !== undefined || owners.length !== liveJobs.size) {
+        unmet = `batch Jobs ${owners.length} for ${liveJobs.size} Jobs${orphan !== undefined ? `, one of deleted Job ${orphan}` : ""}`;
+        return false;
+      }
+      return true;
+    };
+    await waitFor(converged, { what: "the cluster to converge", timeoutMs: 180_000, intervalMs: 1000 }).catch((err: unknown) => {
+      throw new Error(`${String(err)}; still: ${unmet}`);
+    });
     const batch = (await client.list(batchJobsResource, { namespace: ns })).items;
     const perJob = new Map<string, number>();
     for (const b of batch) perJob.set(b.metadata.labels?.["hearth.dev/job"] ?? "", (perJob.get(b.metadata.labels?.["hearth.dev/job"] ?? "") ?? 0) + 1);
