@@ -46,7 +46,12 @@ describe("Function finalizer", () => {
       await waitFor(() => registry.get(ns, "lonely"), { what: "the Function in the gateway's registry" });
       const fn = caller.function(`${ns}/lonely`);
       const pushed = await Promise.all([1, 2, 3].map((i) => fn.push({ i })));
-      const running = fn.run({ waiting: true }, { timeoutMs: 120_000 });
+      // Its outcome is taken at once (not left as a bare promise): the deletion below may end it
+      // before the assertion is reached, and an unhandled rejection would fail the test.
+      const running = fn.run({ waiting: true }, { timeoutMs: 120_000 }).then(
+        (output) => ({ output }),
+        (err: unknown) => ({ err }),
+      );
       await waitFor(async () => ((await fn.stats()).queueDepth === 4 ? true : undefined), { what: "four queued calls" });
 
       await client.delete(hearthFunctions, "lonely", ns);
@@ -54,12 +59,12 @@ describe("Function finalizer", () => {
       await waitFor(() => registry.get(ns, "lonely")?.deleting === true || registry.get(ns, "lonely") === undefined, { what: "the gateway to see the deletion" });
       await assert.rejects(fn.push({ late: true }), (err: unknown) => err instanceof HearthError && err.type === "NotFound");
       // The run() that was waiting ends with the reason.
-      await assert.rejects(running, (err: unknown) => {
-        assert.ok(err instanceof HearthError, String(err));
-        assert.equal(err.type, "Cancelled");
-        assert.match(err.message, /function was deleted/);
-        return true;
-      });
+      const outcome = await running;
+      assert.ok("err" in outcome, `run() should have failed, it returned ${JSON.stringify(outcome)}`);
+      const err = outcome.err;
+      assert.ok(err instanceof HearthError, String(err));
+      assert.equal(err.type, "Cancelled");
+      assert.match(err.message, /function was deleted/);
       for (const t of pushed) {
         const doc = await t.status();
         assert.equal(doc.status, "cancelled", `task ${t.id}`);
