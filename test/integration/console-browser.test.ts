@@ -21,6 +21,7 @@ import { runHealthScripts } from "../../hack/lua-health.ts";
 import { createClient } from "../../src/client/index.ts";
 import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
+import { stopDevProcess } from "../support/dev-process.ts";
 
 const SHOTS = join(process.cwd(), ".hearth", "screenshots", "console");
 const GROUP = { group: "hearth.dev", version: "v1alpha1" };
@@ -70,15 +71,7 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
   dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
   dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(async () => {
-    // SIGINT first: dev mode stops its gateway and operator (own process groups) itself; a
-    // SIGKILL of dev's group alone would leave them running.
-    if (dev.exitCode !== null || dev.pid === undefined) return;
-    process.kill(dev.pid, "SIGINT");
-    const timer = setTimeout(() => dev.pid !== undefined && process.kill(-dev.pid, "SIGKILL"), 20_000);
-    await exited;
-    clearTimeout(timer);
-  });
+  t.after(() => stopDevProcess(dev, exited));
   const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
 
   const custom = kc.makeApiClient(CustomObjectsApi);

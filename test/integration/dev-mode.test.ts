@@ -13,6 +13,7 @@ import { createClient } from "../../src/client/index.ts";
 import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
 import { toolPath } from "../support/tools.ts";
+import { stopDevProcess } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string };
 
@@ -35,9 +36,7 @@ it("hearth dev serves the echo example from real worker processes", { timeout: 2
   dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
   dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(() => {
-    if (dev.exitCode === null && dev.pid !== undefined) process.kill(-dev.pid, "SIGKILL");
-  });
+  t.after(() => stopDevProcess(dev, exited));
 
   const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
 

@@ -13,6 +13,7 @@ import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient, HearthError, type RemoteFunction } from "../../src/client/index.ts";
 import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
+import { stopDevProcess } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 type JobStatus = { conditions?: Condition[]; attempts?: { index: number; exitCode?: number; reason?: string; message?: string; pod?: string }[]; output?: unknown; outputRef?: { kind: string; name: string } };
@@ -55,12 +56,7 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
   dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const exited = new Promise<void>((r) => dev.once("exit", () => r()));
   // SIGINT first: `hearth dev` stops its gateway and operator, which run in process groups of their own.
-  t.after(async () => {
-    if (dev.exitCode !== null || dev.pid === undefined) return;
-    process.kill(dev.pid, "SIGINT");
-    const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
-    if (!stopped && dev.exitCode === null) process.kill(-dev.pid, "SIGKILL");
-  });
+  t.after(() => stopDevProcess(dev, exited));
   const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
 
   const custom = kc.makeApiClient(CustomObjectsApi);

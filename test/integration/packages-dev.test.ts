@@ -15,6 +15,7 @@ import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient } from "../../src/client/index.ts";
 import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
+import { stopDevProcess } from "../support/dev-process.ts";
 
 const GROUP = { group: "hearth.dev", version: "v1alpha1" };
 
@@ -65,15 +66,7 @@ it("dev mode installs pythonPackages for real: a venv per package set, from a wh
   dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
   dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(async () => {
-    // SIGINT first: dev mode stops its gateway, operator and workers (their own process groups);
-    // a SIGKILL of dev's group alone would leave them running.
-    if (dev.exitCode !== null || dev.pid === undefined) return;
-    process.kill(dev.pid, "SIGINT");
-    const timer = setTimeout(() => dev.pid !== undefined && process.kill(-dev.pid, "SIGKILL"), 20_000);
-    await exited;
-    clearTimeout(timer);
-  });
+  t.after(() => stopDevProcess(dev, exited));
   const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: "dev mode banner" });
 
   const custom = kc.makeApiClient(CustomObjectsApi);

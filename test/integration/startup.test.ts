@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
+import { stopDevProcess } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string; reason: string; message: string };
 interface Status {
@@ -33,9 +34,7 @@ it("dev mode: SetupTimeout in status and restarts; setup progress in status, pas
   dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
   dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(() => {
-    if (dev.exitCode === null && dev.pid !== undefined) process.kill(-dev.pid, "SIGKILL");
-  });
+  t.after(() => stopDevProcess(dev, exited));
   await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
 
   const custom = kc.makeApiClient(CustomObjectsApi);

@@ -14,6 +14,7 @@ import { createClient, HearthError } from "../../src/client/index.ts";
 import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
 import { toolPath } from "../support/tools.ts";
+import { stopDevProcess } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 type JobStatus = { conditions?: Condition[]; output?: unknown; taskId?: string; steps?: { name: string; succeeded?: number; failed?: number }[] };
@@ -37,12 +38,7 @@ it("doc-embed runs in dev mode, and workflowRef Jobs run the workflow into their
   dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const exited = new Promise<void>((r) => dev.once("exit", () => r()));
   // SIGINT first: `hearth dev` stops its gateway and operator, which run in process groups of their own.
-  t.after(async () => {
-    if (dev.exitCode !== null || dev.pid === undefined) return;
-    process.kill(dev.pid, "SIGINT");
-    const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
-    if (!stopped && dev.exitCode === null) process.kill(-dev.pid, "SIGKILL");
-  });
+  t.after(() => stopDevProcess(dev, exited));
   const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
 
   // The example's manifests as they are, in this test's namespace.
