@@ -3,6 +3,8 @@
 # of their own so the control-plane cache (hack/build-control-plane.sh) is never invalidated:
 #   promtool  — Prometheus' rule unit tester, from the Prometheus Go module (go install)
 #   keda-crds — KEDA's CustomResourceDefinitions, from KEDA's Go module (config/crd/bases)
+#   moto      — a venv with moto's server (PyPI, pinned): the S3-compatible store that s3://
+#               artifacts are tested against (`moto/bin/python -m moto.server`)
 # Cached by version under ${HEARTH_CACHE:-~/.cache/hearth}/tools/; prints progress; prints the
 # directory on stdout.
 set -euo pipefail
@@ -10,6 +12,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # The Go module of Prometheus v3.5 (LTS), as pinned in hack/tools/go.mod.
 PROM_VERSION="$(sed -n 's/^\tgithub.com\/prometheus\/prometheus \(v[0-9.]*\).*$/\1/p' "$here/tools/go.mod")"
 KEDA_VERSION="${KEDA_VERSION:-v2.17.2}"
+MOTO_VERSION="5.2.5"
 cache="${HEARTH_CACHE:-$HOME/.cache/hearth}"
 dir="$cache/tools"
 mkdir -p "$dir"
@@ -44,4 +47,15 @@ if [[ ! -d "$keda" ]]; then
   log "keda-crds: $(ls "$keda" | wc -l) CRDs"
 fi
 ln -sfn "keda-crds-$KEDA_VERSION" "$dir/keda-crds"
+
+moto="$dir/moto-$MOTO_VERSION"
+if [[ ! -x "$moto/bin/python" ]]; then
+  # Built aside and moved into place: `bin/python -m …` works from the moved venv.
+  rm -rf "$moto.tmp"
+  python3 -m venv "$moto.tmp"
+  log "moto: pip install moto[s3,server]==$MOTO_VERSION"
+  with_heartbeat "moto" "$moto.tmp/bin/python" -m pip install --quiet --disable-pip-version-check "moto[s3,server]==$MOTO_VERSION"
+  mv "$moto.tmp" "$moto"
+fi
+ln -sfn "moto-$MOTO_VERSION" "$dir/moto"
 echo "$dir"

@@ -4,12 +4,17 @@
 // Interrupted downloads resume from the partial file with an HTTP Range request; the result is
 // verified against sha256 before it is renamed into place; concurrent fetchers of the same
 // artifact on one node wait for each other through a lock file. Progress goes to `log`.
+// s3://bucket/key hrefs are fetched from S3 or an S3-compatible store, each GET (the resuming
+// one too) signed with SigV4 (src/artifacts/s3.ts); everything else is the same.
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { Readable } from "node:stream";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { pipeline } from "node:stream/promises";
+import { isS3Href, parseS3Href, s3ErrorCode, s3Get, type S3Options } from "./s3.ts";
+import type { Credentials } from "./sigv4.ts";
 
 export type ArtifactErrorReason = "DownloadFailed" | "ChecksumMismatch" | "InvalidArtifact";
 
@@ -28,6 +33,8 @@ export interface FetchRequest {
   sha256?: string | undefined;
   cacheDir: string;
   headers?: Record<string, string>;
+  /** s3://bucket/key hrefs: the store (endpoint, region) and the credentials to sign with (none: unsigned). */
+  s3?: (S3Options & { credentials?: Credentials | undefined }) | undefined;
   log?: (line: string) => void;
   /** Bytes so far and the total when known, at most every 2 s or 10 % (Function status progress). */
   onProgress?: (got: number, total: number | undefined) => void;
@@ -145,33 +152,36 @@ export async function fetchArtifact(req: FetchRequest): Promise<FetchResult> {
 
 async function download(req: FetchRequest, partial: string, lockPath: string, log: (line: string) => void): Promise<number> {
   const have = (await sizeOf(partial)) ?? 0;
-  const headers: Record<string, string> = { ...req.headers };
-  if (have > 0) headers["range"] = `bytes=${have}-`;
-  let res: Response;
+  const extra: Record<string, string> = {};
+  if (have > 0) extra["range"] = `bytes=${have}-`;
+  const { url, headers } = requestOf(req, extra);
+  let res: IncomingMessage;
   try {
-    res = await fetch(req.href, { headers, ...(req.signal !== undefined ? { signal: req.signal } : {}) });
+    res = await httpGet(url, headers, req.signal);
   } catch (err) {
     throw new ArtifactError("DownloadFailed", `artifact ${req.name}: cannot fetch ${req.href}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (res.status === 416 && have > 0) {
+  const status = res.statusCode ?? 0;
+  if (status === 416 && have > 0) {
     // The partial is already whole (we died between download and rename).
-    await res.body?.cancel();
+    res.resume();
     return 0;
   }
-  if (res.status !== 200 && res.status !== 206) {
-    await res.body?.cancel();
-    throw new ArtifactError("DownloadFailed", `artifact ${req.name}: GET ${req.href} answered ${res.status}`);
+  if (status !== 200 && status !== 206) {
+    // S3 says why in its body (AccessDenied, SignatureDoesNotMatch, NoSuchKey, …).
+    const code = isS3Href(req.href) ? s3ErrorCode(await textOf(res, 4096)) : undefined;
+    res.resume();
+    throw new ArtifactError("DownloadFailed", `artifact ${req.name}: GET ${req.href} answered ${status}${code !== undefined ? ` ${code}` : ""}${status === 403 && isS3Href(req.href) ? " (check the secretRef's credentials and the bucket's policy)" : ""}`);
   }
-  const resume = res.status === 206 && have > 0;
+  const resume = status === 206 && have > 0;
   const total = totalSize(res, resume ? have : 0);
   if (resume) log(`artifact ${req.name}: resuming at ${fmtMB(have)}${total !== undefined ? ` of ${fmtMB(total)}` : ""}`);
   else log(`artifact ${req.name}: downloading ${req.href}${total !== undefined ? ` (${fmtMB(total)})` : ""}`);
-  if (res.body === null) throw new ArtifactError("DownloadFailed", `artifact ${req.name}: empty response`);
   let got = resume ? have : 0;
   let lastLog = Date.now();
   let lastPct = -1;
   const started = Date.now();
-  const counted = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
+  const counted = res;
   counted.on("data", (chunk: Buffer) => {
     got += chunk.length;
     const now = Date.now();
@@ -197,10 +207,58 @@ async function download(req: FetchRequest, partial: string, lockPath: string, lo
   return got - (resume ? have : 0);
 }
 
-function totalSize(res: Response, offset: number): number | undefined {
-  const range = res.headers.get("content-range");
-  const m = range === null ? null : /\/(\d+)$/.exec(range);
+/** The URL and headers of one GET: as given for http(s), the store's URL and a SigV4 signature (made now) for s3://. */
+function requestOf(req: FetchRequest, extra: Record<string, string>): { url: string; headers: Record<string, string> } {
+  if (!isS3Href(req.href)) return { url: req.href, headers: { ...req.headers, ...extra } };
+  const loc = parseS3Href(req.href);
+  if (loc === undefined) throw new ArtifactError("InvalidArtifact", `artifact ${req.name}: ${req.href} is not s3://<bucket>/<key>`);
+  const { url, headers } = s3Get(loc, req.s3 ?? {}, req.s3?.credentials, extra, new Date());
+  return { url: url.toString(), headers };
+}
+
+function totalSize(res: IncomingMessage, offset: number): number | undefined {
+  const range = res.headers["content-range"];
+  const m = range === undefined ? null : /\/(\d+)$/.exec(range);
   if (m?.[1] !== undefined) return Number(m[1]);
-  const len = res.headers.get("content-length");
-  return len === null ? undefined : offset + Number(len);
+  const len = res.headers["content-length"];
+  return len === undefined ? undefined : offset + Number(len);
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * One GET with node:http(s), following up to 5 redirects (credentials are not sent to another
+ * origin). Not the global fetch: its HTTP/1 parser (undici in Node 24) crashes the process with an
+ * uncatchable assertion when a server closes the connection while the body is held back by a
+ * slow disk (nodejs/undici#5360), which S3-compatible servers that close after a response trigger.
+ */
+async function httpGet(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, hops = 0): Promise<IncomingMessage> {
+  const u = new URL(url);
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`unsupported protocol ${u.protocol}`);
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const r = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method: "GET", headers, ...(signal !== undefined ? { signal } : {}) }, resolve);
+    r.once("error", reject);
+    r.end();
+  });
+  const location = res.headers.location;
+  if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) return res;
+  res.resume();
+  if (hops >= 5) throw new Error("more than 5 redirects");
+  const next = new URL(location, u);
+  const kept = next.origin === u.origin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => !/^(authorization|cookie|x-amz-.*)$/i.test(k)));
+  return httpGet(next.toString(), kept, signal, hops + 1);
+}
+
+/** Up to `max` characters of a (small, error) body. */
+async function textOf(res: IncomingMessage, max: number): Promise<string> {
+  let text = "";
+  try {
+    for await (const chunk of res) {
+      text += String(chunk);
+      if (text.length >= max) break;
+    }
+  } catch {
+    // a body cut short says what it said
+  }
+  return text.slice(0, max);
 }

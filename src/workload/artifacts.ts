@@ -4,7 +4,7 @@
 //   has it (artifacts.imageMode: volume); otherwise an init container started from the artifact
 //   image copies its /models directory into an emptyDir (the image needs `cp`, e.g. a busybox base);
 // - url: one init container (`hearth artifacts fetch`, the Hearth image) downloads every URL
-//   artifact into the node's artifact cache (hostPath or a shared PVC), verified and resumable;
+//   artifact (http(s), or s3:// signed with the secretRef's AWS keys) into the node's artifact cache (hostPath or a shared PVC), verified and resumable;
 //   the worker mounts its cache entry read-only.
 // The worker learns where everything is from HEARTH_ARTIFACTS ({"name": "/models/name", …}).
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
@@ -34,8 +34,10 @@ export interface FetchSpec {
   name: string;
   href: string;
   sha256?: string;
-  /** Secret keys to request headers: mounted as files under /var/run/hearth/artifact-secrets/<name>. */
+  /** The Secret's keys as files, under /var/run/hearth/artifact-secrets/<name>: request headers (http(s)) or S3 credentials (s3://). */
   headersDir?: string;
+  /** s3:// hrefs: the store (url.s3). */
+  s3?: { endpoint?: string | undefined; region?: string | undefined };
 }
 
 /**
@@ -77,6 +79,7 @@ export function renderArtifacts(artifacts: readonly ArtifactSpec[], config: Arti
     } else if (a.url !== undefined) {
       const spec: FetchSpec = { name: a.name, href: a.url.href };
       if (a.url.sha256 !== undefined) spec.sha256 = a.url.sha256;
+      if (a.url.s3 !== undefined) spec.s3 = { ...a.url.s3 };
       if (a.url.secretRef !== undefined) {
         const dir = `/var/run/hearth/artifact-secrets/${a.name}`;
         spec.headersDir = dir;

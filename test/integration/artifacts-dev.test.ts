@@ -4,8 +4,9 @@
 // (a PersistentVolumeClaim) to a local directory named by the hearth.dev/dev-artifacts
 // annotation. A local HTTP server serves the "model". Checked: the handler reads the files in
 // setup(); two workers download once (the cache and its lock); progress reaches the gateway's
-// setup summary while a slow download runs; a checksum mismatch makes the Function Degraded
-// with reason ChecksumMismatch and the worker never starts.
+// setup summary and the Function's status.setup and Ready message while a slow download runs;
+// a checksum mismatch makes the Function Degraded with reason ChecksumMismatch and the worker
+// never starts.
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -29,10 +30,13 @@ it("dev mode fetches URL artifacts for real before the worker starts, maps a PVC
   const kc = kubeConfigFromEnv();
   const ns = await withNamespace(t, kc, "artifacts");
 
-  // The "model": 3 MB, served fast at /model.bin and slowly (about 8 s) at /slow/model.bin.
+  // The "model": 3 MB, served fast at /model.bin and slowly at /slow/model.bin: half of it in
+  // about 4 s, then a trickle (5 KB every 0.4 s, so the fetcher keeps reporting progress) until
+  // the test has seen the download in the Function's status and sets `releaseSlow`, then the rest.
   const model = randomBytes(3_000_000);
   const sha = createHash("sha256").update(model).digest("hex");
   const gets: string[] = [];
+  let releaseSlow = false;
   const server = createServer((req, res) => {
     gets.push(req.url ?? "");
     res.writeHead(200, { "content-length": String(model.length), "content-type": "application/octet-stream" });
@@ -41,11 +45,13 @@ it("dev mode fetches URL artifacts for real before the worker starts, maps a PVC
       return;
     }
     let sent = 0;
-    const step = 150_000;
     const timer = setInterval(() => {
       if (res.destroyed) return clearInterval(timer);
-      res.write(model.subarray(sent, sent + step));
-      sent += step;
+      const step = releaseSlow ? model.length : sent < model.length / 2 ? 150_000 : 5_000;
+      // The last byte waits for the release (the trickle lasts 120 s at most).
+      const end = releaseSlow ? model.length : Math.min(sent + step, model.length - 1);
+      res.write(model.subarray(sent, end));
+      sent = end;
       if (sent >= model.length) {
         clearInterval(timer);
         res.end();
@@ -108,7 +114,7 @@ it("dev mode fetches URL artifacts for real before the worker starts, maps a PVC
         spec: { image: "example/reader:1", handler: "reader:Reader", runtime: "node", resources: { cpu: "100m", memory: "128Mi" }, artifacts, warmPool: { minReplicas: replicas, maxReplicas: replicas } },
       },
     });
-  const fnStatus = async (name: string): Promise<{ conditions?: Condition[]; warmWorkers?: number; setup?: { lastFailure?: { reason: string; message: string } } }> =>
+  const fnStatus = async (name: string): Promise<{ conditions?: Condition[]; warmWorkers?: number; setup?: { progress?: number; message?: string; lastFailure?: { reason: string; message: string } } }> =>
     ((await custom.getNamespacedCustomObject({ ...GROUP, namespace: ns, plural: "functions", name })) as { status?: never }).status ?? {};
 
   // Two workers, one URL artifact (verified) and one PVC mapped to a local directory.
@@ -146,6 +152,25 @@ it("dev mode fetches URL artifacts for real before the worker starts, maps a PVC
     return s?.progress !== undefined && s.progress.value > 0 && s.progress.value < 1 ? s.progress : undefined;
   }, "download progress in GET /v1/setup", 60_000);
   assert.match(progress.message ?? "", /^downloading model \(3\.0 MB\)$/);
+  // …and so does the Function's status (the setup-status controller polls the gateway every 10 s,
+  // the Function controller folds status.setup into Ready): the download is held until seen.
+  const loading = /^loading: \d+% downloading model \(3\.0 MB\)$/;
+  let last: unknown;
+  try {
+    const seen = await until(async () => {
+      const s = await fnStatus("slow");
+      last = s;
+      const ready = s.conditions?.find((c) => c.type === "Ready");
+      return s.setup?.message !== undefined && loading.test(s.setup.message) && /; loading: \d+% downloading model \(3\.0 MB\)$/.test(ready?.message ?? "") ? { setup: s.setup, ready } : undefined;
+    }, "Function slow status.setup and Ready message showing the download", 120_000).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- last status of slow ---\n${JSON.stringify(last)}`, { cause: err });
+    });
+    // (Ready's status is not asserted: dev mode's runner reports the pod ready while its init
+    // step runs, so the message reads "1 of 1 warm worker ready; loading: …" with warmWorkers 0.)
+    assert.ok((seen.setup.progress ?? 0) > 0 && (seen.setup.progress ?? 1) < 1, JSON.stringify(seen));
+  } finally {
+    releaseSlow = true;
+  }
   await until(async () => (await fnStatus("slow")).conditions?.some((c) => c.type === "Ready" && c.status === "True") === true && ((await fnStatus("slow")).warmWorkers ?? 0) >= 1, "Function slow Ready after its download");
 
   // A checksum mismatch: Degraded with the reason, and no worker process ever runs (so no call is served).

@@ -36,10 +36,31 @@ export const artifactSpec = z
       .describe("Weights packaged as an OCI image: an image volume, or an init container copying it (operator config artifacts.imageMode)."),
     url: z
       .object({
-        href: z.string().min(1).max(2048).regex(/^https?:\/\/\S+$/, "must be an http:// or https:// URL"),
+        href: z
+          .string()
+          .min(1)
+          .max(2048)
+          .regex(/^(https?:\/\/\S+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+)$/, "must be an http:// or https:// URL, or s3://<bucket>/<key>")
+          .describe("http(s)://… or s3://<bucket>/<key> (AWS S3, or an S3-compatible store named by s3.endpoint)."),
         sha256: z.string().length(64).regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits").optional(),
-        secretRef: z.object({ name: z.string().min(1).max(253) }).optional().describe("Secret whose keys become request headers (e.g. Authorization)."),
+        secretRef: z
+          .object({ name: z.string().min(1).max(253) })
+          .optional()
+          .describe("http(s): a Secret whose keys become request headers (e.g. Authorization). s3://: a Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN) to sign with SigV4; without it the GET is unsigned."),
+        s3: z
+          .object({
+            endpoint: z
+              .string()
+              .max(512)
+              .regex(/^https?:\/\/[^\s/?#]+\/?$/, "must be an http:// or https:// origin such as https://minio.example.com:9000")
+              .optional()
+              .describe("An S3-compatible store (MinIO, Ceph RGW, R2, …), addressed path-style: <endpoint>/<bucket>/<key>. Absent: AWS S3."),
+            region: z.string().min(1).max(64).regex(/^[a-z0-9-]+$/, "must be a region name such as us-east-1").optional().describe("Signing region. Default us-east-1."),
+          })
+          .optional()
+          .describe("Where an s3:// href is fetched from."),
       })
+      .meta({ "x-kubernetes-validations": [{ rule: "!has(self.s3) || self.href.startsWith('s3://')", message: "url.s3 applies to s3:// hrefs only" }] })
       .optional()
       .describe("Downloaded once per node into the operator's artifact cache, verified against sha256, resumable."),
   })
@@ -68,6 +89,7 @@ export const artifactList = z
     for (const [i, a] of list.entries()) {
       const sources = [a.persistentVolumeClaim, a.image, a.url].filter((s) => s !== undefined).length;
       if (sources !== 1) ctx.addIssue({ code: "custom", path: [i], message: "an artifact needs exactly one source: persistentVolumeClaim, image or url" });
+      if (a.url?.s3 !== undefined && !a.url.href.startsWith("s3://")) ctx.addIssue({ code: "custom", path: [i, "url", "s3"], message: "url.s3 applies to s3:// hrefs only" });
       if (names.has(a.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `artifact name ${a.name} is used twice` });
       names.add(a.name);
       const p = artifactPath(a);
