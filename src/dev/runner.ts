@@ -266,6 +266,8 @@ export class LocalRunner {
           child.once("exit", (c) => resolve(c));
         });
         state.child = undefined;
+        // Stopped because its pod went (or dev mode is stopping): not a failure of the step.
+        if (this.stopping || this.workers.get(w.spec.key) !== w) return false;
         if (code !== 0) {
           this.opts.logger.warn({ pod: label, step: step.name, code }, "init step failed; retrying with back-off");
           // The fetcher reports its own failures; a failed install is said here, as the worker would.
