@@ -3,6 +3,7 @@
 // back-off. A stream that goes silent (no ping for `silenceMs`) is treated as broken, so the
 // autoscaler learns within seconds that its data is stale and holds its pools.
 import { z } from "zod";
+import { SystemClock, type Clock } from "../kube/clock.ts";
 
 export const functionDemand = z.object({
   namespace: z.string(),
@@ -30,6 +31,8 @@ export interface DemandStreamOptions {
   silenceMs?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Back-off waits and the silence watchdog run on it. Default: the system clock. */
+  clock?: Clock;
 }
 
 /** Parses SSE text incrementally: complete events out, the incomplete tail kept. */
@@ -62,10 +65,12 @@ export class SseParser {
 export class DemandStream {
   private readonly o: DemandStreamOptions;
   private abort: AbortController | undefined;
+  private readonly clock: Clock;
   private stopped = false;
 
   constructor(opts: DemandStreamOptions) {
     this.o = opts;
+    this.clock = opts.clock ?? new SystemClock();
   }
 
   /** Runs until stop(): connect, read, reconnect. */
@@ -85,13 +90,7 @@ export class DemandStream {
         this.o.onEvent({ type: "down", error: err instanceof Error ? err.message : String(err) });
       }
       if (!got) backoff = Math.min(max, backoff * 2);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, backoff);
-        signal.addEventListener("abort", () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
-      });
+      await this.clock.sleep(backoff, signal).catch(() => undefined);
     }
   }
 
@@ -105,10 +104,11 @@ export class DemandStream {
     this.abort = abort;
     const both = AbortSignal.any([signal, abort.signal]);
     const silenceMs = this.o.silenceMs ?? 15_000;
-    let watchdog = setTimeout(() => abort.abort(new Error(`no data or ping for ${silenceMs} ms`)), silenceMs);
+    const silent = (): void => abort.abort(new Error(`no data or ping for ${silenceMs} ms`));
+    let watchdog = this.clock.setTimer(silenceMs, silent);
     const alive = (): void => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => abort.abort(new Error(`no data or ping for ${silenceMs} ms`)), silenceMs);
+      watchdog.cancel();
+      watchdog = this.clock.setTimer(silenceMs, silent);
     };
     try {
       const token = await this.o.token();
@@ -143,7 +143,7 @@ export class DemandStream {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : err;
       throw reason instanceof Error ? reason : new Error(String(reason));
     } finally {
-      clearTimeout(watchdog);
+      watchdog.cancel();
     }
   }
 }

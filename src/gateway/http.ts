@@ -33,6 +33,8 @@ export function statusOf(type: ErrorType): number {
       return 409;
     case "TooLarge":
       return 413;
+    case "MethodNotAllowed":
+      return 405;
     case "QueueFull":
       return 429;
     case "Timeout":

@@ -6,7 +6,7 @@ export const TASK_ERROR_TYPES = ["UserError", "BadConfiguration", "InputRejected
 export type TaskErrorType = (typeof TASK_ERROR_TYPES)[number];
 
 /** Request-level error types of the caller API (not produced by a task). */
-export const REQUEST_ERROR_TYPES = ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotReady", "Conflict", "TooLarge", "QueueFull", "Timeout", "Unavailable", "Internal"] as const;
+export const REQUEST_ERROR_TYPES = ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotReady", "Conflict", "TooLarge", "QueueFull", "Timeout", "Unavailable", "Internal", "MethodNotAllowed"] as const;
 export type RequestErrorType = (typeof REQUEST_ERROR_TYPES)[number];
 
 export type ErrorType = TaskErrorType | RequestErrorType;

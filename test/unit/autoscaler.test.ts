@@ -7,6 +7,8 @@ import { decide, pruneHistory, workersFor, type DecideInput, type Sample } from 
 import { DemandStream, SseParser, type StreamEvent } from "../../src/autoscaler/demand-stream.ts";
 import { poolReplicas } from "../../src/controllers/function/desired.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
+import { createServer } from "node:http";
+import { FakeClock } from "../../src/kube/clock.ts";
 import { StaticRegistry, staticFunction } from "../../src/gateway/registry.ts";
 
 const S = 1000;
@@ -241,6 +243,49 @@ describe("demand stream", () => {
       abort.abort();
       await running;
       await gw.stop();
+    }
+  });
+  it("treats a stream silent for silenceMs on its clock as down, then reconnects after the back-off on the same clock", async () => {
+    // A gateway that sends the snapshot and then nothing, not even pings.
+    let connects = 0;
+    const server = createServer((_req, res) => {
+      connects++;
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`event: snapshot\ndata: {"functions":[]}\n\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const addr = server.address();
+    const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+    const clock = new FakeClock();
+    const events: StreamEvent[] = [];
+    const abort = new AbortController();
+    const stream = new DemandStream({ url: `http://127.0.0.1:${port}/v1/demand`, token: async () => undefined, onEvent: (ev) => events.push(ev), silenceMs: 15_000, minBackoffMs: 100, clock });
+    const running = stream.run(abort.signal);
+    const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!pred()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(events)}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    try {
+      await waitFor(() => events.some((e) => e.type === "snapshot"), "snapshot");
+      await clock.advance(14_999);
+      assert.ok(!events.some((e) => e.type === "down"), "not down before silenceMs passed on the clock");
+      await clock.advance(1);
+      await waitFor(() => events.some((e) => e.type === "down"), "down");
+      const down = events.find((e) => e.type === "down");
+      assert.ok(down?.type === "down" && /no data or ping for 15000 ms/.test(down.error), JSON.stringify(down));
+      assert.equal(connects, 1, "no reconnect before the back-off passed on the clock");
+      await waitFor(() => clock.pending() > 0, "back-off timer");
+      await clock.advance(100);
+      await waitFor(() => connects === 2, "reconnect");
+    } finally {
+      stream.stop();
+      abort.abort();
+      await running;
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });

@@ -78,6 +78,12 @@ describe("gateway HTTP API", () => {
     assert.equal((await call("/v1/nothing")).status, 404);
     assert.equal((await call("/v1/tasks/nope")).status, 404);
     assert.equal((await call("/v1/tasks/%E0%A4%A")).status, 400);
+    // A route that exists for another method: 405 with the methods it has.
+    const wrongMethod = await call("/v1/workers/lease");
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get("allow"), "POST");
+    assert.equal((await errorOf(wrongMethod)).type, "MethodNotAllowed");
+    assert.equal((await call("/v1/tasks/nope", { method: "PUT" })).headers.get("allow"), "GET, DELETE");
     const bad = await call("/v1/namespaces/default/functions/echo:push", { method: "POST", body: "{nope" });
     assert.equal(bad.status, 400);
     assert.match((await errorOf(bad)).message, /not valid JSON/);

@@ -142,7 +142,7 @@ function setup({ manager, config }: ControllerSetup): void {
       leaderOnly: true,
       start(signal) {
         observingSince = clock.now();
-        stream = new DemandStream({ url: new URL("/v1/demand", config.gateway.url).toString(), token, onEvent });
+        stream = new DemandStream({ url: new URL("/v1/demand", config.gateway.url).toString(), token, onEvent, clock });
         void stream.run(signal);
       },
       async stop() {

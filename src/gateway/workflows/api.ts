@@ -6,10 +6,11 @@ import { httpStatusOfTaskError, isTerminal, parseDuration, PICKLE_CONTENT_TYPE }
 import type { Authorizer } from "../authz.ts";
 import { HttpError, queryOf, readBody } from "../http.ts";
 import type { FunctionRegistry } from "../registry.ts";
-import { decodeInput } from "../server.ts";
+import { decodeInput } from "../inputs.ts";
 import type { TaskStore } from "../store.ts";
 import { renderRun, type Run, type WorkflowExecutor } from "./executor.ts";
 import type { WorkflowRegistry } from "./registry.ts";
+import { every, SystemClock, type Clock } from "../../kube/clock.ts";
 
 export interface WorkflowApiOptions {
   executor: WorkflowExecutor;
@@ -20,6 +21,8 @@ export interface WorkflowApiOptions {
   authz: Pick<Authorizer, "authorize" | "authenticate">;
   reply: (res: ServerResponse, status: number, body: string | Buffer, contentType?: string, headers?: Record<string, string>) => void;
   limits: { maxInputBytes: number; runWaitMs: number; maxWaitMs: number };
+  /** The events stream's pings run on it. Default: the system clock. */
+  clock?: Clock;
 }
 
 const SSE_PING_MS = 15_000;
@@ -162,9 +165,9 @@ export class WorkflowApi {
       return;
     }
     write("status", this.render(run));
-    const ping = setInterval(() => {
+    const ping = every(this.o.clock ?? new SystemClock(), SSE_PING_MS, () => {
       if (!res.destroyed) res.write(": ping\n\n");
-    }, SSE_PING_MS);
+    });
     const unsubscribe = this.o.executor.subscribe(run.id, (ev) => {
       if (ev.type === "step") {
         write("step", JSON.stringify(ev.step));
@@ -175,7 +178,7 @@ export class WorkflowApi {
       res.end();
     });
     const cleanup = (): void => {
-      clearInterval(ping);
+      ping.cancel();
       unsubscribe();
     };
     res.on("close", cleanup);
