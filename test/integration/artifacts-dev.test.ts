@@ -9,7 +9,6 @@
 // never starts.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -17,9 +16,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient } from "../../src/client/index.ts";
-import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
-import { stopDevProcess } from "../support/dev-process.ts";
+import { startDevMode } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 const GROUP = { group: "hearth.dev", version: "v1alpha1" };
@@ -70,24 +68,14 @@ it("dev mode fetches URL artifacts for real before the worker starts, maps a PVC
   mkdirSync(local);
   writeFileSync(join(local, "weights.txt"), "local weights");
 
-  const port = await freePort();
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`, `--state-dir=${stateDir}`], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
-  });
-  let output = "";
-  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(() => stopDevProcess(dev, exited));
-  const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: "dev mode banner" });
+  const dm = await startDevMode(t, { kubeconfig, namespace: ns, stateDir });
+  const { token } = dm;
   // On a timeout, say what dev mode printed meanwhile.
   const until = async <T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 120_000): Promise<T> => {
     try {
       return await waitFor(fn, { timeoutMs, what });
     } catch (err) {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- dev output ---\n${output.slice(-4000)}`, { cause: err });
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- dev output ---\n${dm.output.slice(-4000)}`, { cause: err });
     }
   };
 
@@ -132,7 +120,7 @@ it("dev mode fetches URL artifacts for real before the worker starts, maps a PVC
     const mount = pod.spec?.containers.find((c) => c.name === "worker")?.volumeMounts?.find((m) => m.mountPath === "/models/weights");
     assert.equal(mount?.readOnly, true);
   }
-  const client = createClient({ url: `http://127.0.0.1:${port}`, token });
+  const client = createClient({ url: dm.url, token });
   t.after(() => client.close());
   const answer = (await client.function(`${ns}/reader`).run(null, { timeoutMs: 60_000 })) as { artifacts: Record<string, Record<string, string>>; paths: Record<string, string> };
   assert.deepEqual(answer.artifacts["model"], { "model.bin": sha }, "setup() read the downloaded file");
@@ -142,7 +130,7 @@ it("dev mode fetches URL artifacts for real before the worker starts, maps a PVC
 
   // A slow first download: the gateway's setup summary shows its progress while it runs.
   const setupOf = async (name: string): Promise<{ starting: number; progress?: { value: number; message?: string } } | undefined> => {
-    const res = await fetch(`http://127.0.0.1:${port}/v1/setup`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${dm.url}/v1/setup`, { headers: { authorization: `Bearer ${token}` } });
     return ((await res.json()) as { functions: { name: string; starting: number; progress?: { value: number; message?: string } }[] }).functions.find((f) => f.name === name);
   };
   // (No sha256: the cache entry is keyed by the URL, so this is a new download, not reader's file.)
@@ -180,7 +168,7 @@ it("dev mode fetches URL artifacts for real before the worker starts, maps a PVC
   assert.match(degraded.message ?? "", /sha256 of .*model\.bin is [0-9a-f]{64}, expected 0{64}/);
   await assert.rejects(client.function(`${ns}/corrupt`).run(null, { timeoutMs: 5_000 }));
 
-  assert.ok(dev.pid !== undefined);
-  process.kill(dev.pid, "SIGINT");
-  assert.equal(await exited, 0, output.slice(-2000));
+  assert.ok(dm.process.pid !== undefined);
+  process.kill(dm.process.pid, "SIGINT");
+  assert.equal(await dm.exited, 0, dm.output.slice(-2000));
 });

@@ -10,7 +10,7 @@
 // .hearth/screenshots/console/ for a person to look at.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
@@ -19,9 +19,8 @@ import { parse } from "yaml";
 import { ARGOCD_DIR } from "../../hack/gen-argocd.ts";
 import { runHealthScripts } from "../../hack/lua-health.ts";
 import { createClient } from "../../src/client/index.ts";
-import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
-import { stopDevProcess } from "../support/dev-process.ts";
+import { startDevMode } from "../support/dev-process.ts";
 
 const SHOTS = join(process.cwd(), ".hearth", "screenshots", "console");
 const GROUP = { group: "hearth.dev", version: "v1alpha1" };
@@ -59,20 +58,9 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
   mkdirSync(SHOTS, { recursive: true });
   const kc = kubeConfigFromEnv();
   const ns = await withNamespace(t, kc, "console");
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
 
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
-  });
-  let output = "";
-  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(() => stopDevProcess(dev, exited));
-  const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
+  const dm = await startDevMode(t, { kubeconfig, namespace: ns });
+  const { token, url } = dm;
 
   const custom = kc.makeApiClient(CustomObjectsApi);
   const create = async (plural: string, body: { metadata: Record<string, unknown> }): Promise<void> => {
@@ -106,7 +94,7 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
       const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: ns, plural: "functions", name: "painter" })) as { status?: { conditions?: { type: string; status: string }[] } };
       return obj.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
     },
-    { timeoutMs: 120_000, what: `Function painter Ready; dev output:\n${output.slice(-3000)}` },
+    { timeoutMs: 120_000, what: `Function painter Ready; dev output:\n${dm.output.slice(-3000)}` },
   );
   // Workflow runs for the Workflows page: one that succeeds, and gallery, which fails at its map
   // step (painter returns an image, not a list).
@@ -129,6 +117,7 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
   // Sign in: the token is asked once, then kept for the tab.
   await page.goto(`${url}/`);
   await page.waitForSelector("dialog#login[open]");
+  await page.waitForFunction(() => document.querySelector("#login-error")?.textContent?.includes("Enter a caller token"));
   await shot(page, "01-sign-in");
   await page.type("#token", "wrong-token");
   await page.click("#login-form button[type=submit]");
@@ -136,9 +125,10 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
   await page.$eval("#token", (el) => ((el as HTMLInputElement).value = ""));
   await page.type("#token", token);
   await page.click("#login-form button[type=submit]");
+  await page.waitForFunction(() => document.querySelector<HTMLDialogElement>("dialog#login")?.open === false);
 
   // Functions table with filters.
-  await page.waitForSelector("#functions tbody a", { timeout: 60_000 });
+  await expectSelector(page, "#functions tbody a", 60_000);
   await page.waitForFunction(() => /Ready/.test(document.querySelector("#functions")?.textContent ?? ""), { timeout: 30_000 });
   assert.match(await text(page, "#functions"), /Painter/);
   assert.match(await text(page, "#functions"), /dormant/);
@@ -277,7 +267,7 @@ it("the console: sign in, generated form, run with live progress, push, JSON fal
     JSON.stringify(health),
   );
 
-  assert.ok(dev.pid !== undefined);
-  process.kill(dev.pid, "SIGINT");
-  assert.equal(await exited, 0, output.slice(-2000));
+  assert.ok(dm.process.pid !== undefined);
+  process.kill(dm.process.pid, "SIGINT");
+  assert.equal(await dm.exited, 0, dm.output.slice(-2000));
 });

@@ -3,17 +3,14 @@
 // the TypeScript client calls it through the gateway. setup() state survives across calls.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient } from "../../src/client/index.ts";
-import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
 import { toolPath } from "../support/tools.ts";
-import { stopDevProcess } from "../support/dev-process.ts";
+import { startDevMode } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string };
 
@@ -22,23 +19,9 @@ it("hearth dev serves the echo example from real worker processes", { timeout: 2
   assert.ok(kubeconfig, "HEARTH_KUBECONFIG must be set");
   const kc = kubeConfigFromEnv();
   const ns = await withNamespace(t, kc, "dev");
-  const port = await freePort();
-  // Its own keys and gateway store: other dev-mode tests may run at the same time.
-  const stateDir = mkdtempSync(join(tmpdir(), "hearth-dev-test-"));
-  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
 
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`, `--state-dir=${stateDir}`], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
-  });
-  let output = "";
-  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(() => stopDevProcess(dev, exited));
-
-  const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
+  const dm = await startDevMode(t, { kubeconfig, namespace: ns });
+  const { token } = dm;
 
   const fn = parse(readFileSync("examples/echo-cpu/function.yaml", "utf8")) as { metadata: Record<string, unknown> };
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -51,7 +34,7 @@ it("hearth dev serves the echo example from real worker processes", { timeout: 2
     { timeoutMs: 90_000, what: "Function echo Ready" },
   );
 
-  const client = createClient({ url: `http://127.0.0.1:${port}`, token });
+  const client = createClient({ url: dm.url, token });
   try {
     const echo = client.function(`${ns}/echo`);
     // The first calls may arrive before both worker processes have leased: retry the wait, not the call.
@@ -106,7 +89,7 @@ it("hearth dev serves the echo example from real worker processes", { timeout: 2
   for (const role of ["hearth-edit", "hearth-view", "hearth-invoker"]) assert.equal(kubectl("get", "clusterrole", role, "-o", "name"), `clusterrole.rbac.authorization.k8s.io/${role}`);
   kubectl("-n", ns, "create", "serviceaccount", "runner");
   const saToken = kubectl("-n", ns, "create", "token", "runner");
-  const teamClient = createClient({ url: `http://127.0.0.1:${port}`, token: saToken });
+  const teamClient = createClient({ url: dm.url, token: saToken });
   try {
     await assert.rejects(teamClient.function(`${ns}/echo`).run({ name: "Team" }, { timeoutMs: 30_000 }), /403|Forbidden|forbidden|may not/);
     kubectl("-n", ns, "create", "rolebinding", "runner-invoke", "--clusterrole=hearth-invoker", `--serviceaccount=${ns}:runner`);
@@ -126,8 +109,8 @@ it("hearth dev serves the echo example from real worker processes", { timeout: 2
     teamClient.close();
   }
 
-  assert.ok(dev.pid !== undefined);
-  process.kill(dev.pid, "SIGINT");
-  assert.equal(await exited, 0, output.slice(-2000));
-  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), "the gateway is stopped");
+  assert.ok(dm.process.pid !== undefined);
+  process.kill(dm.process.pid, "SIGINT");
+  assert.equal(await dm.exited, 0, dm.output.slice(-2000));
+  await assert.rejects(fetch(`${dm.url}/healthz`), "the gateway is stopped");
 });

@@ -5,15 +5,10 @@
 // end the fake pod. Outputs come back through the gateway, beyond the 4 KiB termination message.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient, HearthError, type RemoteFunction } from "../../src/client/index.ts";
-import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
-import { stopDevProcess } from "../support/dev-process.ts";
+import { startDevMode } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 type JobStatus = { conditions?: Condition[]; attempts?: { index: number; exitCode?: number; reason?: string; message?: string; pod?: string }[]; output?: unknown; outputRef?: { kind: string; name: string } };
@@ -42,22 +37,8 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
   assert.ok(kubeconfig, "HEARTH_KUBECONFIG must be set");
   const kc = kubeConfigFromEnv();
   const ns = await withNamespace(t, kc, "iso");
-  const port = await freePort();
-  // Its own keys and gateway store: other dev-mode tests may run at the same time.
-  const stateDir = mkdtempSync(join(tmpdir(), "hearth-dev-test-"));
-  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`, `--state-dir=${stateDir}`], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
-  });
-  let output = "";
-  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<void>((r) => dev.once("exit", () => r()));
-  // SIGINT first: `hearth dev` stops its gateway and operator, which run in process groups of their own.
-  t.after(() => stopDevProcess(dev, exited));
-  const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
+  const dm = await startDevMode(t, { kubeconfig, namespace: ns });
+  const { token } = dm;
 
   const custom = kc.makeApiClient(CustomObjectsApi);
   const create = (plural: string, body: Record<string, unknown>) => custom.createNamespacedCustomObject({ group: "hearth.dev", version: "v1alpha1", namespace: ns, plural, body });
@@ -73,7 +54,7 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
     waitFor(async () => {
       const s = await getJob(name);
       return s?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True") === true ? s : undefined;
-    }, { timeoutMs: 150_000, what: `Job ${name} finished; dev output:\n${output.slice(-3000)}` });
+    }, { timeoutMs: 150_000, what: `Job ${name} finished; dev output:\n${dm.output.slice(-3000)}` });
 
   await create("functions", isolatedFunction(ns, "big-node", { runtime: "node", handler: "calls:big" }));
   await create("functions", isolatedFunction(ns, "big-py", { runtime: "python", handler: "calls:big" }));
@@ -84,7 +65,7 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
   // No node has this much memory: the call's pod stays Pending, Unschedulable.
   await create("functions", isolatedFunction(ns, "huge", { runtime: "node", handler: "calls:big", memory: "900Ti" }));
 
-  const client = createClient({ url: `http://127.0.0.1:${port}`, token });
+  const client = createClient({ url: dm.url, token });
   t.after(() => client.close());
   // The gateway learns of new Functions from its own watch: wait until it knows them all.
   const fn = async (name: string): Promise<RemoteFunction> => {
@@ -174,5 +155,5 @@ it("isolated calls and batch Jobs run real oneshot processes in dev mode", { tim
 
   const results = await Promise.allSettled([bigOutput("big-node", 10_000), bigOutput("big-py", 6_000), retriedThenFailed(), pythonFails(), failsAtOnce(), cancelDeletesJob(), handWrittenJobs(), waitsUnschedulable()]);
   const failures = results.flatMap((r, i) => (r.status === "rejected" ? [`#${i}: ${r.reason instanceof Error ? (r.reason.stack ?? r.reason.message) : String(r.reason)}`] : []));
-  assert.deepEqual(failures, [], `dev output:\n${output.slice(-4000)}`);
+  assert.deepEqual(failures, [], `dev output:\n${dm.output.slice(-4000)}`);
 });

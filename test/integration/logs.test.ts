@@ -12,9 +12,8 @@ import { join, resolve } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient } from "../../src/client/index.ts";
-import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
-import { stopDevProcess } from "../support/dev-process.ts";
+import { startDevMode } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string };
 
@@ -38,21 +37,11 @@ it("hearth logs: per-pod worker logs and one task's tagged lines, both runtimes,
   assert.ok(kubeconfig, "HEARTH_KUBECONFIG must be set");
   const kc = kubeConfigFromEnv();
   const ns = await withNamespace(t, kc, "logs");
-  const port = await freePort();
   const stateDir = mkdtempSync(join(tmpdir(), "hearth-logs-test-"));
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`, `--state-dir=${stateDir}`], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
-  });
-  let output = "";
-  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(() => stopDevProcess(dev, exited));
-  const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
-  const logsDir = await waitFor(() => /HEARTH_LOGS_DIR=(\S+)/.exec(output)?.[1], { what: "HEARTH_LOGS_DIR in the banner" });
+  const dm = await startDevMode(t, { kubeconfig, namespace: ns, stateDir });
+  const { token } = dm;
+  const logsDir = await waitFor(() => /HEARTH_LOGS_DIR=(\S+)/.exec(dm.output)?.[1], { what: "HEARTH_LOGS_DIR in the banner" });
   assert.equal(logsDir, join(stateDir, "logs"));
 
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -84,7 +73,7 @@ it("hearth logs: per-pod worker logs and one task's tagged lines, both runtimes,
     );
   }
 
-  const env = { HEARTH_URL: `http://127.0.0.1:${port}`, HEARTH_TOKEN: token, HEARTH_LOGS_DIR: logsDir, HEARTH_NAMESPACE: ns };
+  const env = { HEARTH_URL: dm.url, HEARTH_TOKEN: token, HEARTH_LOGS_DIR: logsDir, HEARTH_NAMESPACE: ns };
   const client = createClient({ url: env.HEARTH_URL, token });
   t.after(() => client.close());
   for (const runtime of ["node", "python"]) {
@@ -146,7 +135,7 @@ it("hearth logs: per-pod worker logs and one task's tagged lines, both runtimes,
   const bad = await hearth(["logs", "a/b/c"], env);
   assert.equal(bad.code, 2, bad.stderr);
 
-  assert.ok(dev.pid !== undefined);
-  process.kill(dev.pid, "SIGINT");
-  assert.equal(await exited, 0, output.slice(-2000));
+  assert.ok(dm.process.pid !== undefined);
+  process.kill(dm.process.pid, "SIGINT");
+  assert.equal(await dm.exited, 0, dm.output.slice(-2000));
 });

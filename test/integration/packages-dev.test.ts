@@ -7,15 +7,14 @@
 // Degraded (PackageInstallFailed) and starts no worker.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createClient } from "../../src/client/index.ts";
-import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
-import { stopDevProcess } from "../support/dev-process.ts";
+import { startDevMode } from "../support/dev-process.ts";
 
 const GROUP = { group: "hearth.dev", version: "v1alpha1" };
 
@@ -55,19 +54,8 @@ it("dev mode installs pythonPackages for real: a venv per package set, from a wh
   mkdirSync(wheels);
   buildWheel(wheels);
 
-  const port = await freePort();
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`, `--state-dir=${stateDir}`], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    // The developer's pip settings: no index, only the wheel directory (no network is needed).
-    env: { ...process.env, HEARTH_LOG_LEVEL: "warn", PIP_NO_INDEX: "1", PIP_FIND_LINKS: wheels },
-  });
-  let output = "";
-  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(() => stopDevProcess(dev, exited));
-  const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: "dev mode banner" });
+  const dm = await startDevMode(t, { kubeconfig, namespace: ns, stateDir, env: { PIP_NO_INDEX: "1", PIP_FIND_LINKS: wheels } });
+  const { token } = dm;
 
   const custom = kc.makeApiClient(CustomObjectsApi);
   const fn = (name: string, pythonPackages: string[]) => ({
@@ -95,9 +83,9 @@ it("dev mode installs pythonPackages for real: a venv per package set, from a wh
       { timeoutMs: 180_000, what: "2 warm workers of greeter" },
     );
   } catch (err) {
-    throw new Error(`${String(err)}\n--- dev output ---\n${output.slice(-4000)}`, { cause: err });
+    throw new Error(`${String(err)}\n--- dev output ---\n${dm.output.slice(-4000)}`, { cause: err });
   }
-  const client = createClient({ url: `http://127.0.0.1:${port}`, token });
+  const client = createClient({ url: dm.url, token });
   t.after(() => client.close());
   assert.equal(await client.function(`${ns}/greeter`).run("Ada", { timeoutMs: 60_000 }), "Hello from a local wheel, Ada (hearthtestpkg 1.0.0)");
 
@@ -118,7 +106,7 @@ it("dev mode installs pythonPackages for real: a venv per package set, from a wh
   assert.equal(envs.length, 1, envs.join(", "));
   assert.match(envs[0] ?? "", /^py-[0-9a-f]{32}$/);
 
-  assert.ok(dev.pid !== undefined);
-  process.kill(dev.pid, "SIGINT");
-  assert.equal(await exited, 0, output.slice(-2000));
+  assert.ok(dm.process.pid !== undefined);
+  process.kill(dm.process.pid, "SIGINT");
+  assert.equal(await dm.exited, 0, dm.output.slice(-2000));
 });

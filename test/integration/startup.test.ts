@@ -7,11 +7,9 @@
 //   "loading: N% …" while it loads, then Ready with the time setup took.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { CustomObjectsApi } from "@kubernetes/client-node";
-import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
-import { stopDevProcess } from "../support/dev-process.ts";
+import { startDevMode } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string; reason: string; message: string };
 interface Status {
@@ -24,18 +22,7 @@ it("dev mode: SetupTimeout in status and restarts; setup progress in status, pas
   assert.ok(kubeconfig, "HEARTH_KUBECONFIG must be set");
   const kc = kubeConfigFromEnv();
   const ns = await withNamespace(t, kc, "startup");
-  const port = await freePort();
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
-  });
-  let output = "";
-  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  t.after(() => stopDevProcess(dev, exited));
-  await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
+  const dm = await startDevMode(t, { kubeconfig, namespace: ns });
 
   const custom = kc.makeApiClient(CustomObjectsApi);
   const create = (name: string, annotations: Record<string, string>, spec: Record<string, unknown>) =>
@@ -84,7 +71,7 @@ it("dev mode: SetupTimeout in status and restarts; setup progress in status, pas
   // (Ready itself follows pod readiness, which kwok fakes in dev mode.)
   assert.equal(degraded.setup?.lastFailure?.reason, "SetupTimeout");
   // The worker exits 124 and the runner (the kubelet's stand-in) restarts it, with back-off.
-  await waitFor(() => /"code":124[^\n]*"restarts":2/.test(output), { timeoutMs: 60_000, what: `a second exit 124 of the hangs worker; output:\n${output.slice(-3000)}` });
+  await waitFor(() => /"code":124[^\n]*"restarts":2/.test(dm.output), { timeoutMs: 60_000, what: `a second exit 124 of the hangs worker; output:\n${dm.output.slice(-3000)}` });
 
   const ready = await waitFor(
     async () => {
@@ -98,11 +85,11 @@ it("dev mode: SetupTimeout in status and restarts; setup progress in status, pas
   assert.equal(ready.setup?.lastFailure, undefined);
 
   // The setup-duration histogram, as dev mode's gateway exports it.
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const metrics = await (await fetch(`${dm.url}/metrics`)).text();
   assert.match(metrics, new RegExp(`hearth_gateway_worker_setup_seconds_count\\{namespace="${ns}",function="loads"\\} 1`));
   assert.match(metrics, new RegExp(`hearth_gateway_worker_setup_failures_total\\{namespace="${ns}",function="hangs",reason="SetupTimeout"\\} [2-9]`));
 
-  assert.ok(dev.pid !== undefined);
-  process.kill(dev.pid, "SIGINT");
-  assert.equal(await exited, 0, output.slice(-2000));
+  assert.ok(dm.process.pid !== undefined);
+  process.kill(dm.process.pid, "SIGINT");
+  assert.equal(await dm.exited, 0, dm.output.slice(-2000));
 });

@@ -4,17 +4,14 @@
 // and each step's counts to its status; a run that fails fails the Job with the step's message.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { createClient, HearthError } from "../../src/client/index.ts";
-import { freePort } from "../../src/dev/dev.ts";
 import { kubeConfigFromEnv, waitFor, withNamespace } from "../support/cluster.ts";
 import { toolPath } from "../support/tools.ts";
-import { stopDevProcess } from "../support/dev-process.ts";
+import { startDevMode } from "../support/dev-process.ts";
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 type JobStatus = { conditions?: Condition[]; output?: unknown; taskId?: string; steps?: { name: string; succeeded?: number; failed?: number }[] };
@@ -24,22 +21,8 @@ it("doc-embed runs in dev mode, and workflowRef Jobs run the workflow into their
   assert.ok(kubeconfig, "HEARTH_KUBECONFIG must be set");
   const kc = kubeConfigFromEnv();
   const ns = await withNamespace(t, kc, "wfjob");
-  const port = await freePort();
-  // Its own keys and gateway store: other dev-mode tests may run at the same time.
-  const stateDir = mkdtempSync(join(tmpdir(), "hearth-dev-test-"));
-  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
-  const dev = spawn(process.execPath, ["src/cli/main.ts", "dev", `--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--gateway-port=${port}`, `--state-dir=${stateDir}`], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
-  });
-  let output = "";
-  dev.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  dev.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<void>((r) => dev.once("exit", () => r()));
-  // SIGINT first: `hearth dev` stops its gateway and operator, which run in process groups of their own.
-  t.after(() => stopDevProcess(dev, exited));
-  const token = await waitFor(() => /HEARTH_TOKEN=(\S+)/.exec(output)?.[1], { timeoutMs: 90_000, what: `dev mode banner; output so far:\n${output}` });
+  const dm = await startDevMode(t, { kubeconfig, namespace: ns });
+  const { token } = dm;
 
   // The example's manifests as they are, in this test's namespace.
   const kubectl = (...args: string[]): string => execFileSync(toolPath("kubectl"), ["--kubeconfig", kubeconfig, "-n", ns, ...args], { encoding: "utf8" }).trim();
@@ -56,11 +39,11 @@ it("doc-embed runs in dev mode, and workflowRef Jobs run the workflow into their
   for (const wf of ["doc-embed", "doc-triage"]) {
     await waitFor(
       async () => ((await get("workflows", wf))?.status?.["conditions"] as Condition[] | undefined)?.some((c) => c.type === "Ready" && c.status === "True"),
-      { timeoutMs: 150_000, what: `Workflow ${wf} Ready; dev output:\n${output.slice(-3000)}` },
+      { timeoutMs: 150_000, what: `Workflow ${wf} Ready; dev output:\n${dm.output.slice(-3000)}` },
     );
   }
 
-  const client = createClient({ url: `http://127.0.0.1:${port}`, token });
+  const client = createClient({ url: dm.url, token });
   t.after(() => client.close());
   // The map-reduce: [words, letters, digits, chunks] summed over the sentences, in order.
   const embed = client.workflow(`${ns}/doc-embed`);
@@ -80,7 +63,7 @@ it("doc-embed runs in dev mode, and workflowRef Jobs run the workflow into their
     waitFor(async () => {
       const s = (await get("jobs", name))?.status as JobStatus | undefined;
       return s?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True") === true ? s : undefined;
-    }, { timeoutMs: 150_000, what: `Job ${name} finished; dev output:\n${output.slice(-3000)}` });
+    }, { timeoutMs: 150_000, what: `Job ${name} finished; dev output:\n${dm.output.slice(-3000)}` });
   const done = await finished(jobDoc.metadata.name);
   assert.equal(done.conditions?.find((c) => c.type === "Complete")?.status, "True");
   assert.deepEqual(done.output, [16, 67, 0, 3]);

@@ -11,6 +11,8 @@ const TOKEN_KEY = "hearth.token";
 const main = document.getElementById("main");
 let refreshTimer;
 let viewGeneration = 0;
+/** Counts route() calls: only the latest one may show its error. */
+let routeSeq = 0;
 
 // ---- DOM and API helpers ---------------------------------------------------------------------
 
@@ -44,6 +46,9 @@ function headers(extra = {}) {
 }
 
 async function api(path, init = {}) {
+  // The token this request carries: a 401 for a token the user has since replaced says nothing
+  // about the new one (a late answer must not re-open the sign-in dialog over a signed-in page).
+  const sent = sessionStorage.getItem(TOKEN_KEY);
   let res;
   try {
     res = await fetch(path, { ...init, headers: headers(init.headers ?? {}) });
@@ -58,7 +63,9 @@ async function api(path, init = {}) {
     body = text;
   }
   if (res.status === 401) {
-    askToken("The gateway did not accept the token: enter a caller token.");
+    if (sessionStorage.getItem(TOKEN_KEY) === sent) {
+      askToken(sent === null ? "Enter a caller token to use the console." : "The gateway did not accept the token: enter a caller token.");
+    }
     throw new ApiError(401, "Unauthorized", "sign in to continue");
   }
   if (!res.ok) {
@@ -737,6 +744,7 @@ function notFound(message) {
 // ---- routing ---------------------------------------------------------------------------------
 
 async function route() {
+  const seq = ++routeSeq;
   const hash = location.hash.replace(/^#/, "") || "/functions";
   const parts = hash.split("/").filter((p) => p !== "").map((p) => {
     try {
@@ -756,6 +764,7 @@ async function route() {
     else if (parts[0] === "jobs" && parts.length === 1) await jobsView();
     else notFound();
   } catch (err) {
+    if (seq !== routeSeq) return; // a newer route() (a sign-in, a click) owns the page now
     if (err instanceof ApiError && err.status === 401) {
       setView("Sign in", h("h1", {}, "Sign in"), h("p", {}, "Enter a caller token to see this page."));
       return;
