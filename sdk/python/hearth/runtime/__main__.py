@@ -43,12 +43,12 @@ def run_oneshot(config: WorkerConfig) -> int:
 
 
 def run_warm(config: WorkerConfig) -> int:
-    from .supervisor import Supervisor
+    from .warm import WarmWorker
     from .worker_api import WorkerApi
 
     assert config.gateway_url is not None
     api = WorkerApi(config.gateway_url, config.worker_token, config.function, config.worker_id)
-    return Supervisor(config, api).run()
+    return WarmWorker(config, api).run()
 
 
 def main() -> int:

@@ -1,0 +1,215 @@
+"""The warm worker (PID 1 of a worker pod): the loop that leases tasks from the gateway and hands
+them to the supervisor (supervisor.py), heartbeats, the probes, and draining on SIGTERM (no new
+leases, finish the tasks held, exit 0). Outcomes go back through the reporter (reporter.py).
+
+Threads: the main thread runs the control loop (``Supervisor.step``); one thread each for
+leasing and heartbeats, the probes' server, a reader per child, and the reporter's post pool.
+All of them share one condition variable (reentrant, because the SIGTERM handler runs on the
+main thread).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Callable, Optional
+
+from ..errors import BAD_CONFIGURATION, EXIT_CODES
+from .config import DEFAULT_TERMINATION_LOG, WorkerConfig
+from .deadline import Clock
+from .health import HealthServer
+from .outcome import Failure
+from .reporter import Reporter
+from .supervisor import ChildHandle, Log, Supervisor, spawn_child
+from .worker_api import GatewayError, WorkerApi
+
+
+class WarmWorker:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        api: WorkerApi,
+        clock: Clock = time.monotonic,
+        log: Log = lambda line: print(line, file=sys.stderr, flush=True),
+        spawn: Callable[[WorkerConfig, int], ChildHandle] = spawn_child,
+    ) -> None:
+        self._config = config
+        self._api = api
+        self._clock = clock
+        self._log = log
+        self._cv = threading.Condition(threading.RLock())
+        self._leasing = False
+        self._reports = Reporter(api, self._cv, config.concurrency, clock, log, abandon=lambda task: self.supervisor.abandon(task))
+        self.supervisor = Supervisor(config, self._cv, self._reports, self, clock, log, spawn)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def run(self) -> int:
+        sup = self.supervisor
+        health: Optional[HealthServer] = None
+        if self._config.health_port:
+            try:
+                health = HealthServer(self._config.health_host, self._config.health_port, sup.readiness, sup.started)
+            except OSError as err:
+                self._log(f"hearth: cannot serve health on {self._config.health_host}:{self._config.health_port}: {err}")
+                return EXIT_CODES[BAD_CONFIGURATION]
+            health.start()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        self._log(
+            f"hearth: worker {self._config.worker_id} serving {self._config.function} with {self._config.handler} (concurrency {self._config.concurrency})"
+        )
+        threads = [
+            threading.Thread(target=self._lease_loop, name="hearth-lease", daemon=True),
+            threading.Thread(target=self._heartbeat_loop, name="hearth-heartbeat", daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        try:
+            with self._cv:
+                while sup.exit_code is None:
+                    wake = sup.step(self._clock())
+                    if sup.exit_code is None:
+                        self._cv.wait(timeout=wake)
+                code = sup.exit_code
+                sup.stopping = True
+                self._cv.notify_all()
+                child = sup.child
+                state, ready, error = sup.state()
+                busy, held = len(sup.tasks), list(sup.tasks)
+                setup = sup.setup_report()
+        finally:
+            if health is not None:
+                health.stop()
+        if child is not None and not child.exited:
+            sup.kill(child)
+        self._api.stop_leasing()
+        try:
+            # Tell the gateway now rather than after its worker timeout.
+            self._api.heartbeat(busy, ready, state, error.to_wire() if error is not None else None, held, setup)
+        except GatewayError:
+            pass
+        if sup.setup_timeout is not None:
+            _write_termination_log(self._config.termination_log, sup.setup_timeout)
+        self._reports.shutdown()
+        self._log(f"hearth: worker {self._config.worker_id} exiting with {code}")
+        return code
+
+    def drain(self) -> None:
+        """Stop taking tasks, finish the ones held, then exit 0."""
+        with self._cv:
+            if self.supervisor.begin_drain():
+                self._log("hearth: draining: no new leases; finishing tasks in flight")
+        # A lease long-poll in flight would hold the drain for up to its wait; the heartbeat's
+        # task list lets the gateway re-queue anything leased in an answer we never read.
+        self._api.stop_leasing()
+
+    def _on_signal(self, signum: int, _frame: Optional[FrameType]) -> None:
+        with self._cv:
+            if self.supervisor.draining:
+                self._log(f"hearth: second signal {signum}: exiting now")
+                self.supervisor.exit_code = 128 + signum
+                self._cv.notify_all()
+                return
+        self.drain()
+
+    # -- supervisor.Leases ---------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._api.stop_leasing()
+
+    def busy(self) -> bool:
+        return self._leasing
+
+    # -- leasing and heartbeats (own threads) --------------------------------------------
+
+    def _lease_loop(self) -> None:
+        sup = self.supervisor
+        backoff = 0.5
+        while True:
+            with self._cv:
+                while True:
+                    if sup.stopping:
+                        return
+                    free = sup.free_slots()
+                    if free > 0:
+                        break
+                    self._cv.wait()
+                self._leasing = True
+            try:
+                tasks = self._api.lease(free, self._config.lease_wait_ms)
+                backoff = 0.5
+            except GatewayError as err:
+                with self._cv:
+                    if sup.draining or sup.fatal_since is not None or sup.stopping:
+                        self._leasing = False
+                        self._cv.notify_all()
+                        return
+                self._log(f"hearth: lease failed: {err}; retrying in {backoff:g}s")
+                with self._cv:
+                    self._leasing = False
+                    self._cv.notify_all()
+                    if not sup.wait_until(self._clock() + backoff):
+                        return
+                backoff = min(backoff * 2, 10.0)
+                continue
+            with self._cv:
+                self._leasing = False
+                for doc in tasks:
+                    sup.accept(doc)
+                self._cv.notify_all()
+
+    def _heartbeat_loop(self) -> None:
+        sup = self.supervisor
+        failures = 0
+        next_at = self._clock()
+        sent: Optional[str] = None
+        signature_known = False
+        sent_version = 0
+        while True:
+            with self._cv:
+                # Every interval, and at once when the state changes: readiness matters to
+                # routing, and a failed setup to callers (the gateway refuses them).
+                while not sup.stopping and self._clock() < next_at and sup.state()[0] == sent and sup.setup_version == sent_version:
+                    self._cv.wait(timeout=max(0.0, next_at - self._clock()))
+                if sup.stopping:
+                    return
+                next_at = self._clock() + self._config.heartbeat_ms / 1000
+                state, ready, error = sup.state()
+                busy, held = len(sup.tasks), list(sup.tasks)
+                signature = sup.signature if ready and not signature_known else None
+                setup, sent_version = sup.setup_report(), sup.setup_version
+            sent = state
+            try:
+                cancel, signature_known = self._api.heartbeat_answer(
+                    busy, ready, state, error.to_wire() if error is not None else None, held, signature, setup
+                )
+                with self._cv:
+                    sup.reported = state
+                failures = 0
+            except GatewayError as err:
+                failures += 1
+                if failures == 1 or failures % 30 == 0:
+                    self._log(f"hearth: heartbeat failed ({failures}x): {err}")
+                cancel = []
+            with self._cv:
+                for task_id in cancel:
+                    task = sup.tasks.get(task_id)
+                    if task is not None and not task.abandoned:
+                        self._log(f"hearth: task {task_id} cancelled: its result will be dropped")
+                        sup.abandon(task)
+
+
+def _write_termination_log(path: str, failure: Failure) -> None:
+    """The kubelet shows it in the container's lastState (and the operator in status). Outside a
+    pod (dev mode) there is no /dev/termination-log: write only where one exists or was asked for."""
+    if path == DEFAULT_TERMINATION_LOG and not os.path.exists(path):
+        return
+    from .oneshot import failure_document, write_document
+
+    write_document(path, failure_document(failure))
