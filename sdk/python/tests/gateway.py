@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -79,11 +80,13 @@ class Gateway:
         signing_key: Optional[str] = None,
         worker_timeout: str = "10s",
         extra_manifests: Sequence[Dict[str, Any]] = (),
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.functions = {f.name: f for f in functions}
         # Other objects the gateway serves from its manifests file (Workflows).
         self.extra_manifests = list(extra_manifests)
         self.worker_timeout = worker_timeout
+        self.extra_args = list(extra_args)  # more `hearth gateway` flags
         self.caller_tokens = list(caller_tokens)
         # The gateway fails closed: the worker API always needs a signing key (workers started
         # through worker() get their Function's token), and a gateway without caller tokens
@@ -118,6 +121,7 @@ class Gateway:
         args += ["--worker-signing-key-file", str(tmp / "signing-key")]
         if not self.caller_tokens:
             args += ["--insecure-open"]
+        args += self.extra_args
         env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
         self._proc = subprocess.Popen(
             args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
@@ -148,6 +152,15 @@ class Gateway:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._tmp.cleanup()
+
+    def request_counts(self) -> Dict[str, int]:
+        """``hearth_gateway_requests_total`` per route (all status codes), from /metrics."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=10) as r:
+            text = r.read().decode("utf-8")
+        counts: Dict[str, int] = {}
+        for m in re.finditer(r'^hearth_gateway_requests_total\{route="([^"]+)",code="\d+"\} (\d+)$', text, re.M):
+            counts[m.group(1)] = counts.get(m.group(1), 0) + int(m.group(2))
+        return counts
 
     def token_for(self, name: str) -> Optional[str]:
         return worker_token(self.signing_key, NAMESPACE, name) if self.signing_key else None

@@ -53,6 +53,9 @@ class WorkerConfig:
     # an isolated call: claim this gateway task for the input, post the output to it
     task_id: Optional[str] = None
     task_token: Optional[str] = None
+    # lease over the worker channel (docs/protocol.md); False: lease/results requests
+    # (HEARTH_WORKER_CHANNEL=off)
+    worker_channel: bool = True
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -142,4 +145,5 @@ def from_env(env: Mapping[str, str]) -> WorkerConfig:
         startup_timeout_seconds=startup_timeout if startup_timeout is not None else DEFAULT_STARTUP_TIMEOUT_SECONDS,
         task_id=task_id,
         task_token=env.get("HEARTH_TASK_TOKEN", "").strip() or None,
+        worker_channel=env.get("HEARTH_WORKER_CHANNEL", "").strip().lower() != "off",
     )

@@ -2,10 +2,15 @@
 them to the supervisor (supervisor.py), heartbeats, the probes, and draining on SIGTERM (no new
 leases, finish the tasks held, exit 0). Outcomes go back through the reporter (reporter.py).
 
+Leasing is the worker channel (worker_channel.py, docs/protocol.md): one long-lived request
+whose credit follows the supervisor's free slots; a new one when the gateway ends it or it
+breaks. A gateway without it (404), an https gateway, or ``HEARTH_WORKER_CHANNEL=off``: lease
+long-polls instead.
+
 Threads: the main thread runs the control loop (``Supervisor.step``); one thread each for
-leasing and heartbeats, the probes' server, a reader per child, and the reporter's post pool.
-All of them share one condition variable (reentrant, because the SIGTERM handler runs on the
-main thread).
+leasing (the channel's credit) and heartbeats, the probes' server, a reader per child, a reader
+and a writer per channel, and the reporter's post pool. All of them share one condition
+variable (reentrant, because the SIGTERM handler runs on the main thread).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import BAD_CONFIGURATION, EXIT_CODES
 from .config import DEFAULT_TERMINATION_LOG, WorkerConfig
@@ -26,6 +31,7 @@ from .outcome import Failure
 from .reporter import Reporter
 from .supervisor import ChildHandle, Log, Supervisor, spawn_child
 from .worker_api import GatewayError, WorkerApi
+from .worker_channel import Report, Unsupported, WorkerChannel
 
 
 class WarmWorker:
@@ -43,7 +49,11 @@ class WarmWorker:
         self._log = log
         self._cv = threading.Condition(threading.RLock())
         self._leasing = False
-        self._reports = Reporter(api, self._cv, config.concurrency, clock, log, abandon=lambda task: self.supervisor.abandon(task))
+        self._leasing_stopped = False
+        self._channel: Optional[WorkerChannel] = None
+        self._reports = Reporter(
+            api, self._cv, config.concurrency, clock, log, abandon=lambda task: self.supervisor.abandon(task), channel=config.worker_channel
+        )
         self.supervisor = Supervisor(config, self._cv, self._reports, self, clock, log, spawn)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -64,8 +74,9 @@ class WarmWorker:
         self._log(
             f"hearth: worker {self._config.worker_id} serving {self._config.function} with {self._config.handler} (concurrency {self._config.concurrency})"
         )
+        lease_loop = self._channel_loop if self._config.worker_channel else self._lease_loop
         threads = [
-            threading.Thread(target=self._lease_loop, name="hearth-lease", daemon=True),
+            threading.Thread(target=lease_loop, name="hearth-lease", daemon=True),
             threading.Thread(target=self._heartbeat_loop, name="hearth-heartbeat", daemon=True),
         ]
         for t in threads:
@@ -88,7 +99,10 @@ class WarmWorker:
                 health.stop()
         if child is not None and not child.exited:
             sup.kill(child)
-        self._api.stop_leasing()
+        self.stop()
+        channel = self._channel
+        if channel is not None:
+            channel.close()
         try:
             # Tell the gateway now rather than after its worker timeout.
             self._api.heartbeat(busy, ready, state, error.to_wire() if error is not None else None, held, setup)
@@ -107,7 +121,7 @@ class WarmWorker:
                 self._log("hearth: draining: no new leases; finishing tasks in flight")
         # A lease long-poll in flight would hold the drain for up to its wait; the heartbeat's
         # task list lets the gateway re-queue anything leased in an answer we never read.
-        self._api.stop_leasing()
+        self.stop()
 
     def _on_signal(self, signum: int, _frame: Optional[FrameType]) -> None:
         with self._cv:
@@ -121,10 +135,78 @@ class WarmWorker:
     # -- supervisor.Leases ---------------------------------------------------------------
 
     def stop(self) -> None:
+        with self._cv:
+            self._leasing_stopped = True
+            channel = self._channel
+            if channel is not None:
+                channel.stop()  # results still go over it
+            self._reports.use_requests()
+            self._cv.notify_all()
         self._api.stop_leasing()
 
     def busy(self) -> bool:
         return self._leasing
+
+    # -- the worker channel (worker_channel.Events, from a channel's reader thread) -------
+
+    def tasks(self, channel: WorkerChannel, docs: List[Dict[str, Any]]) -> None:
+        with self._cv:
+            channel.credit.granted(len(docs))
+            for doc in docs:
+                self.supervisor.accept(doc)
+            self._cv.notify_all()
+
+    def acked(self, report: Report, status: int, message: Optional[str]) -> None:
+        self._reports.acked(report, status, message)
+
+    def returned(self, reports: List[Report]) -> None:
+        self._reports.returned(reports)
+
+    def changed(self, channel: WorkerChannel) -> None:
+        with self._cv:
+            self._cv.notify_all()
+
+    def _channel_loop(self) -> None:
+        """One channel after another until leasing stops; its credit follows the free slots."""
+        sup = self.supervisor
+        backoff = 0.1
+        while True:
+            with self._cv:
+                if sup.stopping or self._leasing_stopped:
+                    return
+            try:
+                channel = WorkerChannel.open(
+                    self._config.gateway_url or "", self._config.worker_token, self._config.function, self._config.worker_id, self
+                )
+            except Unsupported as why:
+                self._log(f"hearth: the gateway has no worker channel ({why}); leasing with requests")
+                with self._cv:
+                    self._reports.use_requests()
+                self._lease_loop()
+                return
+            except GatewayError as err:
+                self._log(f"hearth: worker channel failed: {err}; retrying in {backoff:g}s")
+                with self._cv:
+                    if not sup.wait_until(self._clock() + backoff):
+                        return
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            with self._cv:
+                previous, self._channel = self._channel, channel
+                if previous is not None:
+                    self._reports.detach(previous)
+                self._reports.attach(channel)
+                channel.start()
+                if self._leasing_stopped:
+                    channel.stop()
+                while channel.writable and not sup.stopping and not self._leasing_stopped:
+                    delta = channel.credit.top_up(sup.free_slots())
+                    if delta != 0:
+                        channel.want(delta)
+                    self._cv.wait()
+                if not self._leasing_stopped:
+                    self._reports.detach(channel)
 
     # -- leasing and heartbeats (own threads) --------------------------------------------
 
