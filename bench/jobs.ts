@@ -44,7 +44,7 @@ const { values: args } = parseArgs({
     debounce: { type: "string" },
     /** Run one side only (profiling); no ratio is printed. */
     only: { type: "string" },
-    /** V8 flags for the operator process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+    /** V8 flags for the operator process, e.g. "--operator-node-options=--cpu-prof --cpu-prof-dir=/tmp/prof" (with "="). */
     "operator-node-options": { type: "string", default: "" },
   },
 });
@@ -197,14 +197,33 @@ async function measure(
   let lastPod = 0;
   const batch = new Informer<Unstructured>({ client, resource: batchJobsUntyped, clock, logger, namespaces: [ns], name: "bench-stage-batch" });
   const batchAt = new Map<string, number>();
+  const batchDoneAt = new Map<string, number>();
+  const batchDone = (b: Unstructured): void => {
+    const job = b.metadata.labels?.[LABEL_JOB];
+    if (job !== undefined && !batchDoneAt.has(job) && conditionTrue(b, "Complete")) batchDoneAt.set(job, performance.now());
+  };
+  const doneAt = new Map<string, number>();
+  completion.on({
+    add: (o) => void (isComplete(o) && !doneAt.has(o.metadata.name) && doneAt.set(o.metadata.name, performance.now())),
+    update: (_, o) => void (isComplete(o) && !doneAt.has(o.metadata.name) && doneAt.set(o.metadata.name, performance.now())),
+  });
   batch.on({
     add: (b) => {
       lastBatchJob = performance.now();
       const job = b.metadata.labels?.[LABEL_JOB];
       if (job !== undefined) batchAt.set(job, lastBatchJob);
+      batchDone(b);
+    },
+    update: (_, b) => batchDone(b),
+  });
+  const podAt = new Map<string, number>();
+  pods.on({
+    add: (p) => {
+      lastPod = performance.now();
+      const job = p.metadata.labels?.[podJobLabel];
+      if (job !== undefined && !podAt.has(job)) podAt.set(job, lastPod);
     },
   });
-  pods.on({ add: () => (lastPod = performance.now()) });
   pods.start();
   completion.start();
   batch.start();
@@ -235,8 +254,9 @@ async function measure(
       return a !== undefined && b !== undefined ? [(b - a) / 1000] : [];
     });
   const toBatch = stage(createdAt, batchAt);
-  const batchToRunning = stage(batchAt, runningAt);
-  say(`  ${side}: create → batch Job p50 ${median(toBatch).toFixed(2)} s, p99 ${quantile(toBatch, 0.99).toFixed(2)} s; batch Job → pod Running p50 ${median(batchToRunning).toFixed(2)} s, p99 ${quantile(batchToRunning, 0.99).toFixed(2)} s`);
+  const p50p99 = (xs: number[]): string => `p50 ${median(xs).toFixed(2)} s, p99 ${quantile(xs, 0.99).toFixed(2)} s`;
+  say(`  ${side}: create → batch Job ${p50p99(toBatch)}; batch Job → pod ${p50p99(stage(batchAt, podAt))}; pod → Running ${p50p99(stage(podAt, runningAt))}`);
+  say(`  ${side}: Running → batch Job Complete ${p50p99(stage(runningAt, batchDoneAt))}; batch Job Complete → ${side === "Hearth Jobs" ? "Hearth Job Complete" : "seen"} ${p50p99(stage(batchDoneAt, doneAt))}`);
   say(
     `  ${side}: last create at ${at(created)} s, last batch Job ${at(lastBatchJob)} s, last pod ${at(lastPod)} s, last Running ${at(lastRunning)} s, all Complete ${seconds.toFixed(1)} s (${latencies.length} Running seen)`,
   );
@@ -387,6 +407,17 @@ async function runHearth(selector: Record<string, string>, annotations: Record<s
         (m.get("hearth_controller_reconcile_total") ?? []).filter((x) => x.labels["controller"] === "job" && x.labels["result"] === result).reduce((a, x) => a + x.value, 0);
       const results = ["success", "requeue", "error", "terminal", "timeout"].map((k) => `${k} ${((byResult(after, k) - byResult(before, k)) / N).toFixed(2)}`);
       say(`  Job controller reconciles per Job: ${(reconciles / N).toFixed(2)} (${results.join(", ")})`);
+      // Means over the run (sum/count deltas): where a reconcile's time goes.
+      const mean = (name: string, match: (l: Record<string, string>) => boolean): string => {
+        const tot = (m: ReturnType<typeof parseMetrics>, suffix: string): number =>
+          (m.get(name + suffix) ?? []).filter((x) => match(x.labels)).reduce((a, x) => a + x.value, 0);
+        const n = tot(after, "_count") - tot(before, "_count");
+        return n === 0 ? "-" : `${((1000 * (tot(after, "_sum") - tot(before, "_sum"))) / n).toFixed(1)} ms`;
+      };
+      say(
+        `  operator means: queue wait ${mean("hearth_workqueue_queue_duration_seconds", (l) => l["name"] === "job")}, reconcile ${mean("hearth_controller_reconcile_duration_seconds", (l) => l["controller"] === "job")}, ` +
+          ["create", "apply", "get"].map((v) => `${v} ${mean("hearth_kube_request_duration_seconds", (l) => l["verb"] === v)}`).join(", "),
+      );
       return { ...r, writesPerJob: writes / N, reconcilesPerJob: reconciles / N };
     } finally {
       await op.stop();

@@ -15,6 +15,7 @@ interface Scenario {
   inputCheck?: InputCheck;
   now?: string;
   gatewayTask?: GatewayTaskView;
+  lastStatusWrite?: string;
 }
 
 function plan(s: Scenario = {}): JobPlan {
@@ -29,6 +30,7 @@ function plan(s: Scenario = {}): JobPlan {
     config: DEFAULT_JOB_CONTROLLER_CONFIG,
     workload: WORKLOAD,
     ...(s.gatewayTask !== undefined ? { gatewayTask: s.gatewayTask } : {}),
+    ...(s.lastStatusWrite !== undefined ? { lastStatusWrite: new Date(s.lastStatusWrite) } : {}),
   };
   return planJob(input);
 }
@@ -270,6 +272,19 @@ describe("planJob: following the batch Job", () => {
     const settled = plan({ job: job(), batchJob: aBatchJob(), pods: [aPod("p1", { created: 90 })], now: at(100) });
     assert.equal(settled.holdStatusMs, undefined);
     assert.equal(settled.statusChanged, true);
+  });
+
+  it("debounces progress-only changes after the last status write, never the ones a user waits for", () => {
+    const running = { job: job(), batchJob: aBatchJob(), pods: [aPod("p1", { created: 90 })], now: at(100) };
+    const soon = plan({ ...running, lastStatusWrite: at(98) });
+    assert.equal(soon.statusChanged, true);
+    assert.equal(soon.holdStatusMs, 3_000, "written 2 s ago: held until statusDebounceMs after that write");
+    assert.equal(plan({ ...running, lastStatusWrite: at(90) }).holdStatusMs, undefined, "the last write is long enough ago");
+    const done = plan({ job: job(), batchJob: aBatchJob([complete(at(99))], { completionTime: at(99) }), pods: [aPod("p1", { exitCode: 0, message: '{"output":1}' })], lastStatusWrite: at(99) });
+    assert.equal(done.statusUrgent, true);
+    assert.equal(done.holdStatusMs, undefined, "the end is written at once");
+    const ended = [aPod("p1", { exitCode: 0, message: '{"output":1}', finishedAt: 95 })];
+    assert.equal(plan({ job: job(), batchJob: aBatchJob(), pods: ended, lastStatusWrite: at(99) }).holdStatusMs, 25_000, "the longer of the settling hold and the debounce");
   });
 
   it("fails at once on a FailJob exit code, naming its class", () => {

@@ -3,6 +3,7 @@
 // starts from the current state, so a crash at any line converges on the next run; the batch
 // Job's deterministic name is what keeps a retried reconcile from starting the work twice.
 import type { GatewayTaskView, WarmInvoker } from "./gateway.ts";
+import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import {
   API_VERSION,
@@ -17,6 +18,7 @@ import type { ApplyObject, KubeClient } from "../../kube/client.ts";
 import type { Clock } from "../../kube/clock.ts";
 import { isAlreadyExists } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
+import { Tombstones, WrittenState } from "../../kube/expectations.ts";
 import type { Informer } from "../../kube/informer.ts";
 import { keyOf, splitKey, type Unstructured } from "../../kube/objects.ts";
 import { TerminalError, type ReconcileResult, type WorkQueue } from "../../kube/queue.ts";
@@ -27,6 +29,7 @@ import { taskToken } from "../../auth/worker-token.ts";
 import { functionsCache } from "../shared.ts";
 import { batchJobName, LABEL_JOB } from "./batch-job.ts";
 import { DEFAULT_JOB_CONTROLLER_CONFIG, isFinished, planJob, type InputCheck, type JobControllerConfig, type JobPlan } from "./plan.ts";
+import { batchJobChanged, podChanged } from "./relevance.ts";
 import { batchJobView, podView, type BatchJobView, type PodView } from "./views.ts";
 
 export const FIELD_MANAGER = "hearth-job-controller";
@@ -83,8 +86,7 @@ function toApplyObject(obj: { metadata?: { name?: string | undefined; namespace?
   return copy;
 }
 
-/** How soon a Job whose final status the cache does not show yet is looked at again. */
-const FINISHED_RECHECK_MS = 1000;
+const sameStatus = (a: JobStatus | undefined, b: JobStatus | undefined): boolean => isDeepStrictEqual(a ?? {}, b ?? {});
 
 export class JobController {
   readonly jobs: Informer<Unstructured>;
@@ -104,19 +106,16 @@ export class JobController {
    * at once), often before a reconcile reads the cache: without this the attempt it made would
    * vanish. After an operator restart they are gone, and such attempts show as Lost.
    */
-  private readonly tombstones = new Map<string, Map<string, PodView>>();
-  /** Until when (clock ms) each Job's progress-only status writes are held back. */
-  private readonly holdStatusUntil = new Map<string, number>();
-  /** Jobs whose final status was written but not yet seen in the cache: nothing to do until it is. */
-  private readonly finishedWritten = new Set<string>();
+  private readonly tombstones = new Tombstones<PodView>();
+  /**
+   * The status last written per Job, until the cache shows it: a reconcile in between plans from
+   * it (so it neither writes it again nor emits its Events twice, and a final status ends the
+   * Job at once), and when it was written (the plan debounces progress-only writes after it).
+   */
+  private readonly statuses: WrittenState<JobStatus | undefined>;
 
   private readonly warm: WarmInvoker | undefined;
   private readonly signingKey: string | undefined;
-  /**
-   * Events already recorded for a running Job. A reconcile that plans from a cache not yet showing
-   * our last status write sees the same transition again; it must not tell the user twice.
-   */
-  private readonly emittedEvents = new Map<string, Set<string>>();
 
   constructor(manager: Manager, opts: JobControllerOptions) {
     this.client = manager.client.as(FIELD_MANAGER);
@@ -127,6 +126,7 @@ export class JobController {
     this.warm = opts.warm;
     this.signingKey = opts.signingKey;
     this.log = manager.logger.child({ controller: CONTROLLER_NAME });
+    this.statuses = new WrittenState<JobStatus | undefined>(this.clock, sameStatus);
 
     this.jobs = manager.informer(hearthJobs, { name: "hearth-jobs", client: this.client, indexers: { [BY_FUNCTION]: functionKeyOf } });
     this.functions = opts.functions ?? functionsCache(manager);
@@ -141,9 +141,7 @@ export class JobController {
           const job = this.jobs.get(key);
           // Pods going with their Job (cascading delete) or after its end need no record.
           if (job === undefined || finishedRaw(job)) continue;
-          let dead = this.tombstones.get(key);
-          if (dead === undefined) this.tombstones.set(key, (dead = new Map<string, PodView>()));
-          dead.set(pod.metadata.name, pod);
+          this.tombstones.record(key, pod.metadata.name, pod);
         }
       },
     });
@@ -152,9 +150,10 @@ export class JobController {
     const registration: ControllerRegistration = {
       name: CONTROLLER_NAME,
       watches: [
-        watch(this.jobs),
-        watch(this.batchJobs, labelledJobKey),
-        watch(this.pods, labelledJobKey),
+        // Not the echo of our own status write: the reconcile that wrote it planned with it already.
+        watch(this.jobs, (j) => [keyOf(j)], { update: (a, b) => !this.isStatusEcho(a, b) }),
+        watch(this.batchJobs, labelledJobKey, { update: batchJobChanged }),
+        watch(this.pods, labelledJobKey, { update: podChanged }),
         // A Function appearing or changing unblocks the Jobs that wait for it.
         watch(this.functions, (fn) => this.jobs.byIndex(BY_FUNCTION, keyOf(fn)).filter((j) => !finishedRaw(j)).map(keyOf)),
       ],
@@ -166,27 +165,32 @@ export class JobController {
     this.queue = manager.register(registration).queue;
   }
 
+  /** `b` differs from `a` only by a status this controller wrote and the cache had not shown yet. */
+  private isStatusEcho(a: Unstructured, b: Unstructured): boolean {
+    const same = (k: string): boolean => isDeepStrictEqual(a[k], b[k]);
+    if (!same("spec") || a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp) return false;
+    const status = jobStatus.safeParse(b["status"] ?? {});
+    if (!status.success || !this.statuses.isEcho(keyOf(b), status.data)) return false;
+    // The cache shows the end: nothing about this Job needs remembering any more.
+    if (isFinished(status.data)) this.forget(keyOf(b));
+    return true;
+  }
+
   private forget(key: string): void {
-    this.emittedEvents.delete(key);
-    this.tombstones.delete(key);
-    this.holdStatusUntil.delete(key);
-    this.finishedWritten.delete(key);
+    this.tombstones.forget(key);
+    this.statuses.forget(key);
   }
 
   private podsOf(key: string): PodView[] {
     const live = this.pods.byIndex(BY_JOB, key);
-    const dead = this.tombstones.get(key);
-    if (dead === undefined) return live;
-    const names = new Set(live.map((p) => p.metadata.name));
-    return [...live, ...[...dead.values()].filter((p) => !names.has(p.metadata.name))];
+    const dead = this.tombstones.of(key, new Set(live.map((p) => p.metadata.name)));
+    return dead.length === 0 ? live : [...live, ...dead];
   }
 
   /** Forgets deleted pods whose attempts the stored status now holds as ended. */
   private pruneTombstones(key: string, status: JobStatus): void {
-    const dead = this.tombstones.get(key);
-    if (dead === undefined) return;
-    for (const a of status.attempts ?? []) if (a.pod !== undefined && a.endTime !== undefined) dead.delete(a.pod);
-    if (dead.size === 0 || isFinished(status)) this.tombstones.delete(key);
+    if (isFinished(status)) this.tombstones.forget(key);
+    else this.tombstones.drop(key, (status.attempts ?? []).flatMap((a) => (a.pod !== undefined && a.endTime !== undefined ? [a.pod] : [])));
   }
 
   private parseJob(raw: Unstructured): HearthJob {
@@ -250,14 +254,12 @@ export class JobController {
       this.forget(ctx.key);
       return;
     }
-    const job = this.parseJob(raw);
-    if (this.finishedWritten.has(ctx.key)) {
-      // The cache is behind our own final write; planning from it would write the end again. Look
-      // again shortly: this reconcile's success cancels the TTL requeue the final write scheduled,
-      // so the TTL deletion must be planned again from a cache that shows the end.
-      if (!isFinished(job.status)) return { requeueAfterMs: FINISHED_RECHECK_MS };
-      this.finishedWritten.delete(ctx.key);
-    }
+    const cached = this.parseJob(raw);
+    // The cache may not show our last status write yet: plan from what was written.
+    const status = this.statuses.current(ctx.key, cached.status);
+    const job: HearthJob = status === cached.status ? cached : { ...cached, status };
+    // A Job whose end the cache shows needs nothing more remembered (the TTL is planned from the status).
+    if (isFinished(cached.status)) this.forget(ctx.key);
     const namespace = splitKey(ctx.key).namespace ?? "";
     const name = job.metadata.name;
     const log = ctx.log;
@@ -279,6 +281,7 @@ export class JobController {
       pods: this.podsOf(ctx.key),
       now: new Date(this.clock.now()),
       config: this.config,
+      ...this.lastStatusWrite(ctx.key),
       workload: this.workload,
       ...this.taskTokenOf(job),
     };
@@ -293,28 +296,22 @@ export class JobController {
     return Number.isFinite(again) ? { requeueAfterMs: again } : undefined;
   }
 
+  private lastStatusWrite(key: string): { lastStatusWrite?: Date } {
+    const at = this.statuses.lastWriteAt(key);
+    return at === undefined ? {} : { lastStatusWrite: new Date(at) };
+  }
+
+  /** Writes the status, then its Events (the plan derived them from the status last written: each transition once). */
   private async writeStatus(key: string, job: HearthJob, plan: JobPlan, signal: AbortSignal, log: Logger): Promise<void> {
     const namespace = job.metadata.namespace ?? "";
     const name = job.metadata.name;
-    await this.client.applyStatus(hearthJobs, { name, namespace }, plan.status, { signal });
+    const written = await this.client.applyStatus(hearthJobs, { name, namespace }, plan.status, { signal });
+    // As the server stored it (parsed as the cache will be), so that the cache showing it is recognised.
+    const stored = hearthJob.safeParse(written);
+    this.statuses.wrote(key, stored.success ? stored.data.status : plan.status);
     log.debug({ urgent: plan.statusUrgent, conditions: plan.status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`).join(",") }, "status written");
-    if (isFinished(plan.status)) {
-      this.holdStatusUntil.delete(key);
-      this.finishedWritten.add(key);
-    } else {
-      this.holdStatusUntil.set(key, this.clock.now() + this.config.statusDebounceMs);
-    }
     const subject = { apiVersion: API_VERSION, kind: "Job", name, namespace, uid: job.metadata.uid };
-    const seen = this.emittedEvents.get(key) ?? new Set<string>();
-    for (const e of plan.events) {
-      const id = `${e.reason}\u0000${e.message}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      this.recorder.record(subject, e.type, e.reason, e.message);
-    }
-    // A finished Job plans nothing more (finishedWritten guards the cache lag), so its memory can go.
-    if (isFinished(plan.status)) this.emittedEvents.delete(key);
-    else this.emittedEvents.set(key, seen);
+    for (const e of plan.events) this.recorder.record(subject, e.type, e.reason, e.message);
   }
 
   /** Applies the plan; returns how long a held-back status write waits, if one does. */
@@ -331,12 +328,12 @@ export class JobController {
         // Made by an earlier reconcile whose status write never landed: the name makes it the same Job.
         if (!isAlreadyExists(err)) throw err;
       }
-      if (!this.holdStatusUntil.has(key)) this.holdStatusUntil.set(key, this.clock.now() + this.config.statusDebounceMs);
+      // Its first progress (a pod pending, then running) is debounced from here.
+      this.statuses.touch(key);
     }
     let heldBackMs: number | undefined;
     if (plan.statusChanged) {
-      const debounce = plan.statusUrgent === true ? 0 : (this.holdStatusUntil.get(key) ?? 0) - this.clock.now();
-      const wait = Math.max(plan.holdStatusMs ?? 0, debounce);
+      const wait = plan.holdStatusMs ?? 0;
       if (wait > 0) heldBackMs = wait;
       else await this.writeStatus(key, job, plan, signal, log);
     }

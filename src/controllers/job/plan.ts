@@ -65,6 +65,11 @@ export interface JobPlanInput {
   readonly gatewayTask?: GatewayTaskView;
   /** Isolated calls (spec.taskId): the task token, when the gateway checks worker tokens. */
   readonly taskToken?: string;
+  /**
+   * When this controller last wrote the Job's status (or created its batch Job): progress-only
+   * changes wait until statusDebounceMs after it (see JobPlan.statusUrgent).
+   */
+  readonly lastStatusWrite?: Date;
 }
 
 export interface JobPlan {
@@ -80,7 +85,8 @@ export interface JobPlan {
   readonly statusUrgent?: boolean;
   /**
    * Do not write this status for this long: its pod has ended and the batch Job's own end, a
-   * moment away, will replace it (one write with both the attempt and the result, not two).
+   * moment away, will replace it (one write with both the attempt and the result, not two); or it
+   * is a progress-only change within statusDebounceMs of the last write.
    */
   readonly holdStatusMs?: number;
   /** Apply before the batch Job: the pod mounts it. */
@@ -189,9 +195,18 @@ function finish(input: JobPlanInput, status: JobStatus, extra: PlanExtras = {}):
   const { holdStatusMs, ...rest } = extra;
   const plan: JobPlan = { status, statusChanged, statusUrgent, events, ...rest };
   // The settling hold covers attempts that failed for good too (their Event comes with the end).
-  if (holdStatusMs !== undefined && (!statusUrgent || events.every((e) => e.reason === "AttemptFailed"))) return { ...plan, holdStatusMs };
+  const settle = holdStatusMs !== undefined && (!statusUrgent || events.every((e) => e.reason === "AttemptFailed")) ? holdStatusMs : 0;
+  const debounce = statusChanged && !statusUrgent ? debounceLeftMs(input) : 0;
+  if (holdStatusMs !== undefined && settle > 0) return { ...plan, holdStatusMs: Math.max(settle, debounce) };
+  if (debounce > 0) return { ...plan, holdStatusMs: debounce };
   if (isFinished(status)) return { ...plan, ...ttlPlan(input, status) };
   return plan;
+}
+
+/** How much longer a progress-only status change waits after the last write. */
+function debounceLeftMs(input: JobPlanInput): number {
+  if (input.lastStatusWrite === undefined) return 0;
+  return input.lastStatusWrite.getTime() + input.config.statusDebounceMs - input.now.getTime();
 }
 
 /** How much later than the Hearth Job's TTL its batch Job's own TTL fires (a backstop). */

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DEFAULT_JOB_CONTROLLER_CONFIG, planJob } from "../../src/controllers/job/plan.ts";
+import { batchJobChanged, podChanged } from "../../src/controllers/job/relevance.ts";
+import { batchJobView, podView, type BatchJobView, type PodView } from "../../src/controllers/job/views.ts";
+import { aBatchJob, aFunction, aJob, aPod, at, complete, WORKLOAD } from "./job-fixtures.ts";
+
+/** A copy with `edit` applied, parsed again as the informer would. */
+function editPod(p: PodView, edit: (copy: PodView & { status: NonNullable<PodView["status"]> }) => void): PodView {
+  const copy = structuredClone(p);
+  const status = copy.status ?? {};
+  edit({ ...copy, status: (copy.status = status) });
+  return podView.parse(copy);
+}
+function editBatch(b: BatchJobView, edit: (status: NonNullable<BatchJobView["status"]>) => void): BatchJobView {
+  const copy = structuredClone(b);
+  edit((copy.status ??= {}));
+  return batchJobView.parse(copy);
+}
+const cond = (type: string, status: string, more: { reason?: string; message?: string; lastTransitionTime?: string } = {}) => ({ type, status, ...more });
+
+const planWith = (batchJob: BatchJobView, pods: PodView[]) =>
+  planJob({ job: aJob(), fn: aFunction(), batchJob, batchJobGone: false, pods, inputCheck: { state: "unchecked" }, now: new Date(at(100)), config: DEFAULT_JOB_CONTROLLER_CONFIG, workload: WORKLOAD });
+
+describe("Job controller watch predicates", () => {
+  const running = aPod("p1", { created: 90 });
+  const pending = aPod("p1", { created: 90, phase: "Pending" });
+  const ended = aPod("p1", { created: 90, exitCode: 0, message: '{"output":1}' });
+
+  const noise: [string, Parameters<typeof editPod>[1]][] = [
+    ["resourceVersion", (p) => void (p.metadata.resourceVersion = "2")],
+    ["Ready condition", (p) => void (p.status.conditions ??= []).push(cond("ContainersReady", "True"))],
+    ["pod IP", (p) => void Object.assign(p.status, { podIP: "127.0.0.9" })],
+    ["PodScheduled True", (p) => void (p.status.conditions ??= []).push(cond("PodScheduled", "True"))],
+  ];
+  for (const [what, edit] of noise) {
+    it(`skips a pod update that only changes ${what}, and planning from either gives the same plan`, () => {
+      for (const p of [running, pending, ended]) {
+        const q = editPod(p, edit);
+        assert.equal(podChanged(p, q), false);
+        assert.deepEqual(planWith(aBatchJob(), [q]), planWith(aBatchJob(), [p]));
+      }
+    });
+  }
+
+  it("passes pod updates the plan reads", () => {
+    assert.equal(podChanged(pending, running), true, "started");
+    assert.equal(podChanged(running, ended), true, "ended");
+    assert.equal(podChanged(running, aPod("p1", { created: 90, disrupted: true })), true, "disrupted");
+    assert.equal(podChanged(running, editPod(running, (p) => void (p.metadata.deletionTimestamp = at(99)))), true, "deleting");
+    const unschedulable = editPod(pending, (p) => void (p.status.conditions ??= []).push(cond("PodScheduled", "False", { reason: "Unschedulable", message: "0/3 nodes have a free GPU" })));
+    assert.equal(podChanged(pending, unschedulable), true, "unschedulable");
+    assert.notDeepEqual(planWith(aBatchJob(), [unschedulable]).status, planWith(aBatchJob(), [pending]).status, "control: that one does change the plan");
+  });
+
+  it("skips batch Job updates of counts and interim conditions, passes its end", () => {
+    const b = aBatchJob();
+    const counts = editBatch(b, (st) => void Object.assign(st, { active: 1, ready: 1, uncountedTerminatedPods: { succeeded: ["x"] } }));
+    assert.equal(batchJobChanged(b, counts), false);
+    const interim = editBatch(b, (st) => void (st.conditions ??= []).push(cond("SuccessCriteriaMet", "True", { lastTransitionTime: at(9) })));
+    assert.equal(batchJobChanged(b, interim), false);
+    assert.deepEqual(planWith(interim, [ended]), planWith(b, [ended]));
+    const done = aBatchJob([complete(at(9))], { completionTime: at(9) });
+    assert.equal(batchJobChanged(b, done), true);
+  });
+});
