@@ -1,0 +1,195 @@
+// bench/invoke-python: the Python warm worker on the worker channel vs on lease/results requests
+// (HEARTH_WORKER_CHANNEL=off), in the same run through one gateway: two no-op Functions, one
+// Python worker each (`python -m hearth.runtime`, supervisor + child), measured in alternating
+// rounds so machine noise hits both alike.
+//   run():  sequential round trips, p50/p99 (median of rounds)
+//   push(): tasks/s completed by the worker, N in flight
+//   node bench/invoke-python.ts [--runs 600] [--pushes 3000] [--concurrency 8] [--inflight 32] [--rounds 3] [--sync full|normal]
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createClient, type RemoteFunction } from "../src/client/index.ts";
+
+const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const SDK = fileURLToPath(new URL("../sdk/python/", import.meta.url));
+const HANDLERS = fileURLToPath(new URL("../test/protocol/handlers/python/", import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "600" },
+    pushes: { type: "string", default: "3000" },
+    concurrency: { type: "string", default: "8" },
+    inflight: { type: "string", default: "32" },
+    rounds: { type: "string", default: "3" },
+    sync: { type: "string", default: "full" },
+    python: { type: "string", default: "python3" },
+  },
+});
+const RUNS = Number(values.runs);
+const PUSHES = Number(values.pushes);
+const CONCURRENCY = Number(values.concurrency);
+const IN_FLIGHT = Number(values.inflight);
+const ROUNDS = Number(values.rounds);
+const SYNC = values.sync === "normal" ? "normal" : "full";
+
+const procs: ChildProcess[] = [];
+const dir = mkdtempSync(join(tmpdir(), "hearth-bench-py-"));
+function cleanup(): void {
+  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+}
+process.on("exit", cleanup);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
+    });
+  });
+}
+
+function start(cmd: string, args: string[], env: Record<string, string>): void {
+  procs.push(spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env["PATH"] ?? "", ...env } }));
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+async function latency(n: number, once: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < Math.min(100, n / 5); i++) await once();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await once();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+}
+
+async function drained(fn: RemoteFunction): Promise<void> {
+  for (;;) {
+    const s = await fn.stats();
+    if (s.queueDepth === 0 && s.inFlight === 0) return;
+    await sleep(5);
+  }
+}
+
+/** push() with IN_FLIGHT outstanding until n are accepted, then until all are done: completed/s. */
+async function throughput(fn: RemoteFunction, n: number): Promise<number> {
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < n) await fn.push({ x: next++ });
+    }),
+  );
+  await drained(fn);
+  return (n / (performance.now() - t)) * 1000;
+}
+
+async function workerRequests(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/hearth_gateway_requests_total\{route="(lease|channel|results|complete|fail|heartbeat)",code="\d+"\} (\d+)/g)) {
+    out.set(m[1] ?? "", (out.get(m[1] ?? "") ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+async function main(): Promise<void> {
+  const port = await freePort();
+  const manifest = join(dir, "fns.yaml");
+  const fnDoc = (name: string): string => `apiVersion: hearth.dev/v1alpha1
+kind: Function
+metadata: {name: ${name}, namespace: bench}
+spec: {image: none, handler: binding:identity, runtime: python, timeoutSeconds: 60, concurrency: ${CONCURRENCY}}
+`;
+  writeFileSync(manifest, `${fnDoc("py-channel")}---\n${fnDoc("py-requests")}`);
+  start(process.execPath, [MAIN, "gateway", "--port", String(port), "--host", "127.0.0.1", "--store", join(dir, "gw.db"), "--store-sync", SYNC, "--functions", manifest, "--log-level", "warn", "--insecure-open"], {});
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (i > 400) throw new Error("the gateway did not come up");
+    await sleep(50);
+  }
+  const modes = [
+    { name: "py-channel", label: "worker channel", channel: "on" },
+    { name: "py-requests", label: "lease/results requests (channel off)", channel: "off" },
+  ];
+  for (const m of modes) {
+    start(values.python, ["-m", "hearth.runtime"], {
+      PYTHONPATH: SDK,
+      PYTHONDONTWRITEBYTECODE: "1",
+      HEARTH_MODE: "warm",
+      HEARTH_HANDLER: "binding:identity",
+      HEARTH_CODE_PATH: HANDLERS,
+      HEARTH_FUNCTION: `bench/${m.name}`,
+      HEARTH_GATEWAY_URL: url,
+      HEARTH_HEALTH_PORT: "0",
+      HEARTH_CONCURRENCY: String(CONCURRENCY),
+      HEARTH_WORKER_ID: `bench-${m.name}`,
+      HEARTH_WORKER_CHANNEL: m.channel,
+    });
+  }
+  const client = createClient({ url, maxSockets: IN_FLIGHT });
+  const fns = modes.map((m) => client.function(`bench/${m.name}`));
+  for (const fn of fns) {
+    while ((await fn.stats()).warmWorkers < 1) await sleep(100);
+  }
+  console.log(`bench/invoke-python: 1 Python worker per mode × concurrency ${CONCURRENCY}, store sync=${SYNC}, ${RUNS} runs and ${PUSHES} pushes (${IN_FLIGHT} in flight) per mode, ${ROUNDS} alternating rounds`);
+
+  const lat = modes.map(() => ({ p50: [] as number[], p99: [] as number[] }));
+  const rate = modes.map(() => [] as number[]);
+  const requests = modes.map(() => new Map<string, number>());
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < modes.length; i++) {
+      const fn = fns[i];
+      if (fn === undefined) continue;
+      const before = await workerRequests(url);
+      const l = await latency(Math.ceil(RUNS / ROUNDS), () => fn.run({ x: 1 }));
+      lat[i]?.p50.push(l.p50);
+      lat[i]?.p99.push(l.p99);
+      rate[i]?.push(await throughput(fn, Math.ceil(PUSHES / ROUNDS)));
+      const after = await workerRequests(url);
+      for (const [route, n] of after) requests[i]?.set(route, (requests[i]?.get(route) ?? 0) + n - (before.get(route) ?? 0));
+    }
+  }
+  console.log("\nPython worker                                  run() p50   run() p99   push completed/s   worker requests");
+  for (let i = 0; i < modes.length; i++) {
+    const reqs = [...(requests[i] ?? new Map<string, number>())].filter(([route, n]) => n > 0 && route !== "heartbeat").map(([route, n]) => `${route} ${n}`);
+    console.log(
+      `  ${(modes[i]?.label ?? "").padEnd(44)} ${med(lat[i]?.p50 ?? []).toFixed(3).padStart(7)} ms ${med(lat[i]?.p99 ?? []).toFixed(3).padStart(8)} ms ${med(rate[i] ?? []).toFixed(0).padStart(12)}        ${reqs.join(", ")}`,
+    );
+  }
+  const [ch, rq] = [0, 1].map((i) => ({ p50: med(lat[i]?.p50 ?? []), p99: med(lat[i]?.p99 ?? []), rate: med(rate[i] ?? []) }));
+  if (ch !== undefined && rq !== undefined) {
+    console.log(`  channel / requests                           ${(ch.p50 / rq.p50).toFixed(2).padStart(7)}×  ${(ch.p99 / rq.p99).toFixed(2).padStart(8)}×  ${(ch.rate / rq.rate).toFixed(2).padStart(12)}×`);
+  }
+  client.close();
+}
+
+main().then(
+  () => {
+    cleanup();
+    process.exit(0);
+  },
+  (err: unknown) => {
+    console.error(err);
+    cleanup();
+    process.exit(1);
+  },
+);
