@@ -2,7 +2,7 @@
 // it needs comes from the environment the supervisor passes.
 import { ChildRuntime } from "./child.ts";
 import type { FromChild } from "./ipc.ts";
-import { parseToChild } from "./ipc.ts";
+import { batchingSender, parseToChild, unbatch } from "./ipc.ts";
 
 function main(): void {
   const send = process.send?.bind(process);
@@ -18,17 +18,20 @@ function main(): void {
     function: env["HEARTH_FUNCTION"] ?? "",
     startupTimeoutSeconds: Number(env["HEARTH_STARTUP_TIMEOUT_SECONDS"] ?? "600") || 600,
     gatewayUrl: env["HEARTH_GATEWAY_URL"],
-    send: (msg: FromChild) => {
+    // Outcomes of one turn cross as one message (ipc.ts).
+    send: batchingSender<FromChild>((msg) => {
       send(msg);
-    },
+    }),
   });
   // The supervisor gone means nobody will read results: stop rather than hold the GPU.
   process.on("disconnect", () => process.exit(0));
   void child.start().then((ready) => {
     if (!ready) return;
     process.on("message", (raw: unknown) => {
-      const msg = parseToChild(raw);
-      if (msg !== undefined) child.handle(msg);
+      for (const one of unbatch(raw)) {
+        const msg = parseToChild(one);
+        if (msg !== undefined) child.handle(msg);
+      }
     });
   });
 }

@@ -1,6 +1,7 @@
 // Messages between the supervisor and the child process that holds the model (Node's IPC
 // channel, JSON serialization). Outputs cross as JSON text the child already produced, so the
-// supervisor forwards them to the gateway without parsing and re-encoding.
+// supervisor forwards them to the gateway without parsing and re-encoding. Either side may send
+// the messages of one turn as one JSON array (one write, one wake-up): `unbatch` reads both.
 import type { ExitErrorType } from "../protocol/index.ts";
 
 export interface WireFailure {
@@ -22,6 +23,25 @@ export type FromChild =
   | { t: "progress"; id: string; value: number; message?: string }
   | { t: "done"; id: string; output: string }
   | { t: "failed"; id: string; error: WireFailure };
+
+/** The messages of one IPC message: a batch (an array) or a single message. */
+export function unbatch(raw: unknown): readonly unknown[] {
+  return Array.isArray(raw) ? raw : [raw];
+}
+
+/** Sends through `send` the messages of one turn together (one array when there are several). */
+export function batchingSender<M>(send: (msg: M | M[]) => void): (msg: M) => void {
+  let queued: M[] = [];
+  const flush = (): void => {
+    const msgs = queued;
+    queued = [];
+    send(msgs.length === 1 && msgs[0] !== undefined ? msgs[0] : msgs);
+  };
+  return (msg) => {
+    queued.push(msg);
+    if (queued.length === 1) queueMicrotask(flush);
+  };
+}
 
 const FAILURE_TYPES = new Set(["UserError", "BadConfiguration", "InputRejected", "Fatal", "Timeout"]);
 

@@ -5,7 +5,7 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
-import { parseFromChild, type FromChild, type ToChild, type WireFailure } from "./ipc.ts";
+import { batchingSender, parseFromChild, unbatch, type FromChild, type ToChild, type WireFailure } from "./ipc.ts";
 import { SetupWatch, type SetupProgress } from "./setup-watch.ts";
 
 export interface ChildHandle {
@@ -30,10 +30,15 @@ export function forkChild(env: NodeJS.ProcessEnv, entry: string = CHILD_ENTRY): 
     const cp = fork(entry, [], { env, execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "json" });
     // A child that died mid-send makes send() emit 'error' (EPIPE); its exit is handled on 'exit'.
     cp.on("error", () => {});
+    // Messages sent in one turn (the tasks of one lease, a cancel) cross as one array: one
+    // write and one wake-up of the child instead of one per task (ipc.ts).
+    const send = batchingSender<ToChild>((msg) => {
+      if (cp.connected) cp.send(msg);
+    });
     return {
       pid: cp.pid,
       send: (msg) => {
-        if (cp.connected) cp.send(msg);
+        if (cp.connected) send(msg);
       },
       kill: () => {
         cp.kill("SIGKILL");
@@ -262,9 +267,11 @@ export class Supervisor {
     this.current = gen;
     if (this.opts.startupTimeoutSeconds !== undefined) this.setup.begin();
     child.onMessage((raw) => {
-      if (this.current !== gen) return;
-      const msg = parseFromChild(raw);
-      if (msg !== undefined) this.onMessage(gen, msg);
+      for (const one of unbatch(raw)) {
+        if (this.current !== gen) return;
+        const msg = parseFromChild(one);
+        if (msg !== undefined) this.onMessage(gen, msg);
+      }
     });
     child.onExit((code, signal) => {
       gen.exited = true;
