@@ -364,13 +364,13 @@ async function startOperatorProcess(cfg: OperatorConfigInput): Promise<OperatorP
 
 const WRITE_VERBS = new Set(["create", "update", "patch", "apply", "delete"]);
 
-/** The operator's write requests by "verb resource" (leases excluded: leader election, not Jobs). */
-function writesByKind(m: ReturnType<typeof parseMetrics>): Map<string, number> {
+/** The operator's requests by "verb resource" (leases excluded: leader election, not Jobs): writes, or reads. */
+function requestsByKind(m: ReturnType<typeof parseMetrics>, writes = true): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of m.get("hearth_kube_requests_total") ?? []) {
     const verb = s.labels["verb"] ?? "";
     const resource = s.labels["resource"] ?? "";
-    if (!WRITE_VERBS.has(verb) || resource.includes("lease")) continue;
+    if (WRITE_VERBS.has(verb) !== writes || resource.includes("lease")) continue;
     const k = `${verb} ${resource}`;
     out.set(k, (out.get(k) ?? 0) + s.value);
   }
@@ -397,9 +397,12 @@ async function runHearth(selector: Record<string, string>, annotations: Record<s
       // Events are sent in batches after the fact: give the recorder a moment to flush them.
       await new Promise((res) => setTimeout(res, 3000));
       const after = await op.metrics();
-      const w0 = writesByKind(before);
-      const w1 = writesByKind(after);
-      const perKind = [...w1].map(([k, v]) => [k, v - (w0.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+      const delta = (writes: boolean): (readonly [string, number])[] => {
+        const r0 = requestsByKind(before, writes);
+        return [...requestsByKind(after, writes)].map(([k, v]) => [k, v - (r0.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+      };
+      const perKind = delta(true);
+      say(`  operator reads during the run: ${delta(false).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`);
       const writes = perKind.reduce((a, [, v]) => a + v, 0);
       const reconciles = jobReconciles(after) - jobReconciles(before);
       say(`  operator writes per Job: ${perKind.map(([k, v]) => `${k} ${(v / N).toFixed(2)}`).join(", ")}`);

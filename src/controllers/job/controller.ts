@@ -86,7 +86,12 @@ function toApplyObject(obj: { metadata?: { name?: string | undefined; namespace?
   return copy;
 }
 
-const sameStatus = (a: JobStatus | undefined, b: JobStatus | undefined): boolean => isDeepStrictEqual(a ?? {}, b ?? {});
+/** A status this controller wrote, and to which Job (a Job deleted and made again under the same name is another). */
+interface WrittenStatus {
+  readonly uid: string | undefined;
+  readonly status: JobStatus | undefined;
+}
+const sameStatus = (a: WrittenStatus, b: WrittenStatus): boolean => a.uid === b.uid && isDeepStrictEqual(a.status ?? {}, b.status ?? {});
 
 export class JobController {
   readonly jobs: Informer<Unstructured>;
@@ -112,7 +117,7 @@ export class JobController {
    * it (so it neither writes it again nor emits its Events twice, and a final status ends the
    * Job at once), and when it was written (the plan debounces progress-only writes after it).
    */
-  private readonly statuses: WrittenState<JobStatus | undefined>;
+  private readonly statuses: WrittenState<WrittenStatus>;
 
   private readonly warm: WarmInvoker | undefined;
   private readonly signingKey: string | undefined;
@@ -126,7 +131,7 @@ export class JobController {
     this.warm = opts.warm;
     this.signingKey = opts.signingKey;
     this.log = manager.logger.child({ controller: CONTROLLER_NAME });
-    this.statuses = new WrittenState<JobStatus | undefined>(this.clock, sameStatus);
+    this.statuses = new WrittenState<WrittenStatus>(this.clock, sameStatus);
 
     this.jobs = manager.informer(hearthJobs, { name: "hearth-jobs", client: this.client, indexers: { [BY_FUNCTION]: functionKeyOf } });
     this.functions = opts.functions ?? functionsCache(manager);
@@ -170,7 +175,7 @@ export class JobController {
     const same = (k: string): boolean => isDeepStrictEqual(a[k], b[k]);
     if (!same("spec") || a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp) return false;
     const status = jobStatus.safeParse(b["status"] ?? {});
-    if (!status.success || !this.statuses.isEcho(keyOf(b), status.data)) return false;
+    if (!status.success || !this.statuses.isEcho(keyOf(b), { uid: b.metadata.uid, status: status.data })) return false;
     // The cache shows the end: nothing about this Job needs remembering any more.
     if (isFinished(status.data)) this.forget(keyOf(b));
     return true;
@@ -255,8 +260,11 @@ export class JobController {
       return;
     }
     const cached = this.parseJob(raw);
-    // The cache may not show our last status write yet: plan from what was written.
-    const status = this.statuses.current(ctx.key, cached.status);
+    // The cache may not show our last status write yet: plan from what was written (to this very Job).
+    const uid = cached.metadata.uid;
+    const written = this.statuses.current(ctx.key, { uid, status: cached.status });
+    if (written.uid !== uid) this.forget(ctx.key);
+    const status = written.uid === uid ? written.status : cached.status;
     const job: HearthJob = status === cached.status ? cached : { ...cached, status };
     // A Job whose end the cache shows needs nothing more remembered (the TTL is planned from the status).
     if (isFinished(cached.status)) this.forget(ctx.key);
@@ -308,7 +316,7 @@ export class JobController {
     const written = await this.client.applyStatus(hearthJobs, { name, namespace }, plan.status, { signal });
     // As the server stored it (parsed as the cache will be), so that the cache showing it is recognised.
     const stored = hearthJob.safeParse(written);
-    this.statuses.wrote(key, stored.success ? stored.data.status : plan.status);
+    this.statuses.wrote(key, { uid: job.metadata.uid, status: stored.success ? stored.data.status : plan.status });
     log.debug({ urgent: plan.statusUrgent, conditions: plan.status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`).join(",") }, "status written");
     const subject = { apiVersion: API_VERSION, kind: "Job", name, namespace, uid: job.metadata.uid };
     for (const e of plan.events) this.recorder.record(subject, e.type, e.reason, e.message);
