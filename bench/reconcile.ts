@@ -156,6 +156,8 @@ interface OperatorProcess {
   url: string;
   rssMiB(): Promise<number>;
   metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** A counter summed by the values of some of its labels ("verb resource", "controller"). */
+  sumBy(name: string, labels: readonly string[]): Promise<Map<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -165,7 +167,9 @@ async function startOperatorProcess(ns: string): Promise<OperatorProcess> {
     namespaces: [ns],
     workerTokens: { signingKey: SIGNING_KEY },
     server: { host: "127.0.0.1", port: 0 },
-    leaderElection: { enabled: true, namespace: ns, name: "hearth-operator" },
+    // The Helm chart's timings (charts/hearth/values.yaml): the config defaults (6/4/1 s) are for
+    // fast failover in tests and lose the lease on a loaded 2-core machine.
+    leaderElection: { enabled: true, namespace: ns, name: "hearth-operator", leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 },
     logLevel: "warn",
   };
   // No gateway runs here: without the finalizer (it would wait for one on every deletion).
@@ -200,6 +204,14 @@ async function startOperatorProcess(ns: string): Promise<OperatorProcess> {
     // /proc is the ground truth for RSS; the process metric says the same on Linux.
     rssMiB: async () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid ?? 0}/status`, "utf8"))?.[1] ?? 0) / 1024,
     metric,
+    sumBy: async (name, labels) => {
+      const by = new Map<string, number>();
+      for (const s of (await metrics()).get(name) ?? []) {
+        const k = labels.map((l) => s.labels[l] ?? "?").join(" ");
+        by.set(k, (by.get(k) ?? 0) + s.value);
+      }
+      return by;
+    },
     stop: async () => {
       stopping = true;
       child.kill("SIGTERM");
@@ -268,6 +280,7 @@ async function main(): Promise<void> {
   const heapAtN = await heap();
   let heapAtTotal: string | undefined;
   const writesAtN = await op.metric("hearth_kube_requests_total");
+  const byKindAtN = await op.sumBy("hearth_kube_requests_total", ["verb", "resource"]);
   log(`operator: ${N} Functions Ready after ${first.seconds.toFixed(1)} s; RSS ${rssPeakN.toFixed(0)} → ${rssAtN.toFixed(0)} MiB`);
 
   let rssAtTotal: number | undefined;
@@ -283,6 +296,7 @@ async function main(): Promise<void> {
   }
   const reconciles = await op.metric("hearth_controller_reconcile_total");
   const errors = await op.metric("hearth_controller_reconcile_errors_total");
+  const byController = await op.sumBy("hearth_controller_reconcile_total", ["controller"]);
   await fns.stop();
   await deps.stop();
   await op.stop();
@@ -302,6 +316,14 @@ async function main(): Promise<void> {
   lines.push(`operator RSS (MiB): idle ${rssIdle.toFixed(0)}; ${N} Functions: ${rssPeakN.toFixed(0)} when all Ready, ${rssAtN.toFixed(0)} after ${args.settle} s`);
   if (rssAtTotal !== undefined) lines.push(`                   ${TOTAL} Functions: ${(rssPeakTotal ?? 0).toFixed(0)} when all Ready, ${rssAtTotal.toFixed(0)} after ${args.settle} s (goal ≤ 150)`);
   lines.push(`operator API requests for the first ${N}: ${writesAtN} (${(writesAtN / N).toFixed(1)} per Function, goal ≤ 3); reconciles total ${reconciles} for ${TOTAL || N} Functions (${(reconciles / (TOTAL || N)).toFixed(1)} per Function, goal ≤ 5), errors ${errors}`);
+  const breakdown = (by: Map<string, number>, per: number): string =>
+    [...by.entries()]
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v} (${(v / per).toFixed(2)})`)
+      .join(", ");
+  lines.push(`          requests by verb and resource (per Function): ${breakdown(byKindAtN, N)}`);
+  lines.push(`          reconciles by controller (per Function): ${breakdown(byController, TOTAL || N)}`);
   console.log(lines.join("\n"));
   await deleteNamespace(ns);
   const leftover = (await client.list(nodes, { labelSelector: "" })).items.filter((n) => n.metadata.name.startsWith(`bench-${id}-`));

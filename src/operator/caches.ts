@@ -4,7 +4,13 @@ import type { Informer } from "../kube/informer.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import type { ResourceType } from "../kube/resources.ts";
 
-export type InformerFactory = <T extends KubeObject>(resource: ResourceType<T>, opts: { name: string }) => Informer<T>;
+/** How the shared informer is made: the first caller's options count (callers share one wrapper in src/controllers/shared.ts). */
+export interface SharedInformerOptions<T> {
+  labelSelector?: string;
+  indexers?: Record<string, (obj: T) => string[]>;
+}
+
+export type InformerFactory = <T extends KubeObject>(resource: ResourceType<T>, opts: { name: string } & SharedInformerOptions<T>) => Informer<T>;
 
 export class SharedCaches {
   private readonly create: InformerFactory;
@@ -18,14 +24,14 @@ export class SharedCaches {
    * The informer shared under `name`, created on first use. Every caller must pass the same
    * resource type (the same object: its schema decides what the cache keeps).
    */
-  informer<T extends KubeObject>(name: string, resource: ResourceType<T>): Informer<T> {
+  informer<T extends KubeObject>(name: string, resource: ResourceType<T>, opts: SharedInformerOptions<T> = {}): Informer<T> {
     const seen = this.byName.get(name);
     if (seen !== undefined) {
       if (seen.resource !== resource) throw new Error(`shared informer ${name} was created for another resource type`);
       // Same name, same resource object: the informer was created for this T.
       return seen.informer as Informer<T>;
     }
-    const informer = this.create(resource, { name });
+    const informer = this.create(resource, { name, ...opts });
     this.byName.set(name, { resource, informer });
     return informer;
   }

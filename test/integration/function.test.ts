@@ -234,7 +234,9 @@ describe("Function → warm pool", () => {
       ]);
       return lists.flatMap((l) => l.items.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion ?? ""}`)).sort().join(",");
     };
-    // Let in-flight work (events, rollouts) settle before the snapshot.
+    // Let in-flight work (events, rollouts, paced status writes) settle before the snapshot.
+    const pacing = op.running?.manager.queue("function");
+    await waitFor(async () => pacing !== undefined && pacing.waiting === 0 && pacing.depth === 0 && pacing.inFlight === 0, { timeoutMs: 60_000, what: "paced status writes done" });
     await op.running?.manager.recorder.flush();
     await op.stop();
     const eventsBefore = (await client.list(rawEvents, { namespace: ns })).items.length;

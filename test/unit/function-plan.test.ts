@@ -5,7 +5,7 @@ import { workerToken } from "../../src/auth/worker-token.ts";
 import { cachedSecrets } from "../../src/controllers/function/controller.ts";
 import { currentStatus, parseFunction, planObjects, planStatus, type ObjectsInput } from "../../src/controllers/function/plan.ts";
 import { observePool, podProblem } from "../../src/controllers/function/observe.ts";
-import { statusChanged, transitionEvents } from "../../src/controllers/function/status.ts";
+import { statusChanged, statusTiming, transitionEvents, type StatusTimingInput } from "../../src/controllers/function/status.ts";
 import { deployment as deploymentSchema, pod as podSchema, secret as secretSchema, unstructured, type Deployment, type Pod, type Secret } from "../../src/kube/objects.ts";
 import { workloadConfigSchema } from "../../src/workload/config.ts";
 import { stableHash } from "../../src/workload/hash.ts";
@@ -286,6 +286,49 @@ describe("planStatus", () => {
     const s = statusOf(aFunction().gpu({ split: 4 }), { replicas: 1, readyReplicas: 1, updatedReplicas: 1 });
     const roundTrip = currentStatus(unstructured.parse({ metadata: { name: "echo" }, status: JSON.parse(JSON.stringify(s)) as unknown }));
     assert.equal(statusChanged(roundTrip, s), false);
+  });
+});
+
+describe("statusTiming (status pacing)", () => {
+  const T0 = Date.parse(NOW);
+  const starting = () => statusOf(aFunction(), {});
+  const progressing = () => statusOf(aFunction().replicas(2), { replicas: 2, updatedReplicas: 2, readyReplicas: 0 });
+  const ready = () => statusOf(aFunction(), { replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 });
+  const timing = (over: Partial<StatusTimingInput>) =>
+    statusTiming({ previous: undefined, next: starting(), events: 0, now: T0, createdAt: T0, lastWrittenAt: undefined, firstGraceMs: 10_000, paceMs: 5_000, ...over });
+
+  it("holds a new Function's 'workers starting' status until the grace after its creation", () => {
+    assert.deepEqual(timing({ now: T0 + 2_000 }), { write: "later", afterMs: 8_000 });
+    assert.deepEqual(timing({ now: T0 + 10_000 }), { write: "now" });
+    // Unknown creation time: no pacing.
+    assert.deepEqual(timing({ createdAt: undefined }), { write: "now" });
+    // setup() progress reported by the workers (status.setup): shown at once.
+    assert.deepEqual(timing({ previous: { setup: { message: "loading: 10% weights" } }, now: T0 + 2_000 }), { write: "now" });
+  });
+
+  it("writes a first status that says more than 'starting' at once (Ready, a problem, an Event)", () => {
+    assert.deepEqual(timing({ next: ready(), events: 1 }), { write: "now" });
+    assert.deepEqual(timing({ next: ready() }), { write: "now" });
+    const broken = statusOf(aFunction().gpu({ split: 2 }), undefined, [], undefined, { config: workloadConfigSchema.parse({ gpu: { strategy: "timeSlicing", timeSlicing: { replicas: 4, failRequestsGreaterThanOne: true } } }) });
+    assert.deepEqual(timing({ next: broken }), { write: "now" });
+  });
+
+  it("paces progress alone (counts, messages) to one write per paceMs after the last", () => {
+    const previous = statusOf(aFunction().replicas(2), { replicas: 1, updatedReplicas: 1, readyReplicas: 0 });
+    const next = progressing();
+    assert.equal(statusChanged(previous, next), true);
+    assert.deepEqual(timing({ previous, next, now: T0 + 60_000, lastWrittenAt: T0 + 58_000 }), { write: "later", afterMs: 3_000 });
+    assert.deepEqual(timing({ previous, next, now: T0 + 60_000, lastWrittenAt: T0 + 55_000 }), { write: "now" });
+    // This process never wrote it (a restart): write.
+    assert.deepEqual(timing({ previous, next, now: T0 + 60_000, lastWrittenAt: undefined }), { write: "now" });
+  });
+
+  it("writes a transition at once however recent the last write", () => {
+    const previous = starting();
+    assert.deepEqual(timing({ previous, next: ready(), now: T0 + 60_000, lastWrittenAt: T0 + 59_999 }), { write: "now" });
+    // A new generation is a transition too.
+    const newer = { ...previous, observedGeneration: 2 };
+    assert.deepEqual(timing({ previous, next: newer, now: T0 + 60_000, lastWrittenAt: T0 + 59_999 }), { write: "now" });
   });
 });
 

@@ -17,9 +17,8 @@ import type { ReconcileResult } from "../../kube/queue.ts";
 import { hearthFunctions, pods } from "../../kube/resources.ts";
 import { watch, type ControllerContext } from "../../operator/manager.ts";
 import type { ControllerDefinition, ControllerSetup } from "../../operator/controller.ts";
-import { BY_FUNCTION, cachedDeployments, cachedPods, functionLabelKey, POD_DELETION_COST } from "../function/controller.ts";
-import { functionsCache } from "../shared.ts";
-import { LABELS } from "../../workload/labels.ts";
+import { BY_FUNCTION, POD_DELETION_COST } from "../function/caches.ts";
+import { functionsCache, warmPoolDeployments, warmPoolPods } from "../shared.ts";
 import { deploymentName } from "../function/names.ts";
 import { parseFunction } from "../function/plan.ts";
 
@@ -55,8 +54,9 @@ function setup({ manager, config }: ControllerSetup): void {
   {
     const functions = {
       functions: functionsCache(manager),
-      deployments: manager.informer(cachedDeployments, { name: "autoscaler-deployments" }),
-      pods: manager.informer(cachedPods, { name: "autoscaler-pods", labelSelector: `${LABELS.function},${LABELS.workerMode}=warm`, indexers: { [BY_FUNCTION]: functionLabelKey } }),
+      // The Function controller's caches (one list/watch, one copy in memory).
+      deployments: warmPoolDeployments(manager),
+      pods: warmPoolPods(manager),
     };
     const settings = config.autoscaler;
     if (!settings.enabled) return;
@@ -83,12 +83,25 @@ function setup({ manager, config }: ControllerSetup): void {
         watch(functions.functions, undefined, {
           update: (a, b) => a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp,
         }),
-        watch(functions.deployments, ownerKey, { update: (a, b) => a.status.replicas !== b.status.replicas || a.status.readyReplicas !== b.status.readyReplicas }),
       ],
       reconcile: (ctx) => reconcile(ctx),
       concurrency: 16,
       timeoutMs: 30_000,
       resyncMs: 60_000,
+    });
+    // A Deployment's replicas feed only the actual-replicas gauge (decide() never reads them):
+    // its events update the gauge of a Function this autoscaler tracks, without a reconcile.
+    const actual = (d: Deployment, replicas: number): void => {
+      for (const key of ownerKey(d)) {
+        if (!memos.has(key)) continue;
+        const [namespace = "", name = ""] = key.split("/");
+        actualGauge.set({ namespace, function: name }, replicas);
+      }
+    };
+    functions.deployments.on({
+      add: (d) => actual(d, d.status.replicas ?? 0),
+      update: (a, b) => a.status.replicas !== b.status.replicas && actual(b, b.status.replicas ?? 0),
+      delete: (d) => actual(d, 0),
     });
     const enqueue = (key: string): void => registered.queue.add(key);
     const enqueueAll = (): void => {

@@ -2,34 +2,35 @@
 // server-side apply under one field manager, write status only when it changed, and record
 // Events for transitions. Level-triggered: a crash anywhere converges on the next reconcile.
 import type { Logger } from "pino";
-import { z } from "zod";
 import { API_VERSION, GROUP } from "../../api/v1alpha1/common.ts";
 import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import type { Informer } from "../../kube/informer.ts";
-import { deployment as deploymentSchema, fingerprint as fnv, meta, ownerKeys, pod as podSchema, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
+import { fingerprint as fnv, ownerKeys, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
-import { deployments, hearthFunctions, pods, resourceType, secrets } from "../../kube/resources.ts";
+import { deployments, hearthFunctions, secrets } from "../../kube/resources.ts";
 import type { ControllerContext, Manager, RegisteredController } from "../../operator/manager.ts";
 import { watch } from "../../operator/manager.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
-import { ANNOTATIONS, LABELS, MANAGED_BY } from "../../workload/labels.ts";
-import { WORKER_TOKEN_KEY } from "../../workload/render.ts";
-import { functionsCache } from "../shared.ts";
+import { ANNOTATIONS } from "../../workload/labels.ts";
+import { functionsCache, warmPoolDeployments, warmPoolPods } from "../shared.ts";
 import { CONTROLLER_NAME, deploymentName, FIELD_MANAGER, workerSecretName } from "./names.ts";
 import { FunctionMetrics } from "./metrics.ts";
 import { podProblem } from "./observe.ts";
+import { BY_FUNCTION, cachedSecrets, functionLabelKey } from "./caches.ts";
 import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
-import { statusFingerprint } from "./status.ts";
+import { statusFingerprint, statusTiming } from "./status.ts";
 import { WriteExpectations } from "../../kube/expectations.ts";
 import { FINALIZER_RETRY_MS, FUNCTION_FINALIZER, planFinalizer, type TaskDropper } from "./finalizer.ts";
 
-export const BY_FUNCTION = "function";
-export const POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost";
 /** Deployments and Secrets enqueue the Function that controls them. */
 const FUNCTION_OWNER = ownerKeys(GROUP, "Function");
 /** How long a write we made is trusted over a cache that does not show it yet. */
 const EXPECTATION_TTL_MS = 30_000;
+/** Status pacing (status.ts statusTiming): a new Function's first "workers starting" status waits this long for Ready. */
+export const FIRST_STATUS_GRACE_MS = 20_000;
+/** Progress alone (replica counts, messages) is written at most this often. */
+export const STATUS_PACE_MS = 10_000;
 
 export interface FunctionControllerOptions {
   manager: Manager;
@@ -40,88 +41,9 @@ export interface FunctionControllerOptions {
   resyncMs?: number;
   /** The gateway's cancel route: with it, Functions carry the finalizer (finalizer.ts). */
   tasks?: TaskDropper | undefined;
+  /** Status pacing; 0 writes every change at once. Defaults FIRST_STATUS_GRACE_MS, STATUS_PACE_MS. */
+  statusPacing?: { firstGraceMs: number; paceMs: number } | undefined;
 }
-
-/** Whether a managedFields entry claims a Secret's `data.token`. */
-function claimsToken(entry: { fieldsV1?: unknown }): boolean {
-  const f = entry.fieldsV1;
-  if (typeof f !== "object" || f === null || !("f:data" in f)) return false;
-  const data = (f as Record<string, unknown>)["f:data"];
-  return typeof data === "object" && data !== null && `f:${WORKER_TOKEN_KEY}` in data;
-}
-
-/**
- * Secrets of the watched namespaces, METADATA ONLY (PartialObjectMetadata list/watch): the cache
- * must know every name (to never take over someone else's Secret) but no Secret's value ever
- * reaches the operator. Ours carry a token-hash annotation; when another field manager has
- * written our token (a `kubectl edit`), the hash is dropped from the cached view, so the plan
- * re-applies the right token.
- */
-export const cachedSecrets = resourceType({
-  ...secrets,
-  metadataOnly: true,
-  schema: z
-    .object({ metadata: meta.extend({ managedFields: z.array(z.looseObject({ manager: z.string().optional(), fieldsV1: z.unknown().optional() })).optional() }) })
-    .transform((s): Secret => {
-      const { labels, annotations, creationTimestamp: _c, managedFields, ...metadata } = s.metadata;
-      const ours = labels?.[LABELS.managedBy] === MANAGED_BY;
-      const hash = ours ? annotations?.[ANNOTATIONS.tokenHash] : undefined;
-      const foreign = (managedFields ?? []).some((e) => e.manager !== FIELD_MANAGER && claimsToken(e));
-      return hash !== undefined && !foreign ? { metadata: { ...metadata, annotations: { [ANNOTATIONS.tokenHash]: hash } } } : { metadata };
-    }),
-});
-
-/**
- * Pods as this controller needs them: the Function label, deletion, and what podProblem reads.
- * Thousands are cached, so everything else (other labels, annotations, healthy conditions,
- * timestamps) is dropped on the way in.
- */
-export const cachedPods = resourceType({
-  ...pods,
-  schema: podSchema.transform((p): Pod => {
-    const m = p.metadata;
-    const fn = m.labels?.[LABELS.function];
-    const metadata: Pod["metadata"] = { name: m.name };
-    if (m.namespace !== undefined) metadata.namespace = m.namespace;
-    if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
-    if (m.deletionTimestamp !== undefined) metadata.deletionTimestamp = m.deletionTimestamp;
-    if (fn !== undefined) metadata.labels = { [LABELS.function]: fn };
-    // The autoscaler marks idle workers for scale-down; it reads back what it set.
-    const cost = m.annotations?.[POD_DELETION_COST];
-    if (cost !== undefined) metadata.annotations = { [POD_DELETION_COST]: cost };
-    const status: Pod["status"] = {};
-    if (p.status.phase !== undefined) status.phase = p.status.phase;
-    const unscheduled = p.status.conditions?.filter((c) => c.type === "PodScheduled" && c.status === "False");
-    if (unscheduled !== undefined && unscheduled.length > 0) status.conditions = unscheduled;
-    const slim = (cs: Pod["status"]["containerStatuses"]): Pod["status"]["containerStatuses"] =>
-      cs?.map((c) => {
-        const { running: _running, ...state } = c.state ?? {};
-        // The image only appears in an image-pull message.
-        const { image, ...rest } = c;
-        return state.waiting !== undefined && image !== undefined ? { ...rest, image, state } : { ...rest, state };
-      });
-    if (p.status.initContainerStatuses !== undefined) status.initContainerStatuses = slim(p.status.initContainerStatuses);
-    if (p.status.containerStatuses !== undefined) status.containerStatuses = slim(p.status.containerStatuses);
-    return { metadata, spec: {}, status };
-  }),
-});
-
-/** Deployments without labels and annotations other than ours (the rest is never read). */
-export const cachedDeployments = resourceType({
-  ...deployments,
-  schema: deploymentSchema.transform((d): Deployment => {
-    const { labels: _labels, annotations, creationTimestamp: _created, ownerReferences, ...rest } = d.metadata;
-    const metadata: Deployment["metadata"] = rest;
-    const hash = annotations?.[ANNOTATIONS.appliedHash];
-    const owner = ownerReferences?.filter((r) => r.controller === true);
-    if (owner !== undefined && owner.length > 0) metadata.ownerReferences = owner;
-    if (hash !== undefined) metadata.annotations = { [ANNOTATIONS.appliedHash]: hash };
-    // Only two conditions are ever read: a failed rollout and failed pod creation.
-    const { conditions: all, ...status } = d.status;
-    const conditions = all?.filter((c) => (c.type === "ReplicaFailure" && c.status === "True") || c.reason === "ProgressDeadlineExceeded");
-    return { ...d, metadata, status: conditions !== undefined && conditions.length > 0 ? { ...status, conditions } : status };
-  }),
-});
 
 /** What a Deployment event must change to matter to the status or the plan. */
 function deploymentView(d: Deployment): string {
@@ -154,10 +76,7 @@ function problemOf(p: Pod): string {
   return problem === undefined ? "" : `${problem.reason}: ${problem.message}`;
 }
 
-export function functionLabelKey(o: { metadata: { namespace?: string | undefined; labels?: Record<string, string> | undefined } }): string[] {
-  const fn = o.metadata.labels?.[LABELS.function];
-  return fn === undefined || o.metadata.namespace === undefined ? [] : [`${o.metadata.namespace}/${fn}`];
-}
+export { BY_FUNCTION, cachedDeployments, cachedPods, cachedSecrets, functionLabelKey, POD_DELETION_COST } from "./caches.ts";
 
 export class FunctionController {
   readonly functions: Informer<Unstructured>;
@@ -169,9 +88,13 @@ export class FunctionController {
   private readonly opts: FunctionControllerOptions;
   /** Writes not yet visible in the caches (src/kube/expectations.ts): the Deployment's hash, the status fingerprint. */
   private readonly appliedDeployments: WriteExpectations;
+  /** The worker Secret's token hash we applied, until the cache shows it. */
+  private readonly appliedSecrets: WriteExpectations;
   private readonly writtenStatuses: WriteExpectations;
   /** Drift signatures already answered with a forced apply, by Deployment uid. */
   private readonly answeredDrift = new Map<string, string>();
+  /** When this process last wrote each Function's status (clock ms), for status pacing. */
+  private readonly statusWrittenAt = new Map<string, number>();
   private readonly metrics: FunctionMetrics;
 
   constructor(opts: FunctionControllerOptions) {
@@ -180,17 +103,14 @@ export class FunctionController {
     this.client = m.client.as(FIELD_MANAGER);
     this.metrics = new FunctionMetrics(m.registry);
     this.appliedDeployments = new WriteExpectations(m.clock, EXPECTATION_TTL_MS);
+    this.appliedSecrets = new WriteExpectations(m.clock, EXPECTATION_TTL_MS);
     this.writtenStatuses = new WriteExpectations(m.clock, EXPECTATION_TTL_MS);
     this.functions = functionsCache(m);
     // Deployments and Secrets unfiltered: a name taken by someone else must be visible in the
     // cache, so that a cache miss means "absent" and creating needs no extra read.
-    this.deployments = m.informer(cachedDeployments, { name: "function-deployments" });
+    this.deployments = warmPoolDeployments(m);
     this.secrets = m.informer(cachedSecrets, { name: "function-secrets" });
-    this.pods = m.informer(cachedPods, {
-      name: "function-pods",
-      labelSelector: `${LABELS.function},${LABELS.workerMode}=warm`,
-      indexers: { [BY_FUNCTION]: functionLabelKey },
-    });
+    this.pods = warmPoolPods(m);
     this.registered = m.register({
       name: CONTROLLER_NAME,
       watches: [
@@ -198,9 +118,20 @@ export class FunctionController {
         watch(this.functions, undefined, {
           update: (a, b) => a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp || setupView(a) !== setupView(b),
         }),
-        watch(this.deployments, FUNCTION_OWNER, { update: (a, b) => deploymentView(a) !== deploymentView(b) }),
+        // The echo of our own apply (the hash we wrote, no status yet) tells the reconcile that
+        // made it nothing new: the apply's response already went into that status.
+        // A deletion voids what we expected the cache to show: the next reconcile writes again.
+        watch(this.deployments, FUNCTION_OWNER, {
+          add: (d) => !this.isEcho(d, this.appliedDeployments, ANNOTATIONS.appliedHash) || d.status.observedGeneration !== undefined,
+          update: (a, b) => deploymentView(a) !== deploymentView(b),
+          delete: (d) => this.forgetFor(d, this.appliedDeployments),
+        }),
         watch(this.secrets, FUNCTION_OWNER, {
-          update: (a, b) => a.metadata.annotations?.[ANNOTATIONS.tokenHash] !== b.metadata.annotations?.[ANNOTATIONS.tokenHash] || JSON.stringify(a.metadata.ownerReferences) !== JSON.stringify(b.metadata.ownerReferences),
+          add: (sec) => !this.isEcho(sec, this.appliedSecrets, ANNOTATIONS.tokenHash),
+          delete: (sec) => this.forgetFor(sec, this.appliedSecrets),
+          update: (a, b) =>
+            (a.metadata.annotations?.[ANNOTATIONS.tokenHash] !== b.metadata.annotations?.[ANNOTATIONS.tokenHash] && !this.isEcho(b, this.appliedSecrets, ANNOTATIONS.tokenHash)) ||
+            JSON.stringify(a.metadata.ownerReferences) !== JSON.stringify(b.metadata.ownerReferences),
         }),
         // Ready counts come from the Deployment; pods only matter for the problems they show.
         watch(this.pods, functionLabelKey, { add: (p) => problemOf(p) !== "", update: (a, b) => problemOf(a) !== problemOf(b), delete: (p) => problemOf(p) !== "" }),
@@ -210,6 +141,29 @@ export class FunctionController {
       timeoutMs: opts.timeoutMs ?? 60_000,
       resyncMs: opts.resyncMs ?? 600_000,
     });
+  }
+
+  /**
+   * An informer event that shows exactly the write we are still expecting (keyed by the owning
+   * Function): the cache has caught up, so the expectation is dropped — a later change by
+   * someone else (a forged token) is then answered at once.
+   */
+  private isEcho(obj: Deployment | Secret, expected: WriteExpectations, annotation: string): boolean {
+    const value = obj.metadata.annotations?.[annotation];
+    if (value === undefined) return false;
+    let echo = false;
+    for (const key of FUNCTION_OWNER(obj)) {
+      if (!expected.satisfied(key, value)) continue;
+      expected.forget(key);
+      echo = true;
+    }
+    return echo;
+  }
+
+  /** Drops the expectations of the Function owning `obj` (it was deleted); always enqueues. */
+  private forgetFor(obj: Deployment | Secret, expected: WriteExpectations): boolean {
+    for (const key of FUNCTION_OWNER(obj)) expected.forget(key);
+    return true;
   }
 
   private now(): string {
@@ -222,7 +176,9 @@ export class FunctionController {
     if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) {
       // Deleted: the garbage collector removes what we own (ownerReferences).
       this.appliedDeployments.forget(key);
+      this.appliedSecrets.forget(key);
       this.writtenStatuses.forget(key);
+      this.statusWrittenAt.delete(key);
       const [namespace = "", name = ""] = key.split("/");
       this.metrics.observe(namespace, name, undefined);
       return raw === undefined ? undefined : this.finalize(raw, ctx);
@@ -234,8 +190,7 @@ export class FunctionController {
     const previous = currentStatus(raw);
     const parsed = parseFunction(raw);
     if (!parsed.ok) {
-      await this.writeStatus(key, raw, invalidSpecStatus(raw, parsed.message, previous, this.now()), signal, log);
-      return;
+      return this.writeStatus(key, raw, previous, invalidSpecStatus(raw, parsed.message, previous, this.now()), signal, log);
     }
     const fn = parsed.fn;
     const name = fn.metadata.name;
@@ -254,11 +209,14 @@ export class FunctionController {
       answeredDrift: uid !== undefined ? this.answeredDrift.get(uid) : undefined,
     });
 
-    if (objects.applySecret !== undefined) {
+    const desired = objects.desired;
+    // The cache shows the right token: nothing is pending (whatever the order of echo and response).
+    if (objects.applySecret === undefined) this.appliedSecrets.forget(key);
+    else if (desired !== undefined && !this.appliedSecrets.satisfied(key, desired.tokenHash)) {
       await this.client.apply(secrets, objects.applySecret, { signal });
+      this.appliedSecrets.wrote(key, desired.tokenHash);
       log.debug("applied worker Secret");
     }
-    const desired = objects.desired;
     if (objects.applyDeployment !== undefined && desired !== undefined) {
       const drifted = objects.driftSignature !== "" && uid !== undefined && this.answeredDrift.get(uid) !== objects.driftSignature;
       if (drifted || !this.appliedDeployments.satisfied(key, desired.deploymentHash)) {
@@ -285,7 +243,7 @@ export class FunctionController {
 
     const statusPlan = planStatus({ fn, objects, deployment, pods: this.pods.byIndex(BY_FUNCTION, key), previous, now: this.now() });
     this.metrics.observe(namespace, name, statusPlan.status);
-    await this.writeStatus(key, raw, statusPlan, signal, log);
+    return this.writeStatus(key, raw, previous, statusPlan, signal, log);
   }
 
   /** A deleted Function: its gateway tasks end first, then our finalizer goes. */
@@ -319,7 +277,7 @@ export class FunctionController {
     await this.client.apply(hearthFunctions, { apiVersion: API_VERSION, kind: "Function", metadata }, { signal });
   }
 
-  private async writeStatus(key: string, raw: Unstructured, plan: StatusPlan, signal: AbortSignal, log: Logger): Promise<void> {
+  private async writeStatus(key: string, raw: Unstructured, previous: FunctionStatus | undefined, plan: StatusPlan, signal: AbortSignal, log: Logger): Promise<ReconcileResult> {
     if (!plan.write) {
       this.writtenStatuses.forget(key);
       return;
@@ -327,8 +285,22 @@ export class FunctionController {
     // A short fingerprint: thousands of these are kept, and a collision only delays a write to the next event.
     const fingerprint = fnv(statusFingerprint(plan.status));
     if (this.writtenStatuses.satisfied(key, fingerprint)) return; // already written; the cache lags
+    const pacing = this.opts.statusPacing ?? { firstGraceMs: FIRST_STATUS_GRACE_MS, paceMs: STATUS_PACE_MS };
+    const now = this.opts.manager.clock.now();
+    const created = Date.parse(String(raw.metadata.creationTimestamp ?? ""));
+    const timing = statusTiming({
+      previous,
+      next: plan.status,
+      events: plan.events.length,
+      now,
+      createdAt: Number.isFinite(created) ? created : undefined,
+      lastWrittenAt: this.statusWrittenAt.get(key),
+      ...pacing,
+    });
+    if (timing.write === "later") return { requeueAfterMs: timing.afterMs };
     await this.client.applyStatus(hearthFunctions, { name: raw.metadata.name, namespace: raw.metadata.namespace }, plan.status satisfies FunctionStatus, { signal });
     this.writtenStatuses.wrote(key, fingerprint);
+    this.statusWrittenAt.set(key, now);
     for (const e of plan.events) this.event(raw, e.type, e.reason, e.message);
     log.debug({ ready: plan.status.conditions?.find((c) => c.type === "Ready")?.status }, "status written");
   }

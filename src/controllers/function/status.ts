@@ -222,3 +222,64 @@ export function transitionEvents(previous: FunctionStatus | undefined, next: Fun
   if (np?.reason === "ProgressDeadlineExceeded" && pp?.reason !== "ProgressDeadlineExceeded") out.push({ type: "Warning", reason: "ProgressDeadlineExceeded", message: np.message });
   return out;
 }
+
+/**
+ * When a changed status is written. Every write is an API request and echoes back as a watch
+ * event, so on a mass apply interim statuses cost the apiserver more than they tell anyone:
+ * - a transition (a condition's status or reason, an Event, a new generation, the GPU summary,
+ *   endpoint, Deployment or selector) is written at once;
+ * - a brand-new Function whose workers are merely starting (Ready False WorkersStarting, not
+ *   Degraded, no setup() progress reported yet) gets its first status when it turns Ready,
+ *   shows a problem or setup progress, or is `firstGraceMs` old — a pool that starts quickly
+ *   is written once;
+ * - progress alone (replica counts, condition messages) is written at most every `paceMs`.
+ * Deferred writes are re-planned when due (the controller requeues), so the latest state wins.
+ */
+export interface StatusTimingInput {
+  previous: FunctionStatus | undefined;
+  next: FunctionStatus;
+  /** Events the transition would record (a write with events is never deferred). */
+  events: number;
+  now: number;
+  /** The Function's metadata.creationTimestamp (ms), if known. */
+  createdAt: number | undefined;
+  /** This process's last status write for the Function (ms), if any. */
+  lastWrittenAt: number | undefined;
+  firstGraceMs: number;
+  paceMs: number;
+}
+
+export type StatusTiming = { write: "now" } | { write: "later"; afterMs: number };
+
+/** The owned fields minus what merely reports progress (counts, condition messages). */
+function shape(s: FunctionStatus | undefined): string {
+  if (s === undefined) return "";
+  return JSON.stringify({
+    observedGeneration: s.observedGeneration,
+    conditions: (s.conditions ?? [])
+      .filter((c) => OWN_CONDITIONS.has(c.type))
+      .map((c) => [c.type, c.status, c.reason, c.observedGeneration])
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    gpu: s.gpu === undefined ? undefined : [s.gpu.resource, s.gpu.units, s.gpu.fraction, s.gpu.strategy, s.gpu.profile],
+    endpoint: s.endpoint,
+    deployment: s.deployment,
+    selector: s.selector,
+  });
+}
+
+export function statusTiming(input: StatusTimingInput): StatusTiming {
+  const { previous, next, now } = input;
+  if (input.events > 0) return { write: "now" };
+  const cond = (t: ConditionType): Condition | undefined => next.conditions?.find((c) => c.type === t);
+  const first = (previous?.conditions ?? []).every((c) => !OWN_CONDITIONS.has(c.type));
+  if (first) {
+    const setupReported = (previous?.setup?.message ?? "") !== "" || previous?.setup?.lastFailure !== undefined;
+    const quietStart = cond("Ready")?.status === "False" && cond("Ready")?.reason === "WorkersStarting" && cond("Degraded")?.status !== "True" && !setupReported;
+    if (!quietStart || input.createdAt === undefined) return { write: "now" };
+    const due = input.createdAt + input.firstGraceMs;
+    return due > now ? { write: "later", afterMs: due - now } : { write: "now" };
+  }
+  if (shape(previous) !== shape(next) || input.lastWrittenAt === undefined) return { write: "now" };
+  const due = input.lastWrittenAt + input.paceMs;
+  return due > now ? { write: "later", afterMs: due - now } : { write: "now" };
+}
