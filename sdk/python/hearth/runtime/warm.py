@@ -24,12 +24,13 @@ from types import FrameType
 from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import BAD_CONFIGURATION, EXIT_CODES
+from .child_process import ChildHandle, spawn_child
 from .config import DEFAULT_TERMINATION_LOG, WorkerConfig
 from .deadline import Clock
 from .health import HealthServer
 from .outcome import Failure
 from .reporter import Reporter
-from .supervisor import ChildHandle, Log, Supervisor, spawn_child
+from .supervisor import Log, Supervisor
 from .worker_api import GatewayError, WorkerApi
 from .worker_channel import Report, Unsupported, WorkerChannel
 

@@ -91,7 +91,7 @@ def test_code_path_holds_several_directories() -> None:
 
 
 def test_the_child_finds_this_package_without_pythonpath_shadowing() -> None:
-    from hearth.runtime.supervisor import child_python_path
+    from hearth.runtime.child_process import child_python_path
 
     site = ["/usr/lib/python3/site-packages"]
     assert child_python_path("/opt/hearth/packages", "/usr/lib/python3/site-packages", site) is None  # installed
