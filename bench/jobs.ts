@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     debounce: { type: "string" },
     /** Run one side only (profiling); no ratio is printed. */
     only: { type: "string" },
+    /** Also a third side: the client creates each Hearth Job and its batch Job (owned by it), no operator. */
+    owned: { type: "boolean", default: false },
     /** V8 flags for the operator process, e.g. "--operator-node-options=--cpu-prof --cpu-prof-dir=/tmp/prof" (with "="). */
     "operator-node-options": { type: "string", default: "" },
   },
@@ -157,7 +159,7 @@ async function withNamespace<T>(prefix: string, fn: (ns: string) => Promise<T>):
 }
 
 interface Result {
-  side: "bare batch Jobs" | "Hearth Jobs";
+  side: "bare batch Jobs" | "Hearth Jobs" | "bare, owned";
   seconds: number;
   rate: number;
   runningP50: number;
@@ -275,17 +277,21 @@ const inputOf = (name: string): Record<string, unknown> => ({ item: name });
  * the same code from the operator's own config, same input annotation) minus the owner
  * reference, so the difference measured is the operator's work and not the size of the pods.
  */
-async function runBare(config: OperatorConfig, annotations: Record<string, string>): Promise<Result> {
+async function runBare(config: OperatorConfig, annotations: Record<string, string>, owned = false): Promise<Result> {
   return withNamespace("bench-bare", async (ns) => {
     const fn = hearthFunction.parse({ apiVersion: "hearth.dev/v1alpha1", kind: "Function", metadata: { name: "bench", namespace: ns }, spec: benchFunctionSpec(annotations) });
     const completion = new Informer<Unstructured>({ client, resource: batchJobsUntyped, clock, logger, namespaces: [ns], name: "bench-batch" });
-    return measure("bare batch Jobs", ns, LABEL_JOB, completion, (o) => conditionTrue(o, "Complete"), async (name) => {
-      const job = hearthJob.parse({ apiVersion: "hearth.dev/v1alpha1", kind: "Job", metadata: { name, namespace: ns, uid: "none" }, spec: { functionRef: { name: "bench" }, input: inputOf(name) } });
+    return measure(owned ? "bare, owned" : "bare batch Jobs", ns, LABEL_JOB, completion, (o) => conditionTrue(o, "Complete"), async (name) => {
+      const spec = { functionRef: { name: "bench" }, input: inputOf(name) };
+      // --owned: the client also creates the Hearth Job and makes it the batch Job's owner, as the
+      // operator would, but nothing reconciles it (what a CR and an owner reference cost alone).
+      const uid = owned ? (await client.create(hearthJobs, { metadata: { name, namespace: ns }, spec })).metadata.uid : "none";
+      const job = hearthJob.parse({ apiVersion: "hearth.dev/v1alpha1", kind: "Job", metadata: { name, namespace: ns, uid }, spec });
       const data = JSON.stringify(inputOf(name));
       const rendered = renderBatchJob(job, fn, config, { kind: "annotation", data }, { maxRetries: 0, timeoutSeconds: 300, deadlineSlackSeconds: 600, ttlSecondsAfterFinished: undefined });
       if (!rendered.ok) throw new Error(rendered.message);
-      const { ownerReferences: _owners, ...metadata } = rendered.batchJob.metadata ?? {};
-      await client.create(batchJobsUntyped, { ...(rendered.batchJob as Record<string, unknown>), metadata: { ...metadata, name } });
+      const { ownerReferences: owners, ...metadata } = rendered.batchJob.metadata ?? {};
+      await client.create(batchJobsUntyped, { ...(rendered.batchJob as Record<string, unknown>), metadata: { ...metadata, name, ...(owned ? { ownerReferences: owners } : {}) } });
     });
   });
 }
@@ -443,7 +449,8 @@ async function main(): Promise<void> {
       const bare = (): Promise<Result> => runBare(config, annotations);
       const hearth = (): Promise<Result> => runHearth(selector, annotations);
       const both = round % 2 === 0 ? [bare, hearth] : [hearth, bare];
-      const order = args.only === "hearth" ? [hearth] : args.only === "bare" ? [bare] : both;
+      const owned = (): Promise<Result> => runBare(config, annotations, true);
+      const order = args.only === "hearth" ? [hearth] : args.only === "bare" ? [bare] : args.owned ? [...both, owned] : both;
       for (const run of order) results.push(await run());
     }
   } finally {
@@ -456,13 +463,14 @@ async function main(): Promise<void> {
   const row = (label: string, rs: Result[]): string =>
     `${label.padEnd(16)} ${median(rs.map((r) => r.seconds)).toFixed(1).padStart(8)} s ${median(rs.map((r) => r.rate)).toFixed(1).padStart(8)} /s ` +
     `${median(rs.map((r) => r.runningP50)).toFixed(2).padStart(8)} s ${median(rs.map((r) => r.runningP99)).toFixed(2).padStart(8)} s` +
-    (rs[0]?.writesPerJob !== undefined
+    (rs[0]?.side === "bare, owned" ? "   (client: 2 creates per Job, no operator)" : rs[0]?.writesPerJob !== undefined
       ? `   ${median(rs.map((r) => r.writesPerJob ?? NaN)).toFixed(2)} operator writes/Job, ${median(rs.map((r) => r.reconcilesPerJob ?? NaN)).toFixed(2)} reconciles/Job`
       : "   (client: 1 create per Job, 0 reconciles)");
   console.log(`\nbench/jobs: ${N} Jobs, pods exit 0 after ${args.delay}, ${ROUNDS} round(s) (medians), ${new Date().toISOString()}`);
   console.log(`${"".padEnd(16)} ${"all done".padStart(10)} ${"rate".padStart(11)} ${"→Running p50".padStart(10)} ${"p99".padStart(10)}`);
   console.log(row("bare batch Jobs", bare));
   console.log(row("Hearth Jobs", hearth));
+  if (args.owned) console.log(row("bare, owned", of("bare, owned")));
   if (bare.length > 0 && hearth.length > 0) {
     const ratio = median(hearth.map((r) => r.rate)) / median(bare.map((r) => r.rate));
     console.log(`Hearth/bare rate: ${ratio.toFixed(2)}× (goal ≥ 0.90×, issue 9)`);
