@@ -38,7 +38,7 @@ const WORKERS = Number(values.workers);
 const WORKER_CONCURRENCY = Number(values.concurrency);
 const IN_FLIGHT = Number(values.inflight);
 const SYNC = values.sync === "normal" ? "normal" : "full";
-/** --profile DIR: the gateway, the workers and their children write V8 CPU profiles (.cpuprofile) there. */
+/** --profile DIR: the gateway and the workers (supervisors) write V8 CPU profiles (.cpuprofile) there. */
 const PROFILE = values.profile;
 const profArgs = (name: string): string[] => (PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE, "--cpu-prof-name", `${name}.cpuprofile`]);
 
@@ -131,8 +131,6 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
       HEARTH_CONCURRENCY: String(WORKER_CONCURRENCY),
       HEARTH_WORKER_ID: `bench-${i}`,
       HEARTH_WORKER_CHANNEL: values.channel === "off" ? "off" : "on",
-      // --profile: the worker's child (the process running the handler) writes its profile too (CPU.*.cpuprofile).
-      ...(PROFILE === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE}` }),
     });
   }
   const client = createClient({ url: gwUrl, maxSockets: IN_FLIGHT });
