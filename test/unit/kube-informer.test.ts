@@ -28,6 +28,8 @@ class FakeApiserver {
   /** Every event, so that a watch from resourceVersion N replays what came after N (as etcd does). */
   history: { rv: number; line: string }[] = [];
   watchRequests = 0;
+  /** When each watch request arrived (Date.now()). */
+  watchTimes: number[] = [];
   listRequests = 0;
   /** Next watch gets 410 Gone. */
   goneOnce = false;
@@ -87,6 +89,7 @@ class FakeApiserver {
     }
     if (url.searchParams.get("watch") === "1") {
       this.watchRequests++;
+      this.watchTimes.push(Date.now());
       if (this.goneOnce) {
         this.goneOnce = false;
         res.writeHead(200, { "content-type": "application/json" });
@@ -187,13 +190,17 @@ describe("Informer over HTTP", () => {
     api.objects.clear();
     api.silent = true;
     const inf = new Informer({ client, resource: pods, clock: new SystemClock(), logger: silent, namespaces: ["ns"], watchdogMs: 1_000, metrics });
+    // The watch's silence is counted from its request, which is after this: a restart is due no
+    // earlier than t0 + 1 s (measured from here, not from when the test saw the watch open, which
+    // can be late on a loaded machine).
+    const t0 = Date.now();
+    const watches = api.watchRequests;
     inf.start();
     await inf.waitForSync();
     await until("first watch open", () => api.watchers.size === 1);
-    const watches = api.watchRequests;
-    const t0 = Date.now();
-    await until("watch restarted by the watchdog", () => api.watchRequests > watches, 8_000);
-    assert.ok(Date.now() - t0 >= 900, `restarted after ${Date.now() - t0} ms, before the watchdog could fire`);
+    await until("watch restarted by the watchdog", () => api.watchRequests > watches + 1, 8_000);
+    const restartedAfter = (api.watchTimes[watches + 1] ?? 0) - t0;
+    assert.ok(restartedAfter >= 990, `restarted ${restartedAfter} ms after the informer started, before the watchdog could fire`);
     assert.match(await registry.metrics(), /hearth_informer_watch_restarts_total\{resource="pods",cause="watchdog"\} [1-9]/);
     api.silent = false;
     await until("watch open", () => api.watchers.size >= 1);
