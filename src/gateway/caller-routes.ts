@@ -3,14 +3,14 @@
 // method answers one route of server.ts's table; authorization comes before any body is read.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { httpStatusOfTaskError, isTerminal, parseDuration, PICKLE_CONTENT_TYPE, type AllStats } from "../protocol/index.ts";
-import { every, type Clock } from "../kube/clock.ts";
+import { every } from "../kube/clock.ts";
 import type { AccessRequest, Caller } from "./authz.ts";
 import { DEFAULT_MAX_CALL_DEPTH, parentOf } from "./calls.ts";
 import type { DemandHub } from "./demand.ts";
 import { HttpError, parseJsonObject, queryOf, readBody } from "./http.ts";
 import { decodeInput } from "./inputs.ts";
 import type { FunctionSettings } from "./registry.ts";
-import { functionOf, type GatewayLimits, type GatewayServerOptions, type Route, type RouteContext } from "./route-context.ts";
+import { RoutesBase } from "./route-context.ts";
 import { idempotencyKeyOf, taskOverridesOf } from "./task-options.ts";
 import { renderTask, type Task } from "./tasks.ts";
 import { pickleOutputB64 } from "./workflows/values.ts";
@@ -19,33 +19,7 @@ const SSE_PING_MS = 15_000;
 /** Short: the operator holds its pools when the stream goes silent for 3 pings. */
 export const DEMAND_PING_MS = 5_000;
 
-export class CallerRoutes {
-  private readonly ctx: RouteContext;
-
-  constructor(ctx: RouteContext) {
-    this.ctx = ctx;
-  }
-
-  private get o(): GatewayServerOptions {
-    return this.ctx.o;
-  }
-
-  private get limits(): GatewayLimits {
-    return this.ctx.limits;
-  }
-
-  private get timers(): Clock {
-    return this.ctx.timers;
-  }
-
-  private count(route: Route, code: number): void {
-    this.ctx.count(route, code);
-  }
-
-  private reply(res: ServerResponse, route: Route, status: number, body: string | Buffer, contentType?: string, headers?: Record<string, string>): void {
-    this.ctx.reply(res, route, status, body, contentType, headers);
-  }
-
+export class CallerRoutes extends RoutesBase {
   private authorize(req: IncomingMessage, access: AccessRequest): Promise<Caller> {
     return this.o.authz.authorize(req, access);
   }
@@ -57,10 +31,6 @@ export class CallerRoutes {
     if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
     await this.authorize(req, { verb, resource: "tasks", namespace: task.namespace, name: task.name });
     return task;
-  }
-
-  private functionOf(ns: string, name: string): FunctionSettings {
-    return functionOf(this.o, ns, name);
   }
 
   /** The function a caller may queue work for: known, warm, not broken. */

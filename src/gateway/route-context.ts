@@ -109,3 +109,36 @@ export function functionOf(o: GatewayServerOptions, ns: string, name: string): F
   if (fn === undefined) throw new HttpError(404, "NotFound", `function ${ns}/${name} not found`);
   return fn;
 }
+
+/** What the caller and worker route classes share: the context and its helpers. */
+export abstract class RoutesBase {
+  protected readonly ctx: RouteContext;
+
+  constructor(ctx: RouteContext) {
+    this.ctx = ctx;
+  }
+
+  protected get o(): GatewayServerOptions {
+    return this.ctx.o;
+  }
+
+  protected get limits(): GatewayLimits {
+    return this.ctx.limits;
+  }
+
+  protected get timers(): Clock {
+    return this.ctx.timers;
+  }
+
+  protected count(route: Route, code: number): void {
+    this.ctx.count(route, code);
+  }
+
+  protected reply(res: ServerResponse, route: Route, status: number, body: string | Buffer, contentType?: string, headers?: Record<string, string>): void {
+    this.ctx.reply(res, route, status, body, contentType, headers);
+  }
+
+  protected functionOf(ns: string, name: string): FunctionSettings {
+    return functionOf(this.o, ns, name);
+  }
+}

@@ -3,43 +3,16 @@
 // one route of server.ts's table; the worker token is checked before any body is read.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isExitErrorType, isWorkerState, type ExitErrorType } from "../protocol/index.ts";
-import type { Clock } from "../kube/clock.ts";
 import { renderGrant, renderGrants } from "./grants.ts";
 import { HttpError, int, parseJsonObject, queryOf, readBody, statusOf, str } from "./http.ts";
 import { pickleOutput } from "./inputs.ts";
 import type { FunctionSettings } from "./registry.ts";
-import { functionOf, MAX_MESSAGE, type GatewayLimits, type GatewayServerOptions, type Route, type RouteContext } from "./route-context.ts";
+import { MAX_MESSAGE, RoutesBase } from "./route-context.ts";
 import { parseSetupReport } from "./setup.ts";
 import { EngineError, type Task } from "./tasks.ts";
 import { serveChannel } from "./worker-channel.ts";
 
-export class WorkerRoutes {
-  private readonly ctx: RouteContext;
-
-  constructor(ctx: RouteContext) {
-    this.ctx = ctx;
-  }
-
-  private get o(): GatewayServerOptions {
-    return this.ctx.o;
-  }
-
-  private get limits(): GatewayLimits {
-    return this.ctx.limits;
-  }
-
-  private get timers(): Clock {
-    return this.ctx.timers;
-  }
-
-  private count(route: Route, code: number): void {
-    this.ctx.count(route, code);
-  }
-
-  private reply(res: ServerResponse, route: Route, status: number, body: string | Buffer, contentType?: string, headers?: Record<string, string>): void {
-    this.ctx.reply(res, route, status, body, contentType, headers);
-  }
-
+export class WorkerRoutes extends RoutesBase {
   /**
    * Before any body is read: the Function whose worker token the request carries ("*" when the
    * worker API is open), or 401.
@@ -252,10 +225,6 @@ export class WorkerRoutes {
     const message = (str(body, "message", { optional: true }) ?? "").slice(0, MAX_MESSAGE);
     await this.o.engine.fail(id, leaseId, type, message);
     this.reply(res, "fail", 200, "{}");
-  }
-
-  private functionOf(ns: string, name: string): FunctionSettings {
-    return functionOf(this.o, ns, name);
   }
 }
 
