@@ -6,13 +6,14 @@
 // whose task finished before the crash: nothing is lost, and a finished step never runs again.
 import { randomUUID } from "node:crypto";
 import { isTerminal, type Encoding, type TaskError, type TaskErrorType, type TaskStatus } from "../../protocol/index.ts";
-import type { Clock, TimerHandle } from "../../kube/clock.ts";
+import type { Clock } from "../../kube/clock.ts";
 import type { WorkflowSpec } from "../../api/v1alpha1/workflow.ts";
 import { analyze, outputStack, type Graph, type StepInfo } from "../../workflow/graph.ts";
 import type { FunctionRegistry, FunctionSettings } from "../registry.ts";
 import type { TaskStore } from "../store.ts";
 import type { SqlValue } from "../store-tables.ts";
 import { EngineError, type Task, type TaskEngine } from "../tasks.ts";
+import { Watchers } from "../watchers.ts";
 import { comparePaths, isPrefix, parsePath, pathKey, prefixes, type ItemPath } from "./paths.ts";
 import type { CompiledWorkflow } from "./registry.ts";
 import { pickleDictOfLists } from "./pickle.ts";
@@ -128,14 +129,14 @@ export class WorkflowExecutor {
   private readonly store: TaskStore;
   private readonly active = new Map<string, Run>();
   private readonly recent = new Map<string, Run>();
-  private readonly waiters = new Map<string, Set<(run: Run) => void>>();
-  private readonly subscribers = new Map<string, Set<(ev: RunEvent) => void>>();
+  private readonly watchers: Watchers<Run, RunEvent>;
   private lastGc = 0;
 
   constructor(opts: ExecutorOptions) {
     this.o = opts;
     this.engine = opts.engine;
     this.store = opts.store;
+    this.watchers = new Watchers(opts.clock);
   }
 
   // ---- callers -------------------------------------------------------------------------
@@ -206,33 +207,11 @@ export class WorkflowExecutor {
     const run = this.get(id);
     if (run === undefined) return Promise.resolve(undefined);
     if (isTerminal(run.status)) return Promise.resolve(run);
-    return new Promise((resolve) => {
-      let set = this.waiters.get(id);
-      if (set === undefined) this.waiters.set(id, (set = new Set()));
-      const timers: TimerHandle[] = [];
-      const done = (r: Run | undefined): void => {
-        for (const t of timers) t.cancel();
-        signal?.removeEventListener("abort", onAbort);
-        set.delete(onDone);
-        if (set.size === 0) this.waiters.delete(id);
-        resolve(r);
-      };
-      const onDone = (r: Run): void => done(r);
-      const onAbort = (): void => done(undefined);
-      timers.push(this.o.clock.setTimer(ms, () => done(undefined)));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      set.add(onDone);
-    });
+    return this.watchers.wait(id, ms, signal);
   }
 
   subscribe(id: string, fn: (ev: RunEvent) => void): () => void {
-    let set = this.subscribers.get(id);
-    if (set === undefined) this.subscribers.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (set.size === 0) this.subscribers.delete(id);
-    };
+    return this.watchers.subscribe(id, fn);
   }
 
   /** Executions of one step in item order, `limit` at a time; `after` is the previous page's `next`. */
@@ -714,14 +693,12 @@ export class WorkflowExecutor {
     }
     this.o.metrics?.runFinished(run.namespace, run.name, status, run.finishedAt - run.createdAt);
     this.o.log?.("workflow run finished", { run: run.id, workflow: `${run.namespace}/${run.name}`, status, error: error?.message });
-    const waiters = this.waiters.get(run.id);
-    if (waiters !== undefined) for (const w of [...waiters]) w(run);
+    this.watchers.settle(run.id, run);
     this.emit(run.id, { type: "done", run });
   }
 
   private emit(id: string, ev: RunEvent): void {
-    const subs = this.subscribers.get(id);
-    if (subs !== undefined) for (const fn of [...subs]) fn(ev);
+    this.watchers.emit(id, ev);
   }
 
   // ---- rows ------------------------------------------------------------------------------
