@@ -132,7 +132,9 @@ def test_many_tasks_through_channels_the_gateway_ends_every_second(started: List
     log = tmp_path / "runs"
     worker = start_worker(started, gw, log)
     n = 300
-    outputs, tasks = push_and_collect(gw, n, sleep=0.02)
+    # 300 × 50 ms over 4 slots ≈ 3.75 s of work: at least 3 channels even on an idle machine
+    # (at 20 ms the work fitted in 2 channels there).
+    outputs, tasks = push_and_collect(gw, n, sleep=0.05)
     assert outputs == [{"n": i, "square": i * i} for i in range(n)]
     assert all(t.status()["attempts"] == 1 for t in tasks[:20])
     # Exactly once: no task ran twice, none was lost.
