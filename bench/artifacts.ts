@@ -10,7 +10,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { cacheKey } from "../src/artifacts/fetch.ts";
 import { createClient } from "../src/client/index.ts";
+import { freePort } from "../src/dev/dev.ts";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const HANDLERS = fileURLToPath(new URL("../test/protocol/handlers/node/", import.meta.url));
@@ -32,14 +32,6 @@ process.on("exit", () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-}
 
 function start(args: string[], env: Record<string, string>): ChildProcess {
   const p = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", ...env } });

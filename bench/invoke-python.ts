@@ -5,15 +5,14 @@
 //   run():  sequential round trips, p50/p99 (median of rounds)
 //   push(): tasks/s completed by the worker, N in flight
 //   node bench/invoke-python.ts [--runs 600] [--pushes 3000] [--concurrency 8] [--inflight 32] [--rounds 3] [--sync full|normal]
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createClient, type RemoteFunction } from "../src/client/index.ts";
+import { freePort } from "../src/dev/dev.ts";
+import { benchProcesses, roundTrips } from "./support/processes.ts";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const SDK = fileURLToPath(new URL("../sdk/python/", import.meta.url));
@@ -37,41 +36,12 @@ const IN_FLIGHT = Number(values.inflight);
 const ROUNDS = Number(values.rounds);
 const SYNC = values.sync === "normal" ? "normal" : "full";
 
-const procs: ChildProcess[] = [];
-const dir = mkdtempSync(join(tmpdir(), "hearth-bench-py-"));
-function cleanup(): void {
-  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
-  rmSync(dir, { recursive: true, force: true });
-}
-process.on("exit", cleanup);
+const { dir, start } = benchProcesses("hearth-bench-py-");
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-}
-
-function start(cmd: string, args: string[], env: Record<string, string>): void {
-  procs.push(spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env["PATH"] ?? "", ...env } }));
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-}
-
+/** Sequential round trips after up to 100 warm-up calls. */
 async function latency(n: number, once: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < Math.min(100, n / 5); i++) await once();
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await once();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+  const { p50, p99 } = await roundTrips(n, once, 100);
+  return { p50, p99 };
 }
 
 async function drained(fn: RemoteFunction): Promise<void> {
@@ -184,12 +154,10 @@ spec: {image: none, handler: binding:identity, runtime: python, timeoutSeconds: 
 
 main().then(
   () => {
-    cleanup();
     process.exit(0);
   },
   (err: unknown) => {
     console.error(err);
-    cleanup();
     process.exit(1);
   },
 );

@@ -6,16 +6,16 @@
 // Every component is its own process, as deployed: gateway (`hearth gateway`), workers
 // (`hearth worker`, supervisor + child), the bare server; this process is the client.
 //   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel on|off] [--profile DIR]
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createClient } from "../src/client/index.ts";
 import { HttpClient } from "../src/client/http.ts";
+import { freePort } from "../src/dev/dev.ts";
+import { benchProcesses, roundTrips } from "./support/processes.ts";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const HANDLERS = fileURLToPath(new URL("../test/protocol/handlers/node/", import.meta.url));
@@ -42,28 +42,10 @@ const SYNC = values.sync === "normal" ? "normal" : "full";
 const PROFILE = values.profile;
 const profArgs = (name: string): string[] => (PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE, "--cpu-prof-name", `${name}.cpuprofile`]);
 
-const procs: ChildProcess[] = [];
-const dir = mkdtempSync(join(tmpdir(), "hearth-bench-"));
-
-function cleanup(): void {
-  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
-  rmSync(dir, { recursive: true, force: true });
-}
-process.on("exit", cleanup);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-}
+const { dir, all: procs, start: startProcess } = benchProcesses("hearth-bench-");
 
 function start(args: string[], env: Record<string, string> = {}): ChildProcess {
-  const p = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env["PATH"] ?? "", ...env } });
-  procs.push(p);
-  return p;
+  return startProcess(process.execPath, args, env);
 }
 
 async function waitHttp(url: string): Promise<void> {
@@ -78,20 +60,9 @@ async function waitHttp(url: string): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-}
-
-async function measure(n: number, once: () => Promise<unknown>): Promise<{ p50: number; p99: number; mean: number }> {
-  for (let i = 0; i < Math.min(500, n / 5); i++) await once();
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await once();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), mean: times.reduce((a, b) => a + b, 0) / n };
+/** Sequential round trips after up to 500 warm-up calls. */
+function measure(n: number, once: () => Promise<unknown>): Promise<{ p50: number; p99: number; mean: number }> {
+  return roundTrips(n, once, 500);
 }
 
 async function main(): Promise<void> {
@@ -233,12 +204,10 @@ async function stopGently(): Promise<void> {
 main().then(
   async () => {
     await stopGently();
-    cleanup();
     process.exit(0);
   },
   (err: unknown) => {
     console.error(err);
-    cleanup();
     process.exit(1);
   },
 );

@@ -12,9 +12,7 @@
 // this process's watches), the operator's API writes and the Job controller's reconciles per Job
 // (from the operator's /metrics), and CPU seconds per process. Rounds alternate which side goes
 // first. Not part of the test suite.
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -30,7 +28,8 @@ import { fromKubeconfigFile } from "../src/kube/kubeconfig.ts";
 import type { Unstructured } from "../src/kube/objects.ts";
 import { hearthFunctions, hearthJobs, namespaces, untyped } from "../src/kube/resources.ts";
 import { parseOperatorConfig, type OperatorConfig, type OperatorConfigInput } from "../src/operator/config.ts";
-import { installCrds, parseMetrics } from "../test/support/operator.ts";
+import { installCrds } from "../test/support/operator.ts";
+import { startOperatorProcess, type Metrics, type OperatorProcess } from "./support/operator-process.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -325,45 +324,16 @@ function operatorConfigInput(ns: string, selector: Record<string, string>): Oper
   };
 }
 
-interface OperatorProcess {
-  metrics(): Promise<ReturnType<typeof parseMetrics>>;
-  stop(): Promise<void>;
-}
-
-/** `hearth operator` as a child process, as deployed (bench/reconcile does the same). */
-async function startOperatorProcess(cfg: OperatorConfigInput): Promise<OperatorProcess> {
-  const dir = mkdtempSync(join(tmpdir(), "hearth-bench-jobs-"));
-  writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
-  const nodeFlags = (args["operator-node-options"] ?? "").split(" ").filter((f) => f !== "");
-  const child = spawn(process.execPath, [...nodeFlags, join(import.meta.dirname, "..", "src", "cli", "main.ts"), "operator", "--config", join(dir, "config.json"), "--kubeconfig", kubeconfigPath ?? "", "--id", "bench-jobs-operator", "--log-level", "info"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let stopping = false;
-  child.stdout.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-  child.stderr.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-  child.once("exit", (code, signal) => {
-    if (stopping) return;
-    process.stderr.write(`operator exited unexpectedly (code ${String(code)}, signal ${String(signal)}); its last output:\n${out.slice(-4000)}\n`);
-    process.exit(1);
-  });
-  let url: string | undefined;
-  for (let i = 0; i < 1200 && url === undefined; i++) {
-    url = /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1];
-    if (url === undefined) await new Promise((r) => setTimeout(r, 50));
-  }
-  if (url === undefined) throw new Error(`operator did not start: ${out}`);
-  operatorPid = child.pid;
-  const base = url;
-  // Leading (and so reconciling) before the clock starts.
-  await until("operator leads", 60_000, async () => (parseMetrics(await (await fetch(`${base}/metrics`)).text()).get("hearth_leader_is_leader") ?? []).some((s) => s.value === 1));
+/** `hearth operator` as a child process (bench/support/operator-process.ts), leading before the clock starts. */
+async function startOperator(cfg: OperatorConfigInput): Promise<OperatorProcess> {
+  const op = await startOperatorProcess({ config: cfg, kubeconfig: kubeconfigPath ?? "", id: "bench-jobs-operator", nodeOptions: args["operator-node-options"] });
+  operatorPid = op.pid;
+  await until("operator leads", 60_000, async () => ((await op.metrics()).get("hearth_leader_is_leader") ?? []).some((s) => s.value === 1));
   return {
-    metrics: async () => parseMetrics(await (await fetch(`${base}/metrics`)).text()),
+    ...op,
     stop: async () => {
-      stopping = true;
       operatorPid = undefined;
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await op.stop();
     },
   };
 }
@@ -371,7 +341,7 @@ async function startOperatorProcess(cfg: OperatorConfigInput): Promise<OperatorP
 const WRITE_VERBS = new Set(["create", "update", "patch", "apply", "delete"]);
 
 /** The operator's requests by "verb resource" (leases excluded: leader election, not Jobs): writes, or reads. */
-function requestsByKind(m: ReturnType<typeof parseMetrics>, writes = true): Map<string, number> {
+function requestsByKind(m: Metrics, writes = true): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of m.get("hearth_kube_requests_total") ?? []) {
     const verb = s.labels["verb"] ?? "";
@@ -383,12 +353,12 @@ function requestsByKind(m: ReturnType<typeof parseMetrics>, writes = true): Map<
   return out;
 }
 
-const jobReconciles = (m: ReturnType<typeof parseMetrics>): number =>
+const jobReconciles = (m: Metrics): number =>
   (m.get("hearth_controller_reconcile_total") ?? []).filter((s) => s.labels["controller"] === "job").reduce((a, s) => a + s.value, 0);
 
 async function runHearth(selector: Record<string, string>, annotations: Record<string, string>): Promise<Result> {
   return withNamespace("bench-hearth", async (ns) => {
-    const op = await startOperatorProcess(operatorConfigInput(ns, selector));
+    const op = await startOperator(operatorConfigInput(ns, selector));
     try {
       await client.create(hearthFunctions, { metadata: { name: "bench", namespace: ns }, spec: benchFunctionSpec(annotations) });
       const completion = new Informer<Unstructured>({ client, resource: hearthJobs, clock, logger, namespaces: [ns], name: "bench-hjobs" });
@@ -412,13 +382,13 @@ async function runHearth(selector: Record<string, string>, annotations: Record<s
       const writes = perKind.reduce((a, [, v]) => a + v, 0);
       const reconciles = jobReconciles(after) - jobReconciles(before);
       say(`  operator writes per Job: ${perKind.map(([k, v]) => `${k} ${(v / N).toFixed(2)}`).join(", ")}`);
-      const byResult = (m: ReturnType<typeof parseMetrics>, result: string): number =>
+      const byResult = (m: Metrics, result: string): number =>
         (m.get("hearth_controller_reconcile_total") ?? []).filter((x) => x.labels["controller"] === "job" && x.labels["result"] === result).reduce((a, x) => a + x.value, 0);
       const results = ["success", "requeue", "error", "terminal", "timeout"].map((k) => `${k} ${((byResult(after, k) - byResult(before, k)) / N).toFixed(2)}`);
       say(`  Job controller reconciles per Job: ${(reconciles / N).toFixed(2)} (${results.join(", ")})`);
       // Means over the run (sum/count deltas): where a reconcile's time goes.
       const mean = (name: string, match: (l: Record<string, string>) => boolean): string => {
-        const tot = (m: ReturnType<typeof parseMetrics>, suffix: string): number =>
+        const tot = (m: Metrics, suffix: string): number =>
           (m.get(name + suffix) ?? []).filter((x) => match(x.labels)).reduce((a, x) => a + x.value, 0);
         const n = tot(after, "_count") - tot(before, "_count");
         return n === 0 ? "-" : `${((1000 * (tot(after, "_sum") - tot(before, "_sum"))) / n).toFixed(1)} ms`;

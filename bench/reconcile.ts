@@ -7,11 +7,7 @@
 //   HEARTH_KUBECONFIG=… node_modules/.bin/node bench/reconcile.ts --functions 200 --total 0 --skip-baseline
 //
 // The operator runs as a real child process (`hearth operator`), so its RSS is its own.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { functionStatus } from "../src/api/v1alpha1/index.ts";
@@ -25,7 +21,8 @@ import type { Deployment, Unstructured } from "../src/kube/objects.ts";
 import { deployments, hearthFunctions, namespaces, nodes, pods } from "../src/kube/resources.ts";
 import { parseOperatorConfig, type OperatorConfigInput } from "../src/operator/config.ts";
 import { aFunction } from "../test/support/function-builder.ts";
-import { installCrds, parseMetrics } from "../test/support/operator.ts";
+import { installCrds } from "../test/support/operator.ts";
+import { startOperatorProcess, type OperatorProcess } from "./support/operator-process.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -152,17 +149,8 @@ async function baseline(): Promise<{ seconds: number; p50: number; p99: number }
   return { seconds, p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
-interface OperatorProcess {
-  url: string;
-  rssMiB(): Promise<number>;
-  metric(name: string, labels?: Record<string, string>): Promise<number>;
-  /** A counter summed by the values of some of its labels ("verb resource", "controller"). */
-  sumBy(name: string, labels: readonly string[]): Promise<Map<string, number>>;
-  stop(): Promise<void>;
-}
-
-async function startOperatorProcess(ns: string): Promise<OperatorProcess> {
-  const dir = mkdtempSync(join(tmpdir(), "hearth-bench-"));
+/** `hearth operator` with this bench's config (bench/support/operator-process.ts). */
+async function startOperator(ns: string): Promise<OperatorProcess> {
   const cfg: OperatorConfigInput = {
     namespaces: [ns],
     workerTokens: { signingKey: SIGNING_KEY },
@@ -174,50 +162,7 @@ async function startOperatorProcess(ns: string): Promise<OperatorProcess> {
   };
   // No gateway runs here: without the finalizer (it would wait for one on every deletion).
   cfg.controllers = { function: { gatewayFinalizer: false, ...(args["operator-concurrency"] !== undefined ? { concurrency: Number(args["operator-concurrency"]) } : {}) } };
-  writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
-  const nodeFlags = (args["operator-node-options"] ?? "").split(" ").filter((f) => f !== "");
-  const child = spawn(process.execPath, [...nodeFlags, "src/cli/main.ts", "operator", "--config", join(dir, "config.json"), "--kubeconfig", kubeconfig ?? "", "--id", `bench-${id}`, "--log-level", "info"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-  child.stderr.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-  child.once("exit", (code, signal) => {
-    if (stopping) return;
-    process.stderr.write(`operator exited unexpectedly (code ${String(code)}, signal ${String(signal)}); its last output:\n${out.slice(-4000)}\n`);
-    process.exit(1);
-  });
-  let stopping = false;
-  let url: string | undefined;
-  for (let i = 0; i < 600 && url === undefined; i++) {
-    url = /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1];
-    if (child.exitCode !== null) throw new Error(`operator exited: ${out}`);
-    if (url === undefined) await new Promise((r) => setTimeout(r, 50));
-  }
-  if (url === undefined) throw new Error(`operator did not start: ${out}`);
-  const base = url;
-  const metrics = async () => parseMetrics(await (await fetch(`${base}/metrics`)).text());
-  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> =>
-    ((await metrics()).get(name) ?? []).filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
-  return {
-    url: base,
-    // /proc is the ground truth for RSS; the process metric says the same on Linux.
-    rssMiB: async () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid ?? 0}/status`, "utf8"))?.[1] ?? 0) / 1024,
-    metric,
-    sumBy: async (name, labels) => {
-      const by = new Map<string, number>();
-      for (const s of (await metrics()).get(name) ?? []) {
-        const k = labels.map((l) => s.labels[l] ?? "?").join(" ");
-        by.set(k, (by.get(k) ?? 0) + s.value);
-      }
-      return by;
-    },
-    stop: async () => {
-      stopping = true;
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
-    },
-  };
+  return startOperatorProcess({ config: cfg, kubeconfig: kubeconfig ?? "", id: `bench-${id}`, nodeOptions: args["operator-node-options"], startTimeoutMs: 30_000 });
 }
 
 interface Phase {
@@ -262,7 +207,7 @@ async function main(): Promise<void> {
   const base = args["skip-baseline"] ? undefined : await baseline();
 
   const ns = await newNamespace("bench-op");
-  const op = await startOperatorProcess(ns);
+  const op = await startOperator(ns);
   const fns = new Informer({ client, resource: hearthFunctions, clock, logger: silent, namespaces: [ns] });
   const deps = new Informer({ client, resource: deployments, clock, logger: silent, namespaces: [ns] });
   fns.start();

@@ -1,0 +1,88 @@
+// `hearth operator` as a child process for the benches (bench/reconcile, bench/jobs), as deployed:
+// its RSS, CPU and /metrics are its own. An unexpected exit ends the bench with the operator's last
+// output.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { OperatorConfigInput } from "../../src/operator/config.ts";
+import { parseMetrics } from "../../test/support/operator.ts";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+export type Metrics = ReturnType<typeof parseMetrics>;
+
+export interface OperatorProcess {
+  url: string;
+  pid: number | undefined;
+  metrics(): Promise<Metrics>;
+  /** A metric summed over the series whose labels include `labels`. */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** A counter summed by the values of some of its labels ("verb resource", "controller"). */
+  sumBy(name: string, labels: readonly string[]): Promise<Map<string, number>>;
+  rssMiB(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface OperatorProcessOptions {
+  config: OperatorConfigInput;
+  kubeconfig: string;
+  /** The operator's identity (`--id`). */
+  id: string;
+  /** V8 flags for the operator, e.g. "--max-semi-space-size=1" (space-separated, as NODE_OPTIONS). */
+  nodeOptions?: string;
+  /** How long to wait for its metrics server's URL in its log. */
+  startTimeoutMs?: number;
+}
+
+export async function startOperatorProcess(opts: OperatorProcessOptions): Promise<OperatorProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "hearth-bench-operator-"));
+  writeFileSync(join(dir, "config.json"), JSON.stringify(opts.config));
+  const nodeFlags = (opts.nodeOptions ?? "").split(" ").filter((f) => f !== "");
+  const child = spawn(process.execPath, [...nodeFlags, MAIN, "operator", "--config", join(dir, "config.json"), "--kubeconfig", opts.kubeconfig, "--id", opts.id, "--log-level", "info"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let stopping = false;
+  child.stdout.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
+  child.stderr.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
+  child.once("exit", (code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`operator exited unexpectedly (code ${String(code)}, signal ${String(signal)}); its last output:\n${out.slice(-4000)}\n`);
+    process.exit(1);
+  });
+  let url: string | undefined;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  while (url === undefined && Date.now() < deadline) {
+    url = /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1];
+    if (child.exitCode !== null) throw new Error(`operator exited: ${out}`);
+    if (url === undefined) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (url === undefined) throw new Error(`operator did not start: ${out}`);
+  const base = url;
+  const metrics = async (): Promise<Metrics> => parseMetrics(await (await fetch(`${base}/metrics`)).text());
+  return {
+    url: base,
+    pid: child.pid,
+    metrics,
+    metric: async (name, labels = {}) =>
+      ((await metrics()).get(name) ?? []).filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0),
+    sumBy: async (name, labels) => {
+      const by = new Map<string, number>();
+      for (const s of (await metrics()).get(name) ?? []) {
+        const k = labels.map((l) => s.labels[l] ?? "?").join(" ");
+        by.set(k, (by.get(k) ?? 0) + s.value);
+      }
+      return by;
+    },
+    // /proc is the ground truth for RSS; the process metric says the same on Linux.
+    rssMiB: async () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid ?? 0}/status`, "utf8"))?.[1] ?? 0) / 1024,
+    stop: async () => {
+      stopping = true;
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
