@@ -234,9 +234,20 @@ describe("Function → warm pool", () => {
       ]);
       return lists.flatMap((l) => l.items.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion ?? ""}`)).sort().join(",");
     };
-    // Let in-flight work (events, rollouts, paced status writes) settle before the snapshot.
+    // Let in-flight work (events, rollouts, paced status writes) settle before the snapshot: the
+    // queue idle with no paced write pending, and the objects unchanged, over 2 s (a Deployment
+    // status change arriving just after one idle sample would leave a paced write pending at stop).
     const pacing = op.running?.manager.queue("function");
-    await waitFor(async () => pacing !== undefined && pacing.waiting === 0 && pacing.depth === 0 && pacing.inFlight === 0, { timeoutMs: 60_000, what: "paced status writes done" });
+    const idle = (): boolean => pacing !== undefined && pacing.waiting === 0 && pacing.depth === 0 && pacing.inFlight === 0;
+    await waitFor(
+      async () => {
+        if (!idle()) return false;
+        const first = await snapshot();
+        await new Promise((r) => setTimeout(r, 2000));
+        return idle() && (await snapshot()) === first;
+      },
+      { timeoutMs: 90_000, what: "paced status writes done and the objects settled" },
+    );
     await op.running?.manager.recorder.flush();
     await op.stop();
     const eventsBefore = (await client.list(rawEvents, { namespace: ns })).items.length;
