@@ -5,7 +5,10 @@
 //   push(): tasks/s accepted and tasks/s completed through one gateway, 64 in flight (goal ≥ 8,000/s)
 // Every component is its own process, as deployed: gateway (`hearth gateway`), workers
 // (`hearth worker`, supervisor + child), the bare server; this process is the client.
-//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel on|off] [--profile DIR]
+//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel on|off] [--profile DIR] [--skip-many]
+// During the push phase it reads each process's CPU time and syscall counts from /proc (Linux):
+// µs of CPU and syscalls per task for the client, the gateway's threads, the supervisors and their
+// children, beside the bare echo's per-request CPU. On 2 cores, ≥8,000 tasks/s needs ≤250 µs in all.
 import { type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +18,7 @@ import { parseArgs } from "node:util";
 import { createClient } from "../src/client/index.ts";
 import { HttpClient } from "../src/client/http.ts";
 import { freePort } from "../src/dev/dev.ts";
+import { childPids, processCpuMs, processIo, threadCpuMs } from "./support/proc-cpu.ts";
 import { benchProcesses, roundTrips } from "./support/processes.ts";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     sync: { type: "string", default: "full" },
     profile: { type: "string" },
     channel: { type: "string", default: "on" },
+    "skip-many": { type: "boolean", default: false },
   },
 });
 const RUNS = Number(values.runs);
@@ -75,7 +80,7 @@ async function main(): Promise<void> {
 createServer((req, res) => { const c = []; req.on("data", (d) => c.push(d)); req.on("end", () => { const b = Buffer.concat(c); res.writeHead(200, { "content-type": "application/json", "content-length": b.length }); res.end(b); }); })
   .listen(${barePort}, "127.0.0.1");`,
   );
-  start([bareSrc]);
+  const bareServer = start([bareSrc]);
   const bareUrl = `http://127.0.0.1:${barePort}`;
 
   const gwPort = await freePort();
@@ -88,12 +93,13 @@ metadata: {name: noop, namespace: bench}
 spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60, concurrency: ${WORKER_CONCURRENCY}}
 `,
   );
-  start([...profArgs("gateway"), MAIN, "gateway", "--port", String(gwPort), "--host", "127.0.0.1", "--store", join(dir, "gw.db"), "--store-sync", SYNC, "--functions", manifest, "--log-level", "warn", "--insecure-open"]);
+  const gateway = start([...profArgs("gateway"), MAIN, "gateway", "--port", String(gwPort), "--host", "127.0.0.1", "--store", join(dir, "gw.db"), "--store-sync", SYNC, "--functions", manifest, "--log-level", "warn", "--insecure-open"]);
   const gwUrl = `http://127.0.0.1:${gwPort}`;
   await waitHttp(`${gwUrl}/readyz`);
   await waitHttp(bareUrl.replace(/$/, "/"));
+  const workers: ChildProcess[] = [];
   for (let i = 0; i < WORKERS; i++) {
-    start([...profArgs(`worker-${i}`), MAIN, "worker"], {
+    workers.push(start([...profArgs(`worker-${i}`), MAIN, "worker"], {
       HEARTH_HANDLER: "binding:identity",
       HEARTH_CODE_PATH: HANDLERS,
       HEARTH_FUNCTION: "bench/noop",
@@ -102,7 +108,7 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
       HEARTH_CONCURRENCY: String(WORKER_CONCURRENCY),
       HEARTH_WORKER_ID: `bench-${i}`,
       HEARTH_WORKER_CHANNEL: values.channel === "off" ? "off" : "on",
-    });
+    }));
   }
   const client = createClient({ url: gwUrl, maxSockets: IN_FLIGHT });
   const fn = client.function("bench/noop");
@@ -145,8 +151,12 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
     );
     return (n / (performance.now() - t)) * 1000;
   }
+  const bareCpu = { client: process.cpuUsage(), server: processCpuMs(bareServer.pid ?? 0) };
   const bareRate = await pump(PUSHES, () => bare.request({ method: "POST", path: "/", body, headers: { "content-type": "application/json" } }));
-  const before = await fn.stats();
+  const bareClient = process.cpuUsage(bareCpu.client);
+  const bareCost = { client: (bareClient.user + bareClient.system) / PUSHES, server: ((processCpuMs(bareServer.pid ?? 0) - bareCpu.server) * 1000) / PUSHES };
+  const cpu = cpuSnapshot(gateway, workers);
+  const io = ioSnapshot(gateway, workers);
   const t0 = performance.now();
   const acceptRate = await pump(PUSHES, (i) => fn.push({ x: i }));
   // Completed: every pushed task left the queue and finished.
@@ -156,14 +166,36 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
     await sleep(5);
   }
   const completeRate = (PUSHES / (performance.now() - t0)) * 1000;
-  void before;
+  const cpuAfter = cpuSnapshot(gateway, workers);
+  const ioAfter = ioSnapshot(gateway, workers);
   console.log(`\nthroughput (${IN_FLIGHT} requests in flight)              req/s`);
   console.log(`  bare node:http echo (baseline)          ${bareRate.toFixed(0).padStart(7)}`);
   console.log(`  hearth push() accepted (durable)        ${acceptRate.toFixed(0).padStart(7)}`);
   console.log(`  hearth push() → completed by workers    ${completeRate.toFixed(0).padStart(7)}   (goal ≥ 8000 tasks/s)`);
   console.log(`  ratio accepted / bare                   ${(acceptRate / bareRate).toFixed(2).padStart(7)}`);
 
+  console.log(`\nCPU per pushed task, push phase (µs/task; ${((PUSHES / completeRate) * 1000).toFixed(0)} ms wall)`);
+  let total = 0;
+  for (const [name, ms] of cpuAfter) {
+    const used = ms - (cpu.get(name) ?? 0);
+    total += used;
+    if (used === 0) continue;
+    console.log(`  ${name.padEnd(38)} ${((used * 1000) / PUSHES).toFixed(1).padStart(7)}`);
+  }
+  console.log(`  ${"total".padEnd(38)} ${((total * 1000) / PUSHES).toFixed(1).padStart(7)}   (2 cores at ≥8,000/s: ≤250)`);
+  console.log("syscalls per pushed task (read / write, KB written)");
+  for (const [name, after] of ioAfter) {
+    const b = io.get(name) ?? { syscr: 0, syscw: 0, wchar: 0 };
+    console.log(`  ${name.padEnd(38)} ${((after.syscr - b.syscr) / PUSHES).toFixed(2).padStart(6)} / ${((after.syscw - b.syscw) / PUSHES).toFixed(2).padStart(6)}, ${((after.wchar - b.wchar) / PUSHES / 1024).toFixed(2).padStart(6)}`);
+  }
+  console.log(`  bare echo, per request: client ${bareCost.client.toFixed(1)}, server ${bareCost.server.toFixed(1)}`);
+
   // Fan-out: the same number of tasks through pushMany() in batches of 100.
+  if (values["skip-many"]) {
+    client.close();
+    bare.close();
+    return;
+  }
   const batches = Math.ceil(PUSHES / 100);
   const t1 = performance.now();
   const manyRate = (await pump(batches, () => fn.pushMany(Array.from({ length: 100 }, (_, i) => ({ x: i }))))) * 100;
@@ -187,6 +219,47 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
   console.log(`worker requests: ${workerRequests.join(", ")}`);
   client.close();
   bare.close();
+}
+
+/** Node's thread names, as /proc shows them (15 characters at most). */
+const THREADS: Record<string, string> = { main: "main thread", WorkerThread: "store writer thread", V8Worker: "V8 helper threads (GC)", "v8:ProfEvntProc": "profiler thread" };
+
+/** CPU ms so far of this process (the client), the gateway's threads, each supervisor and its child. */
+function cpuSnapshot(gateway: ChildProcess, workers: readonly ChildProcess[]): Map<string, number> {
+  const out = new Map<string, number>();
+  const self = process.cpuUsage();
+  out.set("bench client (all threads)", (self.user + self.system) / 1000);
+  const add = (who: string, pid: number): void => {
+    for (const [thread, ms] of threadCpuMs(pid)) {
+      const key = `${who} ${THREADS[thread] ?? `thread ${thread}`}`;
+      out.set(key, (out.get(key) ?? 0) + ms);
+    }
+  };
+  if (gateway.pid !== undefined) add("gateway", gateway.pid);
+  for (const w of workers) {
+    if (w.pid === undefined) continue;
+    add("supervisors", w.pid);
+    for (const c of childPids(w.pid)) add("children", c);
+  }
+  return out;
+}
+
+/** Syscall counts so far of the client, the gateway, the supervisors and their children. */
+function ioSnapshot(gateway: ChildProcess, workers: readonly ChildProcess[]): Map<string, { syscr: number; syscw: number; wchar: number }> {
+  const out = new Map<string, { syscr: number; syscw: number; wchar: number }>();
+  const add = (key: string, pid: number): void => {
+    const now = processIo(pid);
+    const had = out.get(key) ?? { syscr: 0, syscw: 0, wchar: 0 };
+    out.set(key, { syscr: had.syscr + now.syscr, syscw: had.syscw + now.syscw, wchar: had.wchar + now.wchar });
+  };
+  add("bench client", process.pid);
+  if (gateway.pid !== undefined) add("gateway (all threads)", gateway.pid);
+  for (const w of workers) {
+    if (w.pid === undefined) continue;
+    add("supervisors", w.pid);
+    for (const c of childPids(w.pid)) add("children", c);
+  }
+  return out;
 }
 
 /** Profiles are written on a clean exit only: SIGTERM everything and wait for it. */

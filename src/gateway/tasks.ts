@@ -7,7 +7,6 @@
 // idempotency.ts (keys), task-commits.ts (outcomes visible once durable), task-family.ts
 // (calls from inside a handler), task-isolated.ts (isolated calls' hooks). This class is the
 // facade: submit, the worker reports, cancel and the periodic work, which tie the parts together.
-import { randomUUID } from "node:crypto";
 import { DEFAULT_RETRY_POLICY, isTerminal, type Encoding, type ExitErrorType, type FunctionStats, type TaskError, type TaskErrorType, type WorkerState } from "../protocol/index.ts";
 import type { Clock } from "../kube/clock.ts";
 import { Dispatcher } from "./dispatch.ts";
@@ -20,6 +19,7 @@ import type { TaskStore } from "./store.ts";
 import { TaskCommits } from "./task-commits.ts";
 import { TaskEvents } from "./task-events.ts";
 import { TaskFamily } from "./task-family.ts";
+import { timeOrderedId } from "./task-id.ts";
 import { IsolatedTasks } from "./task-isolated.ts";
 import { EngineError, fromRow, LeaseIds, toRow, type EngineOptions, type Finishing, type LeaseGrant, type SubmitOptions, type Task, type TaskEvent, type TaskWaiting } from "./task-model.ts";
 
@@ -197,8 +197,9 @@ export class TaskEngine {
   }
 
   private newTask(fn: FunctionSettings, input: string, encoding: Encoding, opts: SubmitOptions): Task {
+    const now = this.clock.now();
     const task: Task = {
-      id: randomUUID(),
+      id: timeOrderedId(now),
       namespace: fn.namespace,
       name: fn.name,
       status: "queued",
@@ -209,7 +210,7 @@ export class TaskEngine {
       output: null,
       error: null,
       idempotencyKey: opts.idempotencyKey ?? null,
-      createdAt: this.clock.now(),
+      createdAt: now,
       startedAt: null,
       finishedAt: null,
       notBefore: null,
