@@ -11,5 +11,12 @@ ENV NODE_ENV=production
 COPY --from=deps /app/node_modules node_modules
 COPY package.json ./
 COPY src src
+# A compile cache of every module, made at build time by the user the chart runs as (Node keys
+# the cache by uid, Node version and code-generation flags; heap-size flags such as the
+# operator's do not change the key). With it the TypeScript stripper (a wasm module) is never
+# loaded: the operator starts ≈25 MiB smaller. A read-only root filesystem only stops new entries.
+ENV NODE_COMPILE_CACHE=/app/.compile-cache
+RUN mkdir /app/.compile-cache && chown 65532:65532 /app/.compile-cache
 USER 65532:65532
+RUN for c in operator gateway worker; do node /app/src/cli/main.ts "$c" --help >/dev/null || exit 1; done
 ENTRYPOINT ["node", "/app/src/cli/main.ts"]

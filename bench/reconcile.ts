@@ -8,6 +8,8 @@
 //
 // The operator runs as a real child process (`hearth operator`), so its RSS is its own.
 import { randomBytes } from "node:crypto";
+import { readdirSync, renameSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { functionStatus } from "../src/api/v1alpha1/index.ts";
@@ -37,6 +39,10 @@ const { values: args } = parseArgs({
     settle: { type: "string", default: "20" },
     /** controllers.function.concurrency of the operator (default: the config's default). */
     "operator-concurrency": { type: "string" },
+    /** Run the operator without a warm compile cache (the image has one: see the Dockerfile). */
+    "no-compile-cache": { type: "boolean", default: false },
+    /** Write V8 heap snapshots of the operator into this directory: idle, at N and at TOTAL (after the RSS readings). */
+    "heap-snapshots": { type: "string" },
   },
 });
 const N = Number(args.functions);
@@ -162,7 +168,27 @@ async function startOperator(ns: string): Promise<OperatorProcess> {
   };
   // No gateway runs here: without the finalizer (it would wait for one on every deletion).
   cfg.controllers = { function: { gatewayFinalizer: false, ...(args["operator-concurrency"] !== undefined ? { concurrency: Number(args["operator-concurrency"]) } : {}) } };
-  return startOperatorProcess({ config: cfg, kubeconfig: kubeconfig ?? "", id: `bench-${id}`, nodeOptions: args["operator-node-options"], startTimeoutMs: 30_000 });
+  const snapshots = args["heap-snapshots"];
+  const nodeOptions = snapshots === undefined ? args["operator-node-options"] : `${args["operator-node-options"]} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`;
+  return startOperatorProcess({ config: cfg, kubeconfig: kubeconfig ?? "", id: `bench-${id}`, nodeOptions, startTimeoutMs: 30_000, compileCache: !args["no-compile-cache"] });
+}
+
+/** With --heap-snapshots: SIGUSR2 → the operator writes a snapshot (--heapsnapshot-signal); waits until it is complete. */
+async function snapshot(op: OperatorProcess, label: string): Promise<void> {
+  const dir = args["heap-snapshots"];
+  if (dir === undefined || op.pid === undefined) return;
+  const before = new Set(readdirSync(dir));
+  process.kill(op.pid, "SIGUSR2");
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith(".heapsnapshot"));
+    // The snapshot is written in one go on the main thread: /metrics answers again once it is done.
+    if (file !== undefined && (await op.metric("hearth_operator_nodejs_heap_size_used_bytes").then(() => true, () => false))) {
+      renameSync(join(dir, file), join(dir, `operator-${label}.heapsnapshot`));
+      log(`heap snapshot ${label}: ${join(dir, `operator-${label}.heapsnapshot`)}`);
+      return;
+    }
+  }
 }
 
 interface Phase {
@@ -214,6 +240,8 @@ async function main(): Promise<void> {
   deps.start();
   await Promise.all([fns.waitForSync(), deps.waitForSync()]);
   const rssIdle = await op.rssMiB();
+  const memIdle = await op.memoryBreakdown();
+  await snapshot(op, "idle");
 
   const settle = Number(args.settle) * 1000;
   const first = await operatorPhase(ns, 0, N, fns, deps);
@@ -223,10 +251,13 @@ async function main(): Promise<void> {
   const heap = async (): Promise<string> =>
     `${((await op.metric("hearth_operator_nodejs_heap_size_used_bytes")) / 1048576).toFixed(0)}/${((await op.metric("hearth_operator_nodejs_heap_size_total_bytes")) / 1048576).toFixed(0)}`;
   const heapAtN = await heap();
+  const memAtN = await op.memoryBreakdown();
   let heapAtTotal: string | undefined;
+  let memAtTotal: string | undefined;
   const writesAtN = await op.metric("hearth_kube_requests_total");
   const byKindAtN = await op.sumBy("hearth_kube_requests_total", ["verb", "resource"]);
   log(`operator: ${N} Functions Ready after ${first.seconds.toFixed(1)} s; RSS ${rssPeakN.toFixed(0)} → ${rssAtN.toFixed(0)} MiB`);
+  await snapshot(op, String(N));
 
   let rssAtTotal: number | undefined;
   let rssPeakTotal: number | undefined;
@@ -237,7 +268,9 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, settle));
     rssAtTotal = await op.rssMiB();
     heapAtTotal = await heap();
-    log(`operator: ${TOTAL} Functions Ready; RSS ${rssAtTotal.toFixed(0)} MiB`);
+    memAtTotal = await op.memoryBreakdown();
+    log(`operator: ${TOTAL} Functions Ready; RSS ${rssAtTotal.toFixed(0)} MiB; heap used/total ${heapAtTotal} MiB`);
+    await snapshot(op, String(TOTAL));
   }
   const reconciles = await op.metric("hearth_controller_reconcile_total");
   const errors = await op.metric("hearth_controller_reconcile_errors_total");
@@ -248,7 +281,7 @@ async function main(): Promise<void> {
 
   const rate = N / first.seconds;
   const lines = [
-    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${args["operator-node-options"] || "(none)"}, ${new Date().toISOString()}`,
+    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${args["operator-node-options"] || "(none)"}${args["no-compile-cache"] ? ", no compile cache" : ", warm compile cache"}, ${new Date().toISOString()}`,
     "",
     "                                   seconds   per second   apply→Ready p50   p99",
   ];
@@ -258,6 +291,9 @@ async function main(): Promise<void> {
   if (base !== undefined) lines.push(`throughput ratio operator/baseline: ${(rate / (N / base.seconds)).toFixed(2)}× (goal ≥ 0.9×, issue 9)`);
   if (second !== undefined) lines.push(`operator: +${TOTAL - N} Functions → Ready ${second.seconds.toFixed(1)} s (p50 ${second.p50.toFixed(0)} ms, p99 ${second.p99.toFixed(0)} ms)`);
   lines.push(`operator V8 heap used/total (MiB, not after a forced GC): ${N}: ${heapAtN}; ${TOTAL}: ${heapAtTotal ?? "-"}`);
+  lines.push(`operator memory idle (MiB): ${memIdle}`);
+  lines.push(`operator memory at ${N} (MiB): ${memAtN}`);
+  if (memAtTotal !== undefined) lines.push(`operator memory at ${TOTAL} (MiB): ${memAtTotal}`);
   lines.push(`operator RSS (MiB): idle ${rssIdle.toFixed(0)}; ${N} Functions: ${rssPeakN.toFixed(0)} when all Ready, ${rssAtN.toFixed(0)} after ${args.settle} s`);
   if (rssAtTotal !== undefined) lines.push(`                   ${TOTAL} Functions: ${(rssPeakTotal ?? 0).toFixed(0)} when all Ready, ${rssAtTotal.toFixed(0)} after ${args.settle} s (goal ≤ 150)`);
   lines.push(`operator API requests for the first ${N}: ${writesAtN} (${(writesAtN / N).toFixed(1)} per Function, goal ≤ 3); reconciles total ${reconciles} for ${TOTAL || N} Functions (${(reconciles / (TOTAL || N)).toFixed(1)} per Function, goal ≤ 5), errors ${errors}`);

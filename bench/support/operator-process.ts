@@ -1,7 +1,7 @@
 // `hearth operator` as a child process for the benches (bench/reconcile, bench/jobs), as deployed:
 // its RSS, CPU and /metrics are its own. An unexpected exit ends the bench with the operator's last
 // output.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,8 @@ export interface OperatorProcess {
   /** A counter summed by the values of some of its labels ("verb resource", "controller"). */
   sumBy(name: string, labels: readonly string[]): Promise<Map<string, number>>;
   rssMiB(): Promise<number>;
+  /** Where the RSS is: anonymous vs file-backed (smaps_rollup), V8 spaces and external memory (MiB). */
+  memoryBreakdown(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -34,14 +36,32 @@ export interface OperatorProcessOptions {
   nodeOptions?: string;
   /** How long to wait for its metrics server's URL in its log. */
   startTimeoutMs?: number;
+  /**
+   * Run with a warm compile cache (NODE_COMPILE_CACHE), as the image does: the type-stripped
+   * modules come from the cache, so the TypeScript stripper (a wasm module) is never loaded.
+   * Default true; false measures the operator as `node src/cli/main.ts operator` runs cold.
+   */
+  compileCache?: boolean;
+}
+
+/** The compile cache shared by the benches' operators, warmed once per flag set (`hearth operator --help` imports every module). */
+function warmCompileCache(nodeFlags: readonly string[]): string {
+  const dir = join(tmpdir(), "hearth-bench-compile-cache");
+  const r = spawnSync(process.execPath, [...nodeFlags, MAIN, "operator", "--help"], { env: { ...process.env, NODE_COMPILE_CACHE: dir }, stdio: "ignore" });
+  if (r.status !== 0) throw new Error(`warming the compile cache failed (exit ${String(r.status)})`);
+  return dir;
 }
 
 export async function startOperatorProcess(opts: OperatorProcessOptions): Promise<OperatorProcess> {
   const dir = mkdtempSync(join(tmpdir(), "hearth-bench-operator-"));
   writeFileSync(join(dir, "config.json"), JSON.stringify(opts.config));
   const nodeFlags = (opts.nodeOptions ?? "").split(" ").filter((f) => f !== "");
+  const env = { ...process.env };
+  delete env["NODE_COMPILE_CACHE"];
+  if (opts.compileCache !== false) env["NODE_COMPILE_CACHE"] = warmCompileCache(nodeFlags);
   const child = spawn(process.execPath, [...nodeFlags, MAIN, "operator", "--config", join(dir, "config.json"), "--kubeconfig", opts.kubeconfig, "--id", opts.id, "--log-level", "info"], {
     stdio: ["ignore", "pipe", "pipe"],
+    env,
   });
   let out = "";
   let stopping = false;
@@ -78,6 +98,20 @@ export async function startOperatorProcess(opts: OperatorProcessOptions): Promis
     },
     // /proc is the ground truth for RSS; the process metric says the same on Linux.
     rssMiB: async () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid ?? 0}/status`, "utf8"))?.[1] ?? 0) / 1024,
+    memoryBreakdown: async () => {
+      const rollup = readFileSync(`/proc/${child.pid ?? 0}/smaps_rollup`, "utf8");
+      const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? 0) / 1024;
+      const m = await metrics();
+      const by = (name: string): Map<string, number> => new Map((m.get(name) ?? []).map((s) => [s.labels["space"] ?? "", s.value / 1048576]));
+      const used = by("hearth_operator_nodejs_heap_space_size_used_bytes");
+      const total = by("hearth_operator_nodejs_heap_space_size_total_bytes");
+      const spaces = [...total.entries()]
+        .filter(([, t]) => t >= 0.5)
+        .map(([space, t]) => `${space} ${(used.get(space) ?? 0).toFixed(0)}/${t.toFixed(0)}`)
+        .join(", ");
+      const external = ((m.get("hearth_operator_nodejs_external_memory_bytes") ?? [])[0]?.value ?? 0) / 1048576;
+      return `anon ${kb("Anonymous").toFixed(0)}, file ${(kb("Rss") - kb("Anonymous")).toFixed(0)}; V8 spaces used/total: ${spaces}; external ${external.toFixed(0)}`;
+    },
     stop: async () => {
       stopping = true;
       child.kill("SIGTERM");

@@ -8,6 +8,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { KubeClient } from "./client.ts";
 import { describeStatus, isGone, toStatus } from "./errors.ts";
+import { sharedStrings, type StringInterner } from "./intern.ts";
 import { keyOf, type KubeObject } from "./objects.ts";
 import { backoffDelay } from "./ratelimit.ts";
 import type { ResourceType } from "./resources.ts";
@@ -54,6 +55,8 @@ export interface InformerOptions<T extends KubeObject> {
   /** Server-side watch timeout, randomised ±50% so watches do not all reconnect at once. Default 300 s. */
   watchTimeoutSeconds?: number;
   metrics?: InformerMetrics | undefined;
+  /** Shares repeated string values of cached objects (intern.ts); default the process-wide interner, false: none. */
+  interner?: StringInterner | false;
   /** Label for logs and metrics; default the resource plural. */
   name?: string;
 }
@@ -271,6 +274,7 @@ export class Informer<T extends KubeObject> {
     }
     const obj = parsed.data;
     const key = keyOf(obj);
+    if (type !== "DELETED") this.intern(obj);
     if (type === "DELETED") {
       const old = this.cache.get(key);
       this.remove(key, old ?? obj);
@@ -278,6 +282,11 @@ export class Informer<T extends KubeObject> {
       this.upsert(key, obj);
     }
     return rv;
+  }
+
+  private intern(obj: T): T {
+    const interner = this.opts.interner ?? sharedStrings;
+    return interner === false ? obj : interner.values(obj);
   }
 
   private upsert(key: string, obj: T): void {
@@ -318,7 +327,7 @@ export class Informer<T extends KubeObject> {
     for (const obj of items) {
       const key = keyOf(obj);
       seen.add(key);
-      this.upsert(key, obj);
+      this.upsert(key, this.intern(obj));
     }
     for (const [key, obj] of [...this.cache]) {
       if (seen.has(key)) continue;
