@@ -25,6 +25,7 @@ import { parseOperatorConfig, type OperatorConfigInput } from "../src/operator/c
 import { aFunction } from "../test/support/function-builder.ts";
 import { installCrds } from "../test/support/operator.ts";
 import { startOperatorProcess, type OperatorProcess } from "./support/operator-process.ts";
+import { cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -121,7 +122,7 @@ async function deleteNamespace(name: string): Promise<void> {
 const config = parseOperatorConfig({ workerTokens: { signingKey: SIGNING_KEY } });
 
 /** Baseline: the same Deployments (same template) created by a bare client, awaited through a watch. */
-async function baseline(): Promise<{ seconds: number; p50: number; p99: number }> {
+async function baseline(): Promise<{ seconds: number; p50: number; p99: number; cpu: Map<string, number> }> {
   const ns = await newNamespace("bench-base");
   const ready = new Map<string, number>();
   const created = new Map<string, number>();
@@ -133,6 +134,7 @@ async function baseline(): Promise<{ seconds: number; p50: number; p99: number }
   inf.start();
   await inf.waitForSync();
   const t0 = Date.now();
+  const cpu0 = cpuSeconds(kubeconfig ?? "");
   const names = Array.from({ length: N }, (_, i) => `f${i}`);
   await pool(names, CONCURRENCY, async (name) => {
     const fn = benchFunction(name, ns).uid("00000000-0000-0000-0000-000000000000").build();
@@ -148,11 +150,12 @@ async function baseline(): Promise<{ seconds: number; p50: number; p99: number }
   const createdAll = Date.now();
   while (ready.size < N) await new Promise((r) => setTimeout(r, 100));
   const seconds = (Date.now() - t0) / 1000;
+  const cpu = cpuSince(cpu0, cpuSeconds(kubeconfig ?? ""));
   await inf.stop();
   const lat = [...ready.entries()].map(([n, t]) => t - (created.get(n.replace(/-pool$/, "")) ?? t0)).sort((a, b) => a - b);
   log(`baseline: ${N} Deployments created in ${((createdAll - t0) / 1000).toFixed(1)} s, all ready after ${seconds.toFixed(1)} s`);
   await deleteNamespace(ns);
-  return { seconds, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+  return { seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), cpu };
 }
 
 /** `hearth operator` with this bench's config (bench/support/operator-process.ts). */
@@ -244,7 +247,17 @@ async function main(): Promise<void> {
   await snapshot(op, "idle");
 
   const settle = Number(args.settle) * 1000;
+  const cpu0 = cpuSeconds(kubeconfig ?? "", { operator: op.pid });
   const first = await operatorPhase(ns, 0, N, fns, deps);
+  const cpuN = cpuSince(cpu0, cpuSeconds(kubeconfig ?? "", { operator: op.pid }));
+  const queueWait = async (): Promise<string> => {
+    const sum = await op.metric("hearth_workqueue_queue_duration_seconds_sum", { name: "function" });
+    const count = await op.metric("hearth_workqueue_queue_duration_seconds_count", { name: "function" });
+    const rsum = await op.metric("hearth_controller_reconcile_duration_seconds_sum", { controller: "function" });
+    const rcount = await op.metric("hearth_controller_reconcile_duration_seconds_count", { controller: "function" });
+    return `function queue: mean wait ${((sum / Math.max(1, count)) * 1000).toFixed(0)} ms over ${count} reconciles, mean reconcile ${((rsum / Math.max(1, rcount)) * 1000).toFixed(0)} ms`;
+  };
+  const queueAtN = await queueWait();
   const rssPeakN = await op.rssMiB();
   await new Promise((r) => setTimeout(r, settle));
   const rssAtN = await op.rssMiB();
@@ -305,6 +318,9 @@ async function main(): Promise<void> {
       .join(", ");
   lines.push(`          requests by verb and resource (per Function): ${breakdown(byKindAtN, N)}`);
   lines.push(`          reconciles by controller (per Function): ${breakdown(byController, TOTAL || N)}`);
+  lines.push(`          ${queueAtN} (first ${N})`);
+  if (base !== undefined) lines.push(`CPU seconds, baseline (${N} Deployments → ready): ${formatCpu(base.cpu)}`);
+  lines.push(`CPU seconds, operator (${N} Functions → Ready): ${formatCpu(cpuN)}`);
   console.log(lines.join("\n"));
   await deleteNamespace(ns);
   const leftover = (await client.list(nodes, { labelSelector: "" })).items.filter((n) => n.metadata.name.startsWith(`bench-${id}-`));

@@ -5,6 +5,7 @@ import { hearthFunctions } from "../kube/resources.ts";
 import type { Manager } from "../operator/manager.ts";
 import { LABELS } from "../workload/labels.ts";
 import { BY_FUNCTION, cachedDeployments, cachedPods, functionLabelKey } from "./function/caches.ts";
+import type { AutoscalerStatus } from "./function/status.ts";
 
 /** Every hearth.dev Function of the watched namespaces: the Function, Job and Workflow controllers read it. */
 export function functionsCache(manager: Manager): Informer<Unstructured> {
@@ -22,4 +23,47 @@ export function warmPoolPods(manager: Manager): Informer<Pod> {
     labelSelector: `${LABELS.function},${LABELS.workerMode}=warm`,
     indexers: { [BY_FUNCTION]: functionLabelKey },
   });
+}
+
+/**
+ * The autoscaler's status, handed in-process to the Function controller, whose one status
+ * write carries it (one write and one field manager for all of status). Per Function key:
+ * absent = not said yet (a new leader: the status's current part is kept), `null` = nothing
+ * (not autoscaled: the fields go), else the part to write. The autoscaler paces what it
+ * publishes (statusIntervalSeconds); each publish wakes the Function controller.
+ */
+export class AutoscalerBoard {
+  /** An autoscaler runs in this process (else the Function controller writes no autoscaler part). */
+  active = false;
+  private readonly parts = new Map<string, AutoscalerStatus | null>();
+  private readonly listeners: ((key: string) => void)[] = [];
+
+  publish(key: string, part: AutoscalerStatus | null): void {
+    this.parts.set(key, part);
+    for (const l of this.listeners) l(key);
+  }
+
+  get(key: string): AutoscalerStatus | null | undefined {
+    return this.parts.get(key);
+  }
+
+  forget(key: string): void {
+    this.parts.delete(key);
+  }
+
+  subscribe(listener: (key: string) => void): void {
+    this.listeners.push(listener);
+  }
+}
+
+const boards = new WeakMap<Manager, AutoscalerBoard>();
+
+/** The one board of an operator process (its manager). */
+export function autoscalerBoard(manager: Manager): AutoscalerBoard {
+  let b = boards.get(manager);
+  if (b === undefined) {
+    b = new AutoscalerBoard();
+    boards.set(manager, b);
+  }
+  return b;
 }

@@ -74,6 +74,13 @@ export interface ControllerRegistration {
   /** The first watch is the primary resource: its keys are reconciled at start and on every resync. */
   watches: [Watch, ...Watch[]];
   reconcile(ctx: ControllerContext): Promise<ReconcileResult>;
+  /**
+   * On a graceful stop, after the queue drained and before the lease is released: write what
+   * the controller deferred (paced status writes), so the next leader finds nothing pending.
+   * Bounded: `signal` aborts after FLUSH_MS. Not called when leadership was lost (another
+   * replica may already lead).
+   */
+  flush?(signal: AbortSignal): Promise<void>;
   /** Reconcile every primary key this often even without events. Default 10 min; 0 = never. */
   resyncMs?: number;
   concurrency?: number;
@@ -111,6 +118,9 @@ export interface ManagerOptions {
 }
 
 export type ManagerState = "idle" | "standby" | "leading" | "lost" | "stopped";
+
+/** How long a graceful stop waits for controllers' flushes (ControllerRegistration.flush). */
+export const FLUSH_MS = 5_000;
 
 export class Manager {
   readonly client: KubeClient;
@@ -293,10 +303,24 @@ export class Manager {
 
   private shuttingDown: Promise<void> | undefined;
 
+  /** Runs every controller's flush, at most FLUSH_MS in all. */
+  private async flush(): Promise<void> {
+    const flushing = this.controllers.filter((c) => c.reg.flush !== undefined);
+    if (flushing.length === 0) return;
+    const ac = new AbortController();
+    const timer = this.clock.setTimer(FLUSH_MS, () => ac.abort(new Error(`flush exceeded ${FLUSH_MS} ms`)));
+    const results = await Promise.allSettled(flushing.map(async (c) => c.reg.flush?.(ac.signal)));
+    timer.cancel();
+    results.forEach((r, i) => {
+      if (r.status === "rejected") this.logger.warn({ err: r.reason, controller: flushing[i]?.name }, "flush before stopping failed");
+    });
+  }
+
   private shutdown(why: "stopped" | "lost-leadership"): Promise<void> {
     this.shuttingDown ??= (async () => {
       for (const t of this.resyncTimers.splice(0)) t.cancel();
       await Promise.allSettled(this.controllers.map((c) => c.queue.shutdown(10_000)));
+      if (why === "stopped" && this.stateValue === "leading") await this.flush();
       await Promise.allSettled(this.runnables.map((r) => r.stop()));
       await this.recorder.flush();
       // Aborting the election's signal makes a leader release its lease (standbys just stop).

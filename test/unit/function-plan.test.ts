@@ -5,7 +5,7 @@ import { workerToken } from "../../src/auth/worker-token.ts";
 import { cachedSecrets } from "../../src/controllers/function/controller.ts";
 import { currentStatus, parseFunction, planObjects, planStatus, type ObjectsInput } from "../../src/controllers/function/plan.ts";
 import { observePool, podProblem } from "../../src/controllers/function/observe.ts";
-import { statusChanged, statusTiming, transitionEvents, type StatusTimingInput } from "../../src/controllers/function/status.ts";
+import { autoscalerStatusOf, busy, BUSY_BACKLOG, firstReadiness, statusChanged, statusTiming, transitionEvents, withAutoscalerStatus, type AutoscalerStatus, type StatusTimingInput } from "../../src/controllers/function/status.ts";
 import { deployment as deploymentSchema, pod as podSchema, secret as secretSchema, unstructured, type Deployment, type Pod, type Secret } from "../../src/kube/objects.ts";
 import { workloadConfigSchema } from "../../src/workload/config.ts";
 import { stableHash } from "../../src/workload/hash.ts";
@@ -295,9 +295,17 @@ describe("statusTiming (status pacing)", () => {
   const progressing = () => statusOf(aFunction().replicas(2), { replicas: 2, updatedReplicas: 2, readyReplicas: 0 });
   const ready = () => statusOf(aFunction(), { replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 });
   const timing = (over: Partial<StatusTimingInput>) =>
-    statusTiming({ previous: undefined, next: starting(), events: 0, now: T0, createdAt: T0, lastWrittenAt: undefined, firstGraceMs: 10_000, paceMs: 5_000, ...over });
+    statusTiming({ previous: undefined, next: starting(), events: 0, now: T0, createdAt: T0, lastWrittenAt: undefined, busy: true, firstGraceMs: 10_000, paceMs: 5_000, ...over });
 
-  it("holds a new Function's 'workers starting' status until the grace after its creation", () => {
+  it("on an idle operator writes a new Function's first status at once", () => {
+    assert.deepEqual(timing({ busy: false, now: T0 + 2_000 }), { write: "now" });
+    // The operator is busy once BUSY_BACKLOG new Functions or queued reconciles are waiting.
+    assert.equal(busy(0, 0), false);
+    assert.equal(busy(BUSY_BACKLOG - 1, 0), false);
+    assert.equal(busy(BUSY_BACKLOG - 3, 3), true);
+  });
+
+  it("on a busy operator holds a new Function's 'workers starting' status until the grace after its creation", () => {
     assert.deepEqual(timing({ now: T0 + 2_000 }), { write: "later", afterMs: 8_000 });
     assert.deepEqual(timing({ now: T0 + 10_000 }), { write: "now" });
     // Unknown creation time: no pacing.
@@ -330,6 +338,52 @@ describe("statusTiming (status pacing)", () => {
     const newer = { ...previous, observedGeneration: 2 };
     assert.deepEqual(timing({ previous, next: newer, now: T0 + 60_000, lastWrittenAt: T0 + 59_999 }), { write: "now" });
   });
+
+  it("writes what the autoscaler published at once (it paces itself), but not before a new Function's first status", () => {
+    const previous = withAutoscalerStatus(ready(), scaling(1));
+    const next = withAutoscalerStatus(ready(), scaling(3));
+    assert.equal(statusChanged(previous, next), true);
+    assert.deepEqual(timing({ previous, next, now: T0 + 60_000, lastWrittenAt: T0 + 59_999 }), { write: "now" });
+    // No status of ours yet: the autoscaler's part alone does not make the first write early.
+    assert.deepEqual(timing({ previous: withAutoscalerStatus({}, scaling(1)), next: withAutoscalerStatus(starting(), scaling(1)), now: T0 + 2_000 }), { write: "later", afterMs: 8_000 });
+  });
+});
+
+/** The autoscaler's part of status, as it publishes it (AutoscalerBoard). */
+function scaling(desired: number, queueDepth = 0): AutoscalerStatus {
+  return { condition: { type: "Autoscaling", status: "True", reason: "Observing", message: `${desired} workers`, lastTransitionTime: NOW }, desiredReplicas: desired, queueDepth, inFlight: 0 };
+}
+
+describe("the autoscaler's part of status (one write, one field manager)", () => {
+  const ready = () => statusOf(aFunction(), { replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 });
+
+  it("is carried in the Function controller's status and read back unchanged", () => {
+    const s = withAutoscalerStatus(ready(), scaling(2, 5));
+    assert.deepEqual(s.conditions?.map((c) => c.type), ["Ready", "Progressing", "Degraded", "Autoscaling"]);
+    assert.equal(s.desiredReplicas, 2);
+    assert.equal(s.queueDepth, 5);
+    assert.deepEqual(autoscalerStatusOf(s), scaling(2, 5));
+    const roundTrip = currentStatus(unstructured.parse({ metadata: { name: "echo" }, status: JSON.parse(JSON.stringify(s)) as unknown }));
+    assert.equal(statusChanged(roundTrip, s), false);
+  });
+
+  it("a change in it alone is a change of status; without it the fields go", () => {
+    const s = withAutoscalerStatus(ready(), scaling(2));
+    assert.equal(statusChanged(s, withAutoscalerStatus(ready(), scaling(2))), false);
+    assert.equal(statusChanged(s, withAutoscalerStatus(ready(), scaling(2, 1))), true);
+    assert.equal(statusChanged(s, ready()), true, "no autoscaler part (not autoscaled): written without it");
+    assert.equal(autoscalerStatusOf(ready()), undefined);
+  });
+
+  it("planStatus merges it", () => {
+    const b = aFunction();
+    const objects = planObjects(input(b));
+    const deployment = deploymentFrom(objects.applyDeployment, { replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 });
+    const plan = planStatus({ fn: b.build(), objects, deployment, pods: [], previous: ready(), now: NOW, autoscaler: scaling(1) });
+    assert.equal(plan.write, true);
+    assert.deepEqual(plan.events, []);
+    assert.deepEqual(autoscalerStatusOf(plan.status), scaling(1));
+  });
 });
 
 describe("transitionEvents", () => {
@@ -337,9 +391,25 @@ describe("transitionEvents", () => {
   const starting = statusOf(aFunction(), {});
   const pulling = statusOf(aFunction(), { replicas: 1, updatedReplicas: 1 }, [aPod("x", { containerStatuses: [{ name: "worker", state: { waiting: { reason: "ImagePullBackOff" } } }] })]);
 
-  it("Ready when a pool becomes ready", () => {
+  it("no Event for a new Function's first readiness (the condition shows it)", () => {
+    assert.equal(firstReadiness(undefined), true);
+    assert.equal(firstReadiness(starting), true);
+    assert.deepEqual(transitionEvents(starting, ready), []);
+    assert.deepEqual(transitionEvents(undefined, ready), []);
+  });
+
+  it("Ready again after an outage (workers lost, no problem shown)", () => {
+    // Ready turned False later than Degraded last changed.
+    const objects = planObjects(input(aFunction()));
+    const lost = planStatus({ fn: aFunction().build(), objects, deployment: deploymentFrom(objects.applyDeployment, { replicas: 1, updatedReplicas: 1 }), pods: [], previous: ready, now: LATER }).status;
+    assert.equal(cond(lost, "Ready")?.reason, "WorkersStarting");
     assert.deepEqual(
-      transitionEvents(starting, ready).map((e) => [e.type, e.reason]),
+      transitionEvents(ready, lost).map((e) => [e.type, e.reason]),
+      [["Normal", "NotReady"]],
+    );
+    assert.equal(firstReadiness(lost), false);
+    assert.deepEqual(
+      transitionEvents(lost, ready).map((e) => [e.type, e.reason]),
       [["Normal", "Ready"]],
     );
   });

@@ -3,12 +3,15 @@
 // Plan: decide() (pure). Apply: warmPool.replicas through the Function's scale subresource (the
 // Function controller turns it into the Deployment's replicas), idle pods marked with
 // pod-deletion-cost before a scale-down so the ReplicaSet removes those and never a busy one,
-// the demand numbers and an Autoscaling condition in status (own field manager), a rate-limited
-// Event per decision, and metrics. A new leader starts from the Function's warmPool.replicas.
+// the demand numbers and an Autoscaling condition for status (published in-process to the
+// Function controller, whose one status write carries them: src/controllers/shared.ts
+// AutoscalerBoard), a rate-limited Event per decision, and metrics. A new leader starts from
+// the Function's warmPool.replicas.
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { Counter, Gauge } from "prom-client";
 import { API_VERSION, type Condition, type FunctionStatus } from "../../api/v1alpha1/index.ts";
+import type { AutoscalerStatus } from "../function/status.ts";
 import { decide, type Decision, type Sample } from "../../autoscaler/decide.ts";
 import { DemandStream, type FunctionDemandMessage, type StreamEvent } from "../../autoscaler/demand-stream.ts";
 import type { KubeClient } from "../../kube/client.ts";
@@ -18,10 +21,14 @@ import { hearthFunctions, pods } from "../../kube/resources.ts";
 import { watch, type ControllerContext } from "../../operator/manager.ts";
 import type { ControllerDefinition, ControllerSetup } from "../../operator/controller.ts";
 import { BY_FUNCTION, POD_DELETION_COST } from "../function/caches.ts";
-import { functionsCache, warmPoolDeployments, warmPoolPods } from "../shared.ts";
+import { autoscalerBoard, functionsCache, warmPoolDeployments, warmPoolPods } from "../shared.ts";
 import { deploymentName } from "../function/names.ts";
 import { parseFunction } from "../function/plan.ts";
 
+/**
+ * The autoscaler's field manager: the scale subresource. (Status was once applied under it too;
+ * the Function controller releases what that left behind: function/controller.ts.)
+ */
 export const FIELD_MANAGER = "hearth-autoscaler";
 const CONDITION = "Autoscaling";
 /** Deletion costs: the ReplicaSet removes the lowest first. */
@@ -61,6 +68,8 @@ function setup({ manager, config }: ControllerSetup): void {
     const settings = config.autoscaler;
     if (!settings.enabled) return;
     const client: KubeClient = manager.client.as(FIELD_MANAGER);
+    const board = autoscalerBoard(manager);
+    board.active = true;
     const log: Logger = manager.logger.child({ controller: "autoscaler" });
     const clock = manager.clock;
     const demand = new Map<string, FunctionDemandMessage>();
@@ -171,12 +180,18 @@ function setup({ manager, config }: ControllerSetup): void {
       const raw = functions.functions.get(key);
       if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) {
         memos.delete(key);
+        board.forget(key);
         const [namespace = "", name = ""] = key.split("/");
         for (const g of [desiredGauge, actualGauge, demandGauge]) g.remove({ namespace, function: name });
         return;
       }
       const parsed = parseFunction(raw);
-      if (!parsed.ok || parsed.fn.spec.invocation === "isolated") return;
+      if (!parsed.ok || parsed.fn.spec.invocation === "isolated") {
+        // Not autoscaled: the Function's status carries no autoscaler part.
+        memos.delete(key);
+        if (board.get(key) !== null) board.publish(key, null);
+        return;
+      }
       const fn = parsed.fn;
       const namespace = fn.metadata.namespace ?? "default";
       const name = fn.metadata.name;
@@ -214,7 +229,7 @@ function setup({ manager, config }: ControllerSetup): void {
         ctx.log.info({ from: decision.current, to: decision.desired, demand: seen }, "scaled the warm pool");
       }
 
-      const wait = await writeStatus(raw, memo, decision, d, now, signal);
+      const wait = publishStatus(key, raw, memo, decision, d, now);
       const next = [wait, decision.recheckAfterMs].filter((n): n is number => n !== undefined);
       return next.length > 0 ? { requeueAfterMs: Math.max(10, Math.min(...next)) } : undefined;
     }
@@ -241,8 +256,11 @@ function setup({ manager, config }: ControllerSetup): void {
       );
     }
 
-    /** Writes the demand numbers and the condition when they changed, at most every statusIntervalSeconds; else says when to retry. */
-    async function writeStatus(raw: Unstructured, memo: Memo, decision: Decision, d: FunctionDemandMessage | undefined, now: number, signal: AbortSignal): Promise<number | undefined> {
+    /**
+     * Publishes the demand numbers and the condition to the Function controller (which writes
+     * them in its status) when they changed, at most every statusIntervalSeconds; else says when to retry.
+     */
+    function publishStatus(key: string, raw: Unstructured, memo: Memo, decision: Decision, d: FunctionDemandMessage | undefined, now: number): number | undefined {
       const previous = (raw["status"] ?? {}) as FunctionStatus;
       const c = decision.condition;
       const old = previous.conditions?.find((x) => x.type === CONDITION);
@@ -250,7 +268,7 @@ function setup({ manager, config }: ControllerSetup): void {
       const condition: Condition = { type: CONDITION, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: sameState ? old.lastTransitionTime : rfc3339(now) };
       const generation = raw.metadata["generation"];
       if (typeof generation === "number") condition.observedGeneration = generation;
-      const status: FunctionStatus = { conditions: [condition] };
+      const status: AutoscalerStatus = { condition };
       if (decision.condition.reason !== "ExternalAutoscaler") status.desiredReplicas = decision.desired;
       const numbers = d ?? (connected ? { queued: 0, inflight: 0, readyWorkers: 0, busyWorkers: 0 } : undefined);
       if (numbers !== undefined) {
@@ -267,12 +285,12 @@ function setup({ manager, config }: ControllerSetup): void {
       const cold = d?.lastColdStart ?? previous.lastColdStart;
       if (cold !== undefined) status.lastColdStart = cold;
 
-      const print = fingerprint(JSON.stringify({ ...status, conditions: [c.status, c.reason, c.message] }));
+      const print = fingerprint(JSON.stringify({ ...status, condition: [c.status, c.reason, c.message] }));
       if (print === memo.statusPrint) return undefined;
       const stateChanged = old?.reason !== c.reason || old.status !== c.status;
       const due = memo.statusAt + settings.statusIntervalSeconds * 1000 - now;
       if (due > 0 && !stateChanged && !decision.write) return due;
-      await client.applyStatus(hearthFunctions, { name: raw.metadata.name, namespace: raw.metadata.namespace }, status, { signal, force: true });
+      board.publish(key, status);
       memo.statusPrint = print;
       memo.statusAt = now;
       return undefined;

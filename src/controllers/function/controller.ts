@@ -2,6 +2,7 @@
 // server-side apply under one field manager, write status only when it changed, and record
 // Events for transitions. Level-triggered: a crash anywhere converges on the next reconcile.
 import type { Logger } from "pino";
+import { z } from "zod";
 import { API_VERSION, GROUP } from "../../api/v1alpha1/common.ts";
 import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeClient } from "../../kube/client.ts";
@@ -10,16 +11,17 @@ import { fingerprint as fnv, ownerKeys, type Deployment, type Pod, type Secret, 
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { deployments, hearthFunctions, secrets } from "../../kube/resources.ts";
 import type { ControllerContext, Manager, RegisteredController } from "../../operator/manager.ts";
+import { randomUUID } from "node:crypto";
 import { watch } from "../../operator/manager.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { ANNOTATIONS } from "../../workload/labels.ts";
-import { functionsCache, warmPoolDeployments, warmPoolPods } from "../shared.ts";
+import { autoscalerBoard, functionsCache, warmPoolDeployments, warmPoolPods, type AutoscalerBoard } from "../shared.ts";
 import { CONTROLLER_NAME, deploymentName, FIELD_MANAGER, workerSecretName } from "./names.ts";
 import { FunctionMetrics } from "./metrics.ts";
 import { podProblem } from "./observe.ts";
 import { BY_FUNCTION, cachedSecrets, functionLabelKey } from "./caches.ts";
 import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
-import { statusFingerprint, statusTiming } from "./status.ts";
+import { autoscalerFingerprint, autoscalerStatusOf, busy, firstStatus, statusFingerprint, statusTiming, type AutoscalerStatus } from "./status.ts";
 import { WriteExpectations } from "../../kube/expectations.ts";
 import { FINALIZER_RETRY_MS, FUNCTION_FINALIZER, planFinalizer, type TaskDropper } from "./finalizer.ts";
 
@@ -27,10 +29,20 @@ import { FINALIZER_RETRY_MS, FUNCTION_FINALIZER, planFinalizer, type TaskDropper
 const FUNCTION_OWNER = ownerKeys(GROUP, "Function");
 /** How long a write we made is trusted over a cache that does not show it yet. */
 const EXPECTATION_TTL_MS = 30_000;
-/** Status pacing (status.ts statusTiming): a new Function's first "workers starting" status waits this long for Ready. */
-export const FIRST_STATUS_GRACE_MS = 20_000;
+/**
+ * Status pacing (status.ts statusTiming): on a busy operator (a mass apply), a new Function's
+ * first "workers starting" status waits this long for Ready (at 1,000 Functions Ready takes
+ * ~40-60 s; an idle operator writes it at once).
+ */
+export const FIRST_STATUS_GRACE_MS = 60_000;
 /** Progress alone (replica counts, messages) is written at most this often. */
 export const STATUS_PACE_MS = 10_000;
+/** The autoscaler applied status under this field manager before it went through this controller. */
+const OLD_AUTOSCALER_STATUS_MANAGER = "hearth-autoscaler";
+/** A status write's response, read only for who manages status (the cache drops managedFields). */
+const statusManagers = hearthFunctions.schema.and(
+  z.looseObject({ metadata: z.looseObject({ managedFields: z.array(z.looseObject({ manager: z.string().optional(), subresource: z.string().optional() })).optional() }) }),
+);
 
 export interface FunctionControllerOptions {
   manager: Manager;
@@ -95,6 +107,13 @@ export class FunctionController {
   private readonly answeredDrift = new Map<string, string>();
   /** When this process last wrote each Function's status (clock ms), for status pacing. */
   private readonly statusWrittenAt = new Map<string, number>();
+  /** New Functions without a first status yet (how busy the operator is: status pacing). */
+  private readonly starting = new Set<string>();
+  /** Functions with a paced status write pending (written at a graceful stop). */
+  private readonly pendingStatus = new Set<string>();
+  /** Set while flushing at a graceful stop: nothing is paced. */
+  private flushing = false;
+  private readonly board: AutoscalerBoard;
   private readonly metrics: FunctionMetrics;
 
   constructor(opts: FunctionControllerOptions) {
@@ -111,6 +130,7 @@ export class FunctionController {
     this.deployments = warmPoolDeployments(m);
     this.secrets = m.informer(cachedSecrets, { name: "function-secrets" });
     this.pods = warmPoolPods(m);
+    this.board = autoscalerBoard(m);
     this.registered = m.register({
       name: CONTROLLER_NAME,
       watches: [
@@ -137,10 +157,56 @@ export class FunctionController {
         watch(this.pods, functionLabelKey, { add: (p) => problemOf(p) !== "", update: (a, b) => problemOf(a) !== problemOf(b), delete: (p) => problemOf(p) !== "" }),
       ],
       reconcile: (ctx) => this.reconcile(ctx),
+      flush: (signal) => this.flush(signal),
       concurrency: opts.concurrency ?? 32,
       timeoutMs: opts.timeoutMs ?? 60_000,
       resyncMs: opts.resyncMs ?? 600_000,
     });
+    // The autoscaler published its part of status: write it, unless the Function's first status
+    // is still to come (it will carry it) or status already shows it.
+    this.board.subscribe((key) => {
+      const raw = this.functions.get(key);
+      if (raw === undefined) return;
+      const current = currentStatus(raw);
+      if (firstStatus(current)) return;
+      const part = this.board.get(key);
+      if (autoscalerFingerprint(part ?? undefined) === autoscalerFingerprint(autoscalerStatusOf(current))) return;
+      this.registered.queue.add(key);
+    });
+  }
+
+  /** The autoscaler's part of status: as published, or (not said yet by this process's autoscaler) as it stands. */
+  private autoscalerPart(key: string, previous: FunctionStatus | undefined): AutoscalerStatus | undefined {
+    if (!this.board.active) return undefined;
+    const part = this.board.get(key);
+    return part === undefined ? autoscalerStatusOf(previous) : (part ?? undefined);
+  }
+
+  /**
+   * A graceful stop (the queue drained): the paced status writes still pending are written now,
+   * before the lease is released, so the next leader finds nothing left to write. Bounded by `signal`.
+   */
+  async flush(signal: AbortSignal): Promise<void> {
+    const keys = [...this.pendingStatus];
+    if (keys.length === 0) return;
+    this.flushing = true;
+    const log = this.opts.manager.logger.child({ controller: CONTROLLER_NAME });
+    let next = 0;
+    let failed = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length && !signal.aborted) {
+        const key = keys[next++];
+        if (key === undefined) continue;
+        try {
+          await this.reconcile({ key, signal, failures: 0, reconcileID: randomUUID(), log: log.child({ key }) });
+        } catch {
+          failed++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, keys.length) }, worker));
+    this.flushing = false;
+    log.info({ pending: keys.length, written: keys.length - this.pendingStatus.size, failed }, "flushed paced status writes before stopping");
   }
 
   /**
@@ -179,6 +245,8 @@ export class FunctionController {
       this.appliedSecrets.forget(key);
       this.writtenStatuses.forget(key);
       this.statusWrittenAt.delete(key);
+      this.starting.delete(key);
+      this.pendingStatus.delete(key);
       const [namespace = "", name = ""] = key.split("/");
       this.metrics.observe(namespace, name, undefined);
       return raw === undefined ? undefined : this.finalize(raw, ctx);
@@ -190,7 +258,7 @@ export class FunctionController {
     const previous = currentStatus(raw);
     const parsed = parseFunction(raw);
     if (!parsed.ok) {
-      return this.writeStatus(key, raw, previous, invalidSpecStatus(raw, parsed.message, previous, this.now()), signal, log);
+      return this.writeStatus(key, raw, previous, invalidSpecStatus(raw, parsed.message, previous, this.now(), this.autoscalerPart(key, previous)), signal, log);
     }
     const fn = parsed.fn;
     const name = fn.metadata.name;
@@ -241,7 +309,7 @@ export class FunctionController {
       deployment = undefined;
     }
 
-    const statusPlan = planStatus({ fn, objects, deployment, pods: this.pods.byIndex(BY_FUNCTION, key), previous, now: this.now() });
+    const statusPlan = planStatus({ fn, objects, deployment, pods: this.pods.byIndex(BY_FUNCTION, key), previous, now: this.now(), autoscaler: this.autoscalerPart(key, previous) });
     this.metrics.observe(namespace, name, statusPlan.status);
     return this.writeStatus(key, raw, previous, statusPlan, signal, log);
   }
@@ -280,13 +348,19 @@ export class FunctionController {
   private async writeStatus(key: string, raw: Unstructured, previous: FunctionStatus | undefined, plan: StatusPlan, signal: AbortSignal, log: Logger): Promise<ReconcileResult> {
     if (!plan.write) {
       this.writtenStatuses.forget(key);
+      this.starting.delete(key);
+      this.pendingStatus.delete(key);
       return;
     }
     // A short fingerprint: thousands of these are kept, and a collision only delays a write to the next event.
     const fingerprint = fnv(statusFingerprint(plan.status));
-    if (this.writtenStatuses.satisfied(key, fingerprint)) return; // already written; the cache lags
-    const pacing = this.opts.statusPacing ?? { firstGraceMs: FIRST_STATUS_GRACE_MS, paceMs: STATUS_PACE_MS };
+    if (this.writtenStatuses.satisfied(key, fingerprint)) {
+      this.pendingStatus.delete(key);
+      return; // already written; the cache lags
+    }
+    const pacing = this.flushing ? { firstGraceMs: 0, paceMs: 0 } : (this.opts.statusPacing ?? { firstGraceMs: FIRST_STATUS_GRACE_MS, paceMs: STATUS_PACE_MS });
     const now = this.opts.manager.clock.now();
+    if (firstStatus(previous)) this.starting.add(key);
     const created = Date.parse(String(raw.metadata.creationTimestamp ?? ""));
     const timing = statusTiming({
       previous,
@@ -295,12 +369,27 @@ export class FunctionController {
       now,
       createdAt: Number.isFinite(created) ? created : undefined,
       lastWrittenAt: this.statusWrittenAt.get(key),
+      // Without this one; a flush writes everything.
+      busy: !this.flushing && busy(this.starting.size - 1, this.registered.queue.depth),
       ...pacing,
     });
-    if (timing.write === "later") return { requeueAfterMs: timing.afterMs };
-    await this.client.applyStatus(hearthFunctions, { name: raw.metadata.name, namespace: raw.metadata.namespace }, plan.status satisfies FunctionStatus, { signal });
+    if (timing.write === "later") {
+      this.pendingStatus.add(key);
+      return { requeueAfterMs: timing.afterMs };
+    }
+    const target = { name: raw.metadata.name, namespace: raw.metadata.namespace };
+    const written = await this.client.applyStatus({ ...hearthFunctions, schema: statusManagers }, target, plan.status satisfies FunctionStatus, { signal });
     this.writtenStatuses.wrote(key, fingerprint);
     this.statusWrittenAt.set(key, now);
+    this.starting.delete(key);
+    this.pendingStatus.delete(key);
+    if (written.metadata.managedFields?.some((f) => f.manager === OLD_AUTOSCALER_STATUS_MANAGER && f.subresource === "status") === true) {
+      // Upgrade: the autoscaler once applied status under its own field manager. Fields only it
+      // still owns (ones this write left out) would stay forever; an empty apply under that
+      // manager releases them (fields this write carries stay: this manager owns them now). Once.
+      await this.client.applyStatus(hearthFunctions, target, undefined, { signal, fieldManager: OLD_AUTOSCALER_STATUS_MANAGER });
+      log.info("released the status fields the autoscaler's old field manager held");
+    }
     for (const e of plan.events) this.event(raw, e.type, e.reason, e.message);
     log.debug({ ready: plan.status.conditions?.find((c) => c.type === "Ready")?.status }, "status written");
   }

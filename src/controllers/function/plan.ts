@@ -9,7 +9,7 @@ import { ANNOTATIONS, workerSelector } from "../../workload/labels.ts";
 import { desiredObjects, type DesiredObjects } from "./desired.ts";
 import { deploymentName, endpointOf, workerSecretName } from "./names.ts";
 import { gpuAwareProblems, observePool } from "./observe.ts";
-import { computeStatus, statusChanged, transitionEvents, type Situation, type TransitionEvent } from "./status.ts";
+import { computeStatus, statusChanged, transitionEvents, withAutoscalerStatus, type AutoscalerStatus, type Situation, type TransitionEvent } from "./status.ts";
 
 export type ParsedFunction = { ok: true; fn: HearthFunction } | { ok: false; message: string };
 
@@ -113,6 +113,8 @@ export interface StatusPlanInput {
   pods: readonly Pod[];
   previous: FunctionStatus | undefined;
   now: string;
+  /** The built-in autoscaler's part of status (AutoscalerBoard), written with ours. */
+  autoscaler?: AutoscalerStatus | undefined;
 }
 
 export interface StatusPlan {
@@ -132,7 +134,7 @@ export function planStatus(input: StatusPlanInput): StatusPlan {
   if (objects.invalid !== undefined) situation = { kind: "invalid", ...objects.invalid, pool: objects.invalid.reason === "DeploymentConflict" ? undefined : pool };
   else if (fn.spec.invocation === "isolated") situation = { kind: "isolated" };
   else situation = { kind: "pool", pool: pool ?? observePool(undefined, []), minReplicas: fn.spec.warmPool.minReplicas, setup: input.previous?.setup };
-  const status = computeStatus({
+  const own = computeStatus({
     generation: fn.metadata.generation,
     namespace,
     name: fn.metadata.name,
@@ -145,6 +147,7 @@ export function planStatus(input: StatusPlanInput): StatusPlan {
     previous: input.previous,
     now: input.now,
   });
+  const status = withAutoscalerStatus(own, input.autoscaler);
   const write = statusChanged(input.previous, status);
   return { status, write, events: write ? transitionEvents(input.previous, status) : [] };
 }
@@ -158,10 +161,10 @@ export function selectorString(labels: Record<string, string>): string {
 }
 
 /** Status for a Function whose spec does not parse (no objects are touched). */
-export function invalidSpecStatus(raw: Unstructured, message: string, previous: FunctionStatus | undefined, now: string): StatusPlan {
+export function invalidSpecStatus(raw: Unstructured, message: string, previous: FunctionStatus | undefined, now: string, autoscaler?: AutoscalerStatus): StatusPlan {
   const generation = z.number().optional().safeParse(raw.metadata["generation"]);
   const namespace = raw.metadata.namespace ?? "default";
-  const status = computeStatus({
+  const own = computeStatus({
     generation: generation.success ? generation.data : undefined,
     namespace,
     name: raw.metadata.name,
@@ -173,6 +176,7 @@ export function invalidSpecStatus(raw: Unstructured, message: string, previous: 
     previous,
     now,
   });
+  const status = withAutoscalerStatus(own, autoscaler);
   const write = statusChanged(previous, status);
   return { status, write, events: write ? transitionEvents(previous, status) : [] };
 }

@@ -8,6 +8,51 @@ import { PROBLEM_REASONS, type PoolObservation, type Problem, type ProblemReason
 
 export type ConditionType = "Ready" | "Progressing" | "Degraded";
 const OWN_CONDITIONS: ReadonlySet<string> = new Set<ConditionType>(["Ready", "Progressing", "Degraded"]);
+/** The built-in autoscaler's condition: it reaches status through this controller's one write (AutoscalerStatus). */
+export const AUTOSCALER_CONDITION = "Autoscaling";
+
+/**
+ * What the built-in autoscaler says about a Function. The autoscaler publishes it in-process
+ * (src/controllers/shared.ts AutoscalerBoard); the Function controller carries it in its one
+ * status write, so a single field manager owns all of status (except status.setup).
+ */
+type AutoscalerField = "desiredReplicas" | "queueDepth" | "inFlight" | "warmWorkers" | "busyWorkers" | "lastScaleTime" | "lastColdStart";
+export type AutoscalerStatus = { condition: Condition } & Pick<FunctionStatus, AutoscalerField>;
+
+/** The autoscaler's fields of `s`, those that are set. */
+function autoscalerFields(s: Pick<FunctionStatus, AutoscalerField>): Pick<FunctionStatus, AutoscalerField> {
+  const all: Pick<FunctionStatus, AutoscalerField> = {
+    desiredReplicas: s.desiredReplicas,
+    queueDepth: s.queueDepth,
+    inFlight: s.inFlight,
+    warmWorkers: s.warmWorkers,
+    busyWorkers: s.busyWorkers,
+    lastScaleTime: s.lastScaleTime,
+    lastColdStart: s.lastColdStart,
+  };
+  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined));
+}
+
+/** The autoscaler's part of a status as it stands (a new leader's autoscaler has not spoken yet: keep it). */
+export function autoscalerStatusOf(s: FunctionStatus | undefined): AutoscalerStatus | undefined {
+  const condition = s?.conditions?.find((c) => c.type === AUTOSCALER_CONDITION);
+  if (s === undefined || condition === undefined) return undefined;
+  return { condition, ...autoscalerFields(s) };
+}
+
+/** `status` (this controller's) with the autoscaler's part added; `undefined` adds nothing. */
+export function withAutoscalerStatus(status: FunctionStatus, a: AutoscalerStatus | undefined): FunctionStatus {
+  if (a === undefined) return status;
+  return { ...status, ...autoscalerFields(a), conditions: [...(status.conditions ?? []), a.condition] };
+}
+
+/** The autoscaler's part in a comparable form. */
+export function autoscalerFingerprint(a: AutoscalerStatus | undefined): string {
+  if (a === undefined) return "";
+  const c = a.condition;
+  const f = autoscalerFields(a);
+  return JSON.stringify([[c.status, c.reason, c.message, c.observedGeneration, c.lastTransitionTime], f.desiredReplicas, f.queueDepth, f.inFlight, f.warmWorkers, f.busyWorkers, f.lastScaleTime, f.lastColdStart]);
+}
 
 /** The controller's verdict before it becomes conditions. */
 export type Situation =
@@ -173,7 +218,7 @@ function owned(s: FunctionStatus | undefined): unknown {
   if (s === undefined) return undefined;
   return {
     observedGeneration: s.observedGeneration,
-    // Conditions are a map by type: other controllers (the autoscaler) own theirs.
+    // Conditions are a map by type; the autoscaler's is compared below.
     conditions: (s.conditions ?? [])
       .filter((c) => OWN_CONDITIONS.has(c.type))
       .map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration, c.lastTransitionTime])
@@ -185,6 +230,7 @@ function owned(s: FunctionStatus | undefined): unknown {
     endpoint: s.endpoint,
     deployment: s.deployment,
     selector: s.selector,
+    autoscaler: autoscalerFingerprint(autoscalerStatusOf(s)),
   };
 }
 
@@ -203,6 +249,19 @@ export interface TransitionEvent {
   message: string;
 }
 
+/**
+ * Whether `previous` is a Function that has never been Ready: no status yet, or workers starting
+ * since its first status — Ready False WorkersStarting, with Degraded False since the same
+ * moment. (After an outage Ready turned False later than Degraded last changed; after a
+ * problem Degraded changed, or Ready's reason is the problem's.)
+ */
+export function firstReadiness(previous: FunctionStatus | undefined): boolean {
+  const ready = previous?.conditions?.find((c) => c.type === "Ready");
+  if (ready === undefined) return true;
+  const degraded = previous?.conditions?.find((c) => c.type === "Degraded");
+  return ready.status === "False" && ready.reason === "WorkersStarting" && degraded?.status === "False" && degraded.lastTransitionTime === ready.lastTransitionTime;
+}
+
 /** Events for user-visible transitions between two statuses. */
 export function transitionEvents(previous: FunctionStatus | undefined, next: FunctionStatus): TransitionEvent[] {
   const get = (s: FunctionStatus | undefined, t: ConditionType): Condition | undefined => s?.conditions?.find((c) => c.type === t);
@@ -213,7 +272,9 @@ export function transitionEvents(previous: FunctionStatus | undefined, next: Fun
   if (nd?.status === "False" && pd?.status === "True") out.push({ type: "Normal", reason: "Recovered", message: `no longer degraded (was ${pd.reason})` });
   const pr = get(previous, "Ready");
   const nr = get(next, "Ready");
-  if (nr?.status === "True" && pr?.status !== "True") out.push({ type: "Normal", reason: "Ready", message: nr.message });
+  // A Function's first readiness is no Event (the Ready condition and `kubectl get functions`
+  // show it; a Deployment does not emit one either). Ready again after an outage or a problem is.
+  if (nr?.status === "True" && pr?.status !== "True" && !firstReadiness(previous)) out.push({ type: "Normal", reason: "Ready", message: nr.message });
   // Losing readiness with a Degraded reason is reported by that reason's Warning above.
   if (nr?.status === "False" && pr?.status === "True" && nd?.status !== "True") out.push({ type: "Normal", reason: "NotReady", message: nr.message });
   const pp = get(previous, "Progressing");
@@ -227,11 +288,13 @@ export function transitionEvents(previous: FunctionStatus | undefined, next: Fun
  * When a changed status is written. Every write is an API request and echoes back as a watch
  * event, so on a mass apply interim statuses cost the apiserver more than they tell anyone:
  * - a transition (a condition's status or reason, an Event, a new generation, the GPU summary,
- *   endpoint, Deployment or selector) is written at once;
+ *   endpoint, Deployment or selector, anything the autoscaler published — it paces itself) is
+ *   written at once;
  * - a brand-new Function whose workers are merely starting (Ready False WorkersStarting, not
- *   Degraded, no setup() progress reported yet) gets its first status when it turns Ready,
- *   shows a problem or setup progress, or is `firstGraceMs` old — a pool that starts quickly
- *   is written once;
+ *   Degraded, no setup() progress reported yet) is written at once on an operator that is not
+ *   `busy` (one Function applied: the user sees it at once); on a busy one (a mass apply) it
+ *   gets its first status when it turns Ready, shows a problem or setup progress, or is
+ *   `firstGraceMs` old — a pool that starts in time is written once;
  * - progress alone (replica counts, condition messages) is written at most every `paceMs`.
  * Deferred writes are re-planned when due (the controller requeues), so the latest state wins.
  */
@@ -245,11 +308,21 @@ export interface StatusTimingInput {
   createdAt: number | undefined;
   /** This process's last status write for the Function (ms), if any. */
   lastWrittenAt: number | undefined;
+  /** Many Functions are starting at once (see `busy`): a new one's first status waits. */
+  busy: boolean;
   firstGraceMs: number;
   paceMs: number;
 }
 
 export type StatusTiming = { write: "now" } | { write: "later"; afterMs: number };
+
+/** New Functions without a first status, plus reconciles waiting, from which on the operator counts as busy. */
+export const BUSY_BACKLOG = 8;
+
+/** Whether many Functions start at once: `starting` new Functions awaiting their first status, `queued` keys waiting. */
+export function busy(starting: number, queued: number): boolean {
+  return starting + queued >= BUSY_BACKLOG;
+}
 
 /** The owned fields minus what merely reports progress (counts, condition messages). */
 function shape(s: FunctionStatus | undefined): string {
@@ -264,18 +337,23 @@ function shape(s: FunctionStatus | undefined): string {
     endpoint: s.endpoint,
     deployment: s.deployment,
     selector: s.selector,
+    autoscaler: autoscalerFingerprint(autoscalerStatusOf(s)),
   });
+}
+
+/** No status of this controller yet (the autoscaler's and status.setup do not count). */
+export function firstStatus(previous: FunctionStatus | undefined): boolean {
+  return (previous?.conditions ?? []).every((c) => !OWN_CONDITIONS.has(c.type));
 }
 
 export function statusTiming(input: StatusTimingInput): StatusTiming {
   const { previous, next, now } = input;
   if (input.events > 0) return { write: "now" };
   const cond = (t: ConditionType): Condition | undefined => next.conditions?.find((c) => c.type === t);
-  const first = (previous?.conditions ?? []).every((c) => !OWN_CONDITIONS.has(c.type));
-  if (first) {
+  if (firstStatus(previous)) {
     const setupReported = (previous?.setup?.message ?? "") !== "" || previous?.setup?.lastFailure !== undefined;
     const quietStart = cond("Ready")?.status === "False" && cond("Ready")?.reason === "WorkersStarting" && cond("Degraded")?.status !== "True" && !setupReported;
-    if (!quietStart || input.createdAt === undefined) return { write: "now" };
+    if (!quietStart || !input.busy || input.createdAt === undefined) return { write: "now" };
     const due = input.createdAt + input.firstGraceMs;
     return due > now ? { write: "later", afterMs: due - now } : { write: "now" };
   }

@@ -1,0 +1,45 @@
+// CPU seconds per process of a hack/cluster.ts cluster (its state.json beside the kubeconfig
+// lists them: kube-apiserver, etcd, controller manager, scheduler, kwok), plus any other pids,
+// read from /proc: where a bench's time goes.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+/** The cluster's processes, when it is a hack/cluster.ts one. */
+export function clusterProcesses(kubeconfigPath: string): { name: string; pid: number }[] {
+  const state = join(dirname(kubeconfigPath), "state.json");
+  if (!existsSync(state)) return [];
+  const parsed = JSON.parse(readFileSync(state, "utf8")) as { processes?: { name: string; pid: number }[] };
+  return parsed.processes ?? [];
+}
+
+function procCpuSeconds(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined; // gone
+  }
+}
+
+/** CPU seconds used so far by each cluster process and each of `others` (name → pid). */
+export function cpuSeconds(kubeconfigPath: string, others: Record<string, number | undefined> = {}): Map<string, number> {
+  const out = new Map<string, number>();
+  const all = [...clusterProcesses(kubeconfigPath), ...Object.entries(others).map(([name, pid]) => ({ name, pid }))];
+  for (const p of all) {
+    if (p.pid === undefined) continue;
+    const s = procCpuSeconds(p.pid);
+    if (s !== undefined) out.set(p.name, s);
+  }
+  const self = process.cpuUsage();
+  out.set("bench process", (self.user + self.system) / 1e6);
+  return out;
+}
+
+/** What each process used since `before`. */
+export function cpuSince(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  return new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
+}
+
+export function formatCpu(used: Map<string, number>): string {
+  return [...used].map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
+}
