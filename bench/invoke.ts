@@ -183,10 +183,11 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
     console.log(`  ${name.padEnd(38)} ${((used * 1000) / PUSHES).toFixed(1).padStart(7)}`);
   }
   console.log(`  ${"total".padEnd(38)} ${((total * 1000) / PUSHES).toFixed(1).padStart(7)}   (2 cores at ≥8,000/s: ≤250)`);
-  console.log("syscalls per pushed task (read / write, KB written)");
+  console.log("per pushed task: read / write syscalls, KB written, voluntary context switches");
   for (const [name, after] of ioAfter) {
-    const b = io.get(name) ?? { syscr: 0, syscw: 0, wchar: 0 };
-    console.log(`  ${name.padEnd(38)} ${((after.syscr - b.syscr) / PUSHES).toFixed(2).padStart(6)} / ${((after.syscw - b.syscw) / PUSHES).toFixed(2).padStart(6)}, ${((after.wchar - b.wchar) / PUSHES / 1024).toFixed(2).padStart(6)}`);
+    const b = io.get(name) ?? { syscr: 0, syscw: 0, wchar: 0, wakeups: 0 };
+    const per = (n: number): string => (n / PUSHES).toFixed(2).padStart(6);
+    console.log(`  ${name.padEnd(38)} ${per(after.syscr - b.syscr)} / ${per(after.syscw - b.syscw)}, ${per((after.wchar - b.wchar) / 1024)}, ${per(after.wakeups - b.wakeups)}`);
   }
   console.log(`  bare echo, per request: client ${bareCost.client.toFixed(1)}, server ${bareCost.server.toFixed(1)}`);
 
@@ -244,13 +245,15 @@ function cpuSnapshot(gateway: ChildProcess, workers: readonly ChildProcess[]): M
   return out;
 }
 
+type IoCounts = ReturnType<typeof processIo>;
+
 /** Syscall counts so far of the client, the gateway, the supervisors and their children. */
-function ioSnapshot(gateway: ChildProcess, workers: readonly ChildProcess[]): Map<string, { syscr: number; syscw: number; wchar: number }> {
-  const out = new Map<string, { syscr: number; syscw: number; wchar: number }>();
+function ioSnapshot(gateway: ChildProcess, workers: readonly ChildProcess[]): Map<string, IoCounts> {
+  const out = new Map<string, IoCounts>();
   const add = (key: string, pid: number): void => {
     const now = processIo(pid);
-    const had = out.get(key) ?? { syscr: 0, syscw: 0, wchar: 0 };
-    out.set(key, { syscr: had.syscr + now.syscr, syscw: had.syscw + now.syscw, wchar: had.wchar + now.wchar });
+    const had = out.get(key) ?? { syscr: 0, syscw: 0, wchar: 0, wakeups: 0 };
+    out.set(key, { syscr: had.syscr + now.syscr, syscw: had.syscw + now.syscw, wchar: had.wchar + now.wchar, wakeups: had.wakeups + now.wakeups });
   };
   add("bench client", process.pid);
   if (gateway.pid !== undefined) add("gateway (all threads)", gateway.pid);

@@ -53,13 +53,32 @@ export function threadCpuMs(pid: number): Map<string, number> {
   return out;
 }
 
+/** Voluntary context switches so far of every thread of `pid` (each one a wait for I/O or a wake-up). */
+export function wakeups(pid: number): number {
+  let n = 0;
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tids) {
+    try {
+      n += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // the thread ended
+    }
+  }
+  return n;
+}
+
 /** Read and write syscalls and bytes written so far by `pid` (all threads; /proc/<pid>/io). */
-export function processIo(pid: number): { syscr: number; syscw: number; wchar: number } {
+export function processIo(pid: number): { syscr: number; syscw: number; wchar: number; wakeups: number } {
   try {
     const text = readFileSync(`/proc/${pid}/io`, "utf8");
     const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)`, "m").exec(text)?.[1] ?? 0);
-    return { syscr: field("syscr"), syscw: field("syscw"), wchar: field("wchar") };
+    return { syscr: field("syscr"), syscw: field("syscw"), wchar: field("wchar"), wakeups: wakeups(pid) };
   } catch {
-    return { syscr: 0, syscw: 0, wchar: 0 };
+    return { syscr: 0, syscw: 0, wchar: 0, wakeups: 0 };
   }
 }

@@ -1,5 +1,11 @@
 // The task store's writer thread: commits batches the gateway's thread sends, so that fsync
 // (about a millisecond per commit on ordinary disks) never stalls request handling.
+// At sync=full each commit is answered twice: `written` once SQLite committed it (in the WAL, in
+// the OS's page cache: it survives the gateway's crash, kill -9) and `synced` once the WAL is on
+// the disk (it survives power loss). SQLite runs at synchronous=NORMAL and this thread syncs the
+// WAL itself after each commit, which is what synchronous=FULL does inside COMMIT; checkpoints
+// sync as before (NORMAL syncs the WAL before and the database after each one).
+import { closeSync, fdatasyncSync, openSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { DbWriter, openDb, type StoreSync, type TaskRow } from "./store-db.ts";
 import type { ExtraWrite } from "./store-tables.ts";
@@ -7,7 +13,11 @@ import type { ExtraWrite } from "./store-tables.ts";
 export type ToWriter = { t: "write"; batch: number; rows: TaskRow[]; extras: ExtraWrite[] } | { t: "delete"; req: number; before: number; limit: number; keysBefore: number | undefined } | { t: "close" };
 
 export type FromWriter =
-  | { t: "written"; batch: number; ms: number; rows: number }
+  /** Committed; `synced`: on the disk too (else a `synced` or `syncFailed` follows). */
+  | { t: "written"; batch: number; ms: number; rows: number; synced: boolean }
+  /** The batch's WAL frames are on the disk; `ms` from the start of the commit. */
+  | { t: "synced"; batch: number; ms: number }
+  | { t: "syncFailed"; batch: number; message: string }
   | { t: "writeFailed"; batch: number; message: string }
   | { t: "deleted"; req: number; ids: string[]; message?: string }
   | { t: "closed" };
@@ -16,7 +26,8 @@ function main(): void {
   const port = parentPort;
   if (port === null) throw new Error("store-writer.ts runs as a worker thread");
   const { path, sync } = workerData as { path: string; sync: StoreSync };
-  const db = openDb(path, sync);
+  const syncWal = sync === "full";
+  const db = openDb(path, syncWal ? "normal" : sync);
   const writer = new DbWriter(db);
   const reply = (msg: FromWriter): void => port.postMessage(msg);
   port.on("message", (msg: ToWriter) => {
@@ -25,9 +36,17 @@ function main(): void {
         const started = performance.now();
         try {
           writer.write(msg.rows, msg.extras);
-          reply({ t: "written", batch: msg.batch, ms: performance.now() - started, rows: msg.rows.length });
         } catch (err) {
           reply({ t: "writeFailed", batch: msg.batch, message: err instanceof Error ? err.message : String(err) });
+          return;
+        }
+        reply({ t: "written", batch: msg.batch, ms: performance.now() - started, rows: msg.rows.length, synced: !syncWal });
+        if (!syncWal) return;
+        try {
+          syncFile(`${path}-wal`);
+          reply({ t: "synced", batch: msg.batch, ms: performance.now() - started });
+        } catch (err) {
+          reply({ t: "syncFailed", batch: msg.batch, message: err instanceof Error ? err.message : String(err) });
         }
         return;
       }
@@ -46,6 +65,25 @@ function main(): void {
         return;
     }
   });
+}
+
+/**
+ * fdatasync of the file at `path` (opened afresh, so a WAL SQLite re-created is still the one
+ * synced). No WAL file: everything is in the database file, which checkpoints sync.
+ */
+function syncFile(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 main();

@@ -2,6 +2,8 @@
 // Writes are staged and committed in groups: one commit is in flight at a time, and everything
 // saved meanwhile rides in the next one, so one fsync covers every push of a burst. A push is
 // acknowledged, and a result shown to anyone, only after the commit holding it (committed());
+// the outcome of a `:run` its caller waits for on the connection only once it is written
+// (written(): it survives the gateway's crash; its fsync follows at once, see store-writer.ts);
 // a failed commit writes nothing of its batch (one transaction). File stores commit on a writer
 // thread (store-writer.ts) so fsync never blocks the event loop; ":memory:" stores (tests)
 // commit in-thread. Leases are not written: after a restart every unfinished task is queued again.
@@ -27,9 +29,15 @@ interface Batch {
   reject: (err: unknown) => void;
 }
 
+/** A commit's two answers: SQLite committed it (crash-safe), and it is on the disk (ms in all). */
+interface Commit {
+  written: Promise<void>;
+  synced: Promise<number>;
+}
+
 /** Where commits happen: here, or on the writer thread. */
 interface Writer {
-  write(rows: TaskRow[], extras: ExtraWrite[]): Promise<number>;
+  write(rows: TaskRow[], extras: ExtraWrite[]): Commit;
   deleteFinishedBefore(before: number, limit: number, keysBefore: number | undefined): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -39,10 +47,17 @@ class InlineWriter implements Writer {
   constructor(w: DbWriter) {
     this.w = w;
   }
-  async write(rows: TaskRow[], extras: ExtraWrite[]): Promise<number> {
+  write(rows: TaskRow[], extras: ExtraWrite[]): Commit {
     const started = performance.now();
-    this.w.write(rows, extras);
-    return performance.now() - started;
+    try {
+      this.w.write(rows, extras);
+    } catch (err) {
+      const failed = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      failed.catch(() => undefined);
+      return { written: failed.then(() => undefined), synced: failed };
+    }
+    const synced = Promise.resolve(performance.now() - started);
+    return { written: synced.then(() => undefined), synced };
   }
   async deleteFinishedBefore(before: number, limit: number, keysBefore: number | undefined): Promise<string[]> {
     if (keysBefore !== undefined) this.w.deleteKeysBefore(keysBefore);
@@ -55,25 +70,38 @@ class ThreadWriter implements Writer {
   private readonly worker: Worker;
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  /** Commits written but not yet on the disk, by batch. */
+  private readonly syncing = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private closed: (() => void) | undefined;
 
   constructor(path: string, sync: StoreSync) {
     this.worker = new Worker(new URL("./store-writer.ts", import.meta.url), { workerData: { path, sync } });
     this.worker.on("message", (msg: FromWriter) => this.onMessage(msg));
     this.worker.on("error", (err) => {
-      for (const p of this.pending.values()) p.reject(err);
+      for (const p of [...this.pending.values(), ...this.syncing.values()]) p.reject(err);
       this.pending.clear();
+      this.syncing.clear();
     });
   }
 
   private onMessage(msg: FromWriter): void {
     switch (msg.t) {
       case "written":
-        this.settle(msg.batch, (p) => p.resolve(msg.ms));
+        this.settle(msg.batch, (p) => p.resolve(undefined));
+        if (msg.synced) this.settleSync(msg.batch, (p) => p.resolve(msg.ms));
         return;
-      case "writeFailed":
-        this.settle(msg.batch, (p) => p.reject(new Error(`task store commit failed: ${msg.message}`)));
+      case "synced":
+        this.settleSync(msg.batch, (p) => p.resolve(msg.ms));
         return;
+      case "syncFailed":
+        this.settleSync(msg.batch, (p) => p.reject(new Error(`task store fsync failed: ${msg.message}`)));
+        return;
+      case "writeFailed": {
+        const err = new Error(`task store commit failed: ${msg.message}`);
+        this.settle(msg.batch, (p) => p.reject(err));
+        this.settleSync(msg.batch, (p) => p.reject(err));
+        return;
+      }
       case "deleted":
         this.settle(msg.req, (p) => (msg.message === undefined ? p.resolve(msg.ids) : p.reject(new Error(msg.message))));
         return;
@@ -90,6 +118,13 @@ class ThreadWriter implements Writer {
     fn(p);
   }
 
+  private settleSync(id: number, fn: (p: { resolve: (v: unknown) => void; reject: (e: unknown) => void }) => void): void {
+    const p = this.syncing.get(id);
+    if (p === undefined) return;
+    this.syncing.delete(id);
+    fn(p);
+  }
+
   private send<T>(make: (id: number) => ToWriter): Promise<T> {
     const id = ++this.seq;
     return new Promise<T>((resolve, reject) => {
@@ -98,8 +133,17 @@ class ThreadWriter implements Writer {
     });
   }
 
-  write(rows: TaskRow[], extras: ExtraWrite[]): Promise<number> {
-    return this.send((batch) => ({ t: "write", batch, rows, extras }));
+  write(rows: TaskRow[], extras: ExtraWrite[]): Commit {
+    const id = ++this.seq;
+    const synced = new Promise<number>((resolve, reject) => this.syncing.set(id, { resolve: resolve as (v: unknown) => void, reject }));
+    const written = new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ t: "write", batch: id, rows, extras } satisfies ToWriter);
+    });
+    // One of the two may fail with nobody waiting on it: the store reports failures through onError.
+    written.catch(() => undefined);
+    synced.catch(() => undefined);
+    return { written, synced };
   }
 
   deleteFinishedBefore(before: number, limit: number, keysBefore: number | undefined): Promise<string[]> {
@@ -126,7 +170,9 @@ export class TaskStore {
   /** Rows of the other tables (store-tables.ts), by table and key; made into values at flush time. */
   private stagedExtra = new Map<string, () => ExtraWrite>();
   private stagedBatch: Batch | undefined;
-  private inflight: { rows: Map<string, TaskRow>; batch: Batch | undefined } | undefined;
+  /** Waiters for the staged rows to be written (crash-safe), not necessarily synced. */
+  private stagedWritten: Batch | undefined;
+  private inflight: { rows: Map<string, TaskRow>; batch: Batch | undefined; written: Batch | undefined; isWritten: boolean } | undefined;
   private flushScheduled = false;
   private closed = false;
 
@@ -198,17 +244,43 @@ export class TaskStore {
     return Promise.resolve();
   }
 
+  /**
+   * Resolves once everything saved so far is committed by SQLite: it survives the gateway's
+   * crash (kill -9) but, at sync=full, not yet power loss (committed() waits for that too).
+   */
+  written(): Promise<void> {
+    if (this.staged.size > 0 || this.stagedExtra.size > 0) {
+      this.stagedWritten ??= newBatch();
+      return this.stagedWritten.promise;
+    }
+    if (this.inflight !== undefined && !this.inflight.isWritten) {
+      this.inflight.written ??= newBatch();
+      return this.inflight.written.promise;
+    }
+    return Promise.resolve();
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     if (this.inflight !== undefined || (this.staged.size === 0 && this.stagedExtra.size === 0)) return;
     const rows = this.staged;
     const extras = [...this.stagedExtra.values()].map((make) => make());
-    const inflight = { rows, batch: this.stagedBatch };
+    const inflight: NonNullable<TaskStore["inflight"]> = { rows, batch: this.stagedBatch, written: this.stagedWritten, isWritten: false };
     this.staged = new Map();
     this.stagedExtra = new Map();
     this.stagedBatch = undefined;
+    this.stagedWritten = undefined;
     this.inflight = inflight;
-    this.writer.write([...rows.values()], extras).then(
+    const commit = this.writer.write([...rows.values()], extras);
+    commit.written.then(
+      () => {
+        inflight.isWritten = true;
+        inflight.written?.resolve();
+      },
+      (err: unknown) => inflight.written?.reject(err),
+    );
+    // The next commit starts once this one is on the disk: one fsync at a time covers a burst.
+    commit.synced.then(
       (ms) => {
         this.opts.onCommit?.(rows.size, ms);
         inflight.batch?.resolve();

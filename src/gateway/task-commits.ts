@@ -1,7 +1,8 @@
 // Outcomes become visible only once durable: a task's outcome is staged with the store, and
 // published (the task finished for everyone) once its commit is done. Until then the task stays
 // active as it was, so a kill -9 before the commit re-runs a task nobody saw finish. A failed
-// commit is retried: the outcome is already decided.
+// commit is retried: the outcome is already decided. A keyless :run's outcome is published once
+// written (crash-safe), before its commit's fsync (docs/protocol.md, "Durability").
 import type { TaskError } from "../protocol/index.ts";
 import type { Clock } from "../kube/clock.ts";
 import type { TaskStore } from "./store.ts";
@@ -40,7 +41,8 @@ export class TaskCommits {
     const f = task.finishing;
     if (f === undefined) return;
     this.d.store.save({ ...toRow(task), status: f.status, error: f.error, output: f.output, finishedAt: f.finishedAt, input: null });
-    this.d.store.committed().then(
+    // A :run's caller has the answer on its connection: crash-safe is enough to send it.
+    (task.answerWhenWritten === true ? this.d.store.written() : this.d.store.committed()).then(
       () => this.publish(task),
       (err: unknown) => {
         this.d.log?.("committing a task's outcome failed; retrying", { task: task.id, err: String(err) });

@@ -28,6 +28,11 @@ export interface Task extends TaskRow {
   waiting?: TaskWaiting | undefined;
   /** A :run task dispatched before its row was staged: stages it if it is still running then (see dispatchAtOnce). */
   stageTimer?: TimerHandle | undefined;
+  /**
+   * A keyless :run whose caller waits on the connection: its outcome is published once written
+   * (it survives the gateway's crash) without waiting for that commit's fsync (store.written()).
+   */
+  answerWhenWritten?: true;
 }
 
 export interface TaskWaiting {

@@ -156,12 +156,14 @@ export class TaskEngine {
 
   /**
    * A task whose caller waits for it on the connection (`:run`): queued at once, no commit first.
-   * Its row is staged when it ends (the outcome's commit writes it whole: one fsync per run) or,
-   * if it is still unfinished after `runStageMs`, then, so a longer task survives a restart as
-   * before. The outcome is still visible only once committed. A gateway that dies before the
+   * Its row is staged when it ends (the outcome's commit writes it whole) or, if it is still
+   * unfinished after `runStageMs`, then, so a longer task survives a restart as before. The
+   * outcome is visible once SQLite committed it (it survives the gateway's crash); that commit's
+   * fsync is not waited for (store.written(), docs/protocol.md). A gateway that dies before the
    * row's commit loses a task nobody was told about: the caller's connection drops with it.
    */
   private dispatchAtOnce(q: FunctionQueue, task: Task): Task {
+    task.answerWhenWritten = true;
     this.active.set(task.id, task);
     this.dispatcher.enqueue(q, task, false);
     this.family.adopt(task);

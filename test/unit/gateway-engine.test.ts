@@ -20,6 +20,31 @@ function setup(fn: Partial<FunctionSettings> = {}, opts: Partial<EngineOptions> 
   return { clock, settings, registry, store, engine };
 }
 
+/** What a store's writer answers for a commit that failed (both its moments fail). */
+function failedCommit(err: Error): { written: Promise<void>; synced: Promise<number> } {
+  const synced = Promise.reject(err);
+  synced.catch(() => undefined);
+  const written = synced.then(() => undefined);
+  written.catch(() => undefined);
+  return { written, synced };
+}
+
+/**
+ * Holds back the "on the disk" moment of every commit of a :memory: store until release(): what a
+ * file store at sync=full does while the writer thread syncs the WAL.
+ */
+function holdSyncs(store: TaskStore): { release: () => void } {
+  const w = (store as unknown as { writer: { write: (...a: unknown[]) => { written: Promise<void>; synced: Promise<number> } } }).writer;
+  const real = w.write.bind(w);
+  let release = (): void => {};
+  const gate = new Promise<void>((r) => (release = r));
+  w.write = (...a: unknown[]) => {
+    const c = real(...a);
+    return { written: c.written, synced: gate.then(() => c.synced) };
+  };
+  return { release };
+}
+
 function isEngineError(type: string) {
   return (err: unknown) => err instanceof EngineError && err.type === type;
 }
@@ -243,10 +268,10 @@ describe("TaskEngine", () => {
   it("a failed commit on submit leaves nothing queued; a failed commit of a result keeps it unseen and retries", async () => {
     const { engine, settings, store, clock } = setup({}, { commitRetryMs: 1000 });
     const breakStore = (times: number): void => {
-      const w = (store as unknown as { writer: { write: (...a: unknown[]) => Promise<number> } }).writer;
+      const w = (store as unknown as { writer: { write: (...a: unknown[]) => unknown } }).writer;
       const real = w.write.bind(w);
       let left = times;
-      w.write = (...a: unknown[]) => (left-- > 0 ? Promise.reject(new Error("disk full")) : real(...a));
+      w.write = (...a: unknown[]) => (left-- > 0 ? failedCommit(new Error("disk full")) : real(...a));
     };
     breakStore(1);
     await assert.rejects(engine.submit(settings, "1", "json"), isEngineError("Unavailable"));
@@ -266,6 +291,27 @@ describe("TaskEngine", () => {
     assert.equal((await ack).output, "20");
     assert.equal(engine.get(task.id)?.status, "succeeded");
     assert.equal(store.get(task.id)?.output, "20");
+  });
+
+  it("a keyless :run's outcome is published once written, before its fsync; other outcomes wait for the fsync", async () => {
+    const { engine, settings, store } = setup();
+    const { task: pushed } = await engine.submit(settings, "1", "json");
+    const { task: run } = await engine.submit(settings, "2", "json", { dispatchAtOnce: true });
+    const grants = await engine.lease(settings, "w1", 2, 0);
+    const leaseOf = (id: string): string => grants.find((g) => g.id === id)?.leaseId ?? "";
+    const syncs = holdSyncs(store);
+    let pushDone = false;
+    const pushAck = engine.complete(pushed.id, leaseOf(pushed.id), "10").then((t) => ((pushDone = true), t));
+    const runDone = await engine.complete(run.id, leaseOf(run.id), "20");
+    assert.equal(runDone.status, "succeeded");
+    assert.equal((await engine.waitForTerminal(run.id, 0))?.output, "20", "the run's waiter sees it");
+    await new Promise((r) => setImmediate(r));
+    await flushMicrotasks();
+    assert.equal(pushDone, false, "the push's outcome waits for the fsync");
+    assert.equal(engine.get(pushed.id)?.status, "running");
+    syncs.release();
+    assert.equal((await pushAck).output, "10");
+    assert.equal(engine.get(pushed.id)?.status, "succeeded");
   });
 
   it("a :run task (dispatchAtOnce) is leased before any commit and costs one commit, its outcome's", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
 import { TaskStore, type TaskRow } from "../../src/gateway/store.ts";
 
@@ -79,6 +80,25 @@ describe("TaskStore", () => {
     assert.equal(s.get("old"), undefined);
     assert.ok(s.get("new") !== undefined);
     assert.ok(s.get("queued") !== undefined);
+    await s.close();
+  });
+
+  it("at sync=full, written() resolves once SQLite committed (another connection reads the row), committed() once synced", async () => {
+    const path = join(dir, "written.db");
+    const s = new TaskStore(path, { synchronous: "full" });
+    const order: string[] = [];
+    s.save(row("w1"));
+    const written = s.written().then(() => order.push("written"));
+    const committed = s.committed().then(() => order.push("committed"));
+    await written;
+    const other = new DatabaseSync(path);
+    assert.equal((other.prepare("SELECT status FROM tasks WHERE id = ?").get("w1") as { status: string } | undefined)?.status, "queued", "committed: visible to another connection");
+    other.close();
+    await committed;
+    assert.deepEqual(order, ["written", "committed"]);
+    // Nothing staged, nothing in flight: both at once.
+    await s.written();
+    await s.committed();
     await s.close();
   });
 
