@@ -386,6 +386,17 @@ async function runHearth(selector: Record<string, string>, annotations: Record<s
         (m.get("hearth_controller_reconcile_total") ?? []).filter((x) => x.labels["controller"] === "job" && x.labels["result"] === result).reduce((a, x) => a + x.value, 0);
       const results = ["success", "requeue", "error", "terminal", "timeout"].map((k) => `${k} ${((byResult(after, k) - byResult(before, k)) / N).toFixed(2)}`);
       say(`  Job controller reconciles per Job: ${(reconciles / N).toFixed(2)} (${results.join(", ")})`);
+      // What the operator's watches delivered (every event is parsed, and some become reconciles).
+      const perLabel = (name: string, label: string): string => {
+        const sum = (m: Metrics): Map<string, number> => {
+          const out = new Map<string, number>();
+          for (const x of m.get(name) ?? []) out.set(x.labels[label] ?? "?", (out.get(x.labels[label] ?? "?") ?? 0) + x.value);
+          return out;
+        };
+        const b0 = sum(before);
+        return [...sum(after)].map(([k, v]) => [k, (v - (b0.get(k) ?? 0)) / N] as const).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
+      };
+      say(`  operator watch events per Job: ${perLabel("hearth_informer_events_total", "resource")}`);
       // Means over the run (sum/count deltas): where a reconcile's time goes.
       const mean = (name: string, match: (l: Record<string, string>) => boolean): string => {
         const tot = (m: Metrics, suffix: string): number =>

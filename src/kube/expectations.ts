@@ -71,6 +71,29 @@ export class WrittenState<V> {
     this.entries.set(key, { value: { v: value }, at: this.clock.now() });
   }
 
+  /**
+   * Records a write about to be sent, so that its watch event, which can arrive before the
+   * response does, is recognised as its echo. Then either `done` with the value as the server
+   * returned it, or `failed`: what was recorded for `key` before comes back. Either does nothing
+   * once the entry was replaced or forgotten meanwhile (its echo showed the end, say).
+   */
+  writing(key: string, value: V): { done(stored: V): void; failed(): void } {
+    const before = this.entries.get(key);
+    const entry: { value?: { v: V }; at: number } = { value: { v: value }, at: this.clock.now() };
+    this.entries.set(key, entry);
+    const mine = (): boolean => this.entries.get(key) === entry;
+    return {
+      done: (stored) => {
+        if (mine() && entry.value !== undefined) entry.value = { v: stored };
+      },
+      failed: () => {
+        if (!mine()) return;
+        if (before === undefined) this.entries.delete(key);
+        else this.entries.set(key, before);
+      },
+    };
+  }
+
   /** Records that something was written for `key` now (for `lastWriteAt`) unless something already was. */
   touch(key: string): void {
     if (!this.entries.has(key)) this.entries.set(key, { at: this.clock.now() });

@@ -374,6 +374,44 @@ describe("Job controller across operator crashes", { timeout: 180_000 }, () => {
     await removeFakeNodes(core, [nodeName]);
   });
 
+  // What a clean Job costs the apiserver and the operator. Per Job: the batch Job (created once,
+  // its own add not reconciled), the end written once (a second write only when the pod outlives
+  // the 5 s debounce, i.e. on a loaded machine) and one Event. Reconciles: the Job's add, its pod's
+  // add, start and end, the batch Job's end — plus at most two hold timers on a loaded machine (8 or
+  // more before the watch filters skipped KCM's and kwok's interim updates and our own echoes).
+  it("a clean Job: one batch Job create, its end written once, one Event, at most 7 reconciles", async (t) => {
+    const ns = (await createTestNamespace(kc, "jobs-cost")).name;
+    t.after(() => core.deleteNamespace({ name: ns }).then(() => undefined));
+    await makeFunction(ns, "clean", { exitCode: 0, delay: "200ms", message: '{"output":"ok"}' });
+    const own = createClient({ connection: await fromKubeconfigFile(process.env["HEARTH_KUBECONFIG"] ?? ""), clock, fieldManager: "hearth-test" });
+    t.after(() => own.transport.close());
+    const registry = new Registry();
+    const manager = new Manager({ client: own, clock, logger, registry, identity: uniqueName("job-cost"), namespaces: [ns] });
+    new JobController(manager, { workload, config: TEST_CONFIG });
+    manager.start();
+    const names = ["clean-1", "clean-2", "clean-3"];
+    try {
+      for (const n of names) await makeJob(ns, n, { functionRef: { name: "clean" } });
+      for (const n of names) assert.equal(condition(await waitForJob(ns, n, finished), "Complete")?.status, "True");
+      for (const n of names) await waitFor(async () => (await eventReasons(ns, n)).length > 0, { what: `${n}: its Event` });
+      await manager.recorder.flush();
+      for (const n of names) assert.deepEqual(await eventReasons(ns, n), ["Completed"], n);
+      const counts = own.transport.counts;
+      assert.equal(counts.get("create jobs"), names.length, "one batch Job create per Job");
+      assert.equal(counts.get("create events"), names.length, "one Event per Job");
+      const statusWrites = counts.get("apply jobs/status") ?? 0;
+      assert.ok(statusWrites >= names.length && statusWrites <= 2 * names.length, `status writes ${statusWrites}`);
+      const writes = [...counts].filter(([k]) => /^(create|update|patch|apply|delete) /.test(k) && !k.includes("lease"));
+      assert.deepEqual(writes.map(([k]) => k).sort(), ["apply jobs/status", "create events", "create jobs"], "nothing else written");
+      const reconciles = ((await registry.getSingleMetric("hearth_controller_reconcile_total")?.get())?.values ?? [])
+        .filter((v) => v.labels["controller"] === "job")
+        .reduce((a, v) => a + v.value, 0);
+      assert.ok(reconciles <= 7 * names.length, `${reconciles} reconciles for ${names.length} Jobs`);
+    } finally {
+      await manager.stop();
+    }
+  });
+
   it("a crash between creating the batch Job and writing status leaves exactly one batch Job", async (t) => {
     const ns = (await createTestNamespace(kc, "jobs-crash")).name;
     t.after(() => core.deleteNamespace({ name: ns }).then(() => undefined));

@@ -43,6 +43,15 @@ describe("Job controller watch predicates", () => {
     });
   }
 
+  it("skips a pod's first conditions when none is one the plan reads (no list and a list without them are alike)", () => {
+    const bare = editPod(pending, (p) => void delete p.status.conditions);
+    const scheduled = editPod(bare, (p) => void (p.status.conditions = [cond("PodScheduled", "True")]));
+    assert.equal(podChanged(bare, scheduled), false);
+    assert.deepEqual(planWith(aBatchJob(), [scheduled]), planWith(aBatchJob(), [bare]));
+    const unschedulable = editPod(bare, (p) => void (p.status.conditions = [cond("PodScheduled", "False", { reason: "Unschedulable", message: "no node" })]));
+    assert.equal(podChanged(bare, unschedulable), true, "control: a condition the plan reads");
+  });
+
   it("passes pod updates the plan reads", () => {
     assert.equal(podChanged(pending, running), true, "started");
     assert.equal(podChanged(running, ended), true, "ended");
@@ -63,4 +72,41 @@ describe("Job controller watch predicates", () => {
     const done = aBatchJob([complete(at(9))], { completionTime: at(9) });
     assert.equal(batchJobChanged(b, done), true);
   });
+
+  it("skips a batch Job's first interim conditions (it had none: kube-controller-manager's first status)", () => {
+    const b = editBatch(aBatchJob(), (st) => void delete st.conditions);
+    const interim = editBatch(b, (st) => void (st.conditions = [cond("SuccessCriteriaMet", "True", { lastTransitionTime: at(9) })]));
+    assert.equal(batchJobChanged(b, interim), false);
+    assert.deepEqual(planWith(interim, [ended]), planWith(b, [ended]));
+  });
+
+  it("skips the batch Job's startTime appearing: a fresh Job writes nothing either way, and the next write carries it", () => {
+    const unstarted = editBatch(aBatchJob(), (st) => void delete st.startTime);
+    const started = editBatch(unstarted, (st) => void (st.startTime = at(2)));
+    assert.equal(batchJobChanged(unstarted, started), false);
+    for (const pods of [[], [pending]]) {
+      assert.equal(planWith(unstarted, pods).statusChanged, false);
+      assert.equal(planWith(started, pods).statusChanged, false);
+    }
+    const end = aBatchJob([complete(at(9))], { completionTime: at(9), startTime: at(2) });
+    assert.equal(planWith(end, [ended]).status.startTime, at(2), "the end's write takes it from the cache");
+  });
 });
+
+describe("Job controller cache views", () => {
+  it("keep only what the plan reads: no pod template, no pod IPs, no counts nobody reads", () => {
+    const b = batchJobView.parse({
+      metadata: { name: "b", uid: "u", managedFields: [{ manager: "kcm" }], annotations: { a: "1" } },
+      spec: { backoffLimit: 1, template: { spec: { containers: [{ name: "worker", image: "x" }] } }, selector: {} },
+      status: { active: 1, ready: 1, uncountedTerminatedPods: { succeeded: ["x"] }, conditions: [] },
+    });
+    assert.deepEqual(b, { metadata: { name: "b", uid: "u" }, spec: { backoffLimit: 1 }, status: { active: 1, conditions: [] } });
+    const p = podView.parse({
+      metadata: { name: "p" },
+      spec: { nodeName: "n" },
+      status: { phase: "Running", podIP: "127.0.0.9", qosClass: "Burstable", containerStatuses: [{ name: "worker", image: "x", containerID: "c", state: { running: { startedAt: at(1) } } }] },
+    });
+    assert.deepEqual(p, { metadata: { name: "p" }, status: { phase: "Running", containerStatuses: [{ name: "worker", state: { running: { startedAt: at(1) } } }] } });
+  });
+});
+

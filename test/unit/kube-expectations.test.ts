@@ -48,6 +48,35 @@ describe("WrittenState", () => {
     assert.deepEqual(s.current("ns/a", { n: 7 }), { n: 7 });
   });
 
+  it("recognises the echo of a write still in flight, and undoes a write that failed", async () => {
+    const clock = new FakeClock();
+    const s = new WrittenState<{ n: number } | undefined>(clock, eq, 30_000);
+    s.wrote("ns/a", { n: 1 });
+    const w = s.writing("ns/a", { n: 2 });
+    assert.equal(s.isEcho("ns/a", { n: 2 }), true, "the watch event can arrive before the response");
+    assert.deepEqual(s.current("ns/a", { n: 1 }), { n: 2 });
+    w.done({ n: 3 });
+    assert.equal(s.isEcho("ns/a", { n: 3 }), true, "then it is the value as the server stored it");
+
+    const failed = s.writing("ns/a", { n: 4 });
+    await clock.advance(10);
+    failed.failed();
+    assert.equal(s.isEcho("ns/a", { n: 4 }), false);
+    assert.equal(s.isEcho("ns/a", { n: 3 }), true, "what was recorded before comes back");
+
+    const fresh = s.writing("ns/b", { n: 1 });
+    fresh.failed();
+    assert.equal(s.lastWriteAt("ns/b"), undefined, "nothing recorded before: nothing now");
+
+    // Forgotten meanwhile (its echo showed the end): the late response records nothing.
+    const late = s.writing("ns/c", { n: 1 });
+    s.forget("ns/c");
+    late.done({ n: 1 });
+    late.failed();
+    assert.equal(s.lastWriteAt("ns/c"), undefined);
+    assert.equal(s.size, 1);
+  });
+
   it("trusts the cache again after the TTL", async () => {
     const clock = new FakeClock();
     const s = new WrittenState<{ n: number } | undefined>(clock, eq, 1000);

@@ -18,9 +18,9 @@ import type { ApplyObject, KubeClient } from "../../kube/client.ts";
 import type { Clock } from "../../kube/clock.ts";
 import { isAlreadyExists } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
-import { Tombstones, WrittenState } from "../../kube/expectations.ts";
+import { Tombstones, WriteExpectations, WrittenState } from "../../kube/expectations.ts";
 import type { Informer } from "../../kube/informer.ts";
-import { keyOf, splitKey, type Unstructured } from "../../kube/objects.ts";
+import { controllerOf, keyOf, splitKey, type Unstructured } from "../../kube/objects.ts";
 import { TerminalError, type ReconcileResult, type WorkQueue } from "../../kube/queue.ts";
 import { hearthFunctions, hearthJobs, resourceType, secrets, untyped } from "../../kube/resources.ts";
 import { watch, type ControllerContext, type ControllerRegistration, type Manager } from "../../operator/manager.ts";
@@ -118,6 +118,19 @@ export class JobController {
    * Job at once), and when it was written (the plan debounces progress-only writes after it).
    */
   private readonly statuses: WrittenState<WrittenStatus>;
+  /**
+   * The Jobs whose batch Job a reconcile created (by the Hearth Job's UID, its controller), until
+   * the watch shows it: that add is the echo of our own create, which the reconcile that made it
+   * planned with already.
+   */
+  private readonly created: WriteExpectations;
+  /**
+   * Parsed Jobs and Functions by the cached object they came from: the informer replaces an
+   * object on every change, so a reconcile of an unchanged object reuses the parse (zod parses of
+   * the whole object were most of a reconcile's CPU).
+   */
+  private readonly parsedJobs = new WeakMap<Unstructured, HearthJob>();
+  private readonly parsedFunctions = new WeakMap<Unstructured, HearthFunction | undefined>();
 
   private readonly warm: WarmInvoker | undefined;
   private readonly signingKey: string | undefined;
@@ -132,6 +145,7 @@ export class JobController {
     this.signingKey = opts.signingKey;
     this.log = manager.logger.child({ controller: CONTROLLER_NAME });
     this.statuses = new WrittenState<WrittenStatus>(this.clock, sameStatus);
+    this.created = new WriteExpectations(this.clock);
 
     this.jobs = manager.informer(hearthJobs, { name: "hearth-jobs", client: this.client, indexers: { [BY_FUNCTION]: functionKeyOf } });
     this.functions = opts.functions ?? functionsCache(manager);
@@ -157,7 +171,8 @@ export class JobController {
       watches: [
         // Not the echo of our own status write: the reconcile that wrote it planned with it already.
         watch(this.jobs, (j) => [keyOf(j)], { update: (a, b) => !this.isStatusEcho(a, b) }),
-        watch(this.batchJobs, labelledJobKey, { update: batchJobChanged }),
+        // Not the add of a batch Job we just created: nothing about it is new to us.
+        watch(this.batchJobs, labelledJobKey, { add: (b) => !this.isCreateEcho(b), update: batchJobChanged }),
         watch(this.pods, labelledJobKey, { update: podChanged }),
         // A Function appearing or changing unblocks the Jobs that wait for it.
         watch(this.functions, (fn) => this.jobs.byIndex(BY_FUNCTION, keyOf(fn)).filter((j) => !finishedRaw(j)).map(keyOf)),
@@ -181,9 +196,23 @@ export class JobController {
     return true;
   }
 
+  /** `b` is the batch Job a reconcile of its Hearth Job is creating or created (controlled by that very Job). */
+  private isCreateEcho(b: BatchJobView): boolean {
+    const owner = controllerOf(b)?.uid;
+    if (owner === undefined) return false;
+    for (const key of labelledJobKey(b)) {
+      if (b.metadata.name === batchJobName(splitKey(key).name) && this.created.satisfied(key, owner)) {
+        this.created.forget(key);
+        return true;
+      }
+    }
+    return false;
+  }
+
   private forget(key: string): void {
     this.tombstones.forget(key);
     this.statuses.forget(key);
+    this.created.forget(key);
   }
 
   private podsOf(key: string): PodView[] {
@@ -199,12 +228,14 @@ export class JobController {
   }
 
   private parseJob(raw: Unstructured): HearthJob {
+    const seen = this.parsedJobs.get(raw);
+    if (seen !== undefined) return seen;
     const full = hearthJob.safeParse(raw);
-    if (full.success) return full.data;
     // A status this version cannot read is rebuilt rather than blocking the Job forever.
-    const specOnly = hearthJob.safeParse({ ...raw, status: undefined });
-    if (specOnly.success) return specOnly.data;
-    throw new TerminalError(`Job ${keyOf(raw)} does not match the schema: ${full.error.message}`);
+    const parsed = full.success ? full : hearthJob.safeParse({ ...raw, status: undefined });
+    if (!parsed.success) throw new TerminalError(`Job ${keyOf(raw)} does not match the schema: ${full.error?.message ?? parsed.error.message}`);
+    this.parsedJobs.set(raw, parsed.data);
+    return parsed.data;
   }
 
   /**
@@ -212,16 +243,17 @@ export class JobController {
    * together with its Job can reach this cache after the Job does, and "not found" would then be
    * a false alarm (an Event and all).
    */
-  private async getFunction(namespace: string, name: string | undefined, needed: boolean, signal: AbortSignal): Promise<HearthFunction | undefined> {
+  private async getFunction(namespace: string, name: string | undefined, signal: AbortSignal): Promise<HearthFunction | undefined> {
     if (name === undefined) return undefined;
-    const raw = this.functions.getByName(namespace, name) ?? (needed ? await this.client.get(hearthFunctions, name, namespace, signal) : undefined);
+    const cached = this.functions.getByName(namespace, name);
+    if (cached !== undefined && this.parsedFunctions.has(cached)) return this.parsedFunctions.get(cached);
+    const raw = cached ?? (await this.client.get(hearthFunctions, name, namespace, signal));
     if (raw === undefined) return undefined;
     const fn = hearthFunction.safeParse(raw);
-    if (!fn.success) {
-      this.log.warn({ function: `${namespace}/${name}`, error: fn.error.message }, "Function does not match the schema; treating it as absent");
-      return undefined;
-    }
-    return fn.data;
+    if (!fn.success) this.log.warn({ function: `${namespace}/${name}`, error: fn.error.message }, "Function does not match the schema; treating it as absent");
+    const parsed = fn.success ? fn.data : undefined;
+    if (cached !== undefined) this.parsedFunctions.set(cached, parsed);
+    return parsed;
   }
 
 
@@ -274,16 +306,18 @@ export class JobController {
 
     let batchJob = this.batchJobs.getByName(namespace, batchJobName(name));
     let batchJobGone = false;
-    if (batchJob === undefined && job.status?.batchJob !== undefined && !isFinished(job.status)) {
-      // The cache may simply not have caught up with our own create: ask the apiserver before
-      // concluding anything, and never create a second batch Job for the same invocation.
+    const madeIt = uid !== undefined && this.created.satisfied(ctx.key, uid);
+    if (batchJob === undefined && (job.status?.batchJob !== undefined || madeIt) && !isFinished(job.status)) {
+      // The cache may simply not have caught up with our own create (the status names it, or this
+      // process made it a moment ago): ask the apiserver before concluding anything, and never
+      // create a second batch Job for the same invocation.
       batchJob = await this.client.get(batchJobsResource, batchJobName(name), namespace, ctx.signal);
       batchJobGone = batchJob === undefined;
     }
     const base = {
       job,
-      // Only a Job that has not started needs its Function.
-      fn: await this.getFunction(namespace, job.spec.functionRef?.name, batchJob === undefined && !isFinished(job.status), ctx.signal),
+      // Only a Job that has not started needs its Function (the plan reads it only then).
+      fn: batchJob === undefined && !isFinished(job.status) ? await this.getFunction(namespace, job.spec.functionRef?.name, ctx.signal) : undefined,
       batchJob,
       batchJobGone,
       pods: this.podsOf(ctx.key),
@@ -313,10 +347,18 @@ export class JobController {
   private async writeStatus(key: string, job: HearthJob, plan: JobPlan, signal: AbortSignal, log: Logger): Promise<void> {
     const namespace = job.metadata.namespace ?? "";
     const name = job.metadata.name;
-    const written = await this.client.applyStatus(hearthJobs, { name, namespace }, plan.status, { signal });
+    // Recorded before the write: its watch event can arrive before the response does.
+    const write = this.statuses.writing(key, { uid: job.metadata.uid, status: plan.status });
+    let written: Unstructured;
+    try {
+      written = await this.client.applyStatus(hearthJobs, { name, namespace }, plan.status, { signal });
+    } catch (err) {
+      write.failed();
+      throw err;
+    }
     // As the server stored it (parsed as the cache will be), so that the cache showing it is recognised.
     const stored = hearthJob.safeParse(written);
-    this.statuses.wrote(key, { uid: job.metadata.uid, status: stored.success ? stored.data.status : plan.status });
+    write.done({ uid: job.metadata.uid, status: stored.success ? stored.data.status : plan.status });
     log.debug({ urgent: plan.statusUrgent, conditions: plan.status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`).join(",") }, "status written");
     const subject = { apiVersion: API_VERSION, kind: "Job", name, namespace, uid: job.metadata.uid };
     for (const e of plan.events) this.recorder.record(subject, e.type, e.reason, e.message);
@@ -330,9 +372,13 @@ export class JobController {
     if (plan.taskSecret !== undefined) await this.client.apply(secrets, toApplyObject(plan.taskSecret), { signal });
     if (plan.batchJob !== undefined) {
       try {
+        // Before the create: its watch event can arrive before the response does.
+        if (job.metadata.uid !== undefined) this.created.wrote(key, job.metadata.uid);
         await this.client.create(batchJobsResource, toApplyObject(plan.batchJob), signal);
         log.info({ batchJob: plan.batchJob.metadata?.name }, "created batch Job");
       } catch (err) {
+        // Not made now: its add (whenever it comes) is news to the next reconcile.
+        this.created.forget(key);
         // Made by an earlier reconcile whose status write never landed: the name makes it the same Job.
         if (!isAlreadyExists(err)) throw err;
       }

@@ -25,7 +25,8 @@ export function podProjection(p: PodView): unknown {
     s?.message,
     s?.startTime,
     // Only DisruptionTarget and an Unschedulable PodScheduled change an attempt; Ready & co. do not.
-    s?.conditions?.filter((c) => c.type === "DisruptionTarget" || (c.type === "PodScheduled" && c.status === "False")),
+    // (Absent and empty lists project alike: the first Ready-type conditions are no news either.)
+    (s?.conditions ?? []).filter((c) => c.type === "DisruptionTarget" || (c.type === "PodScheduled" && c.status === "False")),
     statesOf(s?.containerStatuses),
     statesOf(s?.initContainerStatuses),
   ];
@@ -39,10 +40,11 @@ export function batchJobProjection(b: BatchJobView): unknown {
     b.spec?.backoffLimit,
     b.spec?.activeDeadlineSeconds,
     b.spec?.podFailurePolicy,
-    s?.startTime,
+    // Not startTime: KCM sets it as it makes the first pod, and the plan only copies it into a
+    // status written for something else (the pod's own events come right after).
     s?.completionTime,
     // Its end only: SuccessCriteriaMet/FailureTarget come just before, counts change throughout.
-    s?.conditions?.filter((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True"),
+    (s?.conditions ?? []).filter((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True"),
   ];
 }
 

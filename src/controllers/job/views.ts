@@ -28,11 +28,11 @@ const condition = z.object({
 const containerStatus = z.object({
   name: z.string(),
   state: z
-    .looseObject({
+    .object({
       waiting: z.object({ reason: z.string().optional(), message: z.string().optional() }).optional(),
       running: z.object({ startedAt: time.optional() }).optional(),
       terminated: z
-        .looseObject({
+        .object({
           exitCode: z.number(),
           reason: z.string().optional(),
           message: z.string().optional(),
@@ -48,7 +48,7 @@ export type ContainerStatusView = z.output<typeof containerStatus>;
 export const podView = z.object({
   metadata: meta,
   status: z
-    .looseObject({
+    .object({
       phase: z.string().optional(),
       reason: z.string().optional(),
       message: z.string().optional(),
@@ -66,16 +66,16 @@ export const batchJobView = z.object({
   // Only what the outcome needs: the retry budget, the backstop, and (through the exit-code
   // rules) the runtime's container name. Keeping the template out keeps the cache small.
   spec: z
-    .looseObject({
+    .object({
       backoffLimit: z.number().optional(),
       activeDeadlineSeconds: z.number().optional(),
       podFailurePolicy: z
-        .looseObject({ rules: z.array(z.object({ onExitCodes: z.object({ containerName: z.string().optional() }).optional() })) })
+        .object({ rules: z.array(z.object({ onExitCodes: z.object({ containerName: z.string().optional() }).optional() })) })
         .optional(),
     })
     .optional(),
   status: z
-    .looseObject({
+    .object({
       startTime: time.optional(),
       completionTime: time.optional(),
       conditions: z.array(condition).optional(),
