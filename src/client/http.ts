@@ -1,7 +1,10 @@
-// A small HTTP/1.1 client on node:http with a keep-alive agent: the SDK and the worker runtime
-// make many short calls to one gateway, and a fresh TCP connection per call would cost more
-// than the call itself. fetch() (undici) is slower per request here and harder to bound.
+// A small HTTP/1.1 client for one gateway: the SDK and the worker runtime make many short calls,
+// and a fresh TCP connection per call would cost more than the call itself. Calls go through
+// connection.ts (kept-alive connections, one write per request: a quarter of node:http's client
+// CPU per call); streams (SSE) through node:http with a keep-alive agent. fetch() (undici) is
+// slower per request here and harder to bound.
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import { ConnectionPool } from "./connection.ts";
 
 export interface HttpResponse {
   status: number;
@@ -22,55 +25,23 @@ export interface RequestOptions {
 export class HttpClient {
   readonly base: URL;
   readonly agent: Agent;
+  private readonly pool: ConnectionPool;
+  private readonly prefix: string;
   private readonly defaultHeaders: Record<string, string>;
 
   constructor(baseUrl: string, opts: { token?: string | undefined; maxSockets?: number } = {}) {
     this.base = new URL(baseUrl);
     if (this.base.protocol !== "http:") throw new Error(`only http:// gateway URLs are supported, got ${baseUrl}`);
     this.agent = new Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 64, keepAliveMsecs: 10_000 });
+    const host = this.base.hostname.startsWith("[") ? this.base.hostname.slice(1, -1) : this.base.hostname;
+    this.pool = new ConnectionPool(host, this.base.port === "" ? 80 : Number(this.base.port), opts.maxSockets ?? 64);
+    this.prefix = this.base.pathname.replace(/\/$/, "");
     this.defaultHeaders = opts.token === undefined || opts.token === "" ? {} : { authorization: `Bearer ${opts.token}` };
   }
 
   request(opts: RequestOptions): Promise<HttpResponse> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { ...this.defaultHeaders, ...opts.headers };
-      if (opts.body !== undefined) headers["content-length"] = Buffer.byteLength(opts.body);
-      const req = httpRequest(
-        {
-          host: this.base.hostname,
-          port: this.base.port === "" ? 80 : Number(this.base.port),
-          path: this.base.pathname.replace(/\/$/, "") + opts.path,
-          method: opts.method,
-          headers,
-          agent: this.agent,
-          signal: opts.signal,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            clearTimer();
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks) });
-          });
-          res.on("error", (err) => {
-            clearTimer();
-            reject(err);
-          });
-        },
-      );
-      let timer: NodeJS.Timeout | undefined;
-      const clearTimer = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
-      };
-      if (opts.timeoutMs !== undefined) {
-        timer = setTimeout(() => req.destroy(new Error(`request to ${opts.path} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      }
-      req.on("error", (err) => {
-        clearTimer();
-        reject(err);
-      });
-      req.end(opts.body);
-    });
+    const headers = opts.headers === undefined ? this.defaultHeaders : { ...this.defaultHeaders, ...opts.headers };
+    return this.pool.request({ method: opts.method, path: this.prefix + opts.path, headers, body: opts.body, signal: opts.signal, timeoutMs: opts.timeoutMs });
   }
 
   /** Starts a request and hands back the response stream as soon as its headers arrive (SSE). */
@@ -94,6 +65,7 @@ export class HttpClient {
   }
 
   close(): void {
+    this.pool.close();
     this.agent.destroy();
   }
 }
