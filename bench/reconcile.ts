@@ -24,7 +24,7 @@ import { deployments, hearthFunctions, namespaces, nodes, pods } from "../src/ku
 import { parseOperatorConfig, type OperatorConfigInput } from "../src/operator/config.ts";
 import { aFunction } from "../test/support/function-builder.ts";
 import { installCrds } from "../test/support/operator.ts";
-import { startOperatorProcess, type OperatorProcess } from "./support/operator-process.ts";
+import { chartOperatorSettings, startOperatorProcess, type OperatorProcess } from "./support/operator-process.ts";
 import { cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
 
 const { values: args } = parseArgs({
@@ -34,18 +34,30 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "32" },
     "skip-baseline": { type: "boolean", default: false },
     "pods-per-node": { type: "string", default: "1000" },
-    /** V8 flags for the operator process, e.g. "--max-semi-space-size=1" (as NODE_OPTIONS would pass them). */
-    "operator-node-options": { type: "string", default: "" },
+    /** V8 flags for the operator process (as NODE_OPTIONS passes them); default the chart's operator.nodeOptions. */
+    "operator-node-options": { type: "string" },
+    /** Extra environment of the operator, NAME=VALUE,…; default the chart's operator.extraEnv ("" for none). */
+    "operator-env": { type: "string" },
     /** Seconds to wait after everything is Ready before reading RSS again (steady state). */
     settle: { type: "string", default: "20" },
     /** controllers.function.concurrency of the operator (default: the config's default). */
     "operator-concurrency": { type: "string" },
     /** Run the operator without a warm compile cache (the image has one: see the Dockerfile). */
     "no-compile-cache": { type: "boolean", default: false },
-    /** Write V8 heap snapshots of the operator into this directory: idle, at N and at TOTAL (after the RSS readings). */
+    /**
+     * Write V8 heap snapshots of the operator into this directory, after the RSS readings of each
+     * point. Writing one leaves native memory behind: RSS read after a snapshot is inflated, so
+     * take snapshots and RSS figures from separate runs, or only at the last point.
+     */
     "heap-snapshots": { type: "string" },
+    /** Where to take them: any of idle, n, total (comma-separated). */
+    "heap-snapshots-at": { type: "string", default: "idle,n,total" },
   },
 });
+const chart = chartOperatorSettings();
+const operatorNodeOptions = args["operator-node-options"] ?? chart.nodeOptions;
+const operatorEnv: Record<string, string> =
+  args["operator-env"] === undefined ? chart.env : Object.fromEntries(args["operator-env"].split(",").filter((kv) => kv.includes("=")).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const N = Number(args.functions);
 const TOTAL = Number(args.total);
 const CONCURRENCY = Number(args.concurrency);
@@ -172,14 +184,14 @@ async function startOperator(ns: string): Promise<OperatorProcess> {
   // No gateway runs here: without the finalizer (it would wait for one on every deletion).
   cfg.controllers = { function: { gatewayFinalizer: false, ...(args["operator-concurrency"] !== undefined ? { concurrency: Number(args["operator-concurrency"]) } : {}) } };
   const snapshots = args["heap-snapshots"];
-  const nodeOptions = snapshots === undefined ? args["operator-node-options"] : `${args["operator-node-options"]} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`;
-  return startOperatorProcess({ config: cfg, kubeconfig: kubeconfig ?? "", id: `bench-${id}`, nodeOptions, startTimeoutMs: 30_000, compileCache: !args["no-compile-cache"] });
+  const nodeOptions = snapshots === undefined ? operatorNodeOptions : `${operatorNodeOptions} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`;
+  return startOperatorProcess({ config: cfg, kubeconfig: kubeconfig ?? "", id: `bench-${id}`, nodeOptions, env: operatorEnv, startTimeoutMs: 30_000, compileCache: !args["no-compile-cache"] });
 }
 
 /** With --heap-snapshots: SIGUSR2 → the operator writes a snapshot (--heapsnapshot-signal); waits until it is complete. */
-async function snapshot(op: OperatorProcess, label: string): Promise<void> {
+async function snapshot(op: OperatorProcess, point: "idle" | "n" | "total", label: string): Promise<void> {
   const dir = args["heap-snapshots"];
-  if (dir === undefined || op.pid === undefined) return;
+  if (dir === undefined || op.pid === undefined || !args["heap-snapshots-at"].split(",").includes(point)) return;
   const before = new Set(readdirSync(dir));
   process.kill(op.pid, "SIGUSR2");
   for (;;) {
@@ -244,7 +256,7 @@ async function main(): Promise<void> {
   await Promise.all([fns.waitForSync(), deps.waitForSync()]);
   const rssIdle = await op.rssMiB();
   const memIdle = await op.memoryBreakdown();
-  await snapshot(op, "idle");
+  await snapshot(op, "idle", "idle");
 
   const settle = Number(args.settle) * 1000;
   const cpu0 = cpuSeconds(kubeconfig ?? "", { operator: op.pid });
@@ -270,7 +282,7 @@ async function main(): Promise<void> {
   const writesAtN = await op.metric("hearth_kube_requests_total");
   const byKindAtN = await op.sumBy("hearth_kube_requests_total", ["verb", "resource"]);
   log(`operator: ${N} Functions Ready after ${first.seconds.toFixed(1)} s; RSS ${rssPeakN.toFixed(0)} → ${rssAtN.toFixed(0)} MiB`);
-  await snapshot(op, String(N));
+  await snapshot(op, "n", String(N));
 
   let rssAtTotal: number | undefined;
   let rssPeakTotal: number | undefined;
@@ -283,8 +295,10 @@ async function main(): Promise<void> {
     heapAtTotal = await heap();
     memAtTotal = await op.memoryBreakdown();
     log(`operator: ${TOTAL} Functions Ready; RSS ${rssAtTotal.toFixed(0)} MiB; heap used/total ${heapAtTotal} MiB`);
-    await snapshot(op, String(TOTAL));
+    await snapshot(op, "total", String(TOTAL));
   }
+  const gcSeconds = await op.metric("hearth_operator_nodejs_gc_duration_seconds_sum");
+  const operatorCpu = await op.metric("hearth_operator_process_cpu_seconds_total");
   const reconciles = await op.metric("hearth_controller_reconcile_total");
   const errors = await op.metric("hearth_controller_reconcile_errors_total");
   const byController = await op.sumBy("hearth_controller_reconcile_total", ["controller"]);
@@ -294,7 +308,7 @@ async function main(): Promise<void> {
 
   const rate = N / first.seconds;
   const lines = [
-    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${args["operator-node-options"] || "(none)"}${args["no-compile-cache"] ? ", no compile cache" : ", warm compile cache"}, ${new Date().toISOString()}`,
+    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${operatorNodeOptions || "(none)"}, env: ${Object.entries(operatorEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}${args["no-compile-cache"] ? ", no compile cache" : ", warm compile cache"}, ${new Date().toISOString()}`,
     "",
     "                                   seconds   per second   apply→Ready p50   p99",
   ];
@@ -307,6 +321,7 @@ async function main(): Promise<void> {
   lines.push(`operator memory idle (MiB): ${memIdle}`);
   lines.push(`operator memory at ${N} (MiB): ${memAtN}`);
   if (memAtTotal !== undefined) lines.push(`operator memory at ${TOTAL} (MiB): ${memAtTotal}`);
+  lines.push(`operator CPU ${operatorCpu.toFixed(1)} s in all, GC pauses (wall time, main thread) ${gcSeconds.toFixed(1)} s`);
   lines.push(`operator RSS (MiB): idle ${rssIdle.toFixed(0)}; ${N} Functions: ${rssPeakN.toFixed(0)} when all Ready, ${rssAtN.toFixed(0)} after ${args.settle} s`);
   if (rssAtTotal !== undefined) lines.push(`                   ${TOTAL} Functions: ${(rssPeakTotal ?? 0).toFixed(0)} when all Ready, ${rssAtTotal.toFixed(0)} after ${args.settle} s (goal ≤ 150)`);
   lines.push(`operator API requests for the first ${N}: ${writesAtN} (${(writesAtN / N).toFixed(1)} per Function, goal ≤ 3); reconciles total ${reconciles} for ${TOTAL || N} Functions (${(reconciles / (TOTAL || N)).toFixed(1)} per Function, goal ≤ 5), errors ${errors}`);

@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { OperatorConfigInput } from "../../src/operator/config.ts";
+import { parse } from "yaml";
+import { z } from "zod";
 import { parseMetrics } from "../../test/support/operator.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -34,6 +36,8 @@ export interface OperatorProcessOptions {
   id: string;
   /** V8 flags for the operator, e.g. "--max-semi-space-size=1" (space-separated, as NODE_OPTIONS). */
   nodeOptions?: string;
+  /** Extra environment of the operator (the chart's operator.extraEnv). */
+  env?: Record<string, string>;
   /** How long to wait for its metrics server's URL in its log. */
   startTimeoutMs?: number;
   /**
@@ -43,6 +47,16 @@ export interface OperatorProcessOptions {
    */
   compileCache?: boolean;
 }
+
+/** How the Helm chart runs the operator process (charts/hearth/values.yaml): what the benches run by default. */
+export function chartOperatorSettings(): { nodeOptions: string; env: Record<string, string> } {
+  const values = chartValues.parse(parse(readFileSync(fileURLToPath(new URL("../../charts/hearth/values.yaml", import.meta.url)), "utf8")));
+  return { nodeOptions: values.operator.nodeOptions ?? "", env: Object.fromEntries((values.operator.extraEnv ?? []).map((e) => [e.name, e.value])) };
+}
+
+const chartValues = z.object({
+  operator: z.object({ nodeOptions: z.string().optional(), extraEnv: z.array(z.object({ name: z.string(), value: z.string() })).nullish() }),
+});
 
 /** The compile cache shared by the benches' operators, warmed once per flag set (`hearth operator --help` imports every module). */
 function warmCompileCache(nodeFlags: readonly string[]): string {
@@ -56,7 +70,7 @@ export async function startOperatorProcess(opts: OperatorProcessOptions): Promis
   const dir = mkdtempSync(join(tmpdir(), "hearth-bench-operator-"));
   writeFileSync(join(dir, "config.json"), JSON.stringify(opts.config));
   const nodeFlags = (opts.nodeOptions ?? "").split(" ").filter((f) => f !== "");
-  const env = { ...process.env };
+  const env = { ...process.env, ...opts.env };
   delete env["NODE_COMPILE_CACHE"];
   if (opts.compileCache !== false) env["NODE_COMPILE_CACHE"] = warmCompileCache(nodeFlags);
   const child = spawn(process.execPath, [...nodeFlags, MAIN, "operator", "--config", join(dir, "config.json"), "--kubeconfig", opts.kubeconfig, "--id", opts.id, "--log-level", "info"], {

@@ -71,7 +71,8 @@ interface Scope {
 export class Informer<T extends KubeObject> {
   private readonly opts: InformerOptions<T>;
   private readonly cache = new Map<string, T>();
-  private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  /** Index name → value → the keys of the objects with that value: one key as is, more in a Set (most values have one object). */
+  private readonly indexes = new Map<string, Map<string, string | Set<string>>>();
   private readonly handlers: EventHandlers<T>[] = [];
   private readonly scopes: Scope[];
   private readonly name: string;
@@ -171,6 +172,10 @@ export class Informer<T extends KubeObject> {
   byIndex(index: string, value: string): T[] {
     const keys = this.indexes.get(index)?.get(value);
     if (keys === undefined) return [];
+    if (typeof keys === "string") {
+      const o = this.cache.get(keys);
+      return o === undefined ? [] : [o];
+    }
     const out: T[] = [];
     for (const k of keys) {
       const o = this.cache.get(k);
@@ -341,9 +346,11 @@ export class Informer<T extends KubeObject> {
       const idx = this.indexes.get(name);
       if (idx === undefined) continue;
       for (const v of fn(obj)) {
-        let set = idx.get(v);
-        if (set === undefined) idx.set(v, (set = new Set()));
-        set.add(key);
+        const keys = idx.get(v);
+        if (keys === undefined) idx.set(v, key);
+        else if (typeof keys === "string") {
+          if (keys !== key) idx.set(v, new Set([keys, key]));
+        } else keys.add(key);
       }
     }
   }
@@ -353,9 +360,13 @@ export class Informer<T extends KubeObject> {
       const idx = this.indexes.get(name);
       if (idx === undefined) continue;
       for (const v of fn(obj)) {
-        const set = idx.get(v);
-        set?.delete(key);
-        if (set?.size === 0) idx.delete(v);
+        const keys = idx.get(v);
+        if (keys === key) idx.delete(v);
+        else if (typeof keys === "object") {
+          keys.delete(key);
+          if (keys.size === 1) idx.set(v, keys.values().next().value ?? "");
+          else if (keys.size === 0) idx.delete(v);
+        }
       }
     }
   }

@@ -103,7 +103,8 @@ const managedFields = z
       }
       if (nonEmpty(rest)) specManagers[e.manager] = fingerprint(JSON.stringify(rest));
     }
-    return { replicasManagers, specManagers };
+    // Spread: an array grown by push keeps room for 17 entries; informer caches hold thousands.
+    return { replicasManagers: [...replicasManagers], specManagers };
   });
 
 const workloadCondition = z.object({

@@ -74,6 +74,21 @@ describe("Helm chart", () => {
     }
   });
 
+  it("runs the operator with the chart's memory settings (NODE_OPTIONS, extra env) and lets them be turned off", () => {
+    type Container = { name: string; env?: { name: string; value?: string }[] };
+    const operatorEnv = (yaml: string): Record<string, string | undefined> => {
+      const dep = docs(yaml).find((d) => d.kind === "Deployment" && d.metadata?.name === "hearth-operator") as { spec?: { template?: { spec?: { containers?: Container[] } } } } | undefined;
+      const c = dep?.spec?.template?.spec?.containers?.find((x) => x.name === "operator");
+      return Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
+    };
+    const env = operatorEnv(render());
+    assert.equal(env["NODE_OPTIONS"], "--max-semi-space-size=1");
+    assert.equal(env["MALLOC_ARENA_MAX"], "2");
+    assert.ok("POD_NAME" in env);
+    const plain = operatorEnv(render("operator.nodeOptions=", "operator.extraEnv=null"));
+    assert.equal("NODE_OPTIONS" in plain || "MALLOC_ARENA_MAX" in plain, false);
+  });
+
   it("renders an operator config that the operator accepts", () => {
     for (const sets of [[], ["config.gpu.strategy=mig", "operator.watchNamespaces={a,b}"], ["config.gpu.strategy=hami"]]) {
       const cm = docs(render(...sets)).find((d) => d.kind === "ConfigMap" && d.metadata?.name === "hearth-config");

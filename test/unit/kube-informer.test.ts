@@ -162,6 +162,34 @@ describe("Informer over HTTP", () => {
     assert.equal(api.watchers.size, 0, "stop closes the watch");
   });
 
+  it("indexes values held by one object and by several alike, as objects come, move and go", async () => {
+    await until("previous watches closed", () => api.watchers.size === 0);
+    api.objects.clear();
+    api.put("a", { metadata: { name: "a", namespace: "ns", resourceVersion: "0", labels: { fn: "one" } } });
+    const inf = new Informer({ client, resource: pods, clock: new SystemClock(), logger: silent, namespaces: ["ns"], indexers: { fn: (p) => [p.metadata.labels?.["fn"] ?? ""] } });
+    const names = (v: string): string[] => inf.byIndex("fn", v).map((p) => p.metadata.name).sort();
+    inf.start();
+    await inf.waitForSync();
+    assert.deepEqual(names("one"), ["a"]);
+    await until("watch open", () => api.watchers.size === 1);
+    api.put("b", { metadata: { name: "b", namespace: "ns", resourceVersion: "0", labels: { fn: "one" } } });
+    await until("b", () => inf.get("ns/b") !== undefined);
+    assert.deepEqual(names("one"), ["a", "b"]);
+    // a moves to another value; one is left with b alone; then b goes.
+    api.put("a", { metadata: { name: "a", namespace: "ns", resourceVersion: "0", labels: { fn: "two" } } });
+    await until("a moved", () => inf.get("ns/a")?.metadata.labels?.["fn"] === "two");
+    assert.deepEqual(names("one"), ["b"]);
+    assert.deepEqual(names("two"), ["a"]);
+    api.put("b", { metadata: { name: "b", namespace: "ns", resourceVersion: "0", labels: { fn: "one" } }, status: { phase: "Running" } });
+    await until("b updated", () => inf.get("ns/b")?.status.phase === "Running");
+    assert.deepEqual(names("one"), ["b"], "an update keeping its value keeps one entry");
+    api.remove("b");
+    await until("b gone", () => inf.get("ns/b") === undefined);
+    assert.deepEqual(names("one"), []);
+    assert.deepEqual(names("two"), ["a"]);
+    await inf.stop();
+  });
+
   it("relists after 410 Gone and deletes what vanished meanwhile", async () => {
     await until("previous watches closed", () => api.watchers.size === 0);
     api.objects.clear();

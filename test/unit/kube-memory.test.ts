@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
+import { cachedDeployments, cachedPods } from "../../src/controllers/function/caches.ts";
 import { deadline } from "../../src/kube/client.ts";
 import { StringInterner } from "../../src/kube/intern.ts";
 
@@ -94,5 +95,39 @@ describe("request deadline", () => {
     parent.abort(new Error("late"));
     await new Promise((r) => setTimeout(r, 40));
     assert.equal(d.signal.aborted, false);
+  });
+});
+
+describe("slim cache schemas (controllers/function/caches.ts)", () => {
+  it("a cached pod keeps what podProblem reads (a last termination) and drops an empty last state and the spec", () => {
+    const raw = (lastState: unknown) => ({
+      metadata: { name: "p", namespace: "ns", resourceVersion: "1", labels: { "hearth.dev/function": "f", other: "x" } },
+      spec: { nodeName: "n1", containers: [{ name: "worker" }] },
+      status: { phase: "Running", containerStatuses: [{ name: "worker", ready: false, restartCount: 1, image: "img", state: { running: { startedAt: "t" } }, lastState }] },
+    });
+    const crashed = cachedPods.schema.parse(raw({ terminated: { exitCode: 137, reason: "OOMKilled", finishedAt: "t" } }));
+    assert.deepEqual(crashed.status.containerStatuses?.[0], { name: "worker", ready: false, restartCount: 1, state: {}, lastState: { terminated: { exitCode: 137, reason: "OOMKilled", finishedAt: "t" } } });
+    const fine = cachedPods.schema.parse(raw({}));
+    assert.deepEqual(fine.status.containerStatuses?.[0], { name: "worker", ready: false, restartCount: 1, state: {} });
+    assert.deepEqual(fine.metadata.labels, { "hearth.dev/function": "f" });
+    assert.equal(fine.spec, crashed.spec, "one shared empty spec");
+  });
+
+  it("a cached Deployment keeps its controller owner and the replicas managers", () => {
+    const d = cachedDeployments.schema.parse({
+      metadata: {
+        name: "f-pool",
+        namespace: "ns",
+        ownerReferences: [
+          { apiVersion: "hearth.dev/v1alpha1", kind: "Function", name: "f", uid: "u1", controller: true },
+          { apiVersion: "v1", kind: "Other", name: "o", uid: "u2" },
+        ],
+        managedFields: [{ manager: "hearth-function-controller", operation: "Apply", fieldsV1: { "f:spec": { "f:replicas": {}, "f:template": { "f:spec": {} } } } }],
+      },
+      spec: { replicas: 1 },
+      status: {},
+    });
+    assert.deepEqual(d.metadata.ownerReferences?.map((r) => r.uid), ["u1"]);
+    assert.deepEqual(d.replicasManagers, ["hearth-function-controller"]);
   });
 });

@@ -1,7 +1,7 @@
 // What the Function controller (and the autoscaler) cache of Secrets, Pods and Deployments: each
 // schema keeps only the fields a reader uses, since thousands of each are held.
 import { z } from "zod";
-import { deployment as deploymentSchema, meta, pod as podSchema, type Deployment, type Pod, type Secret } from "../../kube/objects.ts";
+import { deployment as deploymentSchema, meta, pod as podSchema, type ContainerStatus, type Deployment, type Pod, type Secret } from "../../kube/objects.ts";
 import { deployments, pods, resourceType, secrets } from "../../kube/resources.ts";
 import { ANNOTATIONS, LABELS, MANAGED_BY } from "../../workload/labels.ts";
 import { WORKER_TOKEN_KEY } from "../../workload/render.ts";
@@ -39,6 +39,9 @@ export const cachedSecrets = resourceType({
     }),
 });
 
+/** Every cached pod shares this empty spec (no reader uses the spec; nothing writes to it). */
+const NO_POD_SPEC: Pod["spec"] = Object.freeze({});
+
 /**
  * Pods as this controller needs them: the Function label, deletion, and what podProblem reads.
  * Thousands are cached, so everything else (other labels, annotations, healthy conditions,
@@ -64,13 +67,15 @@ export const cachedPods = resourceType({
     const slim = (cs: Pod["status"]["containerStatuses"]): Pod["status"]["containerStatuses"] =>
       cs?.map((c) => {
         const { running: _running, ...state } = c.state ?? {};
-        // The image only appears in an image-pull message.
-        const { image, ...rest } = c;
-        return state.waiting !== undefined && image !== undefined ? { ...rest, image, state } : { ...rest, state };
+        // The image only appears in an image-pull message; of the last state only a termination is read.
+        const { image, lastState, ...rest } = c;
+        const out: ContainerStatus = state.waiting !== undefined && image !== undefined ? { ...rest, image, state } : { ...rest, state };
+        if (lastState?.terminated !== undefined) out.lastState = { terminated: lastState.terminated };
+        return out;
       });
     if (p.status.initContainerStatuses !== undefined) status.initContainerStatuses = slim(p.status.initContainerStatuses);
     if (p.status.containerStatuses !== undefined) status.containerStatuses = slim(p.status.containerStatuses);
-    return { metadata, spec: {}, status };
+    return { metadata, spec: NO_POD_SPEC, status };
   }),
 });
 
@@ -82,7 +87,8 @@ export const cachedDeployments = resourceType({
     const metadata: Deployment["metadata"] = rest;
     const hash = annotations?.[ANNOTATIONS.appliedHash];
     const owner = ownerReferences?.filter((r) => r.controller === true);
-    if (owner !== undefined && owner.length > 0) metadata.ownerReferences = owner;
+    // Spread: filter's result keeps room for 17 entries.
+    if (owner !== undefined && owner.length > 0) metadata.ownerReferences = [...owner];
     if (hash !== undefined) metadata.annotations = { [ANNOTATIONS.appliedHash]: hash };
     // Only two conditions are ever read: a failed rollout and failed pod creation.
     const { conditions: all, ...status } = d.status;
