@@ -254,14 +254,14 @@ describe("planJob: following the batch Job", () => {
   it("holds back the status while kube-controller-manager concludes the batch Job", () => {
     const pods = [aPod("p1", { exitCode: 0, message: '{"output":1}', finishedAt: 95 })];
     const p = plan({ job: job(), batchJob: aBatchJob(), pods, now: at(100) });
-    assert.equal(p.holdStatusMs, 25_000, "pod ended 5 s ago; held for the rest of settleHoldMs");
+    assert.equal(p.holdStatusMs, 115_000, "pod ended 5 s ago; held for the rest of settleHoldMs");
     assert.equal(cond(p.status, "Complete")?.reason, "Running");
     const failing = plan({ job: job(), batchJob: aBatchJob([], { backoffLimit: 3 }), pods: [aPod("p1", { exitCode: 65, finishedAt: 99 })], now: at(100) });
-    assert.equal(failing.holdStatusMs, 29_000, "FailJob: the batch Job is about to fail");
+    assert.equal(failing.holdStatusMs, 119_000, "FailJob: the batch Job is about to fail");
     const retrying = plan({ job: job(), batchJob: aBatchJob([], { backoffLimit: 3 }), pods: [aPod("p1", { exitCode: 1, finishedAt: 99 })], now: at(100) });
     assert.equal(retrying.holdStatusMs, undefined, "a retry is ten seconds away: say so now");
     assert.equal(retrying.statusUrgent, true);
-    const late = plan({ job: job(), batchJob: aBatchJob(), pods, now: at(200) });
+    const late = plan({ job: job(), batchJob: aBatchJob(), pods, now: at(300) });
     assert.equal(late.holdStatusMs, undefined, "not held forever");
   });
 
@@ -284,7 +284,7 @@ describe("planJob: following the batch Job", () => {
     assert.equal(done.statusUrgent, true);
     assert.equal(done.holdStatusMs, undefined, "the end is written at once");
     const ended = [aPod("p1", { exitCode: 0, message: '{"output":1}', finishedAt: 95 })];
-    assert.equal(plan({ job: job(), batchJob: aBatchJob(), pods: ended, lastStatusWrite: at(99) }).holdStatusMs, 25_000, "the longer of the settling hold and the debounce");
+    assert.equal(plan({ job: job(), batchJob: aBatchJob(), pods: ended, lastStatusWrite: at(99) }).holdStatusMs, 115_000, "the longer of the settling hold and the debounce");
   });
 
   it("fails at once on a FailJob exit code, naming its class", () => {

@@ -40,7 +40,11 @@ export const DEFAULT_JOB_CONTROLLER_CONFIG: JobControllerConfig = {
   maxInlineInputBytes: 1_000_000,
   recheckAfterMs: 30_000,
   statusDebounceMs: 5_000,
-  settleHoldMs: 30_000,
+  // kube-controller-manager concludes a batch Job within a second of its pod's end — unless the
+  // control plane is overloaded, when it can take tens of seconds, and an interim status write
+  // (that the end replaces moments later) per Job would only add to the load. Long enough to
+  // ride that out, short enough that a Job whose batch Job never concludes still shows its end.
+  settleHoldMs: 120_000,
 };
 
 /** Whether the ConfigMap/Secret key named by spec.inputFrom exists (read only when it matters). */
