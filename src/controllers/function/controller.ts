@@ -165,12 +165,12 @@ export class FunctionController {
       resyncMs: opts.resyncMs ?? 600_000,
     });
     // The autoscaler published its part of status: write it, unless the Function's first status
-    // is still to come (it will carry it) or status already shows it.
+    // is held back (pacing: it will carry it) or status already shows it. (Not "no status in the
+    // cache": that may lag a first status just written.)
     this.board.subscribe((key) => {
       const raw = this.functions.get(key);
-      if (raw === undefined) return;
+      if (raw === undefined || this.starting.has(key)) return;
       const current = currentStatus(raw);
-      if (firstStatus(current)) return;
       const part = this.board.get(key);
       if (autoscalerFingerprint(part ?? undefined) === autoscalerFingerprint(autoscalerStatusOf(current))) return;
       this.registered.queue.add(key);
@@ -385,14 +385,19 @@ export class FunctionController {
     this.statusWrittenAt.set(key, now);
     this.starting.delete(key);
     this.pendingStatus.delete(key);
+    for (const e of plan.events) this.event(raw, e.type, e.reason, e.message);
     if (written.metadata.managedFields?.some((f) => f.manager === OLD_AUTOSCALER_STATUS_MANAGER && f.subresource === "status") === true) {
       // Upgrade: the autoscaler once applied status under its own field manager. Fields only it
       // still owns (ones this write left out) would stay forever; an empty apply under that
-      // manager releases them (fields this write carries stay: this manager owns them now). Once.
-      await this.client.applyStatus(hearthFunctions, target, undefined, { signal, fieldManager: OLD_AUTOSCALER_STATUS_MANAGER });
-      log.info("released the status fields the autoscaler's old field manager held");
+      // manager releases them (fields this write carries stay: this manager owns them now).
+      // Once; if it fails, the next status write tries again.
+      try {
+        await this.client.applyStatus(hearthFunctions, target, undefined, { signal, fieldManager: OLD_AUTOSCALER_STATUS_MANAGER });
+        log.info("released the status fields the autoscaler's old field manager held");
+      } catch (err) {
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, "cannot release the autoscaler's old status fields yet");
+      }
     }
-    for (const e of plan.events) this.event(raw, e.type, e.reason, e.message);
     log.debug({ ready: plan.status.conditions?.find((c) => c.type === "Ready")?.status }, "status written");
   }
 
