@@ -84,10 +84,9 @@ describe("Helm chart", () => {
     const env = operatorEnv(render());
     assert.equal(env["NODE_OPTIONS"], "--max-semi-space-size=1");
     assert.equal(env["MALLOC_ARENA_MAX"], "2");
-    assert.equal(env["LD_PRELOAD"], "/usr/local/lib/libjemalloc.so.2");
     assert.ok("POD_NAME" in env);
     const plain = operatorEnv(render("operator.nodeOptions=", "operator.extraEnv=null"));
-    assert.equal("NODE_OPTIONS" in plain || "MALLOC_ARENA_MAX" in plain || "LD_PRELOAD" in plain, false);
+    assert.equal("NODE_OPTIONS" in plain || "MALLOC_ARENA_MAX" in plain, false);
   });
 
   it("renders an operator config that the operator accepts", () => {

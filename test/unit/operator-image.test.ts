@@ -45,12 +45,4 @@ describe("operator image and chart", () => {
     assert.ok(userAt >= 0 && warmAt > userAt, `the Dockerfile warms the cache after USER ${user}`);
     assert.match(docker, /ENV NODE_COMPILE_CACHE=\S+/);
   });
-
-  it("the image has the library the chart preloads into the operator (jemalloc), at that path", () => {
-    const docker = readFileSync(root("Dockerfile"), "utf8");
-    const preload = chartOperatorSettings().env["LD_PRELOAD"];
-    assert.ok(preload !== undefined, "the chart preloads jemalloc");
-    assert.match(docker, /apt-get install [^\n]*libjemalloc2/);
-    assert.ok(docker.includes(`ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\\.so\\.2$')" ${preload}`), `the Dockerfile links ${preload}`);
-  });
 });
