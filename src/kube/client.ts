@@ -79,9 +79,12 @@ export class Transport {
   private readonly requests: Counter<"verb" | "resource" | "code"> | undefined;
   private readonly latency: Histogram<"verb"> | undefined;
   /** Requests by "verb resource", always kept (cheap) so tests and benches can read them. */
-  readonly counts: RequestCounts = new Map();
+  readonly counts: RequestCounts;
+  private readonly opts: TransportOptions;
 
-  constructor(opts: TransportOptions) {
+  constructor(opts: TransportOptions, shared?: { counts: RequestCounts; requests: Counter<"verb" | "resource" | "code"> | undefined; latency: Histogram<"verb"> | undefined }) {
+    this.opts = opts;
+    this.counts = shared?.counts ?? new Map<string, number>();
     this.connection = opts.connection;
     this.isHttps = opts.connection.server.startsWith("https:");
     const tls = opts.connection.tls;
@@ -95,7 +98,10 @@ export class Transport {
     this.bucket = new TokenBucket(opts.clock, opts.qps ?? 200, opts.burst ?? 400);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.userAgent = opts.userAgent ?? "hearth";
-    if (opts.registry !== undefined) {
+    if (shared !== undefined) {
+      this.requests = shared.requests;
+      this.latency = shared.latency;
+    } else if (opts.registry !== undefined) {
       this.requests = new Counter({
         name: "hearth_kube_requests_total",
         help: "Requests to the Kubernetes API by verb, resource and HTTP code (0: no response).",
@@ -110,6 +116,17 @@ export class Transport {
         registers: [opts.registry],
       });
     }
+  }
+
+  /**
+   * A second lane to the same server: its own sockets and rate limit, the same metrics and
+   * request counts. Leader election renews its lease on one, so a renewal never queues behind a
+   * flood of controller writes (a 5,000-Function apply on a loaded machine once kept a renewal
+   * waiting past the renew deadline, and the leader stepped down).
+   */
+  lane(opts: { maxSockets: number; qps: number; burst: number; userAgent?: string }): Transport {
+    const { registry: _registry, ...base } = this.opts;
+    return new Transport({ ...base, ...opts }, { counts: this.counts, requests: this.requests, latency: this.latency });
   }
 
   /** Total writes (create/update/patch/apply/delete), optionally only for some resources. */

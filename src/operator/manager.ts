@@ -112,6 +112,8 @@ export interface ManagerOptions {
   leaderElection?: LeaderElectionConfig | undefined;
   /** Called once if leadership is lost after being held; the process should exit. */
   onLostLeadership?: () => void;
+  /** The lease's own client (a Transport lane); default `client`. */
+  leaseClient?: KubeClient | undefined;
   /** Default for informers the manager creates. */
   namespaces?: readonly string[];
   watchdogMs?: number;
@@ -242,7 +244,7 @@ export class Manager {
     }
     this.elector = new LeaderElector({
       ...le,
-      client: leaseClient(this.client.as("hearth-leader-election")),
+      client: leaseClient((this.opts.leaseClient ?? this.client).as("hearth-leader-election")),
       clock: this.clock,
       logger: this.logger,
       registry: this.registry,

@@ -79,6 +79,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         }
       : undefined,
     ...(opts.onLostLeadership !== undefined ? { onLostLeadership: opts.onLostLeadership } : {}),
+    // Renewals on their own sockets and rate limit: never behind the controllers' writes.
+    leaseClient: new KubeClient(transport.lane({ maxSockets: 2, qps: 5, burst: 10, userAgent: `hearth-operator/${identity}/leader-election` }), "hearth-operator"),
   });
   for (const c of opts.controllers) c.setup({ manager, config, signingKey: opts.signingKey });
 
