@@ -236,13 +236,18 @@ function cpuSnapshot(gateway: ChildProcess, workers: readonly ChildProcess[]): M
       out.set(key, (out.get(key) ?? 0) + ms);
     }
   };
-  if (gateway.pid !== undefined) add("gateway", gateway.pid);
+  eachProcess(gateway, workers, "gateway", add);
+  return out;
+}
+
+/** Visits the gateway (as `gatewayName`), each worker's supervisor and the supervisors' children. */
+function eachProcess(gateway: ChildProcess, workers: readonly ChildProcess[], gatewayName: string, visit: (who: string, pid: number) => void): void {
+  if (gateway.pid !== undefined) visit(gatewayName, gateway.pid);
   for (const w of workers) {
     if (w.pid === undefined) continue;
-    add("supervisors", w.pid);
-    for (const c of childPids(w.pid)) add("children", c);
+    visit("supervisors", w.pid);
+    for (const c of childPids(w.pid)) visit("children", c);
   }
-  return out;
 }
 
 type IoCounts = ReturnType<typeof processIo>;
@@ -256,12 +261,7 @@ function ioSnapshot(gateway: ChildProcess, workers: readonly ChildProcess[]): Ma
     out.set(key, { syscr: had.syscr + now.syscr, syscw: had.syscw + now.syscw, wchar: had.wchar + now.wchar, wakeups: had.wakeups + now.wakeups });
   };
   add("bench client", process.pid);
-  if (gateway.pid !== undefined) add("gateway (all threads)", gateway.pid);
-  for (const w of workers) {
-    if (w.pid === undefined) continue;
-    add("supervisors", w.pid);
-    for (const c of childPids(w.pid)) add("children", c);
-  }
+  eachProcess(gateway, workers, "gateway (all threads)", add);
   return out;
 }
 

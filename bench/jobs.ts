@@ -12,8 +12,6 @@
 // this process's watches), the operator's API writes and the Job controller's reconciles per Job
 // (from the operator's /metrics), and CPU seconds per process. Rounds alternate which side goes
 // first. Not part of the test suite.
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
@@ -29,6 +27,7 @@ import type { Unstructured } from "../src/kube/objects.ts";
 import { hearthFunctions, hearthJobs, namespaces, untyped } from "../src/kube/resources.ts";
 import { parseOperatorConfig, type OperatorConfig, type OperatorConfigInput } from "../src/operator/config.ts";
 import { installCrds } from "../test/support/operator.ts";
+import { cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
 import { startOperatorProcess, type Metrics, type OperatorProcess } from "./support/operator-process.ts";
 
 const { values: args } = parseArgs({
@@ -70,44 +69,14 @@ const batchJobsUntyped = untyped({ group: "batch", version: "v1", kind: "Job", p
 
 const say = (line: string): void => void process.stderr.write(line + "\n");
 
-/** The cluster's processes, when it is a hack/cluster.ts one (state.json beside the kubeconfig). */
-function clusterProcesses(): { name: string; pid: number }[] {
-  const state = join(dirname(kubeconfigPath ?? ""), "state.json");
-  if (!existsSync(state)) return [];
-  const parsed = JSON.parse(readFileSync(state, "utf8")) as { processes?: { name: string; pid: number }[] };
-  return parsed.processes ?? [];
-}
-
 /** The operator child process while one runs (its CPU is reported beside the cluster's). */
 let operatorPid: number | undefined;
 
 /** CPU seconds used so far by each cluster process, the operator and this one (the driver). */
-function cpuSeconds(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const p of clusterProcesses()) {
-    try {
-      const fields = readFileSync(`/proc/${p.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      out.set(p.name, (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // gone
-    }
-  }
-  if (operatorPid !== undefined) {
-    try {
-      const fields = readFileSync(`/proc/${operatorPid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      out.set("operator", (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // gone
-    }
-  }
-  const self = process.cpuUsage();
-  out.set("bench process", (self.user + self.system) / 1e6);
-  return out;
-}
+const cpuNow = (): Map<string, number> => cpuSeconds(kubeconfigPath ?? "", { operator: operatorPid });
 
 function cpuDelta(before: Map<string, number>): string {
-  const after = cpuSeconds();
-  return [...after].map(([k, v]) => `${k} ${(v - (before.get(k) ?? 0)).toFixed(1)}`).join(", ");
+  return formatCpu(cpuSince(before, cpuNow()));
 }
 
 function quantile(xs: readonly number[], q: number): number {
@@ -235,7 +204,7 @@ async function measure(
   await Promise.all([pods.waitForSync(), completion.waitForSync(), batch.waitForSync()]);
 
   const names = Array.from({ length: N }, (_, i) => `j${String(i).padStart(4, "0")}`);
-  const cpu0 = cpuSeconds();
+  const cpu0 = cpuNow();
   const t0 = performance.now();
   await pool(names, CREATE_CONCURRENCY, async (name) => {
     createdAt.set(name, performance.now());

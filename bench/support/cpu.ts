@@ -3,6 +3,7 @@
 // read from /proc: where a bench's time goes.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { liveProcessCpuMs } from "./proc-cpu.ts";
 
 /** The cluster's processes, when it is a hack/cluster.ts one. */
 export function clusterProcesses(kubeconfigPath: string): { name: string; pid: number }[] {
@@ -12,23 +13,14 @@ export function clusterProcesses(kubeconfigPath: string): { name: string; pid: n
   return parsed.processes ?? [];
 }
 
-function procCpuSeconds(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined; // gone
-  }
-}
-
 /** CPU seconds used so far by each cluster process and each of `others` (name → pid). */
 export function cpuSeconds(kubeconfigPath: string, others: Record<string, number | undefined> = {}): Map<string, number> {
   const out = new Map<string, number>();
   const all = [...clusterProcesses(kubeconfigPath), ...Object.entries(others).map(([name, pid]) => ({ name, pid }))];
   for (const p of all) {
     if (p.pid === undefined) continue;
-    const s = procCpuSeconds(p.pid);
-    if (s !== undefined) out.set(p.name, s);
+    const ms = liveProcessCpuMs(p.pid);
+    if (ms !== undefined) out.set(p.name, ms / 1000);
   }
   const self = process.cpuUsage();
   out.set("bench process", (self.user + self.system) / 1e6);

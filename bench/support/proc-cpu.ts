@@ -30,9 +30,14 @@ export function childPids(pid: number): number[] {
   }
 }
 
-/** CPU ms of a whole process (all threads). */
+/** CPU ms of a whole process (all threads); undefined when it is gone. */
+export function liveProcessCpuMs(pid: number): number | undefined {
+  return statMs(`/proc/${pid}/stat`)?.ms;
+}
+
+/** CPU ms of a whole process (all threads); 0 when it is gone. */
 export function processCpuMs(pid: number): number {
-  return statMs(`/proc/${pid}/stat`)?.ms ?? 0;
+  return liveProcessCpuMs(pid) ?? 0;
 }
 
 /** CPU ms per thread of `pid`, keyed "main" for the main thread and by thread name (summed) for the others. */
