@@ -279,7 +279,6 @@ export class Informer<T extends KubeObject> {
     }
     const obj = parsed.data;
     const key = keyOf(obj);
-    if (type !== "DELETED") this.intern(obj);
     if (type === "DELETED") {
       const old = this.cache.get(key);
       this.remove(key, old ?? obj);
@@ -289,15 +288,18 @@ export class Informer<T extends KubeObject> {
     return rv;
   }
 
+  /** Shares the repeated string values of an object about to be cached (in place). */
   private intern(obj: T): T {
     const interner = this.opts.interner ?? sharedStrings;
     return interner === false ? obj : interner.values(obj);
   }
 
-  private upsert(key: string, obj: T): void {
+  private upsert(key: string, fresh: T): void {
     const old = this.cache.get(key);
-    if (old !== undefined && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    if (old !== undefined && old.metadata.resourceVersion === fresh.metadata.resourceVersion) return;
     if (old !== undefined) this.unindex(key, old);
+    // Interned here, once, for what is cached: not for an unchanged object a relist brings again.
+    const obj = this.intern(fresh);
     this.cache.set(key, obj);
     this.index(key, obj);
     this.opts.metrics?.objects.set({ resource: this.name }, this.cache.size);
@@ -332,7 +334,7 @@ export class Informer<T extends KubeObject> {
     for (const obj of items) {
       const key = keyOf(obj);
       seen.add(key);
-      this.upsert(key, this.intern(obj));
+      this.upsert(key, obj);
     }
     for (const [key, obj] of [...this.cache]) {
       if (seen.has(key)) continue;
