@@ -35,6 +35,9 @@ interface Commit {
   synced: Promise<number>;
 }
 
+/** A promise's settle functions, kept until the writer thread answers. */
+type Waiter = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
+
 /** Where commits happen: here, or on the writer thread. */
 interface Writer {
   write(rows: TaskRow[], extras: ExtraWrite[]): Commit;
@@ -69,9 +72,9 @@ class InlineWriter implements Writer {
 class ThreadWriter implements Writer {
   private readonly worker: Worker;
   private seq = 0;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, Waiter>();
   /** Commits written but not yet on the disk, by batch. */
-  private readonly syncing = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly syncing = new Map<number, Waiter>();
   private closed: (() => void) | undefined;
 
   constructor(path: string, sync: StoreSync) {
@@ -87,23 +90,23 @@ class ThreadWriter implements Writer {
   private onMessage(msg: FromWriter): void {
     switch (msg.t) {
       case "written":
-        this.settle(msg.batch, (p) => p.resolve(undefined));
-        if (msg.synced) this.settleSync(msg.batch, (p) => p.resolve(msg.ms));
+        this.settle(this.pending, msg.batch, (p) => p.resolve(undefined));
+        if (msg.synced) this.settle(this.syncing, msg.batch, (p) => p.resolve(msg.ms));
         return;
       case "synced":
-        this.settleSync(msg.batch, (p) => p.resolve(msg.ms));
+        this.settle(this.syncing, msg.batch, (p) => p.resolve(msg.ms));
         return;
       case "syncFailed":
-        this.settleSync(msg.batch, (p) => p.reject(new Error(`task store fsync failed: ${msg.message}`)));
+        this.settle(this.syncing, msg.batch, (p) => p.reject(new Error(`task store fsync failed: ${msg.message}`)));
         return;
       case "writeFailed": {
         const err = new Error(`task store commit failed: ${msg.message}`);
-        this.settle(msg.batch, (p) => p.reject(err));
-        this.settleSync(msg.batch, (p) => p.reject(err));
+        this.settle(this.pending, msg.batch, (p) => p.reject(err));
+        this.settle(this.syncing, msg.batch, (p) => p.reject(err));
         return;
       }
       case "deleted":
-        this.settle(msg.req, (p) => (msg.message === undefined ? p.resolve(msg.ids) : p.reject(new Error(msg.message))));
+        this.settle(this.pending, msg.req, (p) => (msg.message === undefined ? p.resolve(msg.ids) : p.reject(new Error(msg.message))));
         return;
       case "closed":
         this.closed?.();
@@ -111,17 +114,11 @@ class ThreadWriter implements Writer {
     }
   }
 
-  private settle(id: number, fn: (p: { resolve: (v: unknown) => void; reject: (e: unknown) => void }) => void): void {
-    const p = this.pending.get(id);
+  /** Takes the waiter of `id` out of `waiting` (pending answers, or commits awaiting their fsync) and settles it. */
+  private settle(waiting: Map<number, Waiter>, id: number, fn: (p: Waiter) => void): void {
+    const p = waiting.get(id);
     if (p === undefined) return;
-    this.pending.delete(id);
-    fn(p);
-  }
-
-  private settleSync(id: number, fn: (p: { resolve: (v: unknown) => void; reject: (e: unknown) => void }) => void): void {
-    const p = this.syncing.get(id);
-    if (p === undefined) return;
-    this.syncing.delete(id);
+    waiting.delete(id);
     fn(p);
   }
 
