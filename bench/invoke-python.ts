@@ -1,17 +1,22 @@
 // bench/invoke-python: the Python warm worker on the worker channel vs on lease/results requests
 // (HEARTH_WORKER_CHANNEL=off), in the same run through one gateway: two no-op Functions, one
 // Python worker each (`python -m hearth.runtime`, supervisor + child), measured in alternating
-// rounds so machine noise hits both alike.
-//   run():  sequential round trips, p50/p99 (median of rounds)
+// rounds so machine noise hits both alike, beside a bare node:http echo (the baseline).
+//   run():  sequential round trips, p50/p99 (median of rounds), and what hearth adds to the echo
 //   push(): tasks/s completed by the worker, N in flight
+//   per run() and per pushed task: the supervisor's and the child's CPU µs and voluntary context
+//   switches (thread wake-ups), from /proc
 //   node bench/invoke-python.ts [--runs 600] [--pushes 3000] [--concurrency 8] [--inflight 32] [--rounds 3] [--sync full|normal]
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { type ChildProcess } from "node:child_process";
 import { createClient, type RemoteFunction } from "../src/client/index.ts";
+import { HttpClient } from "../src/client/http.ts";
 import { freePort } from "../src/dev/dev.ts";
+import { childPids, processCpuMs, wakeups } from "./support/proc-cpu.ts";
 import { benchProcesses, roundTrips } from "./support/processes.ts";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
@@ -74,9 +79,36 @@ async function workerRequests(url: string): Promise<Map<string, number>> {
   return out;
 }
 
+/** The worker's processes: the supervisor and its child (the process that runs user code). */
+interface Usage {
+  cpuMs: number;
+  wakeups: number;
+}
+function usage(worker: ChildProcess): { supervisor: Usage; child: Usage } {
+  const pid = worker.pid ?? 0;
+  const kids = childPids(pid);
+  const sum = (pids: number[]): Usage => ({ cpuMs: pids.reduce((a, p) => a + processCpuMs(p), 0), wakeups: pids.reduce((a, p) => a + wakeups(p), 0) });
+  return { supervisor: sum([pid]), child: sum(kids) };
+}
+function perCall(before: { supervisor: Usage; child: Usage }, after: { supervisor: Usage; child: Usage }, n: number): string {
+  const f = (b: Usage, a: Usage): string => `${(((a.cpuMs - b.cpuMs) * 1000) / n).toFixed(0).padStart(4)} µs ${((a.wakeups - b.wakeups) / n).toFixed(1).padStart(5)} wake-ups`;
+  return `supervisor ${f(before.supervisor, after.supervisor)}   child ${f(before.child, after.child)}`;
+}
+
 const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 async function main(): Promise<void> {
+  // Baseline: the same request shape to a bare node:http server that echoes its body.
+  const barePort = await freePort();
+  const bareSrc = join(dir, "bare.mjs");
+  writeFileSync(
+    bareSrc,
+    `import { createServer } from "node:http";
+createServer((req, res) => { const c = []; req.on("data", (d) => c.push(d)); req.on("end", () => { const b = Buffer.concat(c); res.writeHead(200, { "content-type": "application/json", "content-length": b.length }); res.end(b); }); })
+  .listen(${barePort}, "127.0.0.1");`,
+  );
+  start(process.execPath, [bareSrc]);
+  const bare = new HttpClient(`http://127.0.0.1:${barePort}`, { maxSockets: IN_FLIGHT });
   const port = await freePort();
   const manifest = join(dir, "fns.yaml");
   const fnDoc = (name: string): string => `apiVersion: hearth.dev/v1alpha1
@@ -100,8 +132,9 @@ spec: {image: none, handler: binding:identity, runtime: python, timeoutSeconds: 
     { name: "py-channel", label: "worker channel", channel: "on" },
     { name: "py-requests", label: "lease/results requests (channel off)", channel: "off" },
   ];
+  const workers: ChildProcess[] = [];
   for (const m of modes) {
-    start(values.python, ["-m", "hearth.runtime"], {
+    workers.push(start(values.python, ["-m", "hearth.runtime"], {
       PYTHONPATH: SDK,
       PYTHONDONTWRITEBYTECODE: "1",
       HEARTH_MODE: "warm",
@@ -113,7 +146,7 @@ spec: {image: none, handler: binding:identity, runtime: python, timeoutSeconds: 
       HEARTH_CONCURRENCY: String(CONCURRENCY),
       HEARTH_WORKER_ID: `bench-${m.name}`,
       HEARTH_WORKER_CHANNEL: m.channel,
-    });
+    }));
   }
   const client = createClient({ url, maxSockets: IN_FLIGHT });
   const fns = modes.map((m) => client.function(`bench/${m.name}`));
@@ -122,28 +155,56 @@ spec: {image: none, handler: binding:identity, runtime: python, timeoutSeconds: 
   }
   console.log(`bench/invoke-python: 1 Python worker per mode × concurrency ${CONCURRENCY}, store sync=${SYNC}, ${RUNS} runs and ${PUSHES} pushes (${IN_FLIGHT} in flight) per mode, ${ROUNDS} alternating rounds`);
 
+  for (let i = 0; i < 200; i++) await bare.request({ method: "POST", path: "/", body: JSON.stringify({ x: 1 }), headers: { "content-type": "application/json" } });
   const lat = modes.map(() => ({ p50: [] as number[], p99: [] as number[] }));
+  const bareLat = { p50: [] as number[], p99: [] as number[] };
   const rate = modes.map(() => [] as number[]);
   const requests = modes.map(() => new Map<string, number>());
+  const runCost = modes.map(() => [] as string[]);
+  const pushCost = modes.map(() => [] as string[]);
+  const body = JSON.stringify({ x: 1 });
   for (let r = 0; r < ROUNDS; r++) {
+    const b = await latency(Math.ceil(RUNS / ROUNDS), () => bare.request({ method: "POST", path: "/", body, headers: { "content-type": "application/json" } }));
+    bareLat.p50.push(b.p50);
+    bareLat.p99.push(b.p99);
     for (let i = 0; i < modes.length; i++) {
       const fn = fns[i];
-      if (fn === undefined) continue;
+      const worker = workers[i];
+      if (fn === undefined || worker === undefined) continue;
       const before = await workerRequests(url);
-      const l = await latency(Math.ceil(RUNS / ROUNDS), () => fn.run({ x: 1 }));
+      const u0 = usage(worker);
+      const runs = Math.ceil(RUNS / ROUNDS);
+      const l = await latency(runs, () => fn.run({ x: 1 }));
+      const u1 = usage(worker);
+      runCost[i]?.push(perCall(u0, u1, runs + Math.min(100, runs / 5)));
       lat[i]?.p50.push(l.p50);
       lat[i]?.p99.push(l.p99);
-      rate[i]?.push(await throughput(fn, Math.ceil(PUSHES / ROUNDS)));
+      const pushes = Math.ceil(PUSHES / ROUNDS);
+      rate[i]?.push(await throughput(fn, pushes));
+      pushCost[i]?.push(perCall(u1, usage(worker), pushes));
       const after = await workerRequests(url);
       for (const [route, n] of after) requests[i]?.set(route, (requests[i]?.get(route) ?? 0) + n - (before.get(route) ?? 0));
     }
   }
+  const b50 = med(bareLat.p50);
+  const b99 = med(bareLat.p99);
   console.log("\nPython worker                                  run() p50   run() p99   push completed/s   worker requests");
+  console.log(`  ${"bare node:http echo (baseline)".padEnd(44)} ${b50.toFixed(3).padStart(7)} ms ${b99.toFixed(3).padStart(8)} ms`);
   for (let i = 0; i < modes.length; i++) {
     const reqs = [...(requests[i] ?? new Map<string, number>())].filter(([route, n]) => n > 0 && route !== "heartbeat").map(([route, n]) => `${route} ${n}`);
     console.log(
       `  ${(modes[i]?.label ?? "").padEnd(44)} ${med(lat[i]?.p50 ?? []).toFixed(3).padStart(7)} ms ${med(lat[i]?.p99 ?? []).toFixed(3).padStart(8)} ms ${med(rate[i] ?? []).toFixed(0).padStart(12)}        ${reqs.join(", ")}`,
     );
+  }
+  console.log("\nadded by hearth to the bare echo (ms)         p50        p99");
+  for (let i = 0; i < modes.length; i++) {
+    console.log(`  ${(modes[i]?.label ?? "").padEnd(44)} ${(med(lat[i]?.p50 ?? []) - b50).toFixed(3).padStart(7)}   ${(med(lat[i]?.p99 ?? []) - b99).toFixed(3).padStart(8)}`);
+  }
+  console.log("\nworker cost (last round), per run() and per pushed task");
+  for (let i = 0; i < modes.length; i++) {
+    console.log(`  ${modes[i]?.label ?? ""}`);
+    console.log(`    run()   ${runCost[i]?.at(-1) ?? ""}`);
+    console.log(`    push()  ${pushCost[i]?.at(-1) ?? ""}`);
   }
   const [ch, rq] = [0, 1].map((i) => ({ p50: med(lat[i]?.p50 ?? []), p99: med(lat[i]?.p99 ?? []), rate: med(rate[i] ?? []) }));
   if (ch !== undefined && rq !== undefined) {

@@ -1,6 +1,7 @@
 """The child process of a warm worker: it holds the model. It loads the handler, runs
 ``setup()`` once, reports ready, then runs the tasks the supervisor hands it on up to
-``concurrency`` threads. It never talks to the gateway and never decides its own fate except
+``concurrency`` threads; the idle threads take turns reading the supervisor's socket, and the one
+that reads a task runs it. It never talks to the gateway and never decides its own fate except
 on ``FatalError``, after which its state is gone and it exits 75."""
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import socket
 import sys
 import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Optional
 
 from ..errors import EXIT_CODES, FATAL, USER_ERROR, FatalError
@@ -33,6 +33,9 @@ class Child:
         self._handler: Optional[handlers.Handler] = None
         self._cancels: Dict[str, threading.Event] = {}
         self._cancels_lock = threading.Lock()
+        self._read_lock = threading.Lock()  # the task thread whose turn it is to read
+        self._ended = threading.Event()
+        self._end_error: Optional[BaseException] = None
 
     def setup(self) -> Optional[Failure]:
         """Loads and sets up the handler; the failure to report, if any."""
@@ -135,20 +138,39 @@ class Child:
             self._send({"op": "setup_failed", **failure.to_wire()})
             return failure.exit_code
         self._send(self._ready_message())
+        # Leader/followers: the idle task threads take turns reading the supervisor's socket, and
+        # the one that reads a task runs it itself — no hand-off from a reader to a pool thread.
+        # One more thread than the concurrency, so that a cancel is read even with every slot busy.
         # Never joined: on shutdown the process exits under the threads still running user code.
-        pool = ThreadPoolExecutor(max_workers=self._config.concurrency, thread_name_prefix="hearth-task")
+        for i in range(self._config.concurrency + 1):
+            threading.Thread(target=self._serve_turns, name=f"hearth-task-{i}", daemon=True).start()
+        self._ended.wait()
+        if self._end_error is not None:
+            raise self._end_error
+        return 0
+
+    def _serve_turns(self) -> None:
         while True:
-            message = self._channel.receive()
-            if message is None or message.get("op") == "shutdown":
-                return 0
-            op = message.get("op")
-            if op == "task":
+            with self._read_lock:
+                if self._ended.is_set():
+                    return
+                try:
+                    message = self._channel.receive()
+                except BaseException as err:  # noqa: B036 - a broken message ends the child, as before
+                    self._end_error = err
+                    message = None
+                op = None if message is None else message.get("op")
+                if message is None or op == "shutdown":
+                    self._ended.set()
+                    return
+                if op == "cancel":
+                    self.cancel(str(message.get("id")))
+                    continue
+                if op != "task":
+                    continue
                 with self._cancels_lock:
                     self._cancels.setdefault(str(message.get("id")), threading.Event())
-                pool.submit(self.run_task, message)
-            elif op == "cancel":
-                self.cancel(str(message.get("id")))
-
+            self.run_task(message)
 
 def _fold(handler: handlers.Handler, value: Any, context: Context) -> Any:
     """A workflow reducer batch: ``[acc, [items…]]`` folded with the handler, item by item, in order."""

@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from ..errors import BAD_CONFIGURATION, EXIT_CODES
 from .deadline import Clock
@@ -54,6 +55,20 @@ class Reporter:
         self._unsent: List[Report] = []
         self._requests = not channel
         self._posts = ThreadPoolExecutor(max_workers=min(8, concurrency + 2), thread_name_prefix="hearth-post")
+        # Per thread: the channels this thread queued reports on inside deferred_flush().
+        self._local = threading.local()
+
+    @contextmanager
+    def deferred_flush(self) -> Iterator[None]:
+        """See supervisor.Reports.deferred_flush. Called WITHOUT the lock held."""
+        self._local.channels = []
+        try:
+            yield
+        finally:
+            channels: List[WorkerChannel] = self._local.channels
+            self._local.channels = None
+            for channel in channels:
+                channel.flush()
 
     # -- the supervisor's side (lock held) ------------------------------------------------
 
@@ -107,7 +122,10 @@ class Reporter:
         """The gateway's answer to a report sent over a channel (reader thread)."""
         with self._cv:
             self._outstanding -= 1
-            self._cv.notify_all()
+            # Only a stopping worker (draining, fatal: leasing stopped, see use_requests) waits
+            # for its reports to be answered; a serving one need not be woken by every answer.
+            if self._outstanding == 0 and self._requests:
+                self._cv.notify_all()
         if status == 409:
             self._log(f"hearth: result of task {report.id} dropped: the lease was lost")
         elif status == 413:
@@ -150,9 +168,19 @@ class Reporter:
         with self._cv:
             self._send(report)
 
+    def defer(self, channel: WorkerChannel) -> bool:
+        """True when this thread is inside deferred_flush(): ``channel`` is then written when the
+        block ends, and lines queued on it need not wake its writer thread."""
+        deferred: Optional[List[WorkerChannel]] = getattr(self._local, "channels", None)
+        if deferred is None:
+            return False
+        if channel not in deferred:
+            deferred.append(channel)
+        return True
+
     def _send(self, report: Report) -> None:
         channel = self._channel
-        if channel is not None and channel.send_results([report]):
+        if channel is not None and channel.send_results([report], wake=not self.defer(channel)):
             return
         if not self._requests:
             self._unsent.append(report)  # the warm loop is opening the next channel

@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple
+from typing import Any, Callable, ContextManager, Dict, Optional, Protocol, Tuple
 
 from ..errors import (
     BAD_CONFIGURATION,
@@ -85,6 +85,11 @@ class Reports(Protocol):
         """Reports not yet answered by the gateway."""
         ...
 
+    def deferred_flush(self) -> ContextManager[None]:
+        """Within it, this thread's reports are queued on the worker channel without waking its
+        writer thread; they are written by this thread when the block ends (lock released)."""
+        ...
+
 
 class Leases(Protocol):
     """The warm loop's leasing (warm.py)."""
@@ -95,6 +100,12 @@ class Leases(Protocol):
 
     def busy(self) -> bool:
         """A lease is in flight: its answer may still bring tasks."""
+        ...
+
+    def top_up(self) -> bool:
+        """Free slots may have changed: bring the worker channel's credit up to date now, so that
+        a ``want`` leaves with the outcome that freed the slot (lock held). False when no channel
+        takes credit (leasing with requests, or between channels): then wake the waiters."""
         ...
 
 
@@ -134,6 +145,9 @@ class Supervisor:
         self._setup_started_at: Optional[float] = None  # wall clock, for heartbeats
         self._last_setup_seconds: Optional[float] = None
         self.setup_version = 0  # bumped on setup progress: the heartbeat goes out at once
+        # When the control loop next runs step() by itself (its wait's timeout): a new task
+        # whose deadline comes sooner must wake it; others need not.
+        self.next_step_at = 0.0
 
     def readiness(self) -> Tuple[bool, Dict[str, Any]]:
         with self._cv:
@@ -287,6 +301,11 @@ class Supervisor:
         self._setup_started_at = time.time()
         threading.Thread(target=self._read_child, args=(child,), name=f"hearth-child-{child.gen}", daemon=True).start()
 
+    def dispatch(self) -> None:
+        """Hands the tasks waiting for a ready child to it now (lock held): the thread that
+        accepted them sends them, rather than waking the control loop to do it."""
+        self._dispatch()
+
     def _dispatch(self) -> None:
         child = self.child
         if child is None or child.state != READY:
@@ -301,12 +320,23 @@ class Supervisor:
             task.child_gen = child.gen
             child.tasks.add(task.id)
 
-    def _forget(self, task: Task) -> None:
+    def _forget(self, task: Task, notify: bool = True) -> None:
         self.tasks.pop(task.id, None)
         child = self.child
         if child is not None:
             child.tasks.discard(task.id)
-        self._cv.notify_all()
+        if notify:
+            self._cv.notify_all()
+
+    def wants_step(self) -> bool:
+        """Whether the control loop must run step() before it would by itself (lock held): a task
+        waits for dispatch or has a deadline sooner than its next step."""
+        return any(t.child_gen is None or t.deadline.remaining() + self._clock() < self.next_step_at for t in self.tasks.values())
+
+    def _routine_done(self, child: ChildHandle) -> bool:
+        """A task finished and the control loop need not look: no draining, no fatal wait, no
+        child to retire. (Leasing learns of the free slot from top_up(), in _read_child.)"""
+        return not self.draining and self.fatal_since is None and child.state == READY
 
     def abandon(self, task: Task) -> None:
         """The gateway no longer wants this task: tell the handler (``ctx.cancelled``) and
@@ -423,16 +453,23 @@ class Supervisor:
                 message = None
             if message is None:
                 break
-            with self._cv:
-                self._on_message(child, message)
-                self._cv.notify_all()
+            # An outcome's results line (and the credit it frees) leaves from this thread once
+            # the lock is released: no hand-off to the channel's writer thread.
+            with self._reports.deferred_flush():
+                with self._cv:
+                    look = self._on_message(child, message)
+                    # No channel to take the credit (lease requests): the lease loop waits for a slot.
+                    if not self._leases.top_up() or look:
+                        self._cv.notify_all()
         code = child.proc.wait()
         with self._cv:
             child.exited = True
             child.exit_code = code
             self._cv.notify_all()
 
-    def _on_message(self, child: ChildHandle, message: Message) -> None:
+    def _on_message(self, child: ChildHandle, message: Message) -> bool:
+        """Handles one message of the child; True when the other threads must look (a state
+        change), False for a routine outcome (most messages: no wake-ups)."""
         op = message.get("op")
         if op == "ready":
             signature = message.get("signature")
@@ -445,17 +482,17 @@ class Supervisor:
             self._setup_failures = 0
             self._last_setup_seconds = self._clock() - child.setup_started
             self._log(f"hearth: worker process {child.proc.pid} ready: setup() finished in {self._last_setup_seconds:.2f}s")
-            return
+            return True
         if op == "setup_progress":
             value, text = message.get("value"), message.get("message")
             if child.state != SETUP or not isinstance(value, (int, float)) or isinstance(value, bool):
-                return
+                return False
             child.setup_progress = (float(value), text if isinstance(text, str) else None)
             if child.setup_deadline is not None:
                 child.setup_deadline.extend()
             self.setup_version += 1
             self._log(f"hearth: setup {setup_progress.describe(*child.setup_progress)}")
-            return
+            return True
         if op == "setup_failed":
             child.setup_reported = True
             failure = _failure(message)
@@ -468,21 +505,24 @@ class Supervisor:
                 self._fatal(failure)
             else:
                 self._setup_failed(failure, self._clock())
-            return
+            return True
 
         task = self.tasks.get(str(message.get("id")))
         if task is None or task.child_gen != child.gen:
-            return  # already timed out, or a leftover of a replaced process
+            return False  # already timed out, or a leftover of a replaced process
         if op == "progress":
-            task.deadline.extend()
+            task.deadline.extend()  # later, never sooner: the control loop need not look
             if not task.abandoned:
                 self._reports.progress(task, float(message.get("value", 0.0)), message.get("message"))
-        elif op == "done":
-            self._forget(task)
+            return False
+        if op == "done":
+            routine = self._routine_done(child)
+            self._forget(task, notify=not routine)
             if not task.abandoned:
                 fields: Dict[str, Any] = {k: message[k] for k in ("output", "outputB64", "outputItemsB64") if k in message}
                 self._reports.complete(task, fields)
-        elif op == "failed":
+            return not routine
+        if op == "failed":
             self._forget(task)
             failure = _failure(message)
             if not task.abandoned:
@@ -494,6 +534,7 @@ class Supervisor:
                 self._disrupt(child, "another task on this worker raised FatalError")
             elif failure.type == USER_ERROR and self._config.restart_on_error and child.state == READY:
                 child.state = RETIRING
+        return True
 
 
 def _failure(message: Message) -> Failure:

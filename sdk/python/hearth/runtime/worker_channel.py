@@ -149,6 +149,8 @@ class WorkerChannel:
         assert sock is not None
         self._sock: socket.socket = sock
         self._lock = threading.Lock()
+        # Held while taking queued lines and writing them: the writer thread or a flush().
+        self._write_lock = threading.Lock()
         self._open = True  # lines may be sent
         self._closed = False  # the response ended or broke
         self._pending: Dict[str, Report] = {}
@@ -156,6 +158,7 @@ class WorkerChannel:
         self._results: List[Report] = []
         self._wake: "queue.SimpleQueue[bool]" = queue.SimpleQueue()
         self._ending = False
+        self._last_sent = False  # the last chunk went out: no more writes
         self.credit = Credit()
 
     @staticmethod
@@ -208,25 +211,34 @@ class WorkerChannel:
     def closed(self) -> bool:
         return self._closed
 
-    def want(self, delta: int) -> None:
+    def want(self, delta: int, wake: bool = True) -> None:
         if delta != 0:
-            self._queue_line(want_line(delta))
+            self._queue_line(want_line(delta), wake)
 
     def stop(self) -> None:
         """No more tasks on this channel (draining, fatal); results may still be sent."""
         self._queue_line(STOP_LINE)
 
-    def send_results(self, reports: List[Report]) -> bool:
+    def send_results(self, reports: List[Report], wake: bool = True) -> bool:
         """Queues outcomes; each is answered through ``events.acked`` or handed back through
-        ``events.returned``. False (nothing taken) when the channel takes no more lines."""
+        ``events.returned``. False (nothing taken) when the channel takes no more lines.
+        ``wake=False``: the caller will ``flush()`` them itself."""
         with self._lock:
             if not self._open:
                 return False
             for r in reports:
                 self._pending[r.id] = r
             self._results.extend(reports)
-        self._wake.put(True)
+        if wake:
+            self._wake.put(True)
         return True
+
+    def flush(self) -> None:
+        """Writes what is queued from the calling thread (one chunk), instead of waking the
+        writer thread. Never call it with the worker's lock held: the write may block."""
+        with self._write_lock:
+            if not self._send_queued():
+                self._shutdown()  # the reader sees the end and hands the reports back
 
     def close(self) -> None:
         """Ends our side; acknowledgements still due arrive before the gateway ends its side."""
@@ -243,31 +255,44 @@ class WorkerChannel:
 
     # -- threads ------------------------------------------------------------------------
 
-    def _queue_line(self, line: bytes) -> None:
+    def _queue_line(self, line: bytes, wake: bool = True) -> None:
         with self._lock:
             if not self._open:
                 return
             self._lines.append(line)
-        self._wake.put(True)
+        if wake:
+            self._wake.put(True)
+
+    def _send_queued(self, last: bool = False) -> bool:
+        """Writes the queued lines as one chunk (``last``: then the last chunk, if the channel is
+        ending). Write lock held. False when the socket failed."""
+        if self._last_sent:
+            return True
+        with self._lock:
+            lines, self._lines = self._lines, []
+            results, self._results = self._results, []
+            ending = self._ending and last
+        if results:
+            lines.append(results_line(results))
+        try:
+            if lines:
+                self._sock.sendall(chunk(b"\n".join(lines) + b"\n"))
+            if ending:
+                self._sock.sendall(LAST_CHUNK)
+                self._last_sent = True
+        except OSError:
+            return False
+        return True
 
     def _write(self) -> None:
         while True:
             self._wake.get()
-            with self._lock:
-                lines, self._lines = self._lines, []
-                results, self._results = self._results, []
-                ending = self._ending
-            if results:
-                lines.append(results_line(results))
-            try:
-                if lines:
-                    self._sock.sendall(chunk(b"\n".join(lines) + b"\n"))
-                if ending:
-                    self._sock.sendall(LAST_CHUNK)
+            with self._write_lock:
+                if not self._send_queued(last=True):
+                    self._shutdown()  # the reader sees the end and hands the reports back
                     return
-            except OSError:
-                self._shutdown()  # the reader sees the end and hands the reports back
-                return
+                if self._last_sent:
+                    return
 
     def _read(self) -> None:
         try:
