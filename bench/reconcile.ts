@@ -150,7 +150,7 @@ async function baseline(): Promise<{ seconds: number; p50: number; p99: number; 
   const names = Array.from({ length: N }, (_, i) => `f${i}`);
   await pool(names, CONCURRENCY, async (name) => {
     const fn = benchFunction(name, ns).uid("00000000-0000-0000-0000-000000000000").build();
-    const d = desiredObjects(fn, config, { signingKey: SIGNING_KEY, setReplicas: true });
+    const d = desiredObjects(fn, config, { setReplicas: true });
     if (!d.ok) throw new Error(d.message);
     const dep = d.objects.deployment;
     // Same Deployment minus the owner reference (no Function owns it here).

@@ -1,6 +1,6 @@
 // The artifact fetcher's word to the gateway, so the Function's status shows a first download
 // as it runs and says why a failed one failed. The fetch init container (and dev mode's same
-// step) has the worker's identity (HEARTH_GATEWAY_URL, HEARTH_WORKER_TOKEN, HEARTH_WORKER_ID,
+// step) has the worker's identity (HEARTH_GATEWAY_URL, HEARTH_WORKER_TOKEN_FILE or _TOKEN, HEARTH_WORKER_ID,
 // HEARTH_FUNCTION): it sends the heartbeats the worker itself would send during setup() —
 // `setup` progress (0.4, "downloading whisper (200.0 MB)") while downloading, and on failure
 // state `failed` with the reason (DownloadFailed, ChecksumMismatch, InvalidArtifact). The gateway's
@@ -9,6 +9,7 @@
 // Best effort: a gateway that cannot be reached never fails the download.
 import type { SetupReport } from "../runtime/setup-watch.ts";
 import { WorkerApi } from "../runtime/worker-api.ts";
+import { workerTokenSource } from "../runtime/worker-token.ts";
 import type { ArtifactErrorReason } from "./fetch.ts";
 
 export interface FetchReporter {
@@ -30,13 +31,18 @@ export function failureError(reason: ArtifactErrorReason | "PackageInstallFailed
   return { type: reason === "DownloadFailed" ? "Unavailable" : "BadConfiguration", message, reason };
 }
 
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
 /** A reporter when the environment names a gateway and a worker; undefined otherwise (isolated Jobs, tools). */
 export function reporterFromEnv(env: NodeJS.ProcessEnv, now: () => number = Date.now): FetchReporter | undefined {
   const url = env["HEARTH_GATEWAY_URL"];
   const fn = env["HEARTH_FUNCTION"];
   const worker = env["HEARTH_WORKER_ID"];
   if (url === undefined || url === "" || fn === undefined || fn === "" || worker === undefined || worker === "") return undefined;
-  const api = new WorkerApi(url, env["HEARTH_WORKER_TOKEN"], fn, worker);
+  const token = workerTokenSource({ workerTokenFile: nonEmpty(env["HEARTH_WORKER_TOKEN_FILE"]), workerToken: nonEmpty(env["HEARTH_WORKER_TOKEN"]) });
+  const api = new WorkerApi(url, token.provider, fn, worker);
   const startedAt = now();
   const timeoutSeconds = Number(env["HEARTH_STARTUP_TIMEOUT_SECONDS"] ?? "") || 600;
   const setup = (progress?: { value: number; message: string }): SetupReport => (progress === undefined ? { startedAt, timeoutSeconds } : { startedAt, timeoutSeconds, progress });

@@ -5,11 +5,14 @@
 // fake kubelet as pod annotations (src/devcluster/annotations.ts), which ends the pod with them.
 // Before a pod's process starts, its init steps run (src/dev/init-steps.ts: artifact downloads,
 // the pythonPackages venv), retried with the same back-off; each pod's output is also kept in
-// <logsDir>/<namespace>/<function>/<pod>.log for `hearth logs`.
+// <logsDir>/<namespace>/<function>/<pod>.log for `hearth logs`. Like the kubelet, it requests the
+// pod's projected ServiceAccount tokens (TokenRequest, bound to the pod) before the pod's first
+// process starts, writes them where the pod's environment points, and renews them at 80 %.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, type WriteStream } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { z } from "zod";
 import { FAKE_POD_ANNOTATIONS } from "../devcluster/annotations.ts";
 import type { Logger } from "pino";
 import type { KubeClient } from "../kube/client.ts";
@@ -19,7 +22,33 @@ import { prefixLines, stopProcessGroup } from "./child-io.ts";
 import { reporterFromEnv } from "../artifacts/report.ts";
 import { podLogFile } from "../logs/dev-files.ts";
 import { DEV_ARTIFACTS_ANNOTATION, type InitStep } from "./init-steps.ts";
-import { devFunction, devPod, diffWorkers, planWorkerProcess, type DataSources, type DevFunction, type Toolchain, type WorkerProcess } from "./worker-process.ts";
+import { devFunction, devPod, diffWorkers, planWorkerProcess, type DataSources, type DevFunction, type ProjectedToken, type Toolchain, type WorkerProcess } from "./worker-process.ts";
+
+/** Renew a token without a stated expiry after this long. */
+const t0Renew = 600_000;
+
+const tokenRequestStatus = z.object({ status: z.object({ token: z.string().min(1), expirationTimestamp: z.string().optional() }) });
+
+/** A projected token as the kubelet gets it: TokenRequest for the pod's ServiceAccount, bound to the pod. */
+export async function requestToken(client: KubeClient, namespace: string, pod: string, podUid: string, t: ProjectedToken): Promise<{ token: string; expiresAt: number }> {
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(t.serviceAccount)}/token`;
+  const raw = await client.transport.request("POST", path, {
+    verb: "create",
+    resource: "serviceaccounts/token",
+    body: {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: {
+        ...(t.audience !== undefined ? { audiences: [t.audience] } : {}),
+        expirationSeconds: t.expirationSeconds,
+        boundObjectRef: { kind: "Pod", apiVersion: "v1", name: pod, uid: podUid },
+      },
+    },
+  });
+  const { status } = tokenRequestStatus.parse(raw);
+  const expiresAt = status.expirationTimestamp !== undefined ? Date.parse(status.expirationTimestamp) : Number.NaN;
+  return { token: status.token, expiresAt: Number.isFinite(expiresAt) ? expiresAt : Date.now() + t.expirationSeconds * 1000 };
+}
 
 // Full pods (the shared pod schema keeps only status fields; the runner needs the containers).
 const fullPods = untyped({ group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true });
@@ -39,6 +68,9 @@ interface Running {
   ended?: { code: number; message: string; reported: boolean };
   /** Oneshot: the last lines of output, the kubelet's FallbackToLogsOnError message. */
   tail?: string;
+  /** Its projected ServiceAccount tokens: when to request them again (ms; 0 = before starting). */
+  tokensDueAt?: number;
+  tokensInFlight?: boolean;
 }
 
 /** The kubelet's FallbackToLogsOnError: at most 80 lines, 2048 bytes, of the log's end. */
@@ -158,7 +190,43 @@ export class LocalRunner {
         if (!w.ended.reported) await this.report(w);
         continue;
       }
+      if (w.tokensInFlight === true) continue;
+      const tokens = w.spec.tokens ?? [];
+      if (tokens.length > 0 && now >= (w.tokensDueAt ?? 0)) {
+        // Like the kubelet: the pod's tokens exist before its containers start, and are renewed
+        // at 80 % of their lifetime while it runs.
+        w.tokensInFlight = true;
+        void this.writeTokens(w, tokens).then((ok) => {
+          w.tokensInFlight = false;
+          // First tokens written: start now rather than at the next sync.
+          if (ok && !this.stopping && this.workers.get(w.spec.key) === w && w.ended === undefined && w.child === undefined && w.initializing === undefined && Date.now() >= w.restartAt) this.startWorker(w);
+        });
+        continue;
+      }
       if (w.child === undefined && w.initializing === undefined && now >= w.restartAt) this.startWorker(w);
+    }
+  }
+
+  /** Requests the pod's projected tokens (TokenRequest API, bound to the pod) and writes their files. */
+  private async writeTokens(w: Running, tokens: readonly ProjectedToken[]): Promise<boolean> {
+    const { spec } = w;
+    let renewInMs = Number.POSITIVE_INFINITY;
+    try {
+      for (const t of tokens) {
+        const { token, expiresAt } = await requestToken(this.opts.client, spec.namespace, spec.pod, spec.key, t);
+        mkdirSync(dirname(t.file), { recursive: true, mode: 0o700 });
+        const tmp = `${t.file}.${process.pid}.tmp`;
+        writeFileSync(tmp, token, { mode: 0o600 });
+        renameSync(tmp, t.file);
+        renewInMs = Math.min(renewInMs, Math.max(1000, 0.8 * (expiresAt - Date.now())));
+      }
+      w.tokensDueAt = Date.now() + (Number.isFinite(renewInMs) ? renewInMs : t0Renew);
+      return true;
+    } catch (err) {
+      // The namespace's ServiceAccount may not exist yet (kube-controller-manager creates it): retry.
+      w.tokensDueAt = Date.now() + 1000;
+      this.noteSkip(`${spec.namespace}/${spec.pod}`, `cannot request its ServiceAccount token yet: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
     }
   }
 
@@ -341,6 +409,7 @@ export class LocalRunner {
   private async stopWorker(key: string, graceMs = 30_000): Promise<void> {
     const w = this.workers.get(key);
     this.workers.delete(key);
+    for (const dir of new Set((w?.spec.tokens ?? []).map((t) => dirname(dirname(t.file))))) rmSync(dir, { recursive: true, force: true });
     const init = w?.initializing?.child;
     if (init !== undefined) await stopProcessGroup(init, 5_000);
     const child = w?.child;

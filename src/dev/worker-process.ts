@@ -1,6 +1,8 @@
 // Dev mode's stand-in for a kubelet that runs containers: for every warm worker pod that kwok
-// runs on a fake node, one real runtime process on this machine, with the pod's environment.
+// runs on a fake node, one real runtime process on this machine, with the pod's environment and
+// its projected ServiceAccount tokens (files on this machine the runner fills by TokenRequest).
 // Pure: pods, Functions, Secrets and ConfigMaps in → the processes that should run out.
+import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { FAKE_POD_ANNOTATIONS, FAKE_RUN_EXTERNAL } from "../devcluster/annotations.ts";
@@ -34,6 +36,13 @@ const volume = z.looseObject({
   configMap: z.looseObject({ name: z.string(), items: keyToPath }).optional(),
   secret: z.looseObject({ secretName: z.string(), items: keyToPath }).optional(),
   downwardAPI: z.looseObject({ items: z.array(z.looseObject({ path: z.string(), fieldRef: z.looseObject({ fieldPath: z.string() }).optional() })).optional() }).optional(),
+  projected: z
+    .looseObject({
+      sources: z
+        .array(z.looseObject({ serviceAccountToken: z.looseObject({ audience: z.string().optional(), expirationSeconds: z.number().optional(), path: z.string() }).optional() }))
+        .optional(),
+    })
+    .optional(),
 });
 
 const container = z.looseObject({
@@ -56,6 +65,7 @@ export const devPod = z.looseObject({
   }),
   spec: z.looseObject({
     nodeName: z.string().optional(),
+    serviceAccountName: z.string().optional(),
     containers: z.array(container),
     initContainers: z.array(container).optional(),
     volumes: z.array(volume).optional(),
@@ -86,6 +96,20 @@ export interface Toolchain {
   artifactCache?: string;
   /** Dev mode's venvs, one per pythonPackages set. Default <repo>/.hearth/dev/python-envs. */
   pythonEnvs?: string;
+  /** Where the pods' projected ServiceAccount tokens are written, one directory per pod UID. Default <tmp>/hearth-dev-pods. */
+  podFiles?: string;
+}
+
+/**
+ * A projected serviceAccountToken the kubelet would keep fresh in the pod's volume: the runner
+ * asks the TokenRequest API for it (bound to the pod) and writes it to `file`, on this machine.
+ */
+export interface ProjectedToken {
+  file: string;
+  serviceAccount: string;
+  /** Undefined: the apiserver's own audiences. */
+  audience: string | undefined;
+  expirationSeconds: number;
 }
 
 export interface WorkerProcess {
@@ -105,6 +129,8 @@ export interface WorkerProcess {
   args: string[];
   env: Record<string, string>;
   cwd: string;
+  /** Projected ServiceAccount tokens its containers mount, written before anything starts and refreshed like the kubelet does. */
+  tokens?: ProjectedToken[];
 }
 
 export type PlanResult = { run: WorkerProcess } | { skip: string };
@@ -129,6 +155,8 @@ export function planWorkerProcess(pod: DevPod, fn: DevFunction | undefined, data
 
   const env = resolveEnv(container, pod, data);
   if ("missing" in env) return { skip: env.missing };
+  const projected = projectedTokens(pod, join(tools.podFiles ?? join(tmpdir(), "hearth-dev-pods"), uid));
+  localize(env.vars, container.volumeMounts ?? [], projected.dirs);
   const codePath = fn.metadata.annotations?.[DEV_CODE_PATH_ANNOTATION];
   const vars: Record<string, string> = {
     ...env.vars,
@@ -144,6 +172,7 @@ export function planWorkerProcess(pod: DevPod, fn: DevFunction | undefined, data
   for (const ic of pod.spec.initContainers ?? []) {
     const e = resolveEnv(ic, pod, data);
     if ("missing" in e) return { skip: `init container ${ic.name}: ${e.missing}` };
+    localize(e.vars, ic.volumeMounts ?? [], projected.dirs);
     initContainers.push({ name: ic.name, env: e.vars, mounts: ic.volumeMounts ?? [], command: ic.command });
   }
   const podArtifacts = parseArtifactPaths(vars["HEARTH_ARTIFACTS"]);
@@ -176,7 +205,16 @@ export function planWorkerProcess(pod: DevPod, fn: DevFunction | undefined, data
     oneshot = { input: input?.content, fallbackToLogs: container.terminationMessagePolicy === "FallbackToLogsOnError" };
   }
   const runtime = fn.spec.runtime;
-  const base = { key: uid, pod: name, namespace, functionName, cwd: vars["HEARTH_CODE_PATH"] ?? tools.repoRoot, ...(oneshot !== undefined ? { oneshot } : {}), ...(init.length > 0 ? { init } : {}) };
+  const base = {
+    key: uid,
+    pod: name,
+    namespace,
+    functionName,
+    cwd: vars["HEARTH_CODE_PATH"] ?? tools.repoRoot,
+    ...(oneshot !== undefined ? { oneshot } : {}),
+    ...(init.length > 0 ? { init } : {}),
+    ...(projected.tokens.length > 0 ? { tokens: projected.tokens } : {}),
+  };
   switch (runtime) {
     case "node":
       return { run: { ...base, command: tools.node, args: [join(tools.repoRoot, "src", "cli", "main.ts"), "worker"], env: vars } };
@@ -191,6 +229,38 @@ export function planWorkerProcess(pod: DevPod, fn: DevFunction | undefined, data
 }
 
 type Container = DevPod["spec"]["containers"][number];
+
+/**
+ * The pod's projected serviceAccountToken volumes, as files under `podDir` on this machine: the
+ * tokens to request, and each volume's local directory (by volume name).
+ */
+function projectedTokens(pod: DevPod, podDir: string): { tokens: ProjectedToken[]; dirs: Map<string, string> } {
+  const tokens: ProjectedToken[] = [];
+  const dirs = new Map<string, string>();
+  for (const v of pod.spec.volumes ?? []) {
+    const sources = (v.projected?.sources ?? []).flatMap((s) => (s.serviceAccountToken === undefined ? [] : [s.serviceAccountToken]));
+    if (sources.length === 0) continue;
+    const dir = join(podDir, v.name);
+    dirs.set(v.name, dir);
+    for (const t of sources) {
+      tokens.push({ file: join(dir, t.path), serviceAccount: pod.spec.serviceAccountName ?? "default", audience: t.audience, expirationSeconds: t.expirationSeconds ?? 3600 });
+    }
+  }
+  return { tokens, dirs };
+}
+
+/** Environment values naming a file in a projected volume name its copy on this machine instead. */
+function localize(vars: Record<string, string>, mounts: readonly { name: string; mountPath: string }[], dirs: ReadonlyMap<string, string>): void {
+  for (const m of mounts) {
+    const local = dirs.get(m.name);
+    if (local === undefined) continue;
+    const prefix = m.mountPath.replace(/\/+$/, "");
+    for (const [k, v] of Object.entries(vars)) {
+      if (v === prefix) vars[k] = local;
+      else if (v.startsWith(`${prefix}/`)) vars[k] = local + v.slice(prefix.length);
+    }
+  }
+}
 
 function parseArtifactPaths(raw: string | undefined): Record<string, string> {
   if (raw === undefined || raw === "") return {};

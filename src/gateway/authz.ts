@@ -135,7 +135,7 @@ export class Authorizer {
       });
       this.reviews = new Counter({
         name: "hearth_gateway_authz_reviews_total",
-        help: "TokenReviews and SubjectAccessReviews sent to the apiserver (cache misses), by result.",
+        help: "Reviews sent to the apiserver (cache misses), by review (token, access: callers; worker-token, worker-pod: warm workers' ServiceAccount tokens) and result.",
         labelNames: ["review", "result"],
         registers: [opts.registry],
       });
@@ -150,6 +150,11 @@ export class Authorizer {
 
   get cacheSettings(): ReviewCacheOptions {
     return this.cacheOpts;
+  }
+
+  /** Counts one review sent to the apiserver (worker-identities.ts shares the counter). */
+  countReview(review: string, result: string): void {
+    this.reviews?.inc({ review, result });
   }
 
   /** Who is calling; throws HttpError 401 when the request carries no credible identity. */

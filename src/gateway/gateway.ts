@@ -23,6 +23,7 @@ import { ResultCache, type CacheConfig } from "./cache.ts";
 import { CallTokens } from "./calls.ts";
 import { WorkflowExecutor } from "./workflows/executor.ts";
 import { StaticWorkflowRegistry, type WorkflowRegistry } from "./workflows/registry.ts";
+import { WorkerIdentities, type WorkerIdentityOptions } from "./worker-identities.ts";
 
 export interface GatewayOptions {
   /** SQLite file (on a volume); ":memory:" for throwaway gateways. */
@@ -39,6 +40,11 @@ export interface GatewayOptions {
   auth: AuthConfig;
   /** Kubernetes identities (TokenReview + SubjectAccessReview), task-scoped tokens, review cache. */
   authz?: { kubernetes?: KubeReviewer | undefined; taskTokens?: TaskTokenVerifier | undefined; cache?: Partial<ReviewCacheOptions> | undefined };
+  /**
+   * Warm workers' projected ServiceAccount tokens (src/gateway/worker-identities.ts): TokenReview
+   * with the worker audience and a read of the bound pod. Absent: only HMAC worker tokens.
+   */
+  workerIdentities?: Omit<WorkerIdentityOptions, "clock" | "log" | "countReview"> | undefined;
   port?: number;
   host?: string;
   log?: Logger;
@@ -180,6 +186,10 @@ export class Gateway {
     const authz = new Authorizer({ auth, clock, registry: promRegistry, log, taskTokens: calls.verify, ...opts.authz });
     if (auth.insecureOpen) log.warn("INSECURE: the caller and worker APIs accept anyone (insecureOpen); never do this outside tests and a throwaway dev gateway");
     else if (!authz.configured) log.error("no caller credentials are configured (no static tokens, no Kubernetes reviews): every caller request will be refused");
+    const workerIdentities =
+      opts.workerIdentities === undefined
+        ? undefined
+        : new WorkerIdentities({ ...opts.workerIdentities, clock, log: log.child({ component: "worker-identities" }), countReview: (review, result) => authz.countReview(review, result) });
     const setup = new SetupTracker(clock, promRegistry, opts.engine?.workerTimeoutMs);
     const catalog = opts.catalog ?? new StaticCatalog([]);
     const signatures = new SignatureBook(() => clock.now());
@@ -205,6 +215,7 @@ export class Gateway {
       store,
       auth,
       authz,
+      workerIdentities,
       metrics,
       promRegistry,
       log,

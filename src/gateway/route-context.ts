@@ -16,6 +16,7 @@ import type { SetupTracker } from "./setup.ts";
 import type { SignatureBook } from "./signatures.ts";
 import type { TaskStore } from "./store.ts";
 import type { TaskEngine } from "./tasks.ts";
+import type { WorkerIdentities } from "./worker-identities.ts";
 import type { WorkflowApiOptions } from "./workflows/api.ts";
 import type { Clock } from "../kube/clock.ts";
 
@@ -60,6 +61,8 @@ export interface GatewayServerOptions {
   auth: Authenticator;
   /** Caller authorization (seam 1): every caller route asks it before reading a body. */
   authz: Authorizer;
+  /** Warm workers' projected ServiceAccount tokens; absent: HMAC worker tokens only. */
+  workerIdentities?: WorkerIdentities | undefined;
   metrics: GatewayMetrics;
   promRegistry: Registry;
   log: Logger;

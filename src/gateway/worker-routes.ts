@@ -1,8 +1,11 @@
 // The worker side of the gateway's HTTP API (docs/protocol.md "Worker API"): lease, the worker
 // channel, heartbeat, results, and the per-task progress/complete/fail/claim. Each method answers
-// one route of server.ts's table; the worker token is checked before any body is read.
+// one route of server.ts's table; the worker's credential is checked (awaited: a
+// ServiceAccount token's first review asks the apiserver) before any body is read.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { looksLikeJwt } from "../auth/service-account-token.ts";
 import { isExitErrorType, isWorkerState, type ExitErrorType } from "../protocol/index.ts";
+import { bearer } from "./auth.ts";
 import { renderGrant, renderGrants } from "./grants.ts";
 import { HttpError, int, parseJsonObject, queryOf, readBody, statusOf, str } from "./http.ts";
 import { pickleOutput } from "./inputs.ts";
@@ -14,29 +17,53 @@ import { serveChannel } from "./worker-channel.ts";
 
 export class WorkerRoutes extends RoutesBase {
   /**
-   * Before any body is read: the Function whose worker token the request carries ("*" when the
-   * worker API is open), or 401.
+   * Before any body is read: the Function the request's worker credential speaks for ("*" when
+   * the worker API is open), or 401. Either an HMAC worker token (src/auth/worker-token.ts: dev
+   * workers, the operator's finalizer, pods of an older operator) or a warm worker's projected
+   * ServiceAccount token (src/gateway/worker-identities.ts: reviewed once per token, then cached).
    */
-  private workerIdentity(req: IncomingMessage): string {
+  private async workerIdentity(req: IncomingMessage): Promise<string> {
     if (this.o.auth.workersOpen) return "*";
-    const fn = this.o.auth.workerFunction(req.headers.authorization, () => this.o.registry.keys(), this.o.clock?.now() ?? Date.now());
+    const header = req.headers.authorization;
+    const token = bearer(header);
+    if (token === undefined) throw new HttpError(401, "Unauthorized", "missing worker token (Authorization: Bearer <token>)");
+    if (looksLikeJwt(token)) {
+      const identities = this.o.workerIdentities;
+      if (identities === undefined) throw new HttpError(401, "Unauthorized", "this gateway does not accept ServiceAccount worker tokens (it runs without the Kubernetes API)");
+      return identities.functionOf(token);
+    }
+    const fn = this.o.auth.workerFunction(header, () => this.o.registry.keys(), this.o.clock?.now() ?? Date.now());
     if (fn === undefined) throw new HttpError(401, "Unauthorized", "missing or unknown worker token");
     return fn;
   }
 
-  private workerFunction(req: IncomingMessage, ref: string, identity: string): FunctionSettings {
+  /** The Function `ref` names, if `identity` (workerIdentity's answer) speaks for it; else 401. */
+  private workerFunction(ref: string, identity: string): FunctionSettings {
     const slash = ref.indexOf("/");
     if (slash <= 0 || slash === ref.length - 1) throw new HttpError(400, "BadRequest", `"function" must be <namespace>/<name>, got ${JSON.stringify(ref)}`);
-    const ns = ref.slice(0, slash);
-    const name = ref.slice(slash + 1);
-    if ((identity !== "*" && identity !== ref) || !this.o.auth.worker(req.headers.authorization, ns, name)) throw new HttpError(401, "Unauthorized", `missing or wrong worker token for ${ref}`);
-    return this.functionOf(ns, name);
+    if (identity !== "*" && identity !== ref) throw new HttpError(401, "Unauthorized", `missing or wrong worker token for ${ref} (the token speaks for ${identity})`);
+    return this.functionOf(ref.slice(0, slash), ref.slice(slash + 1));
+  }
+
+  /** Whether the request's worker credential speaks for `namespace/name` (503 when that cannot be known now). */
+  private async speaksFor(req: IncomingMessage, namespace: string, name: string): Promise<boolean> {
+    const header = req.headers.authorization;
+    if (this.o.auth.worker(header, namespace, name)) return true;
+    const token = bearer(header);
+    const identities = this.o.workerIdentities;
+    if (token === undefined || identities === undefined || !looksLikeJwt(token)) return false;
+    try {
+      return (await identities.functionOf(token)) === `${namespace}/${name}`;
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 401) return false;
+      throw err;
+    }
   }
 
   async lease(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const identity = this.workerIdentity(req);
+    const identity = await this.workerIdentity(req);
     const body = parseJsonObject(await readBody(req, this.limits.maxOutputBytes + 1024 * 1024));
-    const fn = this.workerFunction(req, str(body, "function", { max: 512 }), identity);
+    const fn = this.workerFunction(str(body, "function", { max: 512 }), identity);
     const workerId = str(body, "workerId", { max: 253 });
     const max = Math.min(int(body, "max", 1, 1, 100_000), this.limits.maxLeaseBatch);
     const waitMs = Math.min(int(body, "waitMs", 0, 0, 3_600_000), this.limits.maxLeaseWaitMs);
@@ -61,9 +88,9 @@ export class WorkerRoutes extends RoutesBase {
    * body is read; then credits and results up, leases and acknowledgements down, until it closes.
    */
   async channel(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
-    const identity = this.workerIdentity(req);
+    const identity = await this.workerIdentity(req);
     const query = queryOf(url);
-    const fn = this.workerFunction(req, query.get("function") ?? "", identity);
+    const fn = this.workerFunction(query.get("function") ?? "", identity);
     const workerId = query.get("workerId") ?? "";
     if (workerId === "" || workerId.length > 253) throw new HttpError(400, "BadRequest", `"workerId" must be 1 to 253 characters`);
     this.count("channel", 200);
@@ -82,9 +109,9 @@ export class WorkerRoutes extends RoutesBase {
   }
 
   async heartbeat(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const identity = this.workerIdentity(req);
+    const identity = await this.workerIdentity(req);
     const body = parseJsonObject(await readBody(req, 1024 * 1024));
-    const fn = this.workerFunction(req, str(body, "function", { max: 512 }), identity);
+    const fn = this.workerFunction(str(body, "function", { max: 512 }), identity);
     const workerId = str(body, "workerId", { max: 253 });
     const stateRaw = str(body, "state", { optional: true }) ?? (body["ready"] === true ? "ready" : "setup");
     if (!isWorkerState(stateRaw)) throw new HttpError(400, "BadRequest", `"state" must be ready, setup, draining or failed`);
@@ -107,11 +134,11 @@ export class WorkerRoutes extends RoutesBase {
   }
 
   /** The task's function, after checking the worker's token for it (or, for an isolated call, the task's own token). */
-  private workerTask(req: IncomingMessage, id: string): Task {
+  private async workerTask(req: IncomingMessage, id: string): Promise<Task> {
     const task = this.o.engine.get(id);
     if (task === undefined) throw new HttpError(404, "NotFound", `task ${id} not found`);
     const byTaskToken = (): boolean => this.o.auth.task(req.headers.authorization, task.namespace, task.name, id);
-    if (task.isolated === true ? byTaskToken() : this.o.auth.worker(req.headers.authorization, task.namespace, task.name)) return task;
+    if (task.isolated === true ? byTaskToken() : await this.speaksFor(req, task.namespace, task.name)) return task;
     // The pod of an isolated call while this gateway restarts: it does not know yet that the
     // recovered task is isolated (that comes once the registry synced); the pod retries a 503.
     if (task.isolated !== true && !this.o.ready() && byTaskToken()) throw new HttpError(503, "Unavailable", "the gateway is starting; retry");
@@ -120,7 +147,7 @@ export class WorkerRoutes extends RoutesBase {
 
   /** The pod of an isolated call's Job starts its attempt: `{"workerId"}` → a lease grant with the input. */
   async claim(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    this.workerTask(req, id);
+    await this.workerTask(req, id);
     const body = parseJsonObject(await readBody(req, 64 * 1024));
     const workerId = str(body, "workerId", { max: 253 });
     const grant = this.o.engine.claim(id, workerId);
@@ -128,7 +155,7 @@ export class WorkerRoutes extends RoutesBase {
   }
 
   async progress(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    this.workerTask(req, id);
+    await this.workerTask(req, id);
     const body = parseJsonObject(await readBody(req, 64 * 1024));
     const leaseId = str(body, "leaseId", { max: 256 });
     const value = body["value"];
@@ -139,7 +166,7 @@ export class WorkerRoutes extends RoutesBase {
   }
 
   async complete(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    const task = this.workerTask(req, id);
+    const task = await this.workerTask(req, id);
     let raw: Buffer;
     try {
       raw = await readBody(req, this.limits.maxOutputBytes + 4096);
@@ -172,9 +199,9 @@ export class WorkerRoutes extends RoutesBase {
    * gateway keep up with thousands of tasks a second. Each item is answered on its own.
    */
   async results(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const identity = this.workerIdentity(req);
+    const identity = await this.workerIdentity(req);
     const body = parseJsonObject(await readBody(req, this.limits.maxOutputBytes + 1024 * 1024));
-    const fn = this.workerFunction(req, str(body, "function", { max: 512 }), identity);
+    const fn = this.workerFunction(str(body, "function", { max: 512 }), identity);
     const items = body["results"];
     if (!Array.isArray(items)) throw new HttpError(400, "BadRequest", `"results" must be an array`);
     this.reply(res, "results", 200, JSON.stringify({ results: await this.applyResults(fn, items) }));
@@ -218,7 +245,7 @@ export class WorkerRoutes extends RoutesBase {
   }
 
   async failTask(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    this.workerTask(req, id);
+    await this.workerTask(req, id);
     const body = parseJsonObject(await readBody(req, 256 * 1024));
     const leaseId = str(body, "leaseId", { max: 256 });
     const type = failureType(body["type"], body["exitCode"]);

@@ -18,7 +18,10 @@ export interface WorkerConfig {
   codePath: string[];
   // warm
   gatewayUrl: string | undefined;
+  /** HEARTH_WORKER_TOKEN: an HMAC worker token (dev workers, pods of an older operator). */
   workerToken: string | undefined;
+  /** HEARTH_WORKER_TOKEN_FILE: the pod's projected ServiceAccount token, re-read as it rotates (worker-token.ts). */
+  workerTokenFile?: string | undefined;
   workerId: string;
   healthPort: number;
   healthHost: string;
@@ -124,6 +127,7 @@ export function configFromEnv(env: Env): WorkerConfig {
     codePath: (str(env, "HEARTH_CODE_PATH") ?? "").split(":").filter((p) => p !== ""),
     gatewayUrl: gatewayUrl?.replace(/\/+$/, ""),
     workerToken: str(env, "HEARTH_WORKER_TOKEN"),
+    workerTokenFile: str(env, "HEARTH_WORKER_TOKEN_FILE"),
     workerId: str(env, "HEARTH_WORKER_ID") ?? `${hostname()}-${process.pid}`,
     healthPort: int(env, "HEARTH_HEALTH_PORT", DEFAULT_HEALTH_PORT, 0, 65535),
     healthHost: str(env, "HEARTH_HEALTH_HOST") ?? "0.0.0.0",
@@ -147,6 +151,7 @@ export function childEnv(base: Env, config: WorkerConfig): NodeJS.ProcessEnv {
   env["HEARTH_STARTUP_TIMEOUT_SECONDS"] = String(config.startupTimeoutSeconds);
   // The worker token is the supervisor's business, not user code's.
   delete env["HEARTH_WORKER_TOKEN"];
+  delete env["HEARTH_WORKER_TOKEN_FILE"];
   delete env["HEARTH_TASK_TOKEN"];
   return env;
 }

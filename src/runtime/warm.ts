@@ -12,6 +12,7 @@ import { STARTUP_PATH } from "../workload/startup.ts";
 import { Supervisor, type SpawnChild, type SupervisorState, type TaskOutcome } from "./supervisor.ts";
 import { resultItem, WorkerApi, WorkerApiError } from "./worker-api.ts";
 import { WorkerChannel } from "./worker-channel.ts";
+import { workerTokenSource, type WorkerTokenSource } from "./worker-token.ts";
 
 export interface WarmDeps {
   spawn: SpawnChild;
@@ -48,6 +49,8 @@ export class WarmWorker {
   private channel: WorkerChannel | undefined;
   /** False once the gateway did not know the channel (an older gateway): lease requests then. */
   private useChannel: boolean;
+  /** The gateway credential (worker-token.ts): the projected token file, else HEARTH_WORKER_TOKEN. */
+  private readonly token: WorkerTokenSource;
   /** Ends the current channel round (drain, fatal). */
   private endRound: (() => void) | undefined;
 
@@ -55,7 +58,8 @@ export class WarmWorker {
     if (config.gatewayUrl === undefined) throw new Error("warm workers need HEARTH_GATEWAY_URL");
     this.config = config;
     this.deps = deps;
-    this.api = new WorkerApi(config.gatewayUrl, config.workerToken, config.function, config.workerId);
+    this.token = workerTokenSource(config);
+    this.api = new WorkerApi(config.gatewayUrl, this.token.provider, config.function, config.workerId);
     this.useChannel = config.workerChannel !== false;
     // Outcomes go over the channel while it is open, else as a results request.
     this.results = new ResultBatcher({
@@ -220,7 +224,8 @@ export class WarmWorker {
       credit = Math.max(0, credit + delta);
     };
     const round = new Promise<void>((resolve) => (this.endRound = resolve));
-    const opened = await WorkerChannel.open(url, this.config.workerToken, this.config.function, this.config.workerId, {
+    // A fresh read of the token file per channel: the kubelet rotates it.
+    const opened = await WorkerChannel.open(url, this.token.current(true), this.config.function, this.config.workerId, {
       tasks: (tasks) => {
         credit = Math.max(0, credit - tasks.length);
         starting = true;

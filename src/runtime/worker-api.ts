@@ -3,6 +3,7 @@
 import { HttpClient, jsonBody } from "../client/http.ts";
 import type { Heartbeat as HeartbeatCore, LeasedTask, ResultAck } from "../protocol/index.ts";
 import type { SetupReport } from "./setup-watch.ts";
+import type { WorkerTokenProvider } from "./worker-token.ts";
 
 export interface Heartbeat extends HeartbeatCore {
   /** What setup() is doing / took (docs/protocol.md): progress, start, last duration. */
@@ -55,17 +56,32 @@ export function parseTask(v: unknown): LeasedTask | undefined {
 
 export class WorkerApi {
   private readonly http: HttpClient;
+  private readonly token: WorkerTokenProvider;
   private readonly fn: string;
   private readonly workerId: string;
 
-  constructor(gatewayUrl: string, token: string | undefined, fn: string, workerId: string) {
-    this.http = new HttpClient(gatewayUrl, { token, maxSockets: 16 });
+  /** `token`: a fixed token, or a provider that re-reads a rotating token file (worker-token.ts). */
+  constructor(gatewayUrl: string, token: string | WorkerTokenProvider | undefined, fn: string, workerId: string) {
+    this.http = new HttpClient(gatewayUrl, { maxSockets: 16 });
+    this.token = typeof token === "function" ? token : () => token;
     this.fn = fn;
     this.workerId = workerId;
   }
 
+  private send(path: string, body: string, token: string | undefined, signal: AbortSignal | undefined, timeoutMs: number): ReturnType<HttpClient["request"]> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
+    return this.http.request({ method: "POST", path, body, headers, signal, timeoutMs });
+  }
+
   private async post(path: string, body: string, signal?: AbortSignal, timeoutMs = 30_000): Promise<{ status: number; body: unknown }> {
-    const res = await this.http.request({ method: "POST", path, body, headers: { "content-type": "application/json" }, signal, timeoutMs });
+    const token = this.token(false);
+    let res = await this.send(path, body, token, signal, timeoutMs);
+    if (res.status === 401) {
+      // The kubelet may have rotated the token file since it was read: once more with a fresh read.
+      const fresh = this.token(true);
+      if (fresh !== token) res = await this.send(path, body, fresh, signal, timeoutMs);
+    }
     const parsed = jsonBody(res);
     if (res.status >= 300) throw new WorkerApiError(res.status, errorMessage(parsed, res.status));
     return { status: res.status, body: parsed };

@@ -41,10 +41,17 @@ export interface FetchSpec {
 }
 
 /**
- * `identity`: the worker's gateway URL, token, id, Function and startup deadline (warm pods): the
+ * `identity`: the worker's gateway URL, token file, id, Function and startup deadline (warm pods): the
  * fetcher reports its progress and failures to the gateway with them (src/artifacts/report.ts).
  */
-export function renderArtifacts(artifacts: readonly ArtifactSpec[], config: ArtifactsConfig, securityContext: V1Container["securityContext"], identity: readonly V1EnvVar[] = []): ArtifactParts {
+export function renderArtifacts(
+  artifacts: readonly ArtifactSpec[],
+  config: ArtifactsConfig,
+  securityContext: V1Container["securityContext"],
+  identity: readonly V1EnvVar[] = [],
+  /** The worker token's volume mount, when the identity names its file. */
+  identityMounts: readonly V1VolumeMount[] = [],
+): ArtifactParts {
   const parts: ArtifactParts = { volumes: [], mounts: [], initContainers: [], paths: {} };
   const fetches: FetchSpec[] = [];
   const fetchMounts: V1VolumeMount[] = [];
@@ -104,7 +111,7 @@ export function renderArtifacts(artifacts: readonly ArtifactSpec[], config: Arti
       image: config.fetcherImage,
       command: [...config.fetcherCommand],
       env,
-      volumeMounts: [{ name: CACHE_VOLUME, mountPath: FETCH_CACHE_DIR }, ...fetchMounts],
+      volumeMounts: [{ name: CACHE_VOLUME, mountPath: FETCH_CACHE_DIR }, ...fetchMounts, ...identityMounts],
       // The download's progress is in this container's log; failures in its termination message.
       terminationMessagePolicy: "FallbackToLogsOnError",
     };

@@ -6,8 +6,6 @@ import type { HearthFunction } from "../api/v1alpha1/index.ts";
 import type { WorkloadConfig } from "./config.ts";
 import type { WorkerMode } from "./labels.ts";
 
-/** The key of the worker token in the Function's worker Secret. */
-export const WORKER_TOKEN_KEY = "token";
 
 /** Environment variables the operator sets from the spec; a Function's env may not set them too. */
 export const OPERATOR_ENV = [
@@ -16,6 +14,7 @@ export const OPERATOR_ENV = [
   "HEARTH_FUNCTION",
   "HEARTH_GATEWAY_URL",
   "HEARTH_WORKER_TOKEN",
+  "HEARTH_WORKER_TOKEN_FILE",
   "HEARTH_WORKER_ID",
   "HEARTH_CONCURRENCY",
   "HEARTH_TIMEOUT_SECONDS",
@@ -32,7 +31,8 @@ const ENV_SOURCE_FIELD: Record<(typeof OPERATOR_ENV)[number], string> = {
   HEARTH_HANDLER: "spec.handler",
   HEARTH_FUNCTION: "the Function's namespace and name",
   HEARTH_GATEWAY_URL: "the operator config (gateway.url)",
-  HEARTH_WORKER_TOKEN: "the Function's worker Secret",
+  HEARTH_WORKER_TOKEN: "the worker's identity (the gateway credential)",
+  HEARTH_WORKER_TOKEN_FILE: "the pod's projected ServiceAccount token (the gateway credential)",
   HEARTH_WORKER_ID: "the pod name",
   HEARTH_CONCURRENCY: "spec.concurrency",
   HEARTH_TIMEOUT_SECONDS: "spec.timeoutSeconds",
@@ -45,7 +45,7 @@ const ENV_SOURCE_FIELD: Record<(typeof OPERATOR_ENV)[number], string> = {
 };
 
 /** The protocol variables a warm worker's helpers (artifact fetch) report to the gateway with. */
-const REPORTING_ENV = new Set(["HEARTH_GATEWAY_URL", "HEARTH_WORKER_TOKEN", "HEARTH_WORKER_ID", "HEARTH_FUNCTION", "HEARTH_STARTUP_TIMEOUT_SECONDS"]);
+const REPORTING_ENV = new Set(["HEARTH_GATEWAY_URL", "HEARTH_WORKER_TOKEN_FILE", "HEARTH_WORKER_ID", "HEARTH_FUNCTION", "HEARTH_STARTUP_TIMEOUT_SECONDS"]);
 
 export function toEnvVar(e: EnvVar): V1EnvVar {
   const out: V1EnvVar = { name: e.name };
@@ -100,7 +100,8 @@ export interface ProtocolEnvInput {
   readonly config: WorkloadConfig;
   readonly mode: WorkerMode;
   readonly timeoutSeconds: number;
-  readonly workerSecretName: string | undefined;
+  /** Where the pod's projected worker token is mounted (warm pools); undefined: none. */
+  readonly workerTokenFile: string | undefined;
   /** The GPU plan's variables (HEARTH_GPU_FRACTION, …). */
   readonly gpuEnv: Readonly<Record<string, string>>;
 }
@@ -116,9 +117,7 @@ export function protocolEnv(input: ProtocolEnvInput): V1EnvVar[] {
     { name: "HEARTH_FUNCTION", value: `${fn.metadata.namespace ?? "default"}/${fn.metadata.name}` },
   ];
   if (warm) env.push({ name: "HEARTH_GATEWAY_URL", value: config.gateway.url });
-  if (input.workerSecretName !== undefined) {
-    env.push({ name: "HEARTH_WORKER_TOKEN", valueFrom: { secretKeyRef: { name: input.workerSecretName, key: WORKER_TOKEN_KEY } } });
-  }
+  if (input.workerTokenFile !== undefined) env.push({ name: "HEARTH_WORKER_TOKEN_FILE", value: input.workerTokenFile });
   env.push(
     { name: "HEARTH_WORKER_ID", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
     { name: "HEARTH_CONCURRENCY", value: String(spec.concurrency) },

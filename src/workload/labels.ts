@@ -19,8 +19,8 @@ export const ANNOTATIONS = {
   /** Hash of the last applied object, to skip applies that would change nothing. */
   appliedHash: "hearth.dev/applied-hash",
   /**
-   * On a worker-token Secret: a hash of its token. The operator watches Secrets metadata-only
-   * (their values never reach it) and tells a current token from a stale one by this hash.
+   * On the worker-token Secret older operators wrote per Function (warm workers now use
+   * projected ServiceAccount tokens): how the operator recognises one to delete after the upgrade.
    */
   tokenHash: "hearth.dev/token-hash",
 } as const;

@@ -5,6 +5,7 @@
 // packages.ts (pythonPackages), artifacts.ts, probes.ts, security.ts, scheduling.ts.
 import type { V1Container, V1EnvVar, V1PodSpec, V1PodTemplateSpec, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { HearthFunction } from "../api/v1alpha1/index.ts";
+import { WORKER_TOKEN_AUDIENCE, WORKER_TOKEN_DIR, WORKER_TOKEN_EXPIRATION_SECONDS, WORKER_TOKEN_FILE, WORKER_TOKEN_PATH, WORKER_TOKEN_VOLUME } from "../auth/service-account-token.ts";
 import { planGpu, type GpuStatusSummary } from "../gpu/plan.ts";
 import { renderArtifacts } from "./artifacts.ts";
 import { computeResources } from "./compute.ts";
@@ -18,14 +19,18 @@ import { scheduling } from "./scheduling.ts";
 import { podSecurityContext, restrictedContainerSecurity } from "./security.ts";
 import { workerVolumes } from "./volumes.ts";
 
-export { OPERATOR_ENV, WORKER_TOKEN_KEY } from "./env.ts";
+export { OPERATOR_ENV } from "./env.ts";
 export { PACKAGES_DIR } from "./packages.ts";
 
 export interface RenderOptions {
   /** warm: long-lived pool worker (probes, gateway); oneshot: one invocation (batch Job). */
   mode: WorkerMode;
-  /** Secret holding the worker token under key `token`; omit for workers that never call the gateway. */
-  workerSecretName?: string;
+  /**
+   * The worker authenticates to the gateway with its pod's projected ServiceAccount token
+   * (audience hearth.dev/gateway, src/auth/service-account-token.ts), mounted read-only in the
+   * worker and the artifact fetcher, named by HEARTH_WORKER_TOKEN_FILE. Warm pools only.
+   */
+  workerToken?: boolean;
   /** Extra environment, after the protocol's (e.g. HEARTH_INPUT_FILE); names must not clash with the Function's env. */
   env?: V1EnvVar[];
   volumes?: V1Volume[];
@@ -36,13 +41,28 @@ export interface RenderOptions {
   restartPolicy?: "Always" | "OnFailure" | "Never";
   /** Overrides spec.timeoutSeconds (a Job may set its own). */
   timeoutSeconds?: number;
-  /** Folded into the config hash, e.g. a hash of the worker token, so that rotating it rolls pods. */
+  /** Folded into the config hash: something outside the template whose change must roll pods. */
   hashInputs?: unknown;
 }
 
 export type RenderResult =
   | { ok: true; template: V1PodTemplateSpec; gpu: GpuStatusSummary | undefined; configHash: string }
   | { ok: false; reason: "InvalidGPU" | "InvalidSpec"; message: string };
+
+/**
+ * The projected ServiceAccount token a warm worker shows the gateway: meant for the gateway only
+ * (its audience), bound to the pod, rotated by the kubelet. Not the pod's API credential
+ * (automountServiceAccountToken stays false): it cannot talk to the apiserver.
+ */
+export function workerTokenVolume(): { volume: V1Volume; mount: V1VolumeMount } {
+  return {
+    volume: {
+      name: WORKER_TOKEN_VOLUME,
+      projected: { sources: [{ serviceAccountToken: { audience: WORKER_TOKEN_AUDIENCE, expirationSeconds: WORKER_TOKEN_EXPIRATION_SECONDS, path: WORKER_TOKEN_PATH } }] },
+    },
+    mount: { name: WORKER_TOKEN_VOLUME, mountPath: WORKER_TOKEN_DIR, readOnly: true },
+  };
+}
 
 /** Renders the worker pod template of `fn` (parsed, defaults applied) for `opts.mode`. */
 export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, opts: RenderOptions): RenderResult {
@@ -62,9 +82,10 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
   if (!pythonPath.ok) return { ok: false, reason: "InvalidSpec", message: pythonPath.message };
 
   const timeoutSeconds = opts.timeoutSeconds ?? spec.timeoutSeconds;
-  const protocol = protocolEnv({ fn, config, mode: opts.mode, timeoutSeconds, workerSecretName: opts.workerSecretName, gpuEnv: gpuPlan?.env ?? {} });
+  const token = opts.workerToken === true ? workerTokenVolume() : undefined;
+  const protocol = protocolEnv({ fn, config, mode: opts.mode, timeoutSeconds, workerTokenFile: token === undefined ? undefined : WORKER_TOKEN_FILE, gpuEnv: gpuPlan?.env ?? {} });
   const security = restrictedContainerSecurity();
-  const artifacts = renderArtifacts(spec.artifacts ?? [], config.artifacts, restrictedContainerSecurity(), reportingEnv(protocol, opts.mode));
+  const artifacts = renderArtifacts(spec.artifacts ?? [], config.artifacts, restrictedContainerSecurity(), reportingEnv(protocol, opts.mode), token === undefined ? [] : [token.mount]);
   const env = workerEnv({ protocol, artifactPaths: artifacts.paths, extra: extraEnv, user: userEnv, ...(pythonPath.pythonPath !== undefined ? { pythonPath: pythonPath.pythonPath } : {}) });
 
   const resources = computeResources(spec.resources, gpuPlan?.resources ?? {});
@@ -74,8 +95,8 @@ export function renderPodTemplate(fn: HearthFunction, config: WorkloadConfig, op
     gpu: gpuPlan !== undefined,
     packages: pkgs !== undefined ? packagesVolume(pkgs) : undefined,
     artifacts,
-    extraVolumes: opts.volumes ?? [],
-    extraMounts: opts.volumeMounts ?? [],
+    extraVolumes: [...(token === undefined ? [] : [token.volume]), ...(opts.volumes ?? [])],
+    extraMounts: [...(token === undefined ? [] : [token.mount]), ...(opts.volumeMounts ?? [])],
   });
 
   const runtimeCommand = spec.runtime === "node" ? config.runtimes.node.command : config.runtimes.python.command;

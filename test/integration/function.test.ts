@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { functionStatus, type Condition, type FunctionStatus } from "../../src/api/v1alpha1/index.ts";
-import { workerToken } from "../../src/auth/worker-token.ts";
 import { renderPodTemplate } from "../../src/workload/render.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
 import { deployments, hearthFunctions, pods, replicaSets, secrets, untyped } from "../../src/kube/resources.ts";
@@ -88,7 +87,7 @@ after(async () => {
 });
 
 describe("Function → warm pool", () => {
-  it("renders the Deployment and worker Secret as planned, and reports Ready", async () => {
+  it("renders the Deployment as planned (a projected worker token, no Secret), and reports Ready", async () => {
     const b = aFunction("cpu-fn", ns).handler("app.echo:Echo").replicas(2).with({ resources: { cpu: "250m", memory: "512Mi", ephemeralStorage: "1Gi" }, concurrency: 4 });
     await apply(b);
     const s = await waitForCondition("cpu-fn", "Ready", (c) => c.status === "True");
@@ -105,7 +104,7 @@ describe("Function → warm pool", () => {
 
     // What the apiserver stored is what the pure renderer planned (plus apiserver defaults).
     const config = parseOperatorConfig({ ...opConfig, workerTokens: { signingKey: TEST_SIGNING_KEY } });
-    const planned = renderPodTemplate(b.build(), config, { mode: "warm", workerSecretName: "cpu-fn-worker" });
+    const planned = renderPodTemplate(b.build(), config, { mode: "warm", workerToken: true });
     assert.ok(planned.ok);
     const plannedWorker = planned.template.spec?.containers[0];
     const stored = (depSpec.template.spec["containers"] as { env: unknown; resources: unknown; securityContext: Record<string, unknown>; readinessProbe: { httpGet: unknown } }[])[0];
@@ -115,9 +114,10 @@ describe("Function → warm pool", () => {
     assert.deepEqual(stored?.readinessProbe.httpGet, { path: "/readyz", port: "health", scheme: "HTTP" });
     assert.match(depSpec.template.metadata.annotations["hearth.dev/config-hash"] ?? "", /^[0-9a-f]{16}$/);
 
-    const secret = await client.get(secrets, "cpu-fn-worker", ns);
-    assert.equal(Buffer.from(secret?.data?.["token"] ?? "", "base64").toString(), workerToken(TEST_SIGNING_KEY, ns, "cpu-fn"));
-    assert.equal(secret?.metadata.ownerReferences?.[0]?.uid, fn.metadata.uid);
+    // The apiserver accepted the projected token volume as rendered; no Secret was written.
+    const volumes = depSpec.template.spec["volumes"] as { name: string; projected?: { sources?: unknown } }[];
+    assert.deepEqual(volumes.find((v) => v.name === "hearth-worker-token")?.projected?.sources, planned.template.spec?.volumes?.find((v) => v.name === "hearth-worker-token")?.projected?.sources);
+    assert.equal(await client.get(secrets, "cpu-fn-worker", ns), undefined);
 
     const podList = await podsOf("cpu-fn");
     assert.equal(podList.length, 2);
@@ -212,13 +212,13 @@ describe("Function → warm pool", () => {
     assert.equal(await client.get(deployments, "iso-pool", ns), undefined);
   });
 
-  it("deleting the Function garbage-collects the Deployment, Secret and pods", async () => {
+  it("deleting the Function garbage-collects the Deployment and pods", async () => {
     await apply(aFunction("doomed", ns));
     await waitForCondition("doomed", "Ready", (c) => c.status === "True");
     await client.delete(hearthFunctions, "doomed", ns);
     await waitFor(
       async () =>
-        (await client.get(deployments, "doomed-pool", ns)) === undefined && (await client.get(secrets, "doomed-worker", ns)) === undefined && (await podsOf("doomed")).length === 0,
+        (await client.get(deployments, "doomed-pool", ns)) === undefined && (await podsOf("doomed")).length === 0,
       { timeoutMs: 120_000, what: "garbage collection" },
     );
   });
@@ -320,6 +320,26 @@ describe("Function → warm pool", () => {
     assert.equal(await op.writes((r) => r !== "leases"), 0, "writes other than the lease");
     assert.equal(await snapshot(), before, "resourceVersions unchanged");
     assert.equal((await client.list(rawEvents, { namespace: ns })).items.length, eventsBefore, "no new Events");
+  });
+
+  it("deletes the worker-token Secret an older operator wrote once the pool has rolled (upgrade)", async () => {
+    await op.stop();
+    await apply(aFunction("legacy", ns));
+    const fn = await client.get(hearthFunctions, "legacy", ns);
+    assert.ok(fn?.metadata.uid !== undefined);
+    // As an older operator left it: owned by the Function, labelled, with its token hash.
+    const owner = { apiVersion: "hearth.dev/v1alpha1", kind: "Function", name: "legacy", uid: fn.metadata.uid, controller: true, blockOwnerDeletion: true };
+    const labels = { "app.kubernetes.io/managed-by": "hearth", "app.kubernetes.io/part-of": "hearth", "hearth.dev/function": "legacy" };
+    await client.create(secrets, { metadata: { name: "legacy-worker", namespace: ns, labels, annotations: { "hearth.dev/token-hash": "0123456789abcdef" }, ownerReferences: [owner] }, type: "Opaque", data: { token: Buffer.from("old").toString("base64") } });
+    // A look-alike that is not Hearth's stays.
+    await client.create(secrets, { metadata: { name: "mine-worker", namespace: ns }, type: "Opaque", data: { token: Buffer.from("mine").toString("base64") } });
+    op = await startTestOperator({ namespace: ns, config: opConfig });
+    await waitForCondition("legacy", "Ready", (c) => c.status === "True");
+    await waitFor(async () => (await client.get(secrets, "legacy-worker", ns)) === undefined, { timeoutMs: 60_000, what: "the old worker Secret deleted" });
+    const dep = await client.get(deployments, "legacy-pool", ns);
+    assert.ok(dep !== undefined && (dep.status.updatedReplicas ?? 0) === (dep.status.replicas ?? 0), "deleted only once the pool had rolled");
+    assert.ok((await client.get(secrets, "mine-worker", ns)) !== undefined, "someone else's Secret stays");
+    assert.match(op.logs(), /deleted the worker-token Secret of an older operator/);
   });
 });
 

@@ -2,11 +2,15 @@
 // project's helm, no --kube-version) is applied to the test cluster, and then
 //  - the operator runs as a real `hearth operator` process with ONLY its ServiceAccount's token
 //    (TokenRequest API) and the namespaced Roles of `operator.watchNamespaces`, and reconciles
-//    Functions and Jobs in a watched namespace, watching Secrets metadata-only;
+//    Functions and Jobs in a watched namespace, writing no per-Function Secret;
 //  - the gateway runs as a real `hearth gateway` process with ONLY its ServiceAccount's token, and
 //    a caller ServiceAccount allowed in namespace A (the chart's invoker ClusterRole bound there)
 //    cannot run, read or cancel anything in namespace B; granting and revoking a RoleBinding take
-//    effect within the gateway's decision-cache TTL.
+//    effect within the gateway's decision-cache TTL;
+//  - warm workers prove who they are with a projected ServiceAccount token bound to their pod
+//    (TokenRequest with the gateway's audience, as the kubelet makes it): the gateway, with only
+//    its own ServiceAccount's permissions, accepts it for that pod's Function and refuses it for
+//    a Function in another namespace or another Function in the same namespace.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -22,8 +26,7 @@ import { kubeconfigYaml } from "../../src/devcluster/plan.ts";
 import { Transport } from "../../src/kube/client.ts";
 import { SystemClock } from "../../src/kube/clock.ts";
 import { loadConnection } from "../../src/kube/kubeconfig.ts";
-import { deployments, hearthFunctions, hearthJobs, METADATA_LIST_ACCEPT, secrets, untyped } from "../../src/kube/resources.ts";
-import { ANNOTATIONS } from "../../src/workload/labels.ts";
+import { deployments, hearthFunctions, hearthJobs, METADATA_LIST_ACCEPT, pods, secrets, untyped } from "../../src/kube/resources.ts";
 import { uniqueName, waitFor } from "../support/cluster.ts";
 import { installCrds, kubeconfigPath, parseMetrics, startTestOperator, testClient, TEST_SIGNING_KEY, type TestOperator } from "../support/operator.ts";
 import { toolPath } from "../support/tools.ts";
@@ -107,6 +110,9 @@ describe("chart RBAC with watchNamespaces", () => {
     assert.equal(can(gatewaySA, "list", "functions.hearth.dev", nsB), true);
     assert.equal(can(gatewaySA, "create", "tokenreviews.authentication.k8s.io"), true);
     assert.equal(can(gatewaySA, "get", "secrets", nsA), false, "the gateway reads no Secrets");
+    assert.equal(can(gatewaySA, "get", "pods", nsA), true, "the gateway reads the pod a worker token is bound to");
+    assert.equal(can(gatewaySA, "list", "pods", nsA), false, "… by name only");
+    assert.equal(can(gatewaySA, "get", "pods", other), false);
   });
 });
 
@@ -115,7 +121,7 @@ describe("operator with only its ServiceAccount's namespaced permissions", () =>
   let opKubeconfig = "";
   after(async () => op?.stop());
 
-  it("reconciles a Function and a Job in a watched namespace; watches Secrets metadata-only; restores an edited token", { timeout: 240_000 }, async () => {
+  it("reconciles a Function and a Job in a watched namespace; writes no worker Secret; lists Secrets metadata-only", { timeout: 240_000 }, async () => {
     opKubeconfig = saKubeconfig("operator", saToken(sys, `${release}-operator`));
     op = await startTestOperator({
       namespace: nsA,
@@ -137,10 +143,12 @@ describe("operator with only its ServiceAccount's namespaced permissions", () =>
     });
     const dep = await waitFor(() => client.get(deployments, "echo-pool", nsA), { timeoutMs: 90_000, what: "the warm pool Deployment" });
     assert.ok(dep.metadata.ownerReferences?.some((o) => o.kind === "Function"));
-    const secret = await waitFor(() => client.get(secrets, "echo-worker", nsA), { timeoutMs: 30_000, what: "the worker Secret" });
-    const want = workerToken(TEST_SIGNING_KEY, nsA, "echo");
-    assert.equal(Buffer.from(secret.data?.["token"] ?? "", "base64").toString(), want);
-    assert.ok(secret.metadata.annotations?.[ANNOTATIONS.tokenHash] !== undefined, "the token-hash annotation the metadata-only cache compares");
+    // Workers carry a projected ServiceAccount token for the gateway: no Secret per Function.
+    const rawDeployment = await client.get(untyped({ group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true }), "echo-pool", nsA);
+    const template = JSON.stringify((rawDeployment?.["spec"] as { template?: unknown } | undefined)?.template);
+    assert.match(template, /"audience":"hearth.dev\/gateway"/);
+    assert.doesNotMatch(template, /secretKeyRef/);
+    assert.equal(await client.get(secrets, "echo-worker", nsA), undefined);
     await waitFor(
       async () => {
         const f = await client.get(hearthFunctions, "echo", nsA);
@@ -150,26 +158,17 @@ describe("operator with only its ServiceAccount's namespaced permissions", () =>
       { timeoutMs: 60_000, what: "the Function's status written" },
     );
 
-    // The apiserver answers the operator's metadata-only list without any Secret value.
+    // The apiserver answers the operator's metadata-only list (old worker Secrets) without any Secret value.
     const transport = new Transport({ connection: await loadConnection({ kubeconfig: opKubeconfig }), clock: new SystemClock(), qps: 0 });
     try {
-      const list = (await transport.request("GET", `/api/v1/namespaces/${nsA}/secrets`, { verb: "list", resource: "secrets", accept: METADATA_LIST_ACCEPT })) as { kind: string; items: Record<string, unknown>[] };
+      const list = (await transport.request("GET", `/api/v1/namespaces/${nsA}/secrets`, { verb: "list", resource: "secrets", accept: METADATA_LIST_ACCEPT })) as { kind: string; items: Record<string, unknown>[] | null };
       assert.equal(list.kind, "PartialObjectMetadataList");
-      assert.ok(list.items.some((i) => (i["metadata"] as { name: string }).name === "echo-worker"));
-      for (const item of list.items) assert.equal(item["data"], undefined);
+      const items = list.items ?? [];
+      assert.ok(!items.some((i) => (i["metadata"] as { name: string }).name === "echo-worker"));
+      for (const item of items) assert.equal(item["data"], undefined);
     } finally {
       transport.close();
     }
-
-    // Someone overwrites the token: the metadata watch sees another field manager own data.token.
-    must(["-n", nsA, "patch", "secret", "echo-worker", "--type=merge", "-p", JSON.stringify({ data: { token: Buffer.from("forged").toString("base64") } })]);
-    await waitFor(
-      async () => {
-        const s = await client.get(secrets, "echo-worker", nsA);
-        return Buffer.from(s?.data?.["token"] ?? "", "base64").toString() === want;
-      },
-      { timeoutMs: 60_000, what: "the operator restores the worker token" },
-    );
 
     // A Job of an isolated Function becomes one batch Job.
     await client.apply(hearthFunctions, {
@@ -348,5 +347,56 @@ describe("multi-tenancy through the gateway, on the real apiserver", () => {
     // The TTL plus the apiserver's own RBAC informer lag, with room for a loaded machine.
     assert.ok(grantS <= AUTH_TTL_S + 10, `grant after ${grantS} s`);
     assert.ok(revokeS <= AUTH_TTL_S + 10, `revocation after ${revokeS} s`);
+  });
+
+  it("a warm worker's projected ServiceAccount token speaks for its pod's Function only", { timeout: 120_000 }, async () => {
+    const running = gw;
+    assert.ok(running !== undefined, "the gateway of the test above");
+    await client.apply(hearthFunctions, {
+      apiVersion: "hearth.dev/v1alpha1",
+      kind: "Function",
+      metadata: { name: "other", namespace: nsA },
+      spec: { image: "registry.example.com/other:1", handler: "app:Model", resources: { cpu: "10m", memory: "16Mi" }, warmPool: { minReplicas: 0, maxReplicas: 1 } },
+    });
+    // A pod of A's "tenant" pool as the Deployment would make it, and a pod that is no worker.
+    const podOf = async (name: string, labels: Record<string, string>): Promise<string> => {
+      const created = await client.create(pods, { metadata: { name, namespace: nsA, labels }, spec: { containers: [{ name: "worker", image: "registry.example.com/tenant:1" }] } });
+      return created.metadata.uid ?? "";
+    };
+    const workerUid = await podOf("tenant-pool-5d8f7c9b4-x2x7q", { "hearth.dev/function": "tenant", "hearth.dev/worker-mode": "warm" });
+    const strangerUid = await podOf("debug-shell", { app: "debug" });
+    // kube-controller-manager creates the namespace's default ServiceAccount.
+    await waitFor(() => kubectl(["-n", nsA, "get", "serviceaccount", "default"]).status === 0 || undefined, { timeoutMs: 60_000, what: "the default ServiceAccount" });
+    const projected = (pod: string, uid: string, audience = "hearth.dev/gateway"): string =>
+      must(["create", "token", "default", "-n", nsA, `--audience=${audience}`, "--bound-object-kind=Pod", `--bound-object-name=${pod}`, `--bound-object-uid=${uid}`, "--duration=1h"]).trim();
+    const worker = projected("tenant-pool-5d8f7c9b4-x2x7q", workerUid);
+    const heartbeat = async (token: string, fn: string): Promise<{ status: number; message: string }> => {
+      const res = await fetch(`${running.url}/v1/workers/heartbeat`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ function: fn, workerId: "w-1", state: "ready" }),
+      });
+      const body = (await res.json()) as { error?: { message?: string } };
+      return { status: res.status, message: body.error?.message ?? "" };
+    };
+
+    assert.equal((await heartbeat(worker, `${nsA}/tenant`)).status, 200, "its own Function");
+    const otherNs = await heartbeat(worker, `${nsB}/tenant`);
+    assert.equal(otherNs.status, 401, "the same Function name in another namespace");
+    assert.match(otherNs.message, new RegExp(`speaks for ${nsA}/tenant`));
+    assert.equal((await heartbeat(worker, `${nsA}/other`)).status, 401, "another Function in the same namespace");
+    // Not meant for the gateway (the apiserver's audience), not bound to a pod, or bound to a pod that is no worker: refused.
+    const apiAudience = must(["create", "token", "default", "-n", nsA, "--bound-object-kind=Pod", "--bound-object-name=tenant-pool-5d8f7c9b4-x2x7q", `--bound-object-uid=${workerUid}`]).trim();
+    assert.equal((await heartbeat(apiAudience, `${nsA}/tenant`)).status, 401, "the apiserver's audience");
+    const unbound = must(["create", "token", "default", "-n", nsA, "--audience=hearth.dev/gateway"]).trim();
+    const unboundAnswer = await heartbeat(unbound, `${nsA}/tenant`);
+    assert.equal(unboundAnswer.status, 401);
+    assert.match(unboundAnswer.message, /not bound to a pod/);
+    const stranger = await heartbeat(projected("debug-shell", strangerUid), `${nsA}/tenant`);
+    assert.equal(stranger.status, 401);
+    assert.match(stranger.message, /no hearth.dev\/function label/);
+    // HMAC worker tokens (dev mode, the operator's finalizer, pods of an older operator) still work, for their Function only.
+    assert.equal((await heartbeat(workerToken(TEST_SIGNING_KEY, nsA, "tenant"), `${nsA}/tenant`)).status, 200);
+    assert.equal((await heartbeat(workerToken(TEST_SIGNING_KEY, nsA, "tenant"), `${nsB}/tenant`)).status, 401);
   });
 });

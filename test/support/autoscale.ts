@@ -6,6 +6,7 @@ import { pino } from "pino";
 import { autoscalerController } from "../../src/controllers/autoscaler/controller.ts";
 import { LocalRunner } from "../../src/dev/runner.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
+import { kubeWorkerIdentities } from "../../src/gateway/worker-identities.ts";
 import { KubeFunctionRegistry } from "../../src/gateway/kube-registry.ts";
 import { SystemClock } from "../../src/kube/clock.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
@@ -49,7 +50,8 @@ export async function startGatewayAndRunner(namespace: string): Promise<GatewayA
   await installCrds(client);
   const logger = pino({ level: process.env["HEARTH_TEST_LOG"] === "1" ? "debug" : "warn" });
   const registry = new KubeFunctionRegistry({ client, clock: new SystemClock(), logger, namespaces: [namespace] });
-  const gateway = await Gateway.start({ storePath: ":memory:", registry, auth: { callerTokens: [CALLER_TOKEN], workerSigningKey: TEST_SIGNING_KEY }, log: logger });
+  // Workers authenticate as pods do: their projected ServiceAccount token (the runner requests it), reviewed by the apiserver.
+  const gateway = await Gateway.start({ storePath: ":memory:", registry, auth: { callerTokens: [CALLER_TOKEN], workerSigningKey: TEST_SIGNING_KEY }, workerIdentities: kubeWorkerIdentities(client), log: logger });
   const dir = mkdtempSync(join(tmpdir(), "hearth-autoscale-"));
   const callerTokenFile = join(dir, "caller-token");
   writeFileSync(callerTokenFile, `${CALLER_TOKEN}\n`);

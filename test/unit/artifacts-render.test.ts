@@ -33,7 +33,7 @@ describe("rendering artifacts", () => {
   ];
   const render = (imageMode: "volume" | "initContainer", cachePvc?: string) => {
     const config = workloadConfigSchema.parse({ artifacts: { imageMode, cache: cachePvc === undefined ? {} : { persistentVolumeClaim: cachePvc } } });
-    const r = renderPodTemplate(aFunction().with({ artifacts }).build(), config, { mode: "warm", workerSecretName: "s" });
+    const r = renderPodTemplate(aFunction().with({ artifacts }).build(), config, { mode: "warm", workerToken: true });
     assert.ok(r.ok, r.ok ? "" : r.message);
     const spec = r.template.spec;
     const worker = spec?.containers[0];
@@ -58,6 +58,9 @@ describe("rendering artifacts", () => {
       { name: "lora", href: "https://models.example.com/lora.safetensors", sha256: sha, headersDir: "/var/run/hearth/artifact-secrets/lora" },
     ]);
     assert.ok(fetch?.volumeMounts?.some((m) => m.name === "artifact-lora-secret" && m.readOnly === true));
+    // The fetcher reports to the gateway as the worker: same token file, same mount.
+    assert.equal(fetch?.env?.find((e) => e.name === "HEARTH_WORKER_TOKEN_FILE")?.value, "/var/run/hearth/worker-token/token");
+    assert.ok(fetch?.volumeMounts?.some((m) => m.name === "hearth-worker-token" && m.readOnly === true));
     assert.deepEqual(spec.initContainers?.[1]?.command, ["cp", "-R", "/models/.", "/artifact/"]);
   });
 

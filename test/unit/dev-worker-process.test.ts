@@ -62,6 +62,23 @@ describe("planWorkerProcess", () => {
     assert.equal(plan.run.env["POD"], "demo");
   });
 
+  it("serves the projected ServiceAccount token as the kubelet does: a file on this machine the env points at", () => {
+    const pod = aPod({ env: [{ name: "HEARTH_HANDLER", value: "echo:Echo" }, { name: "HEARTH_WORKER_TOKEN_FILE", value: "/var/run/hearth/worker-token/token" }] });
+    pod.spec.volumes = [{ name: "hearth-worker-token", projected: { sources: [{ serviceAccountToken: { audience: "hearth.dev/gateway", expirationSeconds: 3600, path: "token" } }] } }];
+    pod.spec.containers[0] = { ...pod.spec.containers[0], name: "worker", volumeMounts: [{ name: "hearth-worker-token", mountPath: "/var/run/hearth/worker-token" }] };
+    const plan = planWorkerProcess(pod, aFunction("node"), noData, { ...tools, podFiles: "/state/pods" });
+    assert.ok("run" in plan);
+    assert.equal(plan.run.env["HEARTH_WORKER_TOKEN_FILE"], "/state/pods/uid-1/hearth-worker-token/token");
+    assert.deepEqual(plan.run.tokens, [{ file: "/state/pods/uid-1/hearth-worker-token/token", serviceAccount: "default", audience: "hearth.dev/gateway", expirationSeconds: 3600 }]);
+    pod.spec.serviceAccountName = "workers";
+    const named = planWorkerProcess(pod, aFunction("node"), noData, { ...tools, podFiles: "/state/pods" });
+    assert.ok("run" in named);
+    assert.equal(named.run.tokens?.[0]?.serviceAccount, "workers");
+    const none = planWorkerProcess(aPod(), aFunction("node"), noData, tools);
+    assert.ok("run" in none);
+    assert.equal(none.run.tokens, undefined);
+  });
+
   it("waits for a secret that does not exist yet", () => {
     const env = [{ name: "HEARTH_WORKER_TOKEN", valueFrom: { secretKeyRef: { name: "echo-worker", key: "token" } } }];
     const plan = planWorkerProcess(aPod({ env }), aFunction("node"), noData, tools);

@@ -15,7 +15,7 @@ const config = parseOperatorConfig({ ...(parseYaml(readFileSync(join(examples, "
 function load(name: string) {
   const raw = parseYaml(readFileSync(join(examples, name, "function.yaml"), "utf8")) as { metadata: Record<string, unknown> };
   const fn = hearthFunction.parse({ ...raw, metadata: { ...raw.metadata, namespace: "default", uid: "u" } });
-  const r = renderPodTemplate(fn, config, { mode: "warm", workerSecretName: "w" });
+  const r = renderPodTemplate(fn, config, { mode: "warm", workerToken: true });
   assert.ok(r.ok, r.ok ? "" : r.message);
   const [module] = fn.spec.handler.split(":");
   const file = fn.spec.runtime === "python" ? `${module ?? ""}.py` : `${module ?? ""}.ts`;

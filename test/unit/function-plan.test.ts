@@ -1,18 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FunctionStatus } from "../../src/api/v1alpha1/index.ts";
-import { workerToken } from "../../src/auth/worker-token.ts";
-import { cachedSecrets } from "../../src/controllers/function/controller.ts";
 import { currentStatus, parseFunction, planObjects, planStatus, type ObjectsInput } from "../../src/controllers/function/plan.ts";
 import { observePool, podProblem } from "../../src/controllers/function/observe.ts";
 import { autoscalerStatusOf, busy, BUSY_BACKLOG, firstReadiness, statusChanged, statusTiming, transitionEvents, withAutoscalerStatus, type AutoscalerStatus, type StatusTimingInput } from "../../src/controllers/function/status.ts";
-import { deployment as deploymentSchema, pod as podSchema, secret as secretSchema, unstructured, type Deployment, type Pod, type Secret } from "../../src/kube/objects.ts";
+import { legacyWorkerSecretOf, poolRolled } from "../../src/controllers/function/legacy-secrets.ts";
+import { deployment as deploymentSchema, pod as podSchema, unstructured, type Deployment, type Pod } from "../../src/kube/objects.ts";
 import { workloadConfigSchema } from "../../src/workload/config.ts";
-import { stableHash } from "../../src/workload/hash.ts";
 import { ANNOTATIONS } from "../../src/workload/labels.ts";
 import { aFunction, type FunctionBuilder } from "../support/function-builder.ts";
 
-const KEY = "signing-key-for-unit-tests";
 const MANAGER = "hearth-function-controller";
 const config = workloadConfigSchema.parse({ gpu: { strategy: "timeSlicing", timeSlicing: { replicas: 4, resourceName: "nvidia.com/gpu.shared" } } });
 const NOW = "2026-01-01T00:00:00Z";
@@ -21,7 +18,7 @@ const LATER = "2026-01-01T00:05:00Z";
 const owner = (uid = "uid-1") => [{ apiVersion: "hearth.dev/v1alpha1", kind: "Function", name: "echo", uid, controller: true }];
 
 function input(b: FunctionBuilder, extra: Partial<ObjectsInput> = {}): ObjectsInput {
-  return { fn: b.build(), deployment: undefined, secret: undefined, config, signingKey: KEY, fieldManager: MANAGER, answeredDrift: undefined, ...extra };
+  return { fn: b.build(), deployment: undefined, config, fieldManager: MANAGER, answeredDrift: undefined, ...extra };
 }
 
 /** The Deployment the apiserver would return after applying `body`, with a status. */
@@ -34,22 +31,18 @@ function deploymentFrom(body: unknown, status: Record<string, unknown> = {}, man
   });
 }
 
-function secretFor(uid = "uid-1", token = workerToken(KEY, "default", "echo")): Secret {
-  // The operator caches Secret metadata only; the token-hash annotation stands for the token.
-  return secretSchema.parse({ metadata: { name: "echo-worker", namespace: "default", ownerReferences: owner(uid), annotations: { [ANNOTATIONS.tokenHash]: stableHash(token) } } });
-}
-
 function aPod(name: string, status: Record<string, unknown>): Pod {
   return podSchema.parse({ metadata: { name, namespace: "default", labels: { "hearth.dev/function": "echo" } }, status });
 }
 
 describe("planObjects", () => {
-  it("creates the worker Secret and the Deployment for a new Function", () => {
+  it("creates only the Deployment for a new Function: workers carry a projected ServiceAccount token, no Secret", () => {
     const p = planObjects(input(aFunction().replicas(2)));
     assert.equal(p.invalid, undefined);
-    const secret = p.applySecret as { metadata: { name: string; ownerReferences: unknown[] }; data: Record<string, string> };
-    assert.equal(secret.metadata.name, "echo-worker");
-    assert.equal(Buffer.from(secret.data["token"] ?? "", "base64").toString(), workerToken(KEY, "default", "echo"));
+    assert.deepEqual(Object.keys(p).sort(), ["applyDeployment", "deleteDeployment", "desired", "driftSignature", "invalid"]);
+    const template = JSON.stringify((p.applyDeployment as { spec?: { template?: unknown } } | undefined)?.spec?.template);
+    assert.match(template, /"serviceAccountToken":\{"audience":"hearth.dev\/gateway","expirationSeconds":3600,"path":"token"\}/);
+    assert.doesNotMatch(template, /secretKeyRef/);
     const dep = p.applyDeployment as { metadata: { name: string; ownerReferences: { controller: boolean; uid: string }[] }; spec: Record<string, unknown> };
     assert.equal(dep.metadata.name, "echo-pool");
     assert.deepEqual(dep.metadata.ownerReferences.map((r) => [r.uid, r.controller]), [["uid-1", true]]);
@@ -60,22 +53,15 @@ describe("planObjects", () => {
   it("applies nothing when the cache already shows what it would apply", () => {
     const first = planObjects(input(aFunction()));
     const deployment = deploymentFrom(first.applyDeployment, {}, [{ manager: MANAGER, operation: "Apply", fieldsV1: { "f:spec": { "f:replicas": {}, "f:template": {} } } }]);
-    const again = planObjects(input(aFunction(), { deployment, secret: secretFor() }));
-    assert.equal(again.applySecret, undefined);
+    const again = planObjects(input(aFunction(), { deployment }));
     assert.equal(again.applyDeployment, undefined);
   });
 
   it("re-applies the Deployment when the spec changed", () => {
     const first = planObjects(input(aFunction()));
     const deployment = deploymentFrom(first.applyDeployment);
-    const changed = planObjects(input(aFunction().image("registry.example.com/models/echo:2.0"), { deployment, secret: secretFor() }));
+    const changed = planObjects(input(aFunction().image("registry.example.com/models/echo:2.0"), { deployment }));
     assert.ok(changed.applyDeployment !== undefined);
-    assert.equal(changed.applySecret, undefined);
-  });
-
-  it("re-applies the Secret when the token is wrong (new signing key)", () => {
-    const p = planObjects(input(aFunction(), { secret: secretFor("uid-1", "stale") }));
-    assert.ok(p.applySecret !== undefined);
   });
 
   it("leaves replicas alone once another manager (an autoscaler) owns them", () => {
@@ -84,7 +70,7 @@ describe("planObjects", () => {
       { manager: MANAGER, operation: "Apply", fieldsV1: { "f:spec": { "f:template": {} } } },
       { manager: "hearth-autoscaler", operation: "Update", subresource: "scale", fieldsV1: { "f:spec": { "f:replicas": {} } } },
     ]);
-    const p = planObjects(input(aFunction(), { deployment, secret: secretFor() }));
+    const p = planObjects(input(aFunction(), { deployment }));
     const spec = (p.applyDeployment as { spec: Record<string, unknown> } | undefined)?.spec;
     assert.ok(spec !== undefined, "the body changes (replicas dropped), so it is applied once");
     assert.equal("replicas" in spec, false);
@@ -97,10 +83,10 @@ describe("planObjects", () => {
       { manager: "kubectl-edit", operation: "Update", fieldsV1: { "f:spec": { "f:template": { "f:spec": { "f:containers": {} } } } } },
     ];
     const deployment = deploymentFrom(first.applyDeployment, {}, fields);
-    const p = planObjects(input(aFunction(), { deployment, secret: secretFor() }));
+    const p = planObjects(input(aFunction(), { deployment }));
     assert.ok(p.applyDeployment !== undefined);
     assert.match(p.driftSignature, /^kubectl-edit:/);
-    const answered = planObjects(input(aFunction(), { deployment, secret: secretFor(), answeredDrift: p.driftSignature }));
+    const answered = planObjects(input(aFunction(), { deployment, answeredDrift: p.driftSignature }));
     assert.equal(answered.applyDeployment, undefined);
   });
 
@@ -109,17 +95,14 @@ describe("planObjects", () => {
     const deployment = deploymentFrom(first.applyDeployment, {}, [
       { manager: "kubectl-rollout", operation: "Update", fieldsV1: { "f:spec": { "f:template": { "f:metadata": { "f:annotations": { "f:kubectl.kubernetes.io/restartedAt": {} } } } } } },
     ]);
-    assert.equal(planObjects(input(aFunction(), { deployment, secret: secretFor() })).applyDeployment, undefined);
+    assert.equal(planObjects(input(aFunction(), { deployment })).applyDeployment, undefined);
   });
 
-  it("refuses to take over a Deployment or Secret it does not own", () => {
+  it("refuses to take over a Deployment it does not own", () => {
     const foreign = deploymentSchema.parse({ metadata: { name: "echo-pool", namespace: "default", uid: "x" } });
     const p = planObjects(input(aFunction(), { deployment: foreign }));
     assert.equal(p.invalid?.reason, "DeploymentConflict");
     assert.equal(p.applyDeployment, undefined);
-    assert.equal(p.applySecret, undefined);
-    const s = planObjects(input(aFunction(), { secret: secretFor("someone-else") }));
-    assert.equal(s.invalid?.reason, "SecretConflict");
   });
 
   it("an invalid GPU request applies nothing", () => {
@@ -186,7 +169,7 @@ describe("planStatus", () => {
     const good = planObjects(input(aFunction()));
     const deployment = deploymentFrom(good.applyDeployment, { replicas: 1, readyReplicas: 1, updatedReplicas: 1 });
     const bad = aFunction().gpu({ split: 4 });
-    const objects = planObjects({ ...input(bad, { deployment, secret: secretFor() }), config: cfg });
+    const objects = planObjects({ ...input(bad, { deployment }), config: cfg });
     const s = planStatus({ fn: bad.build(), objects, deployment, pods: [], previous: undefined, now: NOW }).status;
     assert.equal(cond(s, "Ready")?.status, "True");
     assert.equal(cond(s, "Ready")?.reason, "PreviousSpecServing");
@@ -477,29 +460,26 @@ describe("observePool", () => {
   });
 });
 
-describe("cached worker Secrets (metadata-only)", () => {
-  const base = { name: "echo-worker", namespace: "default", labels: { "app.kubernetes.io/managed-by": "hearth" }, annotations: { [ANNOTATIONS.tokenHash]: "abc", other: "x" } };
-  const parse = (metadata: Record<string, unknown>): Secret => cachedSecrets.schema.parse({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata });
+describe("old worker-token Secrets (upgrade)", () => {
+  const meta = (m: Record<string, unknown>) => ({ metadata: { name: "echo-worker", namespace: "default", uid: "s-1", labels: { "app.kubernetes.io/managed-by": "hearth" }, annotations: { [ANNOTATIONS.tokenHash]: "abc" }, ownerReferences: owner(), ...m } });
 
-  it("asks the apiserver for metadata only", () => {
-    assert.equal(cachedSecrets.metadataOnly, true);
+  it("recognises the Secret an older operator wrote for a Function, and nothing else", () => {
+    assert.deepEqual(legacyWorkerSecretOf(meta({})), { key: "default/echo", name: "echo-worker", uid: "s-1" });
+    assert.equal(legacyWorkerSecretOf(meta({ name: "other" })), undefined, "another name");
+    assert.equal(legacyWorkerSecretOf(meta({ labels: {} })), undefined, "not Hearth's");
+    assert.equal(legacyWorkerSecretOf(meta({ annotations: {} })), undefined, "no token hash");
+    assert.equal(legacyWorkerSecretOf(meta({ ownerReferences: [{ apiVersion: "hearth.dev/v1alpha1", kind: "Job", name: "echo", uid: "j", controller: true }] })), undefined, "a Job's task Secret");
   });
 
-  it("keeps only the token hash of our Secrets, and nothing of anyone else's", () => {
-    assert.deepEqual(parse(base).metadata.annotations, { [ANNOTATIONS.tokenHash]: "abc" });
-    assert.equal(parse({ ...base, labels: {} }).metadata.annotations, undefined);
-    assert.equal(parse(base).data, undefined);
-  });
-
-  it("drops the hash when another field manager wrote the token, so the plan re-applies it", () => {
-    const managedFields = [
-      { manager: "hearth-function-controller", operation: "Apply", fieldsV1: { "f:data": { "f:token": {} } } },
-      { manager: "kubectl-edit", operation: "Update", fieldsV1: { "f:data": { "f:token": {} } } },
-    ];
-    assert.equal(parse({ ...base, managedFields }).metadata.annotations, undefined);
-    const labelsOnly = [{ manager: "kubectl-label", operation: "Update", fieldsV1: { "f:metadata": { "f:labels": {} } } }];
-    assert.deepEqual(parse({ ...base, managedFields: labelsOnly }).metadata.annotations, { [ANNOTATIONS.tokenHash]: "abc" });
-    const p = planObjects(input(aFunction(), { secret: parse({ ...base, ownerReferences: owner("uid-1"), managedFields }) }));
-    assert.ok(p.applySecret !== undefined);
+  it("waits for the pool to run the current template only", () => {
+    const first = planObjects(input(aFunction()));
+    const hash = first.desired?.deploymentHash ?? "";
+    const at = (status: Record<string, unknown>, generation = 1): Deployment => deploymentSchema.parse({ ...deploymentFrom(first.applyDeployment, status), metadata: { ...deploymentFrom(first.applyDeployment).metadata, generation } });
+    assert.equal(poolRolled(undefined, hash), false);
+    assert.equal(poolRolled(at({ replicas: 2, updatedReplicas: 1 }), hash), false, "old pods still run");
+    assert.equal(poolRolled(at({ replicas: 1, updatedReplicas: 1 }, 2), hash), false, "the new generation is not observed yet");
+    assert.equal(poolRolled(at({ replicas: 1, updatedReplicas: 1 }), "another-hash"), false, "not the template just applied");
+    assert.equal(poolRolled(at({ replicas: 1, updatedReplicas: 1 }), hash), true);
+    assert.equal(poolRolled(at({}), hash), true, "scaled to zero");
   });
 });

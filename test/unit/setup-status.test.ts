@@ -17,7 +17,7 @@ const NOW = "2026-01-01T00:00:00Z";
 
 function statusWith(previous: FunctionStatus | undefined, pods: Pod[] = [], ready = 0): FunctionStatus {
   const b = aFunction().replicas(1);
-  const objects = planObjects({ fn: b.build(), deployment: undefined, secret: undefined, config, signingKey: "k", fieldManager: "m", answeredDrift: undefined });
+  const objects = planObjects({ fn: b.build(), deployment: undefined, config, fieldManager: "m", answeredDrift: undefined });
   const body = objects.applyDeployment as unknown as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
   const deployment = deploymentSchema.parse({ ...body, metadata: { ...body.metadata, uid: "d", generation: 1 }, status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: ready } });
   return planStatus({ fn: b.build(), objects, deployment, pods, previous, now: NOW }).status;

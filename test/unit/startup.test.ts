@@ -27,7 +27,7 @@ describe("spec.startupTimeoutSeconds", () => {
 
   for (const seconds of [1, 5, 60, 61, 600, 3600, 86_400]) {
     it(`renders a startupProbe whose window covers the runtime's deadline (${seconds}s)`, () => {
-      const r = renderPodTemplate(aFunction().with({ startupTimeoutSeconds: seconds }).build(), config, { mode: "warm", workerSecretName: "s" });
+      const r = renderPodTemplate(aFunction().with({ startupTimeoutSeconds: seconds }).build(), config, { mode: "warm", workerToken: true });
       assert.ok(r.ok);
       const worker = r.template.spec?.containers[0];
       assert.equal(worker?.env?.find((e) => e.name === "HEARTH_STARTUP_TIMEOUT_SECONDS")?.value, String(seconds));

@@ -8,7 +8,7 @@ import { aFunction } from "../support/function-builder.ts";
 
 const config = (c: WorkloadConfigInput = {}) => workloadConfigSchema.parse({ gateway: { url: "http://gw.hearth-system:8080" }, ...c });
 const shared = config({ gpu: { strategy: "timeSlicing", timeSlicing: { replicas: 4, resourceName: "nvidia.com/gpu.shared" } } });
-const warm: RenderOptions = { mode: "warm", workerSecretName: "echo-worker" };
+const warm: RenderOptions = { mode: "warm", workerToken: true };
 
 function render(b = aFunction(), c = config(), opts: RenderOptions = warm): { template: V1PodTemplateSpec; worker: V1Container; hash: string } {
   const r = renderPodTemplate(b.build(), c, opts);
@@ -31,7 +31,8 @@ describe("renderPodTemplate: runtime contract environment", () => {
     assert.equal(value(worker, "HEARTH_HANDLER"), "app.transcribe:Whisper");
     assert.equal(value(worker, "HEARTH_FUNCTION"), "ml/whisper");
     assert.equal(value(worker, "HEARTH_GATEWAY_URL"), "http://gw.hearth-system:8080");
-    assert.deepEqual(env(worker).get("HEARTH_WORKER_TOKEN")?.valueFrom, { secretKeyRef: { name: "echo-worker", key: "token" } });
+    assert.equal(env(worker).get("HEARTH_WORKER_TOKEN"), undefined, "no Secret: the projected token instead");
+    assert.equal(value(worker, "HEARTH_WORKER_TOKEN_FILE"), "/var/run/hearth/worker-token/token");
     assert.deepEqual(env(worker).get("HEARTH_WORKER_ID")?.valueFrom, { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } });
     assert.equal(value(worker, "HEARTH_CONCURRENCY"), "3");
     assert.equal(value(worker, "HEARTH_TIMEOUT_SECONDS"), "120");
@@ -46,6 +47,8 @@ describe("renderPodTemplate: runtime contract environment", () => {
     assert.equal(value(worker, "HEARTH_MODE"), "oneshot");
     assert.equal(value(worker, "HEARTH_GATEWAY_URL"), undefined);
     assert.equal(value(worker, "HEARTH_WORKER_TOKEN"), undefined);
+    assert.equal(value(worker, "HEARTH_WORKER_TOKEN_FILE"), undefined);
+    assert.equal(template.spec?.volumes?.some((v) => v.projected !== undefined), false, "no gateway token for oneshot pods");
     assert.equal(value(worker, "HEARTH_HEALTH_PORT"), "0");
     assert.equal(value(worker, "HEARTH_TIMEOUT_SECONDS"), "42");
     assert.equal(value(worker, "HEARTH_INPUT_FILE"), "/input/input.json");
@@ -53,6 +56,24 @@ describe("renderPodTemplate: runtime contract environment", () => {
     assert.equal(worker.livenessProbe, undefined);
     assert.equal(template.spec?.restartPolicy, "Never");
     assert.equal(template.metadata?.labels?.["hearth.dev/worker-mode"], "oneshot");
+  });
+
+  it("a warm worker's gateway credential is a projected ServiceAccount token, not its pod's API token", () => {
+    const { template, worker } = render();
+    const volume = template.spec?.volumes?.find((v) => v.name === "hearth-worker-token");
+    assert.deepEqual(volume?.projected, { sources: [{ serviceAccountToken: { audience: "hearth.dev/gateway", expirationSeconds: 3600, path: "token" } }] });
+    assert.deepEqual(
+      worker.volumeMounts?.find((m) => m.name === "hearth-worker-token"),
+      { name: "hearth-worker-token", mountPath: "/var/run/hearth/worker-token", readOnly: true },
+    );
+    assert.equal(template.spec?.automountServiceAccountToken, false);
+    assert.doesNotMatch(JSON.stringify(template), /secretKeyRef/);
+  });
+
+  it("the config hash does not depend on any signing key (rotating it rolls no pool)", () => {
+    const a = render(aFunction(), config(), warm);
+    const b = render(aFunction(), config(), warm);
+    assert.equal(a.hash, b.hash);
   });
 
   it("appends the Function's env and envFrom after Hearth's", () => {

@@ -13,6 +13,7 @@ import { Gateway } from "../../gateway/gateway.ts";
 import { KubeCatalog, StaticCatalog, type Catalog } from "../../gateway/catalog.ts";
 import { KubeFunctionRegistry } from "../../gateway/kube-registry.ts";
 import { ApiserverReviewer } from "../../gateway/kube-reviews.ts";
+import { kubeWorkerIdentities } from "../../gateway/worker-identities.ts";
 import { settingsFromManifests, StaticRegistry, type FunctionRegistry } from "../../gateway/registry.ts";
 import { SystemClock } from "../../kube/clock.ts";
 import { KubeWorkflowRegistry, StaticWorkflowRegistry, workflowsFromManifests, type WorkflowRegistry } from "../../gateway/workflows/registry.ts";
@@ -33,7 +34,9 @@ const USAGE = `usage: hearth gateway [flags]
                             create functions/invoke in the namespace); default on with a cluster
   --token-audience AUD      audience Kubernetes tokens must carry (repeatable; default the apiserver's)
   --auth-cache-ttl DUR      how long review decisions are kept (default 30s; denials at most 10s)
-  --worker-signing-key-file F  key worker tokens are signed with, >= 16 characters (or $HEARTH_WORKER_SIGNING_KEY)
+  --worker-signing-key-file F  key HMAC worker tokens are signed with, >= 16 characters (or $HEARTH_WORKER_SIGNING_KEY);
+                            warm workers watched in a cluster also authenticate with their pod's projected
+                            ServiceAccount token (audience hearth.dev/gateway), checked by TokenReview
   --insecure-open           NO authentication on the caller and worker APIs (tests, throwaway dev only)
   --metrics-port N          serve /metrics on this port only (not on the API port)
   --metrics-token-file F    bearer token /metrics requires
@@ -128,6 +131,7 @@ export async function run(args: string[]): Promise<number> {
   let catalog: Catalog;
   let isolated: { client: KubeClient; namespaces: readonly string[] } | undefined;
   let reviewer: KubeReviewer | undefined;
+  let workerIdentities: ReturnType<typeof kubeWorkerIdentities> | undefined;
   const kubeClient = async (): Promise<KubeClient> => {
     const { loadConnection } = await import("../../kube/kubeconfig.ts");
     const { createClient } = await import("../../kube/client.ts");
@@ -151,6 +155,8 @@ export async function run(args: string[]): Promise<number> {
     catalog = new KubeCatalog({ client, clock, logger: log, functions: kubeRegistry.informer, workflows: kubeWorkflows.informer, namespaces: values.namespace ?? [] });
     isolated = { client, namespaces: values.namespace ?? [] };
     if (kubeAuthFlag !== "off") reviewer = new ApiserverReviewer(client, values["token-audience"] ?? []);
+    // Warm workers' projected ServiceAccount tokens (whatever the caller auth says).
+    workerIdentities = kubeWorkerIdentities(client);
   }
   // With --functions there is no cluster unless one is named explicitly.
   if (reviewer === undefined && (kubeAuthFlag === "on" || (kubeAuthFlag === "auto" && values.functions !== undefined && values.kubeconfig !== undefined))) {
@@ -176,6 +182,7 @@ export async function run(args: string[]): Promise<number> {
       ttlMs: durationFlag(values["cache-ttl"], "cache-ttl", 3_600_000),
     },
     auth: { insecureOpen, callerTokens, workerSigningKey: signingKey },
+    workerIdentities,
     authz: { kubernetes: reviewer, cache: { tokenTtlMs: authTtl, allowTtlMs: authTtl, denyTtlMs: Math.min(authTtl, 10_000) } },
     metricsPort: values["metrics-port"] === undefined ? undefined : intFlag(values["metrics-port"], "metrics-port", 0),
     metricsTokens,

@@ -1,43 +1,11 @@
-// What the Function controller (and the autoscaler) cache of Secrets, Pods and Deployments: each
+// What the Function controller (and the autoscaler) cache of Pods and Deployments: each
 // schema keeps only the fields a reader uses, since thousands of each are held.
-import { z } from "zod";
-import { deployment as deploymentSchema, meta, pod as podSchema, type ContainerStatus, type Deployment, type Pod, type Secret } from "../../kube/objects.ts";
-import { deployments, pods, resourceType, secrets } from "../../kube/resources.ts";
-import { ANNOTATIONS, LABELS, MANAGED_BY } from "../../workload/labels.ts";
-import { WORKER_TOKEN_KEY } from "../../workload/render.ts";
-import { FIELD_MANAGER } from "./names.ts";
+import { deployment as deploymentSchema, pod as podSchema, type ContainerStatus, type Deployment, type Pod } from "../../kube/objects.ts";
+import { deployments, pods, resourceType } from "../../kube/resources.ts";
+import { ANNOTATIONS, LABELS } from "../../workload/labels.ts";
 
 export const BY_FUNCTION = "function";
 export const POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost";
-
-/** Whether a managedFields entry claims a Secret's `data.token`. */
-function claimsToken(entry: { fieldsV1?: unknown }): boolean {
-  const f = entry.fieldsV1;
-  if (typeof f !== "object" || f === null || !("f:data" in f)) return false;
-  const data = (f as Record<string, unknown>)["f:data"];
-  return typeof data === "object" && data !== null && `f:${WORKER_TOKEN_KEY}` in data;
-}
-
-/**
- * Secrets of the watched namespaces, METADATA ONLY (PartialObjectMetadata list/watch): the cache
- * must know every name (to never take over someone else's Secret) but no Secret's value ever
- * reaches the operator. Ours carry a token-hash annotation; when another field manager has
- * written our token (a `kubectl edit`), the hash is dropped from the cached view, so the plan
- * re-applies the right token.
- */
-export const cachedSecrets = resourceType({
-  ...secrets,
-  metadataOnly: true,
-  schema: z
-    .object({ metadata: meta.extend({ managedFields: z.array(z.looseObject({ manager: z.string().optional(), fieldsV1: z.unknown().optional() })).optional() }) })
-    .transform((s): Secret => {
-      const { labels, annotations, creationTimestamp: _c, managedFields, ...metadata } = s.metadata;
-      const ours = labels?.[LABELS.managedBy] === MANAGED_BY;
-      const hash = ours ? annotations?.[ANNOTATIONS.tokenHash] : undefined;
-      const foreign = (managedFields ?? []).some((e) => e.manager !== FIELD_MANAGER && claimsToken(e));
-      return hash !== undefined && !foreign ? { metadata: { ...metadata, annotations: { [ANNOTATIONS.tokenHash]: hash } } } : { metadata };
-    }),
-});
 
 /** Every cached pod shares this empty spec (no reader uses the spec; nothing writes to it). */
 const NO_POD_SPEC: Pod["spec"] = Object.freeze({});

@@ -7,25 +7,26 @@ import { API_VERSION, GROUP } from "../../api/v1alpha1/common.ts";
 import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import type { Informer } from "../../kube/informer.ts";
-import { fingerprint as fnv, ownerKeys, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
+import { fingerprint as fnv, ownerKeys, type Deployment, type Pod, type Unstructured } from "../../kube/objects.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
-import { deployments, hearthFunctions, secrets } from "../../kube/resources.ts";
+import { deployments, hearthFunctions } from "../../kube/resources.ts";
 import type { ControllerContext, Manager, RegisteredController } from "../../operator/manager.ts";
 import { randomUUID } from "node:crypto";
 import { watch } from "../../operator/manager.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { ANNOTATIONS } from "../../workload/labels.ts";
 import { autoscalerBoard, functionsCache, warmPoolDeployments, warmPoolPods, type AutoscalerBoard } from "../shared.ts";
-import { CONTROLLER_NAME, deploymentName, FIELD_MANAGER, workerSecretName } from "./names.ts";
+import { CONTROLLER_NAME, deploymentName, FIELD_MANAGER } from "./names.ts";
 import { FunctionMetrics } from "./metrics.ts";
 import { podProblem } from "./observe.ts";
-import { BY_FUNCTION, cachedSecrets, functionLabelKey } from "./caches.ts";
+import { BY_FUNCTION, functionLabelKey } from "./caches.ts";
+import { LegacyWorkerSecrets, poolRolled } from "./legacy-secrets.ts";
 import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
 import { autoscalerFingerprint, autoscalerStatusOf, busy, firstStatus, statusFingerprint, statusTiming, type AutoscalerStatus } from "./status.ts";
 import { WriteExpectations } from "../../kube/expectations.ts";
 import { FINALIZER_RETRY_MS, FUNCTION_FINALIZER, planFinalizer, type TaskDropper } from "./finalizer.ts";
 
-/** Deployments and Secrets enqueue the Function that controls them. */
+/** Deployments enqueue the Function that controls them. */
 const FUNCTION_OWNER = ownerKeys(GROUP, "Function");
 /** How long a write we made is trusted over a cache that does not show it yet. */
 const EXPECTATION_TTL_MS = 30_000;
@@ -49,7 +50,8 @@ const statusManagers = hearthFunctions.schema.and(
 export interface FunctionControllerOptions {
   manager: Manager;
   config: WorkloadConfig;
-  signingKey: string;
+  /** The watched namespaces (empty: all): where old worker-token Secrets are looked for (legacy-secrets.ts). */
+  namespaces?: readonly string[] | undefined;
   concurrency?: number;
   timeoutMs?: number;
   resyncMs?: number;
@@ -90,20 +92,19 @@ function problemOf(p: Pod): string {
   return problem === undefined ? "" : `${problem.reason}: ${problem.message}`;
 }
 
-export { BY_FUNCTION, cachedDeployments, cachedPods, cachedSecrets, functionLabelKey, POD_DELETION_COST } from "./caches.ts";
+export { BY_FUNCTION, cachedDeployments, cachedPods, functionLabelKey, POD_DELETION_COST } from "./caches.ts";
 
 export class FunctionController {
   readonly functions: Informer<Unstructured>;
   readonly deployments: Informer<Deployment>;
-  readonly secrets: Informer<Secret>;
   readonly pods: Informer<Pod>;
   readonly registered: RegisteredController;
   private readonly client: KubeClient;
   private readonly opts: FunctionControllerOptions;
   /** Writes not yet visible in the caches (src/kube/expectations.ts): the Deployment's hash, the status fingerprint. */
   private readonly appliedDeployments: WriteExpectations;
-  /** The worker Secret's token hash we applied, until the cache shows it. */
-  private readonly appliedSecrets: WriteExpectations;
+  /** Worker-token Secrets of an older operator, deleted once their pool has rolled. */
+  private readonly legacySecrets: LegacyWorkerSecrets;
   private readonly writtenStatuses: WriteExpectations;
   /** Drift signatures already answered with a forced apply, by Deployment uid. */
   private readonly answeredDrift = new Map<string, string>();
@@ -124,13 +125,12 @@ export class FunctionController {
     this.client = m.client.as(FIELD_MANAGER);
     this.metrics = new FunctionMetrics(m.registry);
     this.appliedDeployments = new WriteExpectations(m.clock, EXPECTATION_TTL_MS);
-    this.appliedSecrets = new WriteExpectations(m.clock, EXPECTATION_TTL_MS);
+    this.legacySecrets = new LegacyWorkerSecrets({ client: this.client, namespaces: opts.namespaces ?? [], log: m.logger.child({ controller: CONTROLLER_NAME }) });
     this.writtenStatuses = new WriteExpectations(m.clock, EXPECTATION_TTL_MS);
     this.functions = functionsCache(m);
-    // Deployments and Secrets unfiltered: a name taken by someone else must be visible in the
-    // cache, so that a cache miss means "absent" and creating needs no extra read.
+    // Deployments unfiltered: a name taken by someone else must be visible in the cache, so
+    // that a cache miss means "absent" and creating needs no extra read.
     this.deployments = warmPoolDeployments(m);
-    this.secrets = m.informer(cachedSecrets, { name: "function-secrets" });
     this.pods = warmPoolPods(m);
     this.board = autoscalerBoard(m);
     this.registered = m.register({
@@ -147,13 +147,6 @@ export class FunctionController {
           add: (d) => !this.isEcho(d, this.appliedDeployments, ANNOTATIONS.appliedHash) || d.status.observedGeneration !== undefined,
           update: (a, b) => deploymentView(a) !== deploymentView(b),
           delete: (d) => this.forgetFor(d, this.appliedDeployments),
-        }),
-        watch(this.secrets, FUNCTION_OWNER, {
-          add: (sec) => !this.isEcho(sec, this.appliedSecrets, ANNOTATIONS.tokenHash),
-          delete: (sec) => this.forgetFor(sec, this.appliedSecrets),
-          update: (a, b) =>
-            (a.metadata.annotations?.[ANNOTATIONS.tokenHash] !== b.metadata.annotations?.[ANNOTATIONS.tokenHash] && !this.isEcho(b, this.appliedSecrets, ANNOTATIONS.tokenHash)) ||
-            JSON.stringify(a.metadata.ownerReferences) !== JSON.stringify(b.metadata.ownerReferences),
         }),
         // Ready counts come from the Deployment; pods only matter for the problems they show.
         watch(this.pods, functionLabelKey, { add: (p) => problemOf(p) !== "", update: (a, b) => problemOf(a) !== problemOf(b), delete: (p) => problemOf(p) !== "" }),
@@ -216,7 +209,7 @@ export class FunctionController {
    * Function): the cache has caught up, so the expectation is dropped — a later change by
    * someone else (a forged token) is then answered at once.
    */
-  private isEcho(obj: Deployment | Secret, expected: WriteExpectations, annotation: string): boolean {
+  private isEcho(obj: Deployment, expected: WriteExpectations, annotation: string): boolean {
     const value = obj.metadata.annotations?.[annotation];
     if (value === undefined) return false;
     let echo = false;
@@ -229,7 +222,7 @@ export class FunctionController {
   }
 
   /** Drops the expectations of the Function owning `obj` (it was deleted); always enqueues. */
-  private forgetFor(obj: Deployment | Secret, expected: WriteExpectations): boolean {
+  private forgetFor(obj: Deployment, expected: WriteExpectations): boolean {
     for (const key of FUNCTION_OWNER(obj)) expected.forget(key);
     return true;
   }
@@ -244,7 +237,7 @@ export class FunctionController {
     if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) {
       // Deleted: the garbage collector removes what we own (ownerReferences).
       this.appliedDeployments.forget(key);
-      this.appliedSecrets.forget(key);
+      this.legacySecrets.forget(key);
       this.writtenStatuses.forget(key);
       this.statusWrittenAt.delete(key);
       this.starting.delete(key);
@@ -266,27 +259,17 @@ export class FunctionController {
     const name = fn.metadata.name;
 
     let deployment = this.deployments.getByName(namespace, deploymentName(name));
-    const secret = this.secrets.getByName(namespace, workerSecretName(name));
 
     const uid = deployment?.metadata.uid;
     const objects = planObjects({
       fn,
       deployment,
-      secret,
       config: this.opts.config,
-      signingKey: this.opts.signingKey,
       fieldManager: FIELD_MANAGER,
       answeredDrift: uid !== undefined ? this.answeredDrift.get(uid) : undefined,
     });
 
     const desired = objects.desired;
-    // The cache shows the right token: nothing is pending (whatever the order of echo and response).
-    if (objects.applySecret === undefined) this.appliedSecrets.forget(key);
-    else if (desired !== undefined && !this.appliedSecrets.satisfied(key, desired.tokenHash)) {
-      await this.client.apply(secrets, objects.applySecret, { signal });
-      this.appliedSecrets.wrote(key, desired.tokenHash);
-      log.debug("applied worker Secret");
-    }
     if (objects.applyDeployment !== undefined && desired !== undefined) {
       const drifted = objects.driftSignature !== "" && uid !== undefined && this.answeredDrift.get(uid) !== objects.driftSignature;
       if (drifted || !this.appliedDeployments.satisfied(key, desired.deploymentHash)) {
@@ -311,9 +294,24 @@ export class FunctionController {
       deployment = undefined;
     }
 
+    await this.dropLegacySecret(key, desired?.deploymentHash, deployment, signal, log);
+
     const statusPlan = planStatus({ fn, objects, deployment, pods: this.pods.byIndex(BY_FUNCTION, key), previous, now: this.now(), autoscaler: this.autoscalerPart(key, previous) });
     this.metrics.observe(namespace, name, statusPlan.status);
     return this.writeStatus(key, raw, previous, statusPlan, signal, log);
+  }
+
+  /**
+   * Upgrade: the worker-token Secret an older operator wrote for this Function goes once the pool
+   * runs the current template only (its pods read a projected token instead). Isolated Functions
+   * have no pool: theirs goes at once.
+   */
+  private async dropLegacySecret(key: string, appliedHash: string | undefined, deployment: Deployment | undefined, signal: AbortSignal, log: Logger): Promise<void> {
+    await this.legacySecrets.load(signal);
+    if (!this.legacySecrets.has(key)) return;
+    const isolated = appliedHash === undefined && deployment === undefined;
+    if (!isolated && (appliedHash === undefined || !poolRolled(deployment, appliedHash))) return;
+    if (await this.legacySecrets.delete(key, signal)) log.info("deleted the worker-token Secret of an older operator (the pool now uses projected ServiceAccount tokens)");
   }
 
   /** A deleted Function: its gateway tasks end first, then our finalizer goes. */

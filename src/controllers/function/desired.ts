@@ -1,19 +1,15 @@
-// The objects a Function should own, as server-side-apply bodies. Pure.
+// The objects a Function should own, as server-side-apply bodies: its warm pool's Deployment. Pure.
 import { API_VERSION } from "../../api/v1alpha1/common.ts";
 import type { HearthFunction, WarmPoolSpec } from "../../api/v1alpha1/index.ts";
-import { workerToken } from "../../auth/worker-token.ts";
 import type { ApplyObject } from "../../kube/client.ts";
 import type { GpuStatusSummary } from "../../gpu/plan.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { stableHash } from "../../workload/hash.ts";
 import { ANNOTATIONS, LABELS, MANAGED_BY, workerSelector } from "../../workload/labels.ts";
-import { renderPodTemplate, WORKER_TOKEN_KEY } from "../../workload/render.ts";
-import { deploymentName, workerSecretName } from "./names.ts";
+import { renderPodTemplate } from "../../workload/render.ts";
+import { deploymentName } from "./names.ts";
 
 export interface DesiredObjects {
-  secret: ApplyObject;
-  /** Hash of the token, in the Secret's token-hash annotation (the cache holds Secret metadata only). */
-  tokenHash: string;
   deployment: ApplyObject;
   /** Hash of the Deployment body, also stored in its applied-hash annotation. */
   deploymentHash: string;
@@ -24,7 +20,6 @@ export interface DesiredObjects {
 export type DesiredResult = { ok: true; objects: DesiredObjects } | { ok: false; reason: "InvalidGPU" | "InvalidSpec"; message: string };
 
 export interface DesiredOptions {
-  signingKey: string;
   /** false when another field manager (an autoscaler) owns spec.replicas: we then leave it alone. */
   setReplicas: boolean;
 }
@@ -50,22 +45,10 @@ export function poolReplicas(pool: WarmPoolSpec): number {
 export function desiredObjects(fn: HearthFunction, config: WorkloadConfig, opts: DesiredOptions): DesiredResult {
   const name = fn.metadata.name;
   const namespace = fn.metadata.namespace ?? "default";
-  const token = workerToken(opts.signingKey, namespace, name);
-  const tokenData = Buffer.from(token).toString("base64");
-  const tokenHash = stableHash(token);
-  const secret: ApplyObject = {
-    metadata: { name: workerSecretName(name), namespace, labels: ownedLabels(name), annotations: { [ANNOTATIONS.tokenHash]: tokenHash }, ownerReferences: [ownerReference(fn)] },
-    type: "Opaque",
-    data: { [WORKER_TOKEN_KEY]: tokenData },
-  };
-
-  const rendered = renderPodTemplate(fn, config, {
-    mode: "warm",
-    workerSecretName: workerSecretName(name),
-    // The token reaches pods through a Secret reference, which does not roll pods when it
-    // changes: fold it into the config hash so that a new signing key rolls the pool.
-    hashInputs: { token: tokenHash },
-  });
+  // Workers show the gateway their pod's projected ServiceAccount token: no Secret to write
+  // first, and nothing outside the template to fold into the config hash (rotating the HMAC
+  // signing key no longer rolls warm pools).
+  const rendered = renderPodTemplate(fn, config, { mode: "warm", workerToken: true });
   if (!rendered.ok) return rendered;
 
   const spec: Record<string, unknown> = {
@@ -88,5 +71,5 @@ export function desiredObjects(fn: HearthFunction, config: WorkloadConfig, opts:
     },
     spec,
   };
-  return { ok: true, objects: { secret, tokenHash, deployment, deploymentHash, configHash: rendered.configHash, gpu: rendered.gpu } };
+  return { ok: true, objects: { deployment, deploymentHash, configHash: rendered.configHash, gpu: rendered.gpu } };
 }

@@ -13,7 +13,7 @@ export function functionController(): ControllerDefinition {
     setup({ manager, config, signingKey }) {
       const s = config.controllers.function;
       const tasks = s.gatewayFinalizer ? new GatewayTaskDropper(config.gateway.url, signingKey) : undefined;
-      new FunctionController({ manager, config, signingKey, concurrency: s.concurrency, timeoutMs: s.timeoutSeconds * 1000, resyncMs: s.resyncSeconds * 1000, tasks });
+      new FunctionController({ manager, config, namespaces: config.namespaces, concurrency: s.concurrency, timeoutMs: s.timeoutSeconds * 1000, resyncMs: s.resyncSeconds * 1000, tasks });
     },
   };
 }

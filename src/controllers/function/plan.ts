@@ -3,11 +3,11 @@
 import { z } from "zod";
 import { functionStatus, hearthFunction, type FunctionStatus, type HearthFunction } from "../../api/v1alpha1/index.ts";
 import type { ApplyObject } from "../../kube/client.ts";
-import { controllerOf, type Deployment, type Pod, type Secret, type Unstructured } from "../../kube/objects.ts";
+import { controllerOf, type Deployment, type Pod, type Unstructured } from "../../kube/objects.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { ANNOTATIONS, workerSelector } from "../../workload/labels.ts";
 import { desiredObjects, type DesiredObjects } from "./desired.ts";
-import { deploymentName, endpointOf, workerSecretName } from "./names.ts";
+import { deploymentName, endpointOf } from "./names.ts";
 import { gpuAwareProblems, observePool } from "./observe.ts";
 import { computeStatus, statusChanged, transitionEvents, withAutoscalerStatus, type AutoscalerStatus, type Situation, type TransitionEvent } from "./status.ts";
 
@@ -30,9 +30,7 @@ export function currentStatus(raw: Unstructured): FunctionStatus | undefined {
 export interface ObjectsInput {
   fn: HearthFunction;
   deployment: Deployment | undefined;
-  secret: Secret | undefined;
   config: WorkloadConfig;
-  signingKey: string;
   /** This controller's field manager (foreign managers of spec fields mean drift). */
   fieldManager: string;
   /** The drift signature already answered with an apply, so a stuck foreign field does not loop. */
@@ -40,12 +38,11 @@ export interface ObjectsInput {
 }
 
 export interface ObjectsPlan {
-  applySecret: ApplyObject | undefined;
   applyDeployment: ApplyObject | undefined;
   /** The warm pool must go (invocation: isolated). */
   deleteDeployment: boolean;
   /** Set when nothing may be applied; becomes the Degraded reason. */
-  invalid: { reason: "InvalidGPU" | "InvalidSpec" | "DeploymentConflict" | "SecretConflict"; message: string } | undefined;
+  invalid: { reason: "InvalidGPU" | "InvalidSpec" | "DeploymentConflict"; message: string } | undefined;
   desired: DesiredObjects | undefined;
   /** Fingerprint of foreign owners of the Deployment's spec ("" when none). */
   driftSignature: string;
@@ -57,8 +54,8 @@ function ownedBy(obj: { metadata: { ownerReferences?: { uid: string; controller?
 }
 
 export function planObjects(input: ObjectsInput): ObjectsPlan {
-  const { fn, deployment, secret } = input;
-  const plan: ObjectsPlan = { applySecret: undefined, applyDeployment: undefined, deleteDeployment: false, invalid: undefined, desired: undefined, driftSignature: "" };
+  const { fn, deployment } = input;
+  const plan: ObjectsPlan = { applyDeployment: undefined, deleteDeployment: false, invalid: undefined, desired: undefined, driftSignature: "" };
 
   if (deployment !== undefined && !ownedBy(deployment, fn)) {
     plan.invalid = {
@@ -71,13 +68,6 @@ export function planObjects(input: ObjectsInput): ObjectsPlan {
     plan.deleteDeployment = deployment !== undefined;
     return plan;
   }
-  if (secret !== undefined && !ownedBy(secret, fn)) {
-    plan.invalid = {
-      reason: "SecretConflict",
-      message: `a Secret named ${workerSecretName(fn.metadata.name)} already exists and does not belong to this Function: rename the Function or remove that Secret`,
-    };
-    return plan;
-  }
 
   const foreign = Object.entries(deployment?.specManagers ?? {})
     .filter(([m]) => m !== input.fieldManager)
@@ -88,16 +78,12 @@ export function planObjects(input: ObjectsInput): ObjectsPlan {
   const replicasOwners = deployment?.replicasManagers ?? [];
   const setReplicas = replicasOwners.every((m) => m === input.fieldManager);
 
-  const desired = desiredObjects(fn, input.config, { signingKey: input.signingKey, setReplicas });
+  const desired = desiredObjects(fn, input.config, { setReplicas });
   if (!desired.ok) {
     plan.invalid = { reason: desired.reason, message: desired.message };
     return plan;
   }
   plan.desired = desired.objects;
-
-  // The cache holds Secret metadata only: the token-hash annotation says which token is in it.
-  const secretCurrent = secret !== undefined && secret.metadata.annotations?.[ANNOTATIONS.tokenHash] === desired.objects.tokenHash;
-  if (!secretCurrent) plan.applySecret = desired.objects.secret;
 
   const hashCurrent = deployment?.metadata.annotations?.[ANNOTATIONS.appliedHash] === desired.objects.deploymentHash;
   const drifted = foreign !== "" && foreign !== input.answeredDrift;

@@ -57,7 +57,7 @@ export function autoscalerFingerprint(a: AutoscalerStatus | undefined): string {
 /** The controller's verdict before it becomes conditions. */
 export type Situation =
   /** The spec cannot be rendered; `pool` is the previous pool if one still runs. */
-  | { kind: "invalid"; reason: "InvalidGPU" | "InvalidSpec" | "DeploymentConflict" | "SecretConflict"; message: string; pool: PoolObservation | undefined }
+  | { kind: "invalid"; reason: "InvalidGPU" | "InvalidSpec" | "DeploymentConflict"; message: string; pool: PoolObservation | undefined }
   | { kind: "isolated" }
   | { kind: "pool"; pool: PoolObservation; minReplicas: number; setup?: SetupStatus | undefined };
 

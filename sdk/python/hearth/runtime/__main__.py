@@ -45,9 +45,10 @@ def run_oneshot(config: WorkerConfig) -> int:
 def run_warm(config: WorkerConfig) -> int:
     from .warm import WarmWorker
     from .worker_api import WorkerApi
+    from .worker_token import token_source
 
     assert config.gateway_url is not None
-    api = WorkerApi(config.gateway_url, config.worker_token, config.function, config.worker_id)
+    api = WorkerApi(config.gateway_url, token_source(config.worker_token_file, config.worker_token), config.function, config.worker_id)
     return WarmWorker(config, api).run()
 
 

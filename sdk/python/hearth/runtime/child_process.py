@@ -69,6 +69,7 @@ def spawn_child(config: WorkerConfig, gen: int) -> ChildHandle:
     env = dict(os.environ)
     # The worker token is the supervisor's business, not user code's.
     env.pop("HEARTH_WORKER_TOKEN", None)
+    env.pop("HEARTH_WORKER_TOKEN_FILE", None)
     env.update(gpu.framework_env(config.gpu_fraction, env))
     env["HEARTH_CHILD_FD"] = str(child_sock.fileno())
     env.setdefault("PYTHONUNBUFFERED", "1")

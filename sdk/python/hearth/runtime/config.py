@@ -39,7 +39,7 @@ class WorkerConfig:
     code_path: Tuple[str, ...]  # prepended to sys.path, in order
     # warm mode
     gateway_url: Optional[str]
-    worker_token: Optional[str]
+    worker_token: Optional[str]  # HEARTH_WORKER_TOKEN: an HMAC token (dev, pods of an older operator)
     worker_id: str
     health_port: int
     health_host: str
@@ -56,6 +56,8 @@ class WorkerConfig:
     # lease over the worker channel (docs/protocol.md); False: lease/results requests
     # (HEARTH_WORKER_CHANNEL=off)
     worker_channel: bool = True
+    # HEARTH_WORKER_TOKEN_FILE: the pod's projected ServiceAccount token (worker_token.py)
+    worker_token_file: Optional[str] = None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -135,6 +137,7 @@ def from_env(env: Mapping[str, str]) -> WorkerConfig:
         code_path=tuple(p for p in env.get("HEARTH_CODE_PATH", "").strip().split(os.pathsep) if p),
         gateway_url=gateway_url,
         worker_token=env.get("HEARTH_WORKER_TOKEN", "").strip() or None,
+        worker_token_file=env.get("HEARTH_WORKER_TOKEN_FILE", "").strip() or None,
         worker_id=env.get("HEARTH_WORKER_ID", "").strip() or _default_worker_id(),
         health_port=_int(env, "HEARTH_HEALTH_PORT", DEFAULT_HEALTH_PORT, 0, 65535),
         health_host=env.get("HEARTH_HEALTH_HOST", "").strip() or "0.0.0.0",

@@ -199,7 +199,8 @@ class WarmWorker:
                     return
             try:
                 channel = WorkerChannel.open(
-                    self._config.gateway_url or "", self._config.worker_token, self._config.function, self._config.worker_id, self
+                    # A fresh read of the token file per channel: the kubelet rotates it.
+                    self._config.gateway_url or "", self._api.token(fresh=True), self._config.function, self._config.worker_id, self
                 )
             except Unsupported as why:
                 self._log(f"hearth: the gateway has no worker channel ({why}); leasing with requests")

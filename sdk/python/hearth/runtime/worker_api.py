@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 import urllib.parse
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import encoding as enc
 
@@ -28,7 +28,9 @@ class GatewayError(Exception):
 
 
 class WorkerApi:
-    def __init__(self, base_url: str, token: Optional[str], function: str, worker_id: str) -> None:
+    def __init__(self, base_url: str, token: Union[None, str, Callable[[bool], Optional[str]]], function: str, worker_id: str) -> None:
+        """``token``: a fixed token, or a source that re-reads a rotating token file
+        (worker_token.WorkerTokenSource: called with ``fresh``)."""
         parsed = urllib.parse.urlsplit(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"gateway URL must be http(s)://host[:port], got {base_url!r}")
@@ -36,7 +38,9 @@ class WorkerApi:
         self._host = parsed.hostname
         self._port = parsed.port
         self._prefix = parsed.path.rstrip("/")
-        self._token = token
+        self._token: Callable[[bool], Optional[str]] = token if callable(token) else (lambda _fresh: token)
+        # Set by a 401: the next request re-reads the token (the kubelet may have rotated it).
+        self._token_stale = False
         self._function = function
         self._worker_id = worker_id
         self._local = threading.local()
@@ -198,12 +202,20 @@ class WorkerApi:
         status, raw, _ = self._send(conn, path, body)
         return status, _parse(raw)
 
+    def token(self, fresh: bool = False) -> Optional[str]:
+        """The credential to send now (re-read after a 401, or when ``fresh``)."""
+        stale, self._token_stale = self._token_stale, False
+        return self._token(fresh or stale)
+
     def _send(self, conn: http.client.HTTPConnection, path: str, body: Dict[str, Any]) -> Tuple[int, bytes, bool]:
         headers = {"Content-Type": "application/json"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
+        token = self.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         conn.request("POST", self._prefix + path, body=enc.json_dumps(body).encode("utf-8"), headers=headers)
         response = conn.getresponse()
+        if response.status == 401:
+            self._token_stale = True
         return response.status, response.read(), response.will_close
 
     def _post(self, path: str, body: Dict[str, Any], timeout: float = REQUEST_TIMEOUT) -> Tuple[int, Any]:
@@ -224,6 +236,9 @@ class WorkerApi:
                 raise GatewayError(f"POST {path}: {err or type(err).__name__}") from err
             if will_close:
                 self._drop_connection()
+            if status == 401 and attempt == 1 and self._token_stale:
+                # Refused before the body was read: once more with a fresh read of the token file.
+                continue
             return status, _parse(raw)
         raise AssertionError("unreachable")
 

@@ -1,0 +1,112 @@
+// Which Function a warm worker speaks for, from its projected ServiceAccount token
+// (src/auth/service-account-token.ts): a TokenReview with the worker audience says which pod the
+// token is bound to, one GET of that pod says which Function it works for. Both answers are
+// cached per token digest — a positive one until shortly before the token expires (bounded), a
+// refusal briefly — so a worker costs two apiserver requests per token (the kubelet rotates it
+// about hourly), never per request or per task.
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import { boundPodOf, functionOfPod, jwtExpiry, WORKER_TOKEN_AUDIENCE, type PodFacts } from "../auth/service-account-token.ts";
+import type { KubeClient } from "../kube/client.ts";
+import type { Clock } from "../kube/clock.ts";
+import { untyped } from "../kube/resources.ts";
+import { LABELS } from "../workload/labels.ts";
+import { DecisionCache } from "./decision-cache.ts";
+import { HttpError } from "./http.ts";
+import { ApiserverReviewer, type KubeReviewer } from "./kube-reviews.ts";
+
+/** Reads one pod (undefined: it does not exist). */
+export type PodReader = (namespace: string, name: string, signal?: AbortSignal) => Promise<PodFacts | undefined>;
+
+export interface WorkerIdentityOptions {
+  /** TokenReview with the worker audience (ApiserverReviewer(client, [WORKER_TOKEN_AUDIENCE])). */
+  reviewer: KubeReviewer;
+  pods: PodReader;
+  clock: Clock;
+  log?: Logger | undefined;
+  /** Counts apiserver requests (cache misses): the Authorizer's hearth_gateway_authz_reviews_total. */
+  countReview?: ((review: "worker-token" | "worker-pod", result: string) => void) | undefined;
+  /** Longest a positive answer is kept (default 10 min), and how long before the token's expiry it ends (default 60 s). */
+  maxTtlMs?: number;
+  expiryMarginMs?: number;
+  /** How long a refusal is kept (default 10 s). */
+  refusalTtlMs?: number;
+  maxEntries?: number;
+}
+
+type Verdict = { fn: string; ttlMs: number } | { refused: string; ttlMs: number };
+
+export class WorkerIdentities {
+  private readonly o: WorkerIdentityOptions;
+  private readonly cache: DecisionCache<Verdict>;
+
+  constructor(opts: WorkerIdentityOptions) {
+    this.o = opts;
+    this.cache = new DecisionCache<Verdict>({ clock: opts.clock, maxEntries: opts.maxEntries ?? 10_000, ttlOf: (v) => v.ttlMs });
+  }
+
+  /**
+   * The Function (`namespace/name`) the token speaks for; HttpError 401 with the reason when it
+   * speaks for none, 503 when the apiserver cannot answer now.
+   */
+  async functionOf(token: string): Promise<string> {
+    const key = createHash("sha256").update(token).digest("hex");
+    const verdict = await this.cache.get(key, () => this.review(token));
+    if ("refused" in verdict) throw new HttpError(401, "Unauthorized", `worker token refused: ${verdict.refused}`);
+    return verdict.fn;
+  }
+
+  private async review(token: string): Promise<Verdict> {
+    const refusalTtlMs = this.o.refusalTtlMs ?? 10_000;
+    const refuse = (refused: string): Verdict => {
+      this.o.log?.info({ refused }, "worker token refused");
+      return { refused, ttlMs: refusalTtlMs };
+    };
+    let user;
+    try {
+      user = await this.o.reviewer.reviewToken(token);
+      this.o.countReview?.("worker-token", user === undefined ? "rejected" : "accepted");
+    } catch (err) {
+      this.o.countReview?.("worker-token", "error");
+      this.o.log?.warn({ err }, "TokenReview of a worker token failed");
+      throw new HttpError(503, "Unavailable", "cannot review the worker token with the Kubernetes API right now; retry");
+    }
+    if (user === undefined) return refuse("the Kubernetes API does not accept it for the gateway's audience (expired, or not a worker's projected token)");
+    const bound = boundPodOf(user);
+    if ("refused" in bound) return refuse(bound.refused);
+    let pod: PodFacts | undefined;
+    try {
+      pod = await this.o.pods(bound.namespace, bound.pod);
+      this.o.countReview?.("worker-pod", pod === undefined ? "absent" : "found");
+    } catch (err) {
+      this.o.countReview?.("worker-pod", "error");
+      this.o.log?.warn({ err, pod: `${bound.namespace}/${bound.pod}` }, "cannot read a worker's pod");
+      throw new HttpError(503, "Unavailable", "cannot read the worker's pod from the Kubernetes API right now; retry");
+    }
+    const fn = functionOfPod(bound, pod, { function: LABELS.function, workerMode: LABELS.workerMode });
+    if (typeof fn !== "string") return refuse(fn.refused);
+    return { fn, ttlMs: positiveTtl(jwtExpiry(token), this.o.clock.now(), this.o.maxTtlMs ?? 600_000, this.o.expiryMarginMs ?? 60_000) };
+  }
+}
+
+/** How long a positive answer is kept: until `marginMs` before the token's expiry, at most `maxMs`. */
+export function positiveTtl(expSeconds: number | undefined, nowMs: number, maxMs: number, marginMs: number): number {
+  if (expSeconds === undefined) return Math.min(maxMs, 60_000);
+  return Math.max(0, Math.min(maxMs, expSeconds * 1000 - nowMs - marginMs));
+}
+
+const podResource = untyped({ group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true });
+
+/** Reads a pod from the apiserver (the gateway's RBAC: get pods). */
+export function apiserverPods(client: KubeClient): PodReader {
+  return async (namespace, name, signal) => {
+    const pod = await client.get(podResource, name, namespace, signal);
+    if (pod === undefined) return undefined;
+    return { uid: pod.metadata.uid, labels: pod.metadata.labels ?? {}, deleting: pod.metadata.deletionTimestamp !== undefined };
+  };
+}
+
+/** The worker identities of a gateway with a cluster: TokenReview for the worker audience, pods read from the apiserver. */
+export function kubeWorkerIdentities(client: KubeClient): Omit<WorkerIdentityOptions, "clock" | "log" | "countReview"> {
+  return { reviewer: new ApiserverReviewer(client, [WORKER_TOKEN_AUDIENCE]), pods: apiserverPods(client) };
+}
