@@ -220,6 +220,8 @@ export class LocalRunner {
         renameSync(tmp, t.file);
         renewInMs = Math.min(renewInMs, Math.max(1000, 0.8 * (expiresAt - Date.now())));
       }
+      // The pod went meanwhile: its files go with it.
+      if (this.workers.get(spec.key) !== w) for (const dir of new Set(tokens.map((t) => dirname(dirname(t.file))))) rmSync(dir, { recursive: true, force: true });
       w.tokensDueAt = Date.now() + (Number.isFinite(renewInMs) ? renewInMs : t0Renew);
       return true;
     } catch (err) {

@@ -1,6 +1,7 @@
 // Credentials the gateway checks itself: static caller tokens (each bound to namespaces,
-// src/auth/caller-tokens.ts) and worker tokens (src/auth/worker-token.ts: a worker of one Function
-// cannot lease, complete or fail another's tasks). Fail closed: no tokens, an emptied token file
+// src/auth/caller-tokens.ts) and HMAC worker tokens (src/auth/worker-token.ts: a worker of one
+// Function cannot lease, complete or fail another's tasks). Warm pods' projected ServiceAccount
+// tokens need the apiserver: src/gateway/worker-identities.ts. Fail closed: no tokens, an emptied token file
 // or no signing key never opens an API — only `insecureOpen`, which tests and dev opt into.
 import { createHash } from "node:crypto";
 import type { StaticToken } from "../auth/caller-tokens.ts";

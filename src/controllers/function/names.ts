@@ -7,10 +7,6 @@ export function deploymentName(functionName: string): string {
   return `${functionName}-pool`;
 }
 
-export function workerSecretName(functionName: string): string {
-  return `${functionName}-worker`;
-}
-
 /** Where callers reach the Function on the gateway. */
 export function endpointOf(namespace: string, name: string): string {
   return `/v1/namespaces/${namespace}/functions/${name}`;
