@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     settle: { type: "string", default: "20" },
     /** controllers.function.concurrency of the operator (default: the config's default). */
     "operator-concurrency": { type: "string" },
+    /** Run the operator without its idle reclaim (memory.reclaimIdleSeconds: 0; src/operator/memory.ts). */
+    "no-reclaim": { type: "boolean", default: false },
     /** Run the operator without a warm compile cache (the image has one: see the Dockerfile). */
     "no-compile-cache": { type: "boolean", default: false },
     /**
@@ -180,6 +182,7 @@ async function startOperator(ns: string): Promise<OperatorProcess> {
     // fast failover in tests and lose the lease on a loaded 2-core machine.
     leaderElection: { enabled: true, namespace: ns, name: "hearth-operator", leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 },
     logLevel: "warn",
+    ...(args["no-reclaim"] ? { memory: { reclaimIdleSeconds: 0 } } : {}),
   };
   // No gateway runs here: without the finalizer (it would wait for one on every deletion).
   cfg.controllers = { function: { gatewayFinalizer: false, ...(args["operator-concurrency"] !== undefined ? { concurrency: Number(args["operator-concurrency"]) } : {}) } };
@@ -308,7 +311,7 @@ async function main(): Promise<void> {
 
   const rate = N / first.seconds;
   const lines = [
-    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${operatorNodeOptions || "(none)"}, env: ${Object.entries(operatorEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}${args["no-compile-cache"] ? ", no compile cache" : ", warm compile cache"}, ${new Date().toISOString()}`,
+    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${operatorNodeOptions || "(none)"}, env: ${Object.entries(operatorEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}${args["no-compile-cache"] ? ", no compile cache" : ", warm compile cache"}${args["no-reclaim"] ? ", no idle reclaim" : ""}, ${new Date().toISOString()}`,
     "",
     "                                   seconds   per second   apply→Ready p50   p99",
   ];

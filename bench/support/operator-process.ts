@@ -2,7 +2,7 @@
 // its RSS, CPU and /metrics are its own. An unexpected exit ends the bench with the operator's last
 // output.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +10,7 @@ import type { OperatorConfigInput } from "../../src/operator/config.ts";
 import { parse } from "yaml";
 import { z } from "zod";
 import { parseMetrics } from "../../test/support/operator.ts";
+import { smapsSummary } from "./smaps.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
@@ -24,7 +25,7 @@ export interface OperatorProcess {
   /** A counter summed by the values of some of its labels ("verb resource", "controller"). */
   sumBy(name: string, labels: readonly string[]): Promise<Map<string, number>>;
   rssMiB(): Promise<number>;
-  /** Where the RSS is: anonymous vs file-backed (smaps_rollup), V8 spaces and external memory (MiB). */
+  /** Where the RSS is: anonymous vs file-backed (smaps_rollup), V8 spaces, external memory, mappings by kind (MiB). */
   memoryBreakdown(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -46,6 +47,8 @@ export interface OperatorProcessOptions {
    * Default true; false measures the operator as `node src/cli/main.ts operator` runs cold.
    */
   compileCache?: boolean;
+  /** Also append the operator's stdout and stderr to this file (e.g. with --trace-gc in nodeOptions). */
+  outputFile?: string;
 }
 
 /** How the Helm chart runs the operator process (charts/hearth/values.yaml): what the benches run by default. */
@@ -79,8 +82,12 @@ export async function startOperatorProcess(opts: OperatorProcessOptions): Promis
   });
   let out = "";
   let stopping = false;
-  child.stdout.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-  child.stderr.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
+  const keep = (d: Buffer): void => {
+    out = (out + d.toString()).slice(-200_000);
+    if (opts.outputFile !== undefined) appendFileSync(opts.outputFile, d);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   child.once("exit", (code, signal) => {
     if (stopping) return;
     process.stderr.write(`operator exited unexpectedly (code ${String(code)}, signal ${String(signal)}); its last output:\n${out.slice(-4000)}\n`);
@@ -124,7 +131,9 @@ export async function startOperatorProcess(opts: OperatorProcessOptions): Promis
         .map(([space, t]) => `${space} ${(used.get(space) ?? 0).toFixed(0)}/${t.toFixed(0)}`)
         .join(", ");
       const external = ((m.get("hearth_operator_nodejs_external_memory_bytes") ?? [])[0]?.value ?? 0) / 1048576;
-      return `anon ${kb("Anonymous").toFixed(0)}, file ${(kb("Rss") - kb("Anonymous")).toFixed(0)}; V8 spaces used/total: ${spaces}; external ${external.toFixed(0)}`;
+      const reclaims = ((m.get("hearth_operator_memory_reclaims_total") ?? [])[0]?.value ?? 0).toFixed(0);
+      const pause = ((m.get("hearth_operator_memory_reclaim_pause_seconds") ?? [])[0]?.value ?? 0) * 1000;
+      return `anon ${kb("Anonymous").toFixed(0)}, file ${(kb("Rss") - kb("Anonymous")).toFixed(0)}; V8 spaces used/total: ${spaces}; external ${external.toFixed(0)}; mappings: ${smapsSummary(child.pid ?? 0)}; idle reclaims ${reclaims} (last pause ${pause.toFixed(0)} ms)`;
     },
     stop: async () => {
       stopping = true;

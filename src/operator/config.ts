@@ -83,6 +83,15 @@ export const operatorConfigSchema = workloadConfigSchema.extend({
       eventIntervalSeconds: z.number().min(0).max(3600).default(10),
     })
     .prefault({}),
+  /** Giving memory back after a burst (src/operator/memory.ts, README "Operator sizing"). */
+  memory: z
+    .object({
+      /** Seconds every controller must be idle before a memory-reducing GC runs; 0 turns it off. */
+      reclaimIdleSeconds: z.number().min(0).max(3600).default(10),
+      /** Only when the RSS grew by at least this many MiB since the last one (or since start). */
+      reclaimMinGrowthMiB: z.number().min(0).max(65536).default(32),
+    })
+    .prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** How the operator calls the gateway: warm Jobs, and the per-Function numbers in Function status. */
   gatewayClient: z

@@ -221,6 +221,11 @@ export class Manager {
     return this.controllers.find((c) => c.name === name)?.queue;
   }
 
+  /** True while no controller has a reconcile queued or running (delayed requeues do not count). */
+  idle(): boolean {
+    return this.controllers.every((c) => c.queue.depth === 0 && c.queue.inFlight === 0);
+  }
+
   add(r: Runnable): void {
     this.runnables.push(r);
   }

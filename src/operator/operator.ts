@@ -12,6 +12,7 @@ import { loadConnection, type Connection } from "../kube/kubeconfig.ts";
 import type { OperatorConfig } from "./config.ts";
 import type { ControllerDefinition } from "./controller.ts";
 import { Manager } from "./manager.ts";
+import { startMemoryReclaimer } from "./memory.ts";
 import { startHealthServer, type HealthServer } from "./server.ts";
 
 export interface OperatorOptions {
@@ -99,16 +100,25 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   log.info({ url: server.url, namespaces: config.namespaces.length > 0 ? config.namespaces : "all", gpuStrategy: config.gpu.strategy }, "operator serving /healthz /readyz /metrics");
   manager.start();
+  const reclaimer = startMemoryReclaimer({
+    clock,
+    logger: log,
+    registry,
+    idle: () => manager.idle(),
+    settings: { idleSeconds: config.memory.reclaimIdleSeconds, minGrowthBytes: config.memory.reclaimMinGrowthMiB * 1048576 },
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      reclaimer.cancel();
       await manager.stop();
       await server.close();
       transport.close();
     })());
   void manager.done.then(async (why) => {
     if (why === "lost-leadership") {
+      reclaimer.cancel();
       await server.close();
       transport.close();
     }

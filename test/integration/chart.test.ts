@@ -84,6 +84,7 @@ describe("Helm chart", () => {
     const env = operatorEnv(render());
     assert.equal(env["NODE_OPTIONS"], "--max-semi-space-size=1");
     assert.equal(env["MALLOC_ARENA_MAX"], "2");
+    assert.equal(env["MALLOC_MMAP_THRESHOLD_"], "131072");
     assert.ok("POD_NAME" in env);
     const plain = operatorEnv(render("operator.nodeOptions=", "operator.extraEnv=null"));
     assert.equal("NODE_OPTIONS" in plain || "MALLOC_ARENA_MAX" in plain, false);
