@@ -5,12 +5,14 @@
 //   push(): tasks/s accepted and tasks/s completed through one gateway, 64 in flight (goal ≥ 8,000/s)
 // Every component is its own process, as deployed: gateway (`hearth gateway`), workers
 // (`hearth worker`, supervisor + child), the bare server; this process is the client.
-//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel on|off] [--profile DIR] [--skip-many]
+//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel on|off] [--profile DIR] [--skip-many] [--hops]
+// --hops: after the run() phase, the median time of each hop of a run() (client → gateway →
+// supervisor → child → supervisor → gateway → writer thread → client; bench/support/hops.ts), then stop.
 // During the push phase it reads each process's CPU time and syscall counts from /proc (Linux):
 // µs of CPU and syscalls per task for the client, the gateway's threads, the supervisors and their
 // children, beside the bare echo's per-request CPU. On 2 cores, ≥8,000 tasks/s needs ≤250 µs in all.
 import { type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -18,6 +20,7 @@ import { parseArgs } from "node:util";
 import { createClient } from "../src/client/index.ts";
 import { HttpClient } from "../src/client/http.ts";
 import { freePort } from "../src/dev/dev.ts";
+import { HopMarks, printHops } from "./support/hops.ts";
 import { childPids, processCpuMs, processIo, threadCpuMs } from "./support/proc-cpu.ts";
 import { benchProcesses, roundTrips } from "./support/processes.ts";
 
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     profile: { type: "string" },
     channel: { type: "string", default: "on" },
     "skip-many": { type: "boolean", default: false },
+    hops: { type: "boolean", default: false },
   },
 });
 const RUNS = Number(values.runs);
@@ -48,9 +52,13 @@ const PROFILE = values.profile;
 const profArgs = (name: string): string[] => (PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE, "--cpu-prof-name", `${name}.cpuprofile`]);
 
 const { dir, all: procs, start: startProcess } = benchProcesses("hearth-bench-");
+/** --hops: every process records its hops there (src/trace/hops.ts); the client's are marked here. */
+const HOPS = values.hops ? join(dir, "hops") : undefined;
+const clientHops = new HopMarks();
+if (HOPS !== undefined) mkdirSync(HOPS);
 
 function start(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return startProcess(process.execPath, args, env);
+  return startProcess(process.execPath, args, HOPS === undefined ? env : { ...env, HEARTH_HOP_TRACE: HOPS });
 }
 
 async function waitHttp(url: string): Promise<void> {
@@ -126,9 +134,16 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
   const rounds = 3;
   const bareRuns: { p50: number; p99: number; mean: number }[] = [];
   const gwRuns: { p50: number; p99: number; mean: number }[] = [];
+  const runOnce = HOPS === undefined
+    ? () => fn.run({ x: 1 })
+    : async () => {
+        clientHops.mark("c.send");
+        await fn.run({ x: 1 });
+        clientHops.mark("c.recv");
+      };
   for (let r = 0; r < rounds; r++) {
     bareRuns.push(await measure(RUNS / rounds, () => bare.request({ method: "POST", path: "/", body, headers: { "content-type": "application/json" } })));
-    gwRuns.push(await measure(RUNS / rounds, () => fn.run({ x: 1 })));
+    gwRuns.push(await measure(RUNS / rounds, runOnce));
   }
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const b50 = med(bareRuns.map((x) => x.p50));
@@ -139,6 +154,14 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
   console.log(`  bare node:http echo (baseline)          ${b50.toFixed(3).padStart(7)}  ${b99.toFixed(3).padStart(7)}`);
   console.log(`  hearth run() no-op, warm worker         ${g50.toFixed(3).padStart(7)}  ${g99.toFixed(3).padStart(7)}`);
   console.log(`  added by hearth                         ${(g50 - b50).toFixed(3).padStart(7)}  ${(g99 - b99).toFixed(3).padStart(7)}   (goal ≤ 0.500 / ≤ 2.000)`);
+  if (HOPS !== undefined) {
+    client.close();
+    bare.close();
+    // Each process writes its hops as it exits.
+    await stopGently();
+    printHops(HOPS, clientHops, Math.min(500, RUNS / rounds / 5));
+    return;
+  }
 
   // Throughput: keep IN_FLIGHT requests going.
   async function pump(n: number, once: (i: number) => Promise<unknown>): Promise<number> {
@@ -265,9 +288,9 @@ function ioSnapshot(gateway: ChildProcess, workers: readonly ChildProcess[]): Ma
   return out;
 }
 
-/** Profiles are written on a clean exit only: SIGTERM everything and wait for it. */
+/** Profiles and hops are written on a clean exit only: SIGTERM everything and wait for it. */
 async function stopGently(): Promise<void> {
-  if (PROFILE === undefined) return;
+  if (PROFILE === undefined && HOPS === undefined) return;
   const exits = procs
     .filter((p) => p.exitCode === null)
     .map((p) => new Promise<void>((resolve) => {

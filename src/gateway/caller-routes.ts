@@ -14,6 +14,7 @@ import { RoutesBase } from "./route-context.ts";
 import { idempotencyKeyOf, taskOverridesOf } from "./task-options.ts";
 import { renderTask, type Task } from "./tasks.ts";
 import { pickleOutputB64 } from "./workflows/values.ts";
+import { hop } from "../trace/hops.ts";
 
 const SSE_PING_MS = 15_000;
 /** Short: the operator holds its pools when the stream goes silent for 3 pings. */
@@ -75,6 +76,7 @@ export class CallerRoutes extends RoutesBase {
   }
 
   async invoke(req: IncomingMessage, res: ServerResponse, ns: string, name: string, kind: "run" | "push", url: string): Promise<void> {
+    hop("g.req");
     const caller = await this.authorize(req, { verb: "invoke", resource: "functions", namespace: ns, name });
     const fn = this.servable(ns, name);
     const parent = parentOf(caller, this.o.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH, `${ns}/${name}`);
@@ -108,6 +110,7 @@ export class CallerRoutes extends RoutesBase {
   }
 
   private sendOutcome(res: ServerResponse, task: Task, headers: Record<string, string>): void {
+    hop("g.reply");
     if (task.status === "succeeded") {
       if (task.encoding === "pickle") this.reply(res, "run", 200, Buffer.from(pickleOutputB64(task.output ?? ""), "base64"), PICKLE_CONTENT_TYPE, headers);
       else this.reply(res, "run", 200, task.output ?? "null", "application/json", headers);

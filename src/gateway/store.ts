@@ -12,6 +12,7 @@ import { Worker } from "node:worker_threads";
 import { DbReader, DbWriter, keyRowId, openDb, type KeyRow, type StoreSync, type TaskRow } from "./store-db.ts";
 import type { FromWriter, ToWriter } from "./store-writer.ts";
 import type { ExtraWrite, SqlValue } from "./store-tables.ts";
+import { hop } from "../trace/hops.ts";
 
 export type { KeyRow, StoreSync, TaskRow } from "./store-db.ts";
 
@@ -90,6 +91,7 @@ class ThreadWriter implements Writer {
   private onMessage(msg: FromWriter): void {
     switch (msg.t) {
       case "written":
+        hop("g.written");
         this.settle(this.pending, msg.batch, (p) => p.resolve(undefined));
         if (msg.synced) this.settle(this.syncing, msg.batch, (p) => p.resolve(msg.ms));
         return;
@@ -135,6 +137,7 @@ class ThreadWriter implements Writer {
     const synced = new Promise<number>((resolve, reject) => this.syncing.set(id, { resolve: resolve as (v: unknown) => void, reject }));
     const written = new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      hop("g.commit");
       this.worker.postMessage({ t: "write", batch: id, rows, extras } satisfies ToWriter);
     });
     // One of the two may fail with nobody waiting on it: the store reports failures through onError.

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Clock } from "../kube/clock.ts";
 import type { LeaseGrant } from "./tasks.ts";
+import { hop } from "../trace/hops.ts";
 
 export interface ChannelDeps {
   clock: Clock;
@@ -85,6 +86,7 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
           }
           if (grants.length > 0) {
             credit -= grants.length;
+            hop("g.grant");
             send(deps.renderGrants(grants));
           }
           pump();
@@ -97,7 +99,7 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
       );
     };
     /**
-     * The credit changed or leasing must stop: a waiting lease is asked again (or not). Aborted
+     * The credit shrank or leasing must stop: a waiting lease is asked again (or not). Aborted
      * with a reason: a bare abort() builds a DOMException with a stack, per task finished.
      */
     const releaseLease = (): void => leasing?.abort(RELEASED);
@@ -117,6 +119,7 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
       }
       if (msg.results !== undefined && msg.results.length > 0) {
         acking++;
+        hop("g.results");
         deps.applyResults(msg.results).then(
           (acks) => send(`{"results":${JSON.stringify(acks)}}`),
           (err: unknown) => send(JSON.stringify({ error: { type: "Unavailable", message: err instanceof Error ? err.message : String(err) } })),
@@ -129,9 +132,16 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
         stopping = true;
         credit = 0;
         releaseLease();
-      } else if (msg.want !== 0) {
-        credit = Math.max(0, Math.min(credit + msg.want, 1_000_000));
+      } else if (msg.want < 0) {
+        credit = Math.max(0, credit + msg.want);
+        // A waiting lease may grant more than the credit now allows: it is asked again.
         releaseLease();
+        pump();
+      } else if (msg.want > 0) {
+        credit = Math.min(credit + msg.want, 1_000_000);
+        // A waiting lease grants at most the smaller credit it was asked with, still allowed: it
+        // goes on waiting (aborting and asking again cost more than a task), and once it answers
+        // pump() asks for the rest. Only with no lease waiting does this start one.
         pump();
       }
     };

@@ -3,6 +3,7 @@
 import { ChildRuntime } from "./child.ts";
 import type { FromChild } from "./ipc.ts";
 import { batchingSender, parseToChild, unbatch } from "./ipc.ts";
+import { hop } from "../trace/hops.ts";
 
 function main(): void {
   const send = process.send?.bind(process);
@@ -20,6 +21,7 @@ function main(): void {
     gatewayUrl: env["HEARTH_GATEWAY_URL"],
     // Outcomes of one turn cross as one message (ipc.ts).
     send: batchingSender<FromChild>((msg) => {
+      hop("k.send");
       send(msg);
     }),
   });
@@ -28,6 +30,7 @@ function main(): void {
   void child.start().then((ready) => {
     if (!ready) return;
     process.on("message", (raw: unknown) => {
+      hop("k.recv");
       for (const one of unbatch(raw)) {
         const msg = parseToChild(one);
         if (msg !== undefined) child.handle(msg);

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { batchingSender, parseFromChild, unbatch, type FromChild, type ToChild, type WireFailure } from "./ipc.ts";
 import { SetupWatch, type SetupProgress } from "./setup-watch.ts";
+import { hop } from "../trace/hops.ts";
 
 export interface ChildHandle {
   readonly pid: number | undefined;
@@ -33,6 +34,7 @@ export function forkChild(env: NodeJS.ProcessEnv, entry: string = CHILD_ENTRY): 
     // Messages sent in one turn (the tasks of one lease, a cancel) cross as one array: one
     // write and one wake-up of the child instead of one per task (ipc.ts).
     const send = batchingSender<ToChild>((msg) => {
+      hop("s.tochild");
       if (cp.connected) cp.send(msg);
     });
     return {
@@ -267,6 +269,7 @@ export class Supervisor {
     this.current = gen;
     if (this.opts.startupTimeoutSeconds !== undefined) this.setup.begin();
     child.onMessage((raw) => {
+      hop("s.fromchild");
       for (const one of unbatch(raw)) {
         if (this.current !== gen) return;
         const msg = parseFromChild(one);

@@ -455,15 +455,17 @@ interface PendingResult {
   reject: (err: unknown) => void;
 }
 
-/**
- * Sends the outcomes that finish in one event-loop turn as one results call: with many tasks in
- * flight, one request per outcome would cost the gateway more than the tasks themselves.
- */
 /** Where a batch of outcomes goes: the worker channel or a results request. */
 export interface ResultSender {
   results(items: readonly string[], ids: readonly string[]): Promise<ResultAck[]>;
 }
 
+/**
+ * Sends the outcomes that finish in one turn (the child's message of outcomes, and the
+ * microtasks it starts) as one results call: with many tasks in flight, one request per outcome
+ * would cost the gateway more than the tasks themselves. A microtask, not setImmediate: a lone
+ * outcome leaves before the event loop polls again.
+ */
 export class ResultBatcher {
   private readonly api: ResultSender;
   private readonly maxBytes: number;
@@ -495,7 +497,7 @@ export class ResultBatcher {
     this.pending.push(...items);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      queueMicrotask(() => this.flush());
     }
   }
 
@@ -504,7 +506,7 @@ export class ResultBatcher {
       this.pending.push({ id, item, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        queueMicrotask(() => this.flush());
       }
     });
   }

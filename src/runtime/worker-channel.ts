@@ -1,10 +1,11 @@
 // The worker's end of the worker channel (docs/protocol.md, "Worker channel"): one long-lived
 // POST whose body carries credits (`{"want":n}`) and results up and whose response carries
 // leases (`{"tasks":[…]}`) and acknowledgements (`{"results":[…]}`) down, one JSON object a line.
-// Lines written in one turn of the event loop leave as one chunk.
+// Lines written in one turn (one callback of the event loop and its microtasks) leave as one chunk.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import type { LeasedTask, ResultAck } from "../protocol/index.ts";
 import { parseAcks, parseTask, WorkerApiError } from "./worker-api.ts";
+import { hop } from "../trace/hops.ts";
 
 export interface ChannelEvents {
   tasks(tasks: LeasedTask[]): void;
@@ -141,7 +142,7 @@ export class WorkerChannel {
     this.queued.push(line);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      queueMicrotask(() => this.flush());
     }
   }
 
@@ -150,6 +151,7 @@ export class WorkerChannel {
     if (this.queued.length === 0 || this.req.writableEnded || this.req.destroyed) return;
     const text = `${this.queued.join("\n")}\n`;
     this.queued = [];
+    hop("s.write");
     this.req.write(text);
   }
 
@@ -170,6 +172,7 @@ export class WorkerChannel {
         const task = parseTask(t);
         if (task !== undefined) out.push(task);
       }
+      hop("s.tasks");
       if (out.length > 0) this.events.tasks(out);
     }
     if (Array.isArray(doc["results"])) {

@@ -83,6 +83,39 @@ describe("worker channel", () => {
     await ch.closed;
   });
 
+  it("credit added while a lease waits is used once it answers; credit taken back is not granted", async () => {
+    const got: LeasedTask[] = [];
+    const ch = await open(got);
+    ch.want(1);
+    await sleep(100);
+    // The lease now waits with credit 1; three more arrive while it waits.
+    ch.want(3);
+    await sleep(100);
+    const ids = await Promise.all([1, 2, 3, 4].map((i) => push({ w: i })));
+    await until("all four", () => (got.length === 4 ? true : undefined));
+    assert.deepEqual(got.map((t) => t.id).sort(), [...ids].sort());
+    // Credit given and taken back while the lease waits: nothing is granted.
+    ch.want(2);
+    await sleep(100);
+    ch.want(-2);
+    await sleep(100);
+    const queued = await push({ w: "later" });
+    await sleep(300);
+    assert.equal(got.length, 4, `task ${queued} stays queued: the credit was taken back`);
+    ch.destroy();
+    await ch.closed;
+    // Leave the queue empty for the next test: another worker runs it.
+    const other: LeasedTask[] = [];
+    const ch2 = await open(other);
+    ch2.want(1);
+    const t = await until("the queued task", () => other[0]);
+    assert.equal(t.id, queued);
+    const [ack] = await ch2.results([resultItem(t.id, t.leaseId, { output: "1" })], [t.id]);
+    assert.equal(ack?.status, 200);
+    ch2.close();
+    await ch2.closed;
+  });
+
   it("a :run is answered through a channel worker, and stop ends leasing", async () => {
     const got: LeasedTask[] = [];
     const ch = await open(got);
