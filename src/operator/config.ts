@@ -30,7 +30,7 @@ export const operatorConfigSchema = workloadConfigSchema.extend({
   namespaces: z.array(dnsLabel).max(256).default([]).describe("Namespaces to watch; empty = all."),
   workerTokens: z
     .object({
-      signingKeyFile: z.string().min(1).optional().describe("File holding the key that signs worker tokens (shared with the gateway)."),
+      signingKeyFile: z.string().min(1).optional().describe("File holding the key that signs HMAC tokens (isolated calls' task tokens, the finalizer's worker token; shared with the gateway). Warm workers use projected ServiceAccount tokens instead."),
       signingKey: z.string().min(16, "workerTokens.signingKey must be at least 16 characters").optional().describe("Inline key, for dev mode and tests."),
     })
     .prefault({})
