@@ -48,16 +48,17 @@ export class WorkerRoutes extends RoutesBase {
   /** Whether the request's worker credential speaks for `namespace/name` (503 when that cannot be known now). */
   private async speaksFor(req: IncomingMessage, namespace: string, name: string): Promise<boolean> {
     const header = req.headers.authorization;
-    if (this.o.auth.worker(header, namespace, name)) return true;
     const token = bearer(header);
     const identities = this.o.workerIdentities;
-    if (token === undefined || identities === undefined || !looksLikeJwt(token)) return false;
-    try {
-      return (await identities.functionOf(token)) === `${namespace}/${name}`;
-    } catch (err) {
-      if (err instanceof HttpError && err.status === 401) return false;
-      throw err;
+    if (token !== undefined && identities !== undefined && looksLikeJwt(token) && !this.o.auth.workersOpen) {
+      try {
+        return (await identities.functionOf(token)) === `${namespace}/${name}`;
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 401) return false;
+        throw err;
+      }
     }
+    return this.o.auth.worker(header, namespace, name);
   }
 
   async lease(req: IncomingMessage, res: ServerResponse): Promise<void> {
