@@ -141,10 +141,18 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
         await fn.run({ x: 1 });
         clientHops.mark("c.recv");
       };
+  // CPU and wake-ups of each process during the run() rounds only (counts: far less load-sensitive than latency).
+  const runCpu = new Map<string, number>();
+  const runIo = new Map<string, IoCounts>();
   for (let r = 0; r < rounds; r++) {
     bareRuns.push(await measure(RUNS / rounds, () => bare.request({ method: "POST", path: "/", body, headers: { "content-type": "application/json" } })));
+    const cpu0 = cpuSnapshot(gateway, workers);
+    const io0 = ioSnapshot(gateway, workers);
     gwRuns.push(await measure(RUNS / rounds, runOnce));
+    addDelta(runCpu, cpu0, cpuSnapshot(gateway, workers));
+    addIoDelta(runIo, io0, ioSnapshot(gateway, workers));
   }
+  const runCalls = rounds * (RUNS / rounds + Math.min(500, RUNS / rounds / 5));
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const b50 = med(bareRuns.map((x) => x.p50));
   const b99 = med(bareRuns.map((x) => x.p99));
@@ -154,6 +162,9 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
   console.log(`  bare node:http echo (baseline)          ${b50.toFixed(3).padStart(7)}  ${b99.toFixed(3).padStart(7)}`);
   console.log(`  hearth run() no-op, warm worker         ${g50.toFixed(3).padStart(7)}  ${g99.toFixed(3).padStart(7)}`);
   console.log(`  added by hearth                         ${(g50 - b50).toFixed(3).padStart(7)}  ${(g99 - b99).toFixed(3).padStart(7)}   (goal ≤ 0.500 / ≤ 2.000)`);
+  console.log("per run() (sequential): CPU µs, and voluntary context switches (wake-ups)");
+  for (const [name, ms] of runCpu) if (ms > 0) console.log(`  ${name.padEnd(38)} ${((ms * 1000) / runCalls).toFixed(1).padStart(7)}`);
+  for (const [name, c] of runIo) console.log(`  ${`${name}, wake-ups`.padEnd(38)} ${(c.wakeups / runCalls).toFixed(2).padStart(7)}`);
   if (HOPS !== undefined) {
     client.close();
     bare.close();
@@ -261,6 +272,19 @@ function cpuSnapshot(gateway: ChildProcess, workers: readonly ChildProcess[]): M
   };
   eachProcess(gateway, workers, "gateway", add);
   return out;
+}
+
+/** `into[k] += after[k] - before[k]` for every key of `after`. */
+function addDelta(into: Map<string, number>, before: Map<string, number>, after: Map<string, number>): void {
+  for (const [k, v] of after) into.set(k, (into.get(k) ?? 0) + v - (before.get(k) ?? 0));
+}
+
+function addIoDelta(into: Map<string, IoCounts>, before: Map<string, IoCounts>, after: Map<string, IoCounts>): void {
+  for (const [k, a] of after) {
+    const b = before.get(k) ?? { syscr: 0, syscw: 0, wchar: 0, wakeups: 0 };
+    const had = into.get(k) ?? { syscr: 0, syscw: 0, wchar: 0, wakeups: 0 };
+    into.set(k, { syscr: had.syscr + a.syscr - b.syscr, syscw: had.syscw + a.syscw - b.syscw, wchar: had.wchar + a.wchar - b.wchar, wakeups: had.wakeups + a.wakeups - b.wakeups });
+  }
 }
 
 /** Visits the gateway (as `gatewayName`), each worker's supervisor and the supervisors' children. */
