@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { boundPodOf, functionOfPod, jwtExpiry, WORKER_TOKEN_AUDIENCE, type PodFacts } from "../auth/service-account-token.ts";
 import type { KubeClient } from "../kube/client.ts";
 import type { Clock } from "../kube/clock.ts";
+import { toStatus } from "../kube/errors.ts";
 import { untyped } from "../kube/resources.ts";
 import { LABELS } from "../workload/labels.ts";
 import { DecisionCache } from "./decision-cache.ts";
@@ -79,6 +80,11 @@ export class WorkerIdentities {
       pod = await this.o.pods(bound.namespace, bound.pod);
       this.o.countReview?.("worker-pod", pod === undefined ? "absent" : "found");
     } catch (err) {
+      // Not allowed to read pods there (a namespace the gateway does not serve): a refusal, not an outage.
+      if (toStatus(err).code === 403) {
+        this.o.countReview?.("worker-pod", "forbidden");
+        return refuse(`the gateway may not read pods in namespace ${bound.namespace} (it serves Functions of its watched namespaces only)`);
+      }
       this.o.countReview?.("worker-pod", "error");
       this.o.log?.warn({ err, pod: `${bound.namespace}/${bound.pod}` }, "cannot read a worker's pod");
       throw new HttpError(503, "Unavailable", "cannot read the worker's pod from the Kubernetes API right now; retry");

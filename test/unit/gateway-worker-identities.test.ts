@@ -12,6 +12,7 @@ import type { KubeReviewer, KubeUser } from "../../src/gateway/kube-reviews.ts";
 import { StaticRegistry, staticFunction } from "../../src/gateway/registry.ts";
 import { positiveTtl, WorkerIdentities } from "../../src/gateway/worker-identities.ts";
 import { FakeClock } from "../../src/kube/clock.ts";
+import { KubeError } from "../../src/kube/errors.ts";
 
 const KEY = "worker-identities-signing-key";
 const LABELS = { function: "hearth.dev/function", workerMode: "hearth.dev/worker-mode" };
@@ -43,8 +44,10 @@ class ScriptedApiserver implements KubeReviewer {
   async reviewAccess(): Promise<boolean> {
     return false;
   }
+  forbidden = new Set<string>();
   readPod = async (ns: string, name: string): Promise<PodFacts | undefined> => {
     this.podReads++;
+    if (this.forbidden.has(ns)) throw new KubeError({ code: 403, reason: "Forbidden", message: `pods "${name}" is forbidden` });
     return this.pods.get(`${ns}/${name}`);
   };
 }
@@ -119,6 +122,11 @@ describe("WorkerIdentities", () => {
     assert.equal(api.tokenReviews, 2);
     const unknown = jwt("u", clock.now() / 1000 + 3600);
     await assert.rejects(ids.functionOf(unknown), (err: Error & { status?: number }) => err.status === 401 && /does not accept it/.test(err.message));
+    // A namespace the gateway may not read pods in: refused, not an outage.
+    const elsewhere = jwt("e", clock.now() / 1000 + 3600);
+    api.users.set(elsewhere, saUser("unwatched", "p"));
+    api.forbidden.add("unwatched");
+    await assert.rejects(ids.functionOf(elsewhere), (err: Error & { status?: number }) => err.status === 401 && /may not read pods in namespace unwatched/.test(err.message));
     api.failing = true;
     const later = jwt("l", clock.now() / 1000 + 3600);
     await assert.rejects(ids.functionOf(later), (err: Error & { status?: number }) => err.status === 503);
