@@ -99,6 +99,13 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
         res.end();
       }
     };
+    /** The worker said stop: answered once no lease is pending, so that every grant precedes it. */
+    let stopUnanswered = false;
+    const answerStop = (): void => {
+      if (!stopUnanswered || leasing !== undefined) return;
+      stopUnanswered = false;
+      send('{"stopped":true}');
+    };
     const pump = (): void => {
       if (leasing !== undefined || gone || stopping || credit <= 0) return;
       const ac = new AbortController();
@@ -115,11 +122,13 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
             hop("g.grant");
             send(deps.renderGrants(grants));
           }
+          answerStop();
           pump();
           finishIfDone();
         },
         () => {
           leasing = undefined;
+          answerStop();
           finishIfDone();
         },
       );
@@ -158,6 +167,8 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
         stopping = true;
         credit = 0;
         releaseLease();
+        stopUnanswered = true;
+        answerStop();
       } else if (msg.want < 0) {
         credit = Math.max(0, credit + msg.want);
         // A waiting lease may grant more than the credit now allows: it is asked again.

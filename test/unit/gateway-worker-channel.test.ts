@@ -144,6 +144,32 @@ describe("worker channel", () => {
     ch2.destroy();
   });
 
+  it("answers a stop with {\"stopped\":true} after every grant it made, so a draining worker runs what is on its way", async () => {
+    const { request } = await import("node:http");
+    const u = new URL(`${url}/v1/workers/channel?function=default/echo&workerId=w-raw-stop`);
+    const req = request(u, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson", "transfer-encoding": "chunked" } });
+    const lines: string[] = [];
+    req.on("response", (res) => {
+      let partial = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        partial += chunk;
+        const parts = partial.split("\n");
+        partial = parts.pop() ?? "";
+        lines.push(...parts.filter((l) => l !== ""));
+      });
+    });
+    req.flushHeaders();
+    req.write('{"want":1}\n');
+    const id = await push({ raw: "stop" });
+    await until("the grant", () => lines.find((l) => l.includes(id)));
+    req.write('{"stop":true}\n');
+    await until("the stop's answer", () => lines.find((l) => l === '{"stopped":true}'));
+    const grant = lines.findIndex((l) => l.includes(id));
+    assert.ok(grant >= 0 && grant < lines.indexOf('{"stopped":true}'), lines.join("\n"));
+    req.destroy();
+  });
+
   it("a task granted to a channel that hung up runs again on another worker, the attempt not counted", async () => {
     const got: LeasedTask[] = [];
     const ch = await open(got, "w-gone");

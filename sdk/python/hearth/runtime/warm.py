@@ -42,6 +42,10 @@ from .worker_api import GatewayError, WorkerApi
 from .worker_channel import Report, Unsupported, WorkerChannel
 
 
+# A drain waits at most this long for the gateway to answer the channel's stop (grants in flight).
+STOP_ANSWER_WAIT_SECONDS = 2.0
+
+
 class WarmWorker:
     def __init__(
         self,
@@ -59,6 +63,7 @@ class WarmWorker:
         self._leasing = False
         self._leasing_stopped = False
         self._channel: Optional[WorkerChannel] = None
+        self._stop_wait_until = 0.0  # stop(): how long a drain waits for the gateway's answer
         self._reports = Reporter(
             api, self._cv, config.concurrency, clock, log, abandon=lambda task: self.supervisor.abandon(task), channel=config.worker_channel
         )
@@ -149,13 +154,22 @@ class WarmWorker:
             self._leasing_stopped = True
             channel = self._channel
             if channel is not None:
-                channel.stop()  # results still go over it
+                # Results still go over it. A grant the gateway wrote before it read the stop still
+                # arrives and runs: busy() holds the drain until the gateway answers the stop
+                # (``{"stopped":true}``, after every grant) or the channel closes.
+                channel.stop()
+                self._stop_wait_until = self._clock() + STOP_ANSWER_WAIT_SECONDS
             self._reports.use_requests()
             self._cv.notify_all()
         self._api.stop_leasing()
 
     def busy(self) -> bool:
-        return self._leasing
+        """A lease request is in flight, or a stopped channel may still bring grants (an older
+        gateway never answers the stop: then the wait is bounded)."""
+        if self._leasing:
+            return True
+        channel = self._channel
+        return channel is not None and not channel.closed and not channel.stop_answered and self._clock() < self._stop_wait_until
 
     def top_up(self) -> bool:
         channel = self._channel
@@ -222,8 +236,9 @@ class WarmWorker:
                     self._reports.detach(previous)
                 self._reports.attach(channel)
                 channel.start()
-                if self._leasing_stopped:
+                if self._leasing_stopped:  # stop() came while it was opening: as stop() does
                     channel.stop()
+                    self._stop_wait_until = self._clock() + STOP_ANSWER_WAIT_SECONDS
                 while channel.writable and not sup.stopping and not self._leasing_stopped:
                     delta = channel.credit.top_up(sup.free_slots())
                     if delta != 0:

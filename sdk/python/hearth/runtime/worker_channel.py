@@ -42,6 +42,7 @@ class Down:
     acks: List[Tuple[str, int, Optional[str]]] = field(default_factory=list)
     end: bool = False
     error: Optional[str] = None
+    stopped: bool = False  # the gateway's answer to our stop: every grant it wrote came before
 
 
 def parse_line(line: bytes) -> Optional[Down]:
@@ -67,6 +68,7 @@ def parse_line(line: bytes) -> Optional[Down]:
             if isinstance(task_id, str) and isinstance(status, int) and not isinstance(status, bool):
                 down.acks.append((task_id, status, message if isinstance(message, str) else None))
     down.end = doc.get("end") is True
+    down.stopped = doc.get("stopped") is True
     error = doc.get("error")
     if isinstance(error, dict):
         message = error.get("message")
@@ -159,6 +161,7 @@ class WorkerChannel:
         self._wake: "queue.SimpleQueue[bool]" = queue.SimpleQueue()
         self._ending = False
         self._last_sent = False  # the last chunk went out: no more writes
+        self.stop_answered = False  # the gateway answered our stop: no grant can follow
         self.credit = Credit()
 
     @staticmethod
@@ -333,6 +336,9 @@ class WorkerChannel:
                 self._pending.clear()
             if left:
                 self._events.returned(left)
+        if down.stopped:
+            self.stop_answered = True
+            self._events.changed(self)
         if down.end:
             self.close()
             self._events.changed(self)
