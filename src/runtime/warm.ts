@@ -14,6 +14,9 @@ import { resultItem, WorkerApi, WorkerApiError } from "./worker-api.ts";
 import { WorkerChannel } from "./worker-channel.ts";
 import { workerTokenSource, type WorkerTokenSource } from "./worker-token.ts";
 
+/** How long a draining worker waits for the gateway to answer its channel's stop (grants in flight). */
+const STOP_ANSWER_WAIT_MS = 2000;
+
 export interface WarmDeps {
   spawn: SpawnChild;
   clock: Clock;
@@ -184,6 +187,10 @@ export class WarmWorker {
     stop?.removeEventListener("abort", onStop);
     const ended = this.supervisor.state;
     const fatal = ended === "fatal" || ended === "setupTimeout";
+    // A grant the gateway wrote before it read our stop is still on its way: it runs rather than
+    // coming back Disrupted (the gateway's {"stopped":true} follows every grant; older gateways
+    // never send it, hence the bound).
+    if (!fatal && this.channel !== undefined) await Promise.race([this.channel.stopAnswered, this.deps.clock.sleep(STOP_ANSWER_WAIT_MS).catch(() => undefined)]);
     if (!fatal) await this.supervisor.drain();
     await Promise.allSettled([...this.reports]);
     this.channel?.close();

@@ -27,12 +27,21 @@ export class WorkerChannel {
   private open = true;
   /** Resolves when the channel is closed, for whatever reason. */
   readonly closed: Promise<void>;
+  /**
+   * Resolves when the gateway answered our stop (`{"stopped":true}`, written after every grant it
+   * made) or the channel closed. Older gateways never answer: wait for it with a bound.
+   */
+  readonly stopAnswered: Promise<void>;
+  private readonly onStopped: () => void;
 
   private constructor(req: ClientRequest, res: IncomingMessage, events: ChannelEvents) {
     this.req = req;
     this.events = events;
     let closedResolve = (): void => {};
     this.closed = new Promise((r) => (closedResolve = r));
+    let stoppedResolve = (): void => {};
+    this.stopAnswered = new Promise((r) => (stoppedResolve = r));
+    this.onStopped = stoppedResolve;
     let partial = "";
     res.setEncoding("utf8");
     res.on("data", (chunk: string) => {
@@ -51,6 +60,7 @@ export class WorkerChannel {
       this.pending.clear();
       this.queued = [];
       closedResolve();
+      stoppedResolve();
     };
     res.on("end", done);
     res.on("close", done);
@@ -165,6 +175,7 @@ export class WorkerChannel {
     } catch {
       return;
     }
+    if (doc["stopped"] === true) this.onStopped();
     const tasks = doc["tasks"];
     if (Array.isArray(tasks)) {
       const out: LeasedTask[] = [];

@@ -128,6 +128,8 @@ describe("worker channel", () => {
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { y: 8 });
     ch.stop();
+    // The gateway answers the stop ({"stopped":true}); a draining worker waits for it.
+    await Promise.race([ch.stopAnswered, sleep(5000).then(() => assert.fail("the stop was not answered"))]);
     await sleep(100);
     const id = await push({ after: "stop" });
     await sleep(300);
