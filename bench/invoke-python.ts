@@ -17,7 +17,7 @@ import { createClient, type RemoteFunction } from "../src/client/index.ts";
 import { HttpClient } from "../src/client/http.ts";
 import { freePort } from "../src/dev/dev.ts";
 import { childPids, processCpuMs, wakeups } from "./support/proc-cpu.ts";
-import { benchProcesses, roundTrips } from "./support/processes.ts";
+import { benchProcesses, median, roundTrips, startBareEcho } from "./support/processes.ts";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const SDK = fileURLToPath(new URL("../sdk/python/", import.meta.url));
@@ -41,7 +41,8 @@ const IN_FLIGHT = Number(values.inflight);
 const ROUNDS = Number(values.rounds);
 const SYNC = values.sync === "normal" ? "normal" : "full";
 
-const { dir, start } = benchProcesses("hearth-bench-py-");
+const bench = benchProcesses("hearth-bench-py-");
+const { dir, start } = bench;
 
 /** Sequential round trips after up to 100 warm-up calls. */
 async function latency(n: number, once: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
@@ -95,20 +96,11 @@ function perCall(before: { supervisor: Usage; child: Usage }, after: { superviso
   return `supervisor ${f(before.supervisor, after.supervisor)}   child ${f(before.child, after.child)}`;
 }
 
-const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const med = median;
 
 async function main(): Promise<void> {
   // Baseline: the same request shape to a bare node:http server that echoes its body.
-  const barePort = await freePort();
-  const bareSrc = join(dir, "bare.mjs");
-  writeFileSync(
-    bareSrc,
-    `import { createServer } from "node:http";
-createServer((req, res) => { const c = []; req.on("data", (d) => c.push(d)); req.on("end", () => { const b = Buffer.concat(c); res.writeHead(200, { "content-type": "application/json", "content-length": b.length }); res.end(b); }); })
-  .listen(${barePort}, "127.0.0.1");`,
-  );
-  start(process.execPath, [bareSrc]);
-  const bare = new HttpClient(`http://127.0.0.1:${barePort}`, { maxSockets: IN_FLIGHT });
+  const bare = new HttpClient(startBareEcho(bench, await freePort()).url, { maxSockets: IN_FLIGHT });
   const port = await freePort();
   const manifest = join(dir, "fns.yaml");
   const fnDoc = (name: string): string => `apiVersion: hearth.dev/v1alpha1

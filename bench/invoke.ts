@@ -22,7 +22,7 @@ import { HttpClient } from "../src/client/http.ts";
 import { freePort } from "../src/dev/dev.ts";
 import { HopMarks, printHops } from "./support/hops.ts";
 import { childPids, processCpuMs, processIo, threadCpuMs } from "./support/proc-cpu.ts";
-import { benchProcesses, roundTrips } from "./support/processes.ts";
+import { benchProcesses, median, roundTrips, startBareEcho } from "./support/processes.ts";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const HANDLERS = fileURLToPath(new URL("../test/protocol/handlers/node/", import.meta.url));
@@ -51,7 +51,8 @@ const SYNC = values.sync === "normal" ? "normal" : "full";
 const PROFILE = values.profile;
 const profArgs = (name: string): string[] => (PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE, "--cpu-prof-name", `${name}.cpuprofile`]);
 
-const { dir, all: procs, start: startProcess } = benchProcesses("hearth-bench-");
+const bench = benchProcesses("hearth-bench-");
+const { dir, all: procs, start: startProcess } = bench;
 /** --hops: every process records its hops there (src/trace/hops.ts); the client's are marked here. */
 const HOPS = values.hops ? join(dir, "hops") : undefined;
 const clientHops = new HopMarks();
@@ -80,16 +81,7 @@ function measure(n: number, once: () => Promise<unknown>): Promise<{ p50: number
 
 async function main(): Promise<void> {
   // Baseline: the same request shape to a bare node:http server that echoes its body.
-  const barePort = await freePort();
-  const bareSrc = join(dir, "bare.mjs");
-  writeFileSync(
-    bareSrc,
-    `import { createServer } from "node:http";
-createServer((req, res) => { const c = []; req.on("data", (d) => c.push(d)); req.on("end", () => { const b = Buffer.concat(c); res.writeHead(200, { "content-type": "application/json", "content-length": b.length }); res.end(b); }); })
-  .listen(${barePort}, "127.0.0.1");`,
-  );
-  const bareServer = start([bareSrc]);
-  const bareUrl = `http://127.0.0.1:${barePort}`;
+  const { url: bareUrl, process: bareServer } = startBareEcho(bench, await freePort());
 
   const gwPort = await freePort();
   const manifest = join(dir, "fn.yaml");
@@ -153,7 +145,7 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
     addIoDelta(runIo, io0, ioSnapshot(gateway, workers));
   }
   const runCalls = rounds * (RUNS / rounds + Math.min(500, RUNS / rounds / 5));
-  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const med = median;
   const b50 = med(bareRuns.map((x) => x.p50));
   const b99 = med(bareRuns.map((x) => x.p99));
   const g50 = med(gwRuns.map((x) => x.p50));

@@ -1,7 +1,7 @@
 // What the invoke benches share: their child processes (killed, and their scratch directory removed,
 // when the bench exits) and sequential round-trip timing.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -30,6 +30,26 @@ export function benchProcesses(prefix: string): BenchProcesses {
       return p;
     },
   };
+}
+
+/**
+ * The baseline of the invoke benches: a bare node:http server on `port` that answers each request
+ * with its body, as its own process (so its CPU can be read from /proc).
+ */
+export function startBareEcho(bench: BenchProcesses, port: number): { url: string; process: ChildProcess } {
+  const src = join(bench.dir, "bare.mjs");
+  writeFileSync(
+    src,
+    `import { createServer } from "node:http";
+createServer((req, res) => { const c = []; req.on("data", (d) => c.push(d)); req.on("end", () => { const b = Buffer.concat(c); res.writeHead(200, { "content-type": "application/json", "content-length": b.length }); res.end(b); }); })
+  .listen(${port}, "127.0.0.1");`,
+  );
+  return { url: `http://127.0.0.1:${port}`, process: bench.start(process.execPath, [src]) };
+}
+
+/** The median (the upper one of an even count); NaN for none. */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 }
 
 export function quantile(sorted: readonly number[], q: number): number {
