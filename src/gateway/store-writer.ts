@@ -5,12 +5,19 @@
 // the disk (it survives power loss). SQLite runs at synchronous=NORMAL and this thread syncs the
 // WAL itself after each commit, which is what synchronous=FULL does inside COMMIT; checkpoints
 // sync as before (NORMAL syncs the WAL before and the database after each one).
+// Small commits are made by the gateway's thread itself (store.ts, `commitWhere`): this thread
+// then only syncs the WAL (`sync`) and, every CHECKPOINT_EVERY of those, checkpoints it, since the
+// gateway's connection never checkpoints (its fsyncs would stall the event loop).
 import { closeSync, fdatasyncSync, openSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { DbWriter, openDb, type StoreSync, type TaskRow } from "./store-db.ts";
 import type { ExtraWrite } from "./store-tables.ts";
 
-export type ToWriter = { t: "write"; batch: number; rows: TaskRow[]; extras: ExtraWrite[] } | { t: "delete"; req: number; before: number; limit: number; keysBefore: number | undefined } | { t: "close" };
+export type ToWriter =
+  | { t: "write"; batch: number; rows: TaskRow[]; extras: ExtraWrite[] }
+  /** The gateway's thread committed `batch` itself: sync the WAL (sync=full), checkpoint now and then. */
+  | { t: "sync"; batch: number }
+  | { t: "delete"; req: number; before: number; limit: number; keysBefore: number | undefined } | { t: "close" };
 
 export type FromWriter =
   /** Committed; `synced`: on the disk too (else a `synced` or `syncFailed` follows). */
@@ -30,6 +37,7 @@ function main(): void {
   const db = openDb(path, syncWal ? "normal" : sync);
   const writer = new DbWriter(db);
   const reply = (msg: FromWriter): void => port.postMessage(msg);
+  let inlineCommits = 0;
   port.on("message", (msg: ToWriter) => {
     switch (msg.t) {
       case "write": {
@@ -50,6 +58,27 @@ function main(): void {
         }
         return;
       }
+      case "sync": {
+        const started = performance.now();
+        try {
+          if (syncWal) syncFile(`${path}-wal`);
+        } catch (err) {
+          reply({ t: "syncFailed", batch: msg.batch, message: err instanceof Error ? err.message : String(err) });
+          return;
+        }
+        // Checkpoint before answering: the gateway's next commit waits for this answer, and only a
+        // commit that starts after a complete checkpoint starts the WAL file over.
+        if (++inlineCommits >= CHECKPOINT_EVERY) {
+          inlineCommits = 0;
+          try {
+            db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+          } catch {
+            // Failed or busy: the next one retries (and this thread's own commits checkpoint as SQLite does).
+          }
+        }
+        reply({ t: "synced", batch: msg.batch, ms: performance.now() - started });
+        return;
+      }
       case "delete":
         try {
           if (msg.keysBefore !== undefined) writer.deleteKeysBefore(msg.keysBefore);
@@ -66,6 +95,12 @@ function main(): void {
     }
   });
 }
+
+/**
+ * Commits made by the gateway's thread between two checkpoints of the WAL. A small commit adds a
+ * handful of pages; SQLite's own automatic checkpoint runs at 1,000 pages.
+ */
+const CHECKPOINT_EVERY = 200;
 
 /**
  * fdatasync of the file at `path` (opened afresh, so a WAL SQLite re-created is still the one

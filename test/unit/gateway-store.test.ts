@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
-import { TaskStore, type TaskRow } from "../../src/gateway/store.ts";
+import { commitWhere, INLINE_COMMIT_MAX_ROWS, TaskStore, type TaskRow } from "../../src/gateway/store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hearth-store-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -106,5 +106,47 @@ describe("TaskStore", () => {
     const s = new TaskStore(":memory:");
     await s.committed();
     await s.close();
+  });
+
+  it("commits small batches on the gateway's thread and large ones on the writer thread; both read back after a reopen", async () => {
+    const path = join(dir, "mixed.db");
+    const commits: number[] = [];
+    const s = new TaskStore(path, { synchronous: "full", onCommit: (rows) => commits.push(rows) });
+    s.save(row("small"));
+    await s.committed();
+    for (let i = 0; i < INLINE_COMMIT_MAX_ROWS + 5; i++) s.save(row(`big-${i}`));
+    await s.committed();
+    s.save(row("small", { status: "succeeded", output: "1", finishedAt: 2000 }));
+    await s.written();
+    await s.committed();
+    assert.deepEqual(commits, [1, INLINE_COMMIT_MAX_ROWS + 5, 1]);
+    await s.close();
+    const reopened = new TaskStore(path);
+    assert.equal(reopened.get("small")?.status, "succeeded");
+    assert.equal(reopened.loadActive().length, INLINE_COMMIT_MAX_ROWS + 5);
+    await reopened.close();
+  });
+
+  it("the writer thread checkpoints the WAL that commits on the gateway's thread grow (they never checkpoint themselves)", async () => {
+    const path = join(dir, "checkpoint.db");
+    const s = new TaskStore(path, { synchronous: "normal" });
+    for (let i = 0; i < 1000; i++) {
+      s.save(row(`t-${i}`, { status: "succeeded", output: "1", finishedAt: 2000 }));
+      await s.committed();
+    }
+    // Each one-row commit appends a few 4-KiB pages to the WAL. A checkpoint lets the next commit
+    // start the file over, so with checkpoints it stays at a few hundred commits' worth.
+    const walBytes = statSync(`${path}-wal`).size;
+    assert.ok(walBytes < 4 * 1024 * 1024, `WAL after 1,000 small commits: ${walBytes} bytes`);
+    await s.close();
+  });
+});
+
+describe("commitWhere", () => {
+  it("commits here only a small batch while no writer-thread operation may hold the write lock", () => {
+    assert.equal(commitWhere(1, 0), "here");
+    assert.equal(commitWhere(INLINE_COMMIT_MAX_ROWS, 0), "here");
+    assert.equal(commitWhere(INLINE_COMMIT_MAX_ROWS + 1, 0), "thread");
+    assert.equal(commitWhere(1, 1), "thread", "a delete or a thread commit is still unanswered");
   });
 });
