@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     "operator-concurrency": { type: "string" },
     /** Run the operator without its idle reclaim (memory.reclaimIdleSeconds: 0; src/operator/memory.ts). */
     "no-reclaim": { type: "boolean", default: false },
+    /** Run the operator without the malloc_trim addon (native/malloc-trim.c; src/operator/malloc-trim.ts). */
+    "no-malloc-trim": { type: "boolean", default: false },
     /** Run the operator without a warm compile cache (the image has one: see the Dockerfile). */
     "no-compile-cache": { type: "boolean", default: false },
     /**
@@ -188,7 +190,7 @@ async function startOperator(ns: string): Promise<OperatorProcess> {
   cfg.controllers = { function: { gatewayFinalizer: false, ...(args["operator-concurrency"] !== undefined ? { concurrency: Number(args["operator-concurrency"]) } : {}) } };
   const snapshots = args["heap-snapshots"];
   const nodeOptions = snapshots === undefined ? operatorNodeOptions : `${operatorNodeOptions} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`;
-  return startOperatorProcess({ config: cfg, kubeconfig: kubeconfig ?? "", id: `bench-${id}`, nodeOptions, env: operatorEnv, startTimeoutMs: 30_000, compileCache: !args["no-compile-cache"] });
+  return startOperatorProcess({ config: cfg, kubeconfig: kubeconfig ?? "", id: `bench-${id}`, nodeOptions, env: operatorEnv, startTimeoutMs: 30_000, compileCache: !args["no-compile-cache"], mallocTrim: !args["no-malloc-trim"] });
 }
 
 /** With --heap-snapshots: SIGUSR2 → the operator writes a snapshot (--heapsnapshot-signal); waits until it is complete. */
@@ -311,7 +313,7 @@ async function main(): Promise<void> {
 
   const rate = N / first.seconds;
   const lines = [
-    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${operatorNodeOptions || "(none)"}, env: ${Object.entries(operatorEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}${args["no-compile-cache"] ? ", no compile cache" : ", warm compile cache"}${args["no-reclaim"] ? ", no idle reclaim" : ""}, ${new Date().toISOString()}`,
+    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${operatorNodeOptions || "(none)"}, env: ${Object.entries(operatorEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}${args["no-compile-cache"] ? ", no compile cache" : ", warm compile cache"}${args["no-reclaim"] ? ", no idle reclaim" : ""}${args["no-malloc-trim"] ? ", no malloc_trim" : ", malloc_trim addon"}, ${new Date().toISOString()}`,
     "",
     "                                   seconds   per second   apply→Ready p50   p99",
   ];

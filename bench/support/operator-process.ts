@@ -2,6 +2,7 @@
 // its RSS, CPU and /metrics are its own. An unexpected exit ends the bench with the operator's last
 // output.
 import { spawn, spawnSync } from "node:child_process";
+import { buildNative } from "../../hack/build-native.ts";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +50,11 @@ export interface OperatorProcessOptions {
   compileCache?: boolean;
   /** Also append the operator's stdout and stderr to this file (e.g. with --trace-gc in nodeOptions). */
   outputFile?: string;
+  /**
+   * The malloc_trim addon, as the image has it (native/malloc-trim.c, built here if a C compiler
+   * is found; src/operator/malloc-trim.ts). Default true; false runs the operator without it.
+   */
+  mallocTrim?: boolean;
 }
 
 /** How the Helm chart runs the operator process (charts/hearth/values.yaml): what the benches run by default. */
@@ -76,6 +82,11 @@ export async function startOperatorProcess(opts: OperatorProcessOptions): Promis
   const env = { ...process.env, ...opts.env };
   delete env["NODE_COMPILE_CACHE"];
   if (opts.compileCache !== false) env["NODE_COMPILE_CACHE"] = warmCompileCache(nodeFlags);
+  if (opts.mallocTrim === false) env["HEARTH_MALLOC_TRIM_ADDON"] = join(dir, "no-malloc-trim.node");
+  else {
+    const built = buildNative();
+    if ("why" in built) process.stderr.write(`[bench] the operator runs without the malloc_trim addon: ${built.why}\n`);
+  }
   const child = spawn(process.execPath, [...nodeFlags, MAIN, "operator", "--config", join(dir, "config.json"), "--kubeconfig", opts.kubeconfig, "--id", opts.id, "--log-level", "info"], {
     stdio: ["ignore", "pipe", "pipe"],
     env,

@@ -90,6 +90,11 @@ export const operatorConfigSchema = workloadConfigSchema.extend({
       reclaimIdleSeconds: z.number().min(0).max(3600).default(10),
       /** Only when the RSS grew by at least this many MiB since the last one (or since start). */
       reclaimMinGrowthMiB: z.number().min(0).max(65536).default(32),
+      /**
+       * With the malloc_trim addon (the image has it; README "Operator sizing"): give malloc's free
+       * pages back at least this often, busy or not, and after every reclaim; 0 = only after a reclaim.
+       */
+      trimSeconds: z.number().min(0).max(3600).default(10),
     })
     .prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -6,11 +6,15 @@
 // 108 MiB committed for 47 MiB live at 5,000 Functions). When every controller has been idle
 // for a while after the process grew, this runs one memory-reducing full GC (compacting, and
 // releasing the pooled pages). README "Operator sizing".
+// With the optional malloc_trim addon (malloc-trim.ts) it also gives malloc's free pages back:
+// after each reclaim, and every `trimSeconds` while busy (a burst's peak is what a memory limit
+// must fit, and the operator may stay busy for minutes while thousands of pods start).
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { every, type Clock, type TimerHandle } from "../kube/clock.ts";
+import type { MallocTrim } from "./malloc-trim.ts";
 
 export interface ReclaimSettings {
   /** Idle this long (no reconcile queued or running) before reclaiming. 0 = never reclaim. */
@@ -33,6 +37,11 @@ export function planReclaim(state: ReclaimState, sample: { now: number; idle: bo
   const idleSince = state.idleSince ?? sample.now;
   const reclaim = sample.now - idleSince >= settings.idleSeconds * 1000 && sample.rss - state.baselineRss >= settings.minGrowthBytes;
   return { state: { ...state, idleSince }, reclaim };
+}
+
+/** Pure: whether a malloc_trim is due (`trimSeconds` 0 = only after a reclaim). */
+export function trimDue(lastTrimAt: number, now: number, trimSeconds: number): boolean {
+  return trimSeconds > 0 && now - lastTrimAt >= trimSeconds * 1000;
 }
 
 /** A memory-reducing full GC: V8's `gc({flavor: "last-resort"})` (compacts, releases pooled pages). */
@@ -64,6 +73,10 @@ export interface MemoryReclaimerOptions {
   /** Resident set size in bytes (default process.memoryUsage.rss). */
   rss?: () => number;
   gc?: ReclaimGc;
+  /** glibc's malloc_trim (malloc-trim.ts); undefined: none. */
+  trim?: MallocTrim;
+  /** Trim at least this often, busy or not; 0 = only after a reclaim. */
+  trimSeconds?: number;
   /** How often to look (default 2 s). */
   intervalMs?: number;
 }
@@ -75,14 +88,32 @@ export function startMemoryReclaimer(opts: MemoryReclaimerOptions): TimerHandle 
   const reclaims = new Counter({ name: "hearth_operator_memory_reclaims_total", help: "Memory-reducing GCs run after a burst, once the operator turned idle.", registers });
   const freed = new Counter({ name: "hearth_operator_memory_reclaimed_bytes_total", help: "RSS given back by those GCs (before minus after).", registers });
   const pause = new Gauge({ name: "hearth_operator_memory_reclaim_pause_seconds", help: "How long the last reclaim blocked the event loop.", registers });
+  const trims = new Counter({ name: "hearth_operator_malloc_trims_total", help: "malloc_trim(0) calls (the optional addon): after each reclaim, and every memory.trimSeconds.", registers });
+  const trimmed = new Counter({ name: "hearth_operator_malloc_trimmed_bytes_total", help: "RSS given back by malloc_trim (before minus after).", registers });
+  const trimPause = new Gauge({ name: "hearth_operator_malloc_trim_pause_seconds", help: "How long the last malloc_trim blocked the event loop.", registers });
   let state: ReclaimState = { idleSince: undefined, baselineRss: rss() };
+  let lastTrimAt = opts.clock.now();
+  const trim = (): void => {
+    if (opts.trim === undefined) return;
+    const before = rss();
+    const started = performance.now();
+    opts.trim();
+    trimPause.set((performance.now() - started) / 1000);
+    trims.inc();
+    trimmed.inc(Math.max(0, before - rss()));
+    lastTrimAt = opts.clock.now();
+  };
   return every(opts.clock, opts.intervalMs ?? 2000, () => {
     const next = planReclaim(state, { now: opts.clock.now(), idle: opts.idle(), rss: rss() }, opts.settings);
     state = next.state;
-    if (!next.reclaim) return;
+    if (!next.reclaim) {
+      if (opts.trim !== undefined && trimDue(lastTrimAt, opts.clock.now(), opts.trimSeconds ?? 0)) trim();
+      return;
+    }
     const before = rss();
     const started = performance.now();
     gc();
+    trim();
     const ms = performance.now() - started;
     const after = rss();
     state = { idleSince: undefined, baselineRss: after };

@@ -12,6 +12,7 @@ import { loadConnection, type Connection } from "../kube/kubeconfig.ts";
 import type { OperatorConfig } from "./config.ts";
 import type { ControllerDefinition } from "./controller.ts";
 import { Manager } from "./manager.ts";
+import { loadMallocTrim } from "./malloc-trim.ts";
 import { startMemoryReclaimer } from "./memory.ts";
 import { startHealthServer, type HealthServer } from "./server.ts";
 
@@ -100,12 +101,16 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   log.info({ url: server.url, namespaces: config.namespaces.length > 0 ? config.namespaces : "all", gpuStrategy: config.gpu.strategy }, "operator serving /healthz /readyz /metrics");
   manager.start();
+  const mallocTrim = loadMallocTrim();
+  if ("why" in mallocTrim) log.info({ why: mallocTrim.why }, "malloc_trim addon not loaded: malloc's free pages stay resident until reused");
+  else log.info({ path: mallocTrim.path, trimSeconds: config.memory.trimSeconds }, "malloc_trim addon loaded");
   const reclaimer = startMemoryReclaimer({
     clock,
     logger: log,
     registry,
     idle: () => manager.idle(),
     settings: { idleSeconds: config.memory.reclaimIdleSeconds, minGrowthBytes: config.memory.reclaimMinGrowthMiB * 1048576 },
+    ...("trim" in mallocTrim ? { trim: mallocTrim.trim, trimSeconds: config.memory.trimSeconds } : {}),
   });
 
   let stopping: Promise<void> | undefined;

@@ -10,6 +10,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { chartOperatorSettings } from "../../bench/support/operator-process.ts";
+import { DEFAULT_ADDON } from "../../src/operator/malloc-trim.ts";
 
 const root = (p: string): string => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 
@@ -44,5 +45,14 @@ describe("operator image and chart", () => {
     const warmAt = docker.search(/RUN .*operator.*--help/);
     assert.ok(userAt >= 0 && warmAt > userAt, `the Dockerfile warms the cache after USER ${user}`);
     assert.match(docker, /ENV NODE_COMPILE_CACHE=\S+/);
+  });
+
+  it("the image builds the malloc_trim addon and puts it where the operator looks for it", () => {
+    const docker = readFileSync(root("Dockerfile"), "utf8");
+    const copy = /COPY --from=native \S+ (\S+)/.exec(docker);
+    assert.ok(copy !== null, "the Dockerfile copies the addon from its native stage");
+    // WORKDIR /app holds src/: the default path, relative to the sources, must be the same file.
+    assert.equal(join("/app", copy[1] ?? ""), join("/app", DEFAULT_ADDON.slice(root("").length)));
+    assert.match(docker, /cc .*native\/malloc-trim\.c/);
   });
 });

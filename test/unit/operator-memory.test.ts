@@ -5,7 +5,9 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { FakeClock } from "../../src/kube/clock.ts";
 import { parseOperatorConfig } from "../../src/operator/config.ts";
-import { planReclaim, startMemoryReclaimer, v8ReclaimGc, type ReclaimSettings } from "../../src/operator/memory.ts";
+import { buildNative } from "../../hack/build-native.ts";
+import { loadMallocTrim } from "../../src/operator/malloc-trim.ts";
+import { planReclaim, startMemoryReclaimer, trimDue, v8ReclaimGc, type ReclaimSettings } from "../../src/operator/memory.ts";
 
 const MiB = 1048576;
 const settings: ReclaimSettings = { idleSeconds: 10, minGrowthBytes: 32 * MiB };
@@ -88,7 +90,84 @@ describe("startMemoryReclaimer", () => {
 
   it("is on by default, after 10 idle seconds and 32 MiB of growth", () => {
     const c = parseOperatorConfig({ workerTokens: { signingKey: "0123456789abcdef" } });
-    assert.deepEqual(c.memory, { reclaimIdleSeconds: 10, reclaimMinGrowthMiB: 32 });
+    assert.deepEqual(c.memory, { reclaimIdleSeconds: 10, reclaimMinGrowthMiB: 32, trimSeconds: 10 });
+  });
+
+  it("trims malloc's heap every trimSeconds while busy, and right after each reclaim", async () => {
+    const clock = new FakeClock();
+    const registry = new Registry();
+    let rss = 100 * MiB;
+    let idle = false;
+    const calls: string[] = [];
+    const timer = startMemoryReclaimer({
+      clock,
+      logger: pino({ level: "silent" }),
+      registry,
+      settings,
+      idle: () => idle,
+      rss: () => rss,
+      gc: () => {
+        calls.push("gc");
+        rss -= 60 * MiB;
+      },
+      trim: () => {
+        calls.push("trim");
+        rss -= 4 * MiB;
+        return true;
+      },
+      trimSeconds: 10,
+    });
+    rss = 220 * MiB;
+    await clock.advance(31_000);
+    assert.deepEqual(calls, ["trim", "trim", "trim"], "busy for 31 s: one trim per 10 s, no GC");
+    idle = true;
+    await clock.advance(12_000);
+    assert.deepEqual(calls.slice(3), ["trim", "gc", "trim"], "a trim when due, then the reclaim's GC and its trim");
+    const text = await registry.metrics();
+    assert.match(text, /hearth_operator_malloc_trims_total 5/);
+    assert.match(text, /hearth_operator_malloc_trimmed_bytes_total 20971520/);
+    timer.cancel();
+  });
+});
+
+describe("trimDue", () => {
+  it("is due once trimSeconds passed since the last trim; 0 = never on a timer", () => {
+    assert.equal(trimDue(0, 9_999, 10), false);
+    assert.equal(trimDue(0, 10_000, 10), true);
+    assert.equal(trimDue(0, 1e9, 0), false);
+  });
+});
+
+describe("malloc_trim addon (native/malloc-trim.c)", () => {
+  it("is absent without failing: the operator runs without it", () => {
+    const r = loadMallocTrim("/nonexistent/malloc-trim.node");
+    assert.ok("why" in r && r.why.includes("no addon"), JSON.stringify(r));
+  });
+
+  it("builds with the system compiler and gives free heap pages back", (t) => {
+    const built = buildNative();
+    if ("why" in built) {
+      t.skip(`cannot build here: ${built.why}`);
+      return;
+    }
+    const loaded = loadMallocTrim(built.path);
+    assert.ok("trim" in loaded, JSON.stringify(loaded));
+    // Fragment malloc's heap: many small native blocks, one in seven kept alive, the rest freed.
+    let blocks: Buffer[] | undefined = [];
+    const kept: Buffer[] = [];
+    for (let i = 0; i < 150_000; i++) {
+      const b = Buffer.allocUnsafeSlow(200 + (i % 50) * 40);
+      blocks.push(b);
+      if (i % 7 === 0) kept.push(b);
+    }
+    blocks = undefined;
+    assert.equal(blocks, undefined);
+    v8ReclaimGc()();
+    const before = process.memoryUsage.rss();
+    assert.equal(loaded.trim(), true, "malloc_trim released memory");
+    const after = process.memoryUsage.rss();
+    assert.ok(before - after > 8 * MiB, `RSS ${Math.round(before / MiB)} → ${Math.round(after / MiB)} MiB`);
+    assert.ok(kept.length > 0);
   });
 });
 
