@@ -1,6 +1,6 @@
 // Local Kubernetes control plane with fake GPU nodes (kwok), for dev mode and tests.
 //
-//   node hack/cluster.ts up [--name dev] [--nodes t4-shared:3,a100-mig:1,hami:1,cpu:1] [--keep-logs]
+//   node hack/cluster.ts up [--name dev] [--nodes t4-shared:3,a100-mig:1,hami:1,cpu:1] [--keep-logs] [--profiling]
 //       builds the binaries if needed, starts a detached cluster, prints the kubeconfig path last
 //   node hack/cluster.ts down [--name dev | --all]
 //   node hack/cluster.ts status [--name dev]
@@ -43,7 +43,7 @@ export async function pruneOrphans(root: string = CLUSTERS_ROOT): Promise<string
   return orphans.map((s) => s.name);
 }
 
-async function up(name: string, nodesFlag: string, keepLogs: boolean): Promise<void> {
+async function up(name: string, nodesFlag: string, keepLogs: boolean, profiling: boolean): Promise<void> {
   await pruneOrphans();
   const dir = join(CLUSTERS_ROOT, name);
   const existing = readClusterState(dir);
@@ -57,7 +57,7 @@ async function up(name: string, nodesFlag: string, keepLogs: boolean): Promise<v
   const onSignal = (): void => abort.abort(new Error("interrupted"));
   process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
   const binDir = await resolveBinaries({ buildScript: BUILD_SCRIPT, onProgress: say, signal: abort.signal });
-  const cluster = await startDevCluster({ name, binDir, dir, nodes, keepDir: keepLogs, onProgress: say, signal: abort.signal });
+  const cluster = await startDevCluster({ name, binDir, dir, nodes, keepDir: keepLogs, profiling, onProgress: say, signal: abort.signal });
   process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
   say(`[hearth-dev] ${name}: ${cluster.server}, ${cluster.nodes.length} fake node(s); stop with: node hack/cluster.ts down --name ${name}`);
   say(`[hearth-dev] export KUBECONFIG=${cluster.kubeconfigPath}`);
@@ -93,6 +93,8 @@ async function main(argv: readonly string[]): Promise<number> {
       nodes: { type: "string", default: DEFAULT_NODES },
       all: { type: "boolean", default: false },
       "keep-logs": { type: "boolean", default: false },
+      /** The apiserver serves /debug/pprof (CPU profiles during a bench). */
+      profiling: { type: "boolean", default: false },
     },
   });
   const [command = "status"] = positionals;
@@ -104,7 +106,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   switch (command) {
     case "up":
-      await up(name, values.nodes, values["keep-logs"]);
+      await up(name, values.nodes, values["keep-logs"], values.profiling);
       return 0;
     case "down":
       await down(selected());

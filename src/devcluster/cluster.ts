@@ -43,6 +43,8 @@ export interface StartDevClusterOptions {
   readonly timeoutMs?: number;
   readonly serviceCIDR?: string;
   readonly podCIDR?: string;
+  /** Serve the apiserver's /debug/pprof (PlanInput.profiling). */
+  readonly profiling?: boolean;
   /** Aborting stops whatever was started and rejects. */
   readonly signal?: AbortSignal;
 }
@@ -112,6 +114,7 @@ export async function startDevCluster(options: StartDevClusterOptions): Promise<
     ports: { etcdClient, etcdPeer, apiserver, controllerManager, scheduler },
     ...(options.serviceCIDR === undefined ? {} : { serviceCIDR: options.serviceCIDR }),
     ...(options.podCIDR === undefined ? {} : { podCIDR: options.podCIDR }),
+    ...(options.profiling === true ? { profiling: true } : {}),
   });
   writeClusterFiles(plan, token, keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString());
 

@@ -35,6 +35,8 @@ export interface PlanInput {
   readonly podCIDR?: string;
   /** Default {@link DEFAULT_NODE_IP}. */
   readonly nodeIP?: string;
+  /** Serve /debug/pprof on the apiserver (CPU profiles of a bench: `cluster.ts up --profiling`). Default off. */
+  readonly profiling?: boolean;
 }
 
 /**
@@ -127,7 +129,7 @@ export function apiserverArgs(input: PlanInput, files: ClusterFiles): string[] {
     // API Priority and Fairness stays on, as on a real cluster (measured: disabling it does not
     // shorten the start; system:masters requests are exempt from it anyway).
     "--allow-privileged=true",
-    "--profiling=false",
+    `--profiling=${input.profiling === true}`,
   ];
 }
 

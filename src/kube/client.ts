@@ -295,6 +295,9 @@ const listEnvelope = z.object({
   items: z.array(z.unknown()).nullish(),
 });
 
+/** One operation of a JSON patch (RFC 6902). */
+export type JsonPatchOp = { op: "test" | "replace" | "add"; path: string; value: unknown } | { op: "remove"; path: string };
+
 /** An object to apply: apiVersion and kind are filled from the resource type. */
 export interface ApplyObject {
   metadata: { name: string; namespace?: string; [k: string]: unknown };
@@ -437,6 +440,19 @@ export class KubeClient {
       signal,
       body: patch,
       contentType: "application/merge-patch+json",
+      query: { fieldManager: this.fieldManager },
+    });
+    return this.parse(r, raw);
+  }
+
+  /** JSON patch (RFC 6902): `test` operations make it a compare-and-swap (e.g. rewriting managedFields). */
+  async jsonPatch<T extends KubeObject>(r: ResourceType<T>, name: string, namespace: string | undefined, ops: readonly JsonPatchOp[], signal?: AbortSignal): Promise<T> {
+    const raw = await this.transport.request("PATCH", resourcePath(r, { namespace, name }), {
+      verb: "patch",
+      resource: r.plural,
+      signal,
+      body: ops,
+      contentType: "application/json-patch+json",
       query: { fieldManager: this.fieldManager },
     });
     return this.parse(r, raw);

@@ -79,18 +79,33 @@ function nonEmpty(fields: unknown): boolean {
  * manager owning spec fields means someone edited the object by hand). Template metadata is
  * left out: `kubectl rollout restart` writes an annotation there, which is not drift.
  */
+export interface ManagedFieldsView {
+  /** Managers owning spec.replicas (directly or through the scale subresource). */
+  replicasManagers: string[];
+  /** Per manager, a fingerprint of the other spec fields it owns. */
+  specManagers: Record<string, string>;
+  /**
+   * Managers owning spec fields through an update (a create, PUT or patch), not an apply; absent
+   * when none. A controller that creates with POST and later applies adopts those fields into its
+   * apply first (src/kube/ownership.ts), so that fields it stops applying are removed.
+   */
+  updateManagers?: string[];
+}
+
 const managedFields = z
-  .array(z.looseObject({ manager: z.string().optional(), subresource: z.string().optional(), fieldsV1: z.unknown().optional() }))
+  .array(z.looseObject({ manager: z.string().optional(), operation: z.string().optional(), subresource: z.string().optional(), fieldsV1: z.unknown().optional() }))
   .optional()
-  .transform((entries) => {
+  .transform((entries): ManagedFieldsView => {
     const replicasManagers: string[] = [];
     const specManagers: Record<string, string> = {};
+    let updateManagers: string[] | undefined;
     for (const e of entries ?? []) {
       const f = e.fieldsV1;
       if (e.manager === undefined || (e.subresource !== undefined && e.subresource !== "scale")) continue;
       if (typeof f !== "object" || f === null || !("f:spec" in f)) continue;
       const spec = f["f:spec"];
       if (typeof spec !== "object" || spec === null) continue;
+      if (e.operation === "Update" && e.subresource === undefined) (updateManagers ??= []).push(e.manager);
       if ("f:replicas" in spec) replicasManagers.push(e.manager);
       const rest: Record<string, unknown> = { ...(spec as Record<string, unknown>) };
       delete rest["f:replicas"];
@@ -104,7 +119,9 @@ const managedFields = z
       if (nonEmpty(rest)) specManagers[e.manager] = fingerprint(JSON.stringify(rest));
     }
     // Spread: an array grown by push keeps room for 17 entries; informer caches hold thousands.
-    return { replicasManagers: [...replicasManagers], specManagers };
+    const view: ManagedFieldsView = { replicasManagers: [...replicasManagers], specManagers };
+    if (updateManagers !== undefined) view.updateManagers = [...updateManagers];
+    return view;
   });
 
 const workloadCondition = z.object({

@@ -10,6 +10,7 @@ import { deployments, hearthFunctions, pods, replicaSets, secrets, untyped } fro
 import { parseOperatorConfig, type OperatorConfigInput } from "../../src/operator/config.ts";
 import { FAKE_POD_ANNOTATIONS, kubeConfigFromEnv, uniqueName, waitFor, withFakeNodes, withNamespace, type DedicatedNodes } from "../support/cluster.ts";
 import { aFunction, type FunctionBuilder } from "../support/function-builder.ts";
+import { FIELD_MANAGER } from "../../src/controllers/function/names.ts";
 import { installCrds, startTestOperator, testClient, testOperatorConfig, TEST_SIGNING_KEY, type TestOperator } from "../support/operator.ts";
 
 const kc = kubeConfigFromEnv();
@@ -176,6 +177,32 @@ describe("Function → warm pool", () => {
     assert.ok(live.every((p) => !oldPods.has(p.metadata.name)), "every old worker was replaced");
     const rs = await client.list(replicaSets, { namespace: ns, labelSelector: "hearth.dev/function=rolling" });
     assert.equal(rs.items.length, 2, "a new ReplicaSet for the new spec");
+  });
+
+  it("creates a new pool with a plain create, and a field a later spec drops is removed from the Deployment", async () => {
+    type Entry = { manager?: string; operation?: string; subresource?: string };
+    const raw = async (): Promise<{ annotations: Record<string, string>; managers: Entry[] } | undefined> => {
+      const d = (await client.transport.request("GET", `/apis/apps/v1/namespaces/${ns}/deployments/adopt-pool`, { verb: "get", resource: "deployments" }).catch(() => undefined)) as
+        | { metadata: { managedFields?: Entry[] }; spec: { template: { metadata: { annotations?: Record<string, string> } } } }
+        | undefined;
+      if (d === undefined) return undefined;
+      const managers = (d.metadata.managedFields ?? []).filter((m) => m.manager === FIELD_MANAGER && m.subresource === undefined);
+      return { annotations: d.spec.template.metadata.annotations ?? {}, managers };
+    };
+    await apply(aFunction("adopt", ns).podAnnotations({ "example.com/first": "1" }));
+    const created = await waitFor(raw, { timeoutMs: 30_000, what: "the pool Deployment" });
+    assert.deepEqual(created.managers.map((m) => m.operation), ["Update"], "created by POST: the fields sit under the manager's Update entry");
+    assert.equal(created.annotations["example.com/first"], "1");
+
+    // The change is applied after adopting the created fields: the dropped annotation goes.
+    await apply(aFunction("adopt", ns).podAnnotations({ "example.com/second": "2" }));
+    const changed = await waitFor(async () => {
+      const d = await raw();
+      return d?.annotations["example.com/second"] === "2" ? d : undefined;
+    }, { timeoutMs: 30_000, what: "the changed pool Deployment" });
+    assert.equal(changed.annotations["example.com/first"], undefined, "the annotation the Function no longer sets is removed");
+    assert.deepEqual(changed.managers.map((m) => m.operation), ["Apply"], "one Apply entry owns every field now");
+    await waitForCondition("adopt", "Ready", (c) => c.status === "True");
   });
 
   it("reports ImagePullBackOff as Degraded with the pod's message", async () => {

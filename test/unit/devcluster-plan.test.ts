@@ -70,6 +70,11 @@ describe("planCluster", () => {
     assert.equal(flag(plan.components["kube-scheduler"].args, "secure-port"), "10005");
   });
 
+  it("serves the apiserver's /debug/pprof only when asked (cluster.ts up --profiling)", () => {
+    assert.equal(flag(plan.components["kube-apiserver"].args, "profiling"), "false");
+    assert.equal(flag(planCluster({ ...input, profiling: true }).components["kube-apiserver"].args, "profiling"), "true");
+  });
+
   it("renders a scheduler config without leader election", () => {
     const cfg = parse(schedulerConfig(plan.files)) as { leaderElection: { leaderElect: boolean }; clientConnection: { kubeconfig: string } };
     assert.equal(cfg.leaderElection.leaderElect, false);

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { FunctionStatus } from "../../src/api/v1alpha1/index.ts";
 import { currentStatus, parseFunction, planObjects, planStatus, type ObjectsInput } from "../../src/controllers/function/plan.ts";
 import { observePool, podProblem } from "../../src/controllers/function/observe.ts";
-import { autoscalerStatusOf, busy, BUSY_BACKLOG, firstReadiness, statusChanged, statusTiming, transitionEvents, withAutoscalerStatus, type AutoscalerStatus, type StatusTimingInput } from "../../src/controllers/function/status.ts";
+import { autoscalerStatusOf, busy, BUSY_BACKLOG, firstReadiness, isQuietStart, statusChanged, statusTiming, transitionEvents, withAutoscalerStatus, type AutoscalerStatus, type StatusTimingInput } from "../../src/controllers/function/status.ts";
 import { legacyWorkerSecretOf, poolRolled } from "../../src/controllers/function/legacy-secrets.ts";
 import { deployment as deploymentSchema, pod as podSchema, unstructured, type Deployment, type Pod } from "../../src/kube/objects.ts";
 import { workloadConfigSchema } from "../../src/workload/config.ts";
@@ -286,6 +286,12 @@ describe("statusTiming (status pacing)", () => {
     assert.equal(busy(0, 0), false);
     assert.equal(busy(BUSY_BACKLOG - 1, 0), false);
     assert.equal(busy(BUSY_BACKLOG - 3, 3), true);
+  });
+
+  it("knows a status that only says workers are starting (those count toward busy while they last)", () => {
+    assert.equal(isQuietStart(starting()), true);
+    assert.equal(isQuietStart(progressing()), true);
+    assert.equal(isQuietStart(ready()), false);
   });
 
   it("on a busy operator holds a new Function's 'workers starting' status until the grace after its creation", () => {

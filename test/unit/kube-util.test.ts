@@ -146,6 +146,19 @@ describe("objects and paths", () => {
     assert.deepEqual(d.spec, { replicas: 3 });
   });
 
+  it("names the managers that own spec fields through an update (a POST create), not an apply", () => {
+    const parse = (entries: unknown[]) => deployment.parse({ metadata: { name: "d", managedFields: entries } });
+    const created = parse([
+      { manager: "op", operation: "Update", fieldsV1: { "f:spec": { "f:replicas": {}, "f:template": {} } } },
+      { manager: "kcm", operation: "Update", subresource: "status", fieldsV1: { "f:status": {} } },
+      { manager: "hpa", operation: "Update", subresource: "scale", fieldsV1: { "f:spec": { "f:replicas": {} } } },
+    ]);
+    assert.deepEqual(created.updateManagers, ["op"]);
+    assert.deepEqual(created.replicasManagers, ["op", "hpa"]);
+    const applied = parse([{ manager: "op", operation: "Apply", fieldsV1: { "f:spec": { "f:replicas": {} } } }]);
+    assert.equal("updateManagers" in applied, false, "absent when every spec owner applied");
+  });
+
   it("maps owned objects to their owner's key", () => {
     const keys = ownerKeys("hearth.dev", "Function");
     assert.deepEqual(keys({ metadata: { name: "x", namespace: "ns", ownerReferences: [{ apiVersion: "hearth.dev/v1alpha1", kind: "Function", name: "f", uid: "u", controller: true }] } }), ["ns/f"]);

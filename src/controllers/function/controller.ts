@@ -1,11 +1,14 @@
-// The Function controller's I/O: gather from informer caches, plan (pure, plan.ts), apply with
-// server-side apply under one field manager, write status only when it changed, and record
+// The Function controller's I/O: gather from informer caches, plan (pure, plan.ts), create the
+// pool with POST and change it with server-side apply under one field manager (writeDeployment),
+// write status only when it changed, and record
 // Events for transitions. Level-triggered: a crash anywhere converges on the next reconcile.
 import type { Logger } from "pino";
 import { z } from "zod";
 import { API_VERSION, GROUP } from "../../api/v1alpha1/common.ts";
 import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
-import type { KubeClient } from "../../kube/client.ts";
+import type { ApplyObject, KubeClient } from "../../kube/client.ts";
+import { isAlreadyExists } from "../../kube/errors.ts";
+import { adoptUpdatedFields } from "../../kube/ownership.ts";
 import type { Informer } from "../../kube/informer.ts";
 import { fingerprint as fnv, ownerKeys, type Deployment, type Pod, type Unstructured } from "../../kube/objects.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
@@ -22,7 +25,7 @@ import { podProblem } from "./observe.ts";
 import { BY_FUNCTION, functionLabelKey } from "./caches.ts";
 import { LegacyWorkerSecrets, poolRolled } from "./legacy-secrets.ts";
 import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
-import { autoscalerFingerprint, autoscalerStatusOf, busy, firstStatus, statusFingerprint, statusTiming, type AutoscalerStatus } from "./status.ts";
+import { autoscalerFingerprint, autoscalerStatusOf, busy, firstStatus, isQuietStart, statusFingerprint, statusTiming, type AutoscalerStatus } from "./status.ts";
 import { WriteExpectations } from "../../kube/expectations.ts";
 import { FINALIZER_RETRY_MS, FUNCTION_FINALIZER, planFinalizer, type TaskDropper } from "./finalizer.ts";
 
@@ -112,6 +115,13 @@ export class FunctionController {
   private readonly statusWrittenAt = new Map<string, number>();
   /** New Functions without a first status yet (how busy the operator is: status pacing). */
   private readonly starting = new Set<string>();
+  /**
+   * Functions whose first status this process wrote as "workers starting" and that have not
+   * turned Ready (or shown anything else) since: with `starting`, how many pools start at once.
+   * Without them, an operator that keeps up with a mass apply never looked busy (each first
+   * status was written at once and left `starting`), and wrote most Functions' status twice.
+   */
+  private readonly warming = new Set<string>();
   /** Functions with a paced status write pending (written at a graceful stop). */
   private readonly pendingStatus = new Set<string>();
   /** Set while flushing at a graceful stop: nothing is paced. */
@@ -241,6 +251,7 @@ export class FunctionController {
       this.writtenStatuses.forget(key);
       this.statusWrittenAt.delete(key);
       this.starting.delete(key);
+      this.warming.delete(key);
       this.pendingStatus.delete(key);
       const [namespace = "", name = ""] = key.split("/");
       this.metrics.observe(namespace, name, undefined);
@@ -273,7 +284,7 @@ export class FunctionController {
     if (objects.applyDeployment !== undefined && desired !== undefined) {
       const drifted = objects.driftSignature !== "" && uid !== undefined && this.answeredDrift.get(uid) !== objects.driftSignature;
       if (drifted || !this.appliedDeployments.satisfied(key, desired.deploymentHash)) {
-        deployment = await this.client.apply(deployments, objects.applyDeployment, { signal });
+        deployment = await this.writeDeployment(deployment, objects.applyDeployment, signal);
         this.appliedDeployments.wrote(key, desired.deploymentHash);
         if (deployment.metadata.uid !== undefined) {
           // Our forced apply took back what we own; whatever foreign fields remain are not ours to fight over.
@@ -299,6 +310,28 @@ export class FunctionController {
     const statusPlan = planStatus({ fn, objects, deployment, pods: this.pods.byIndex(BY_FUNCTION, key), previous, now: this.now(), autoscaler: this.autoscalerPart(key, previous) });
     this.metrics.observe(namespace, name, statusPlan.status);
     return this.writeStatus(key, raw, previous, statusPlan, signal, log);
+  }
+
+  /**
+   * A new pool is created with a plain POST: for the apiserver a create costs a fraction of an
+   * apply that creates (bench/reconcile). Changes are applied (server-side apply), after the
+   * fields the POST recorded under this manager's Update entry are adopted into its Apply entry
+   * (src/kube/ownership.ts), so a field the Function no longer sets is removed as before. A
+   * create that finds the name taken (the cache lagged) falls back to that same path.
+   */
+  private async writeDeployment(cached: Deployment | undefined, desired: ApplyObject, signal: AbortSignal): Promise<Deployment> {
+    const { name, namespace } = desired.metadata;
+    if (cached === undefined) {
+      try {
+        return await this.client.create(deployments, desired, signal);
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+    }
+    if (cached === undefined || cached.updateManagers?.includes(FIELD_MANAGER) === true) {
+      await adoptUpdatedFields(this.client, deployments, name, namespace, this.now(), signal);
+    }
+    return this.client.apply(deployments, desired, { signal });
   }
 
   /**
@@ -346,6 +379,7 @@ export class FunctionController {
   }
 
   private async writeStatus(key: string, raw: Unstructured, previous: FunctionStatus | undefined, plan: StatusPlan, signal: AbortSignal, log: Logger): Promise<ReconcileResult> {
+    if (!isQuietStart(plan.status)) this.warming.delete(key);
     if (!plan.write) {
       this.writtenStatuses.forget(key);
       this.starting.delete(key);
@@ -370,7 +404,7 @@ export class FunctionController {
       createdAt: Number.isFinite(created) ? created : undefined,
       lastWrittenAt: this.statusWrittenAt.get(key),
       // Without this one; a flush writes everything.
-      busy: !this.flushing && busy(this.starting.size - 1, this.registered.queue.depth),
+      busy: !this.flushing && busy(this.starting.size - 1 + this.warming.size, this.registered.queue.depth),
       ...pacing,
     });
     if (timing.write === "later") {
@@ -381,6 +415,7 @@ export class FunctionController {
     const written = await this.client.applyStatus({ ...hearthFunctions, schema: statusManagers }, target, plan.status satisfies FunctionStatus, { signal });
     this.writtenStatuses.wrote(key, fingerprint);
     this.statusWrittenAt.set(key, now);
+    if (firstStatus(previous) && isQuietStart(plan.status)) this.warming.add(key);
     this.starting.delete(key);
     this.pendingStatus.delete(key);
     for (const e of plan.events) this.event(raw, e.type, e.reason, e.message);

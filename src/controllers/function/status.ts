@@ -346,13 +346,18 @@ export function firstStatus(previous: FunctionStatus | undefined): boolean {
   return (previous?.conditions ?? []).every((c) => !OWN_CONDITIONS.has(c.type));
 }
 
+/** Workers merely starting: Ready False for WorkersStarting, nothing Degraded. */
+export function isQuietStart(s: FunctionStatus): boolean {
+  const cond = (t: ConditionType): Condition | undefined => s.conditions?.find((c) => c.type === t);
+  return cond("Ready")?.status === "False" && cond("Ready")?.reason === "WorkersStarting" && cond("Degraded")?.status !== "True";
+}
+
 export function statusTiming(input: StatusTimingInput): StatusTiming {
   const { previous, next, now } = input;
   if (input.events > 0) return { write: "now" };
-  const cond = (t: ConditionType): Condition | undefined => next.conditions?.find((c) => c.type === t);
   if (firstStatus(previous)) {
     const setupReported = (previous?.setup?.message ?? "") !== "" || previous?.setup?.lastFailure !== undefined;
-    const quietStart = cond("Ready")?.status === "False" && cond("Ready")?.reason === "WorkersStarting" && cond("Degraded")?.status !== "True" && !setupReported;
+    const quietStart = isQuietStart(next) && !setupReported;
     if (!quietStart || !input.busy || input.createdAt === undefined) return { write: "now" };
     const due = input.createdAt + input.firstGraceMs;
     return due > now ? { write: "later", afterMs: due - now } : { write: "now" };
