@@ -118,8 +118,8 @@ export class FunctionController {
   /**
    * Functions whose first status this process wrote as "workers starting" and that have not
    * turned Ready (or shown anything else) since: with `starting`, how many pools start at once.
-   * Without them, an operator that keeps up with a mass apply never looked busy (each first
-   * status was written at once and left `starting`), and wrote most Functions' status twice.
+   * Without them, an operator that keeps up with a mass apply never looks busy (each first
+   * status is written at once and leaves `starting`), and writes most Functions' status twice.
    */
   private readonly warming = new Set<string>();
   /** Functions with a paced status write pending (written at a graceful stop). */
@@ -297,6 +297,13 @@ export class FunctionController {
           else this.answeredDrift.delete(deployment.metadata.uid);
         }
         log.debug({ configHash: desired.configHash }, "applied warm pool Deployment");
+      } else if (deployment === undefined) {
+        // The Deployment a previous reconcile created is not in the cache yet (a Function update,
+        // e.g. the autoscaler setting warmPool.replicas, can beat its watch event). Planning status
+        // from "no Deployment" would report the starting pool Ready (ScaledToZero) and cost a
+        // second write. Its watch events bring this Function back: the add when it already shows
+        // a status, else the controller manager's first status update (deploymentView changes).
+        return;
       }
     }
     if (objects.deleteDeployment && deployment !== undefined) {
