@@ -100,7 +100,7 @@ function main(): void {
  * Commits made by the gateway's thread between two checkpoints of the WAL. A small commit adds a
  * handful of pages; SQLite's own automatic checkpoint runs at 1,000 pages.
  */
-const CHECKPOINT_EVERY = 200;
+const CHECKPOINT_EVERY = 100;
 
 /**
  * fdatasync of the file at `path` (opened afresh, so a WAL SQLite re-created is still the one

@@ -5,9 +5,10 @@
 // the outcome of a `:run` its caller waits for on the connection only once it is written
 // (written(): it survives the gateway's crash; its fsync follows at once, see store-writer.ts);
 // a failed commit writes nothing of its batch (one transaction). File stores never fsync on the
-// event loop: a writer thread (store-writer.ts) syncs the WAL and checkpoints it. Small commits
-// (a run()'s outcome: tens of µs in SQLite) are made on this thread, so the answer does not wait
-// for two thread hand-offs; large ones (a burst of pushes) on the writer thread (`commitWhere`).
+// event loop: a writer thread (store-writer.ts) syncs the WAL and checkpoints it. A small commit
+// somebody waits on with written() (a run()'s outcome: tens of µs in SQLite) is made on this
+// thread, so the answer does not wait for two thread hand-offs; every other one (pushes, bursts)
+// on the writer thread, which keeps this thread free for requests (`commitWhere`).
 // ":memory:" stores (tests) commit in-thread. Leases are not written: after a restart every
 // unfinished task is queued again.
 import type { DatabaseSync, StatementSync } from "node:sqlite";
@@ -44,7 +45,8 @@ type Waiter = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
 /** Where commits happen: here, or on the writer thread. */
 interface Writer {
-  write(rows: TaskRow[], extras: ExtraWrite[]): Commit;
+  /** `urgent`: somebody waits for this commit to be written (written()), not only synced. */
+  write(rows: TaskRow[], extras: ExtraWrite[], urgent: boolean): Commit;
   deleteFinishedBefore(before: number, limit: number, keysBefore: number | undefined): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -81,11 +83,13 @@ class InlineWriter implements Writer {
 export const INLINE_COMMIT_MAX_ROWS = 8;
 
 /**
- * Where a commit runs. "here" only when no operation of the writer thread may hold SQLite's
- * write lock (a commit not yet answered, a delete): the gateway's thread must never wait on it.
+ * Where a commit runs. "here" only for a small one that a caller waits on (`urgent`: written()),
+ * and only when no operation of the writer thread may hold SQLite's write lock (a commit not yet
+ * answered, a delete): the gateway's thread must never wait on it. Pushes stay on the writer
+ * thread: under a push load this thread is the bottleneck, and their acks wait for the fsync anyway.
  */
-export function commitWhere(rows: number, threadOpsPending: number, maxInlineRows = INLINE_COMMIT_MAX_ROWS): "here" | "thread" {
-  return rows <= maxInlineRows && threadOpsPending === 0 ? "here" : "thread";
+export function commitWhere(c: { rows: number; urgent: boolean; threadOpsPending: number }, maxInlineRows = INLINE_COMMIT_MAX_ROWS): "here" | "thread" {
+  return c.urgent && c.rows <= maxInlineRows && c.threadOpsPending === 0 ? "here" : "thread";
 }
 
 class ThreadWriter implements Writer {
@@ -153,8 +157,8 @@ class ThreadWriter implements Writer {
     });
   }
 
-  write(rows: TaskRow[], extras: ExtraWrite[]): Commit {
-    if (commitWhere(rows.length + extras.length, this.pending.size) === "here") return this.writeHere(rows, extras);
+  write(rows: TaskRow[], extras: ExtraWrite[], urgent: boolean): Commit {
+    if (commitWhere({ rows: rows.length + extras.length, urgent, threadOpsPending: this.pending.size }) === "here") return this.writeHere(rows, extras);
     const id = ++this.seq;
     const synced = new Promise<number>((resolve, reject) => this.syncing.set(id, { resolve: resolve as (v: unknown) => void, reject }));
     const written = new Promise<void>((resolve, reject) => {
@@ -316,7 +320,7 @@ export class TaskStore {
     this.stagedBatch = undefined;
     this.stagedWritten = undefined;
     this.inflight = inflight;
-    const commit = this.writer.write([...rows.values()], extras);
+    const commit = this.writer.write([...rows.values()], extras, inflight.written !== undefined);
     commit.written.then(
       () => {
         inflight.isWritten = true;
