@@ -7,7 +7,7 @@ import { every } from "../kube/clock.ts";
 import type { AccessRequest, Caller } from "./authz.ts";
 import { DEFAULT_MAX_CALL_DEPTH, parentOf } from "./calls.ts";
 import type { DemandHub } from "./demand.ts";
-import { HttpError, parseJsonObject, queryOf, readBody } from "./http.ts";
+import { HttpError, parseJsonObject, queryOf, readBody, whileConnected } from "./http.ts";
 import { decodeInput } from "./inputs.ts";
 import type { FunctionSettings } from "./registry.ts";
 import { RoutesBase } from "./route-context.ts";
@@ -97,12 +97,9 @@ export class CallerRoutes extends RoutesBase {
       this.reply(res, "push", repeat ? 200 : 202, JSON.stringify({ id: task.id, status: task.status }), "application/json", idHeader);
       return;
     }
-    const abort = new AbortController();
-    const onClose = (): void => abort.abort();
-    res.on("close", onClose);
-    const done = await this.o.engine.waitForTerminal(task.id, wait, abort.signal);
-    res.off("close", onClose);
-    if (abort.signal.aborted) return;
+    const waited = await whileConnected(res, (signal) => this.o.engine.waitForTerminal(task.id, wait, signal));
+    if (waited.closed) return;
+    const done = waited.value;
     if (done === undefined) {
       throw new HttpError(504, "Timeout", `task ${task.id} did not finish within ${wait} ms; it is still ${this.o.engine.get(task.id)?.status ?? "unknown"}: poll GET /v1/tasks/${task.id}`, { taskId: task.id });
     }
@@ -131,12 +128,9 @@ export class CallerRoutes extends RoutesBase {
     const waitText = queryOf(url).get("wait");
     if (waitText !== undefined && !isTerminal(task.status)) {
       const wait = this.duration(waitText, "wait");
-      const abort = new AbortController();
-      const onClose = (): void => abort.abort();
-      res.on("close", onClose);
-      task = (await this.o.engine.waitForTerminal(id, wait, abort.signal)) ?? this.o.engine.get(id) ?? task;
-      res.off("close", onClose);
-      if (abort.signal.aborted) return;
+      const waited = await whileConnected(res, (signal) => this.o.engine.waitForTerminal(id, wait, signal));
+      if (waited.closed) return;
+      task = waited.value ?? this.o.engine.get(id) ?? task;
     }
     this.reply(res, "get", 200, renderTask(task));
   }

@@ -96,6 +96,22 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/**
+ * Runs `wait` while the caller's connection stays open: its signal aborts when the connection
+ * closes, and then the answer is `closed` (nobody is left to answer).
+ */
+export async function whileConnected<T>(res: ServerResponse, wait: (signal: AbortSignal) => Promise<T>): Promise<{ closed: true } | { closed: false; value: T }> {
+  const abort = new AbortController();
+  const onClose = (): void => abort.abort();
+  res.on("close", onClose);
+  try {
+    const value = await wait(abort.signal);
+    return abort.signal.aborted ? { closed: true } : { closed: false, value };
+  } finally {
+    res.off("close", onClose);
+  }
+}
+
 export function send(res: ServerResponse, status: number, body: string | Buffer, contentType = "application/json", headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), ...headers });

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { httpStatusOfTaskError, isTerminal, parseDuration, PICKLE_CONTENT_TYPE } from "../../protocol/index.ts";
 import type { Authorizer } from "../authz.ts";
-import { HttpError, queryOf, readBody } from "../http.ts";
+import { HttpError, queryOf, readBody, whileConnected } from "../http.ts";
 import type { FunctionRegistry } from "../registry.ts";
 import { decodeInput } from "../inputs.ts";
 import type { TaskStore } from "../store.ts";
@@ -62,12 +62,9 @@ export class WorkflowApi {
       this.o.reply(res, repeat ? 200 : 202, JSON.stringify({ id: run.id, status: run.status }), "application/json", idHeader);
       return;
     }
-    const abort = new AbortController();
-    const onClose = (): void => abort.abort();
-    res.on("close", onClose);
-    const done = await this.o.executor.waitForTerminal(run.id, wait, abort.signal);
-    res.off("close", onClose);
-    if (abort.signal.aborted) return;
+    const waited = await whileConnected(res, (signal) => this.o.executor.waitForTerminal(run.id, wait, signal));
+    if (waited.closed) return;
+    const done = waited.value;
     if (done === undefined) {
       throw new HttpError(504, "Timeout", `run ${run.id} did not finish within ${wait} ms; it is still running: poll GET /v1/tasks/${run.id}`, { taskId: run.id });
     }
@@ -109,12 +106,9 @@ export class WorkflowApi {
       const waitText = queryOf(url).get("wait");
       if (waitText !== undefined && !isTerminal(run.status)) {
         const wait = this.duration(waitText, "wait");
-        const abort = new AbortController();
-        const onClose = (): void => abort.abort();
-        res.on("close", onClose);
-        run = (await this.o.executor.waitForTerminal(id, wait, abort.signal)) ?? run;
-        res.off("close", onClose);
-        if (abort.signal.aborted) return true;
+        const waited = await whileConnected(res, (signal) => this.o.executor.waitForTerminal(id, wait, signal));
+        if (waited.closed) return true;
+        run = waited.value ?? run;
       }
       this.o.reply(res, 200, this.render(run));
       return true;
