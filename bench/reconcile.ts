@@ -5,6 +5,8 @@
 //
 //   node hack/with-cluster.ts node_modules/.bin/node bench/reconcile.ts [--functions 1000] [--total 5000]
 //   HEARTH_KUBECONFIG=… node_modules/.bin/node bench/reconcile.ts --functions 200 --total 0 --skip-baseline
+//   (cluster from `node hack/cluster.ts up --profiling`) … --apiserver-pprof /tmp/prof: the apiserver's
+//   CPU profiles of each phase (baseline-*.pb.gz, operator-*.pb.gz; `go tool pprof -top` merges them)
 //
 // The operator runs as a real child process (`hearth operator`), so its RSS is its own.
 import { randomBytes } from "node:crypto";
@@ -25,6 +27,7 @@ import { parseOperatorConfig, type OperatorConfigInput } from "../src/operator/c
 import { aFunction } from "../test/support/function-builder.ts";
 import { installCrds } from "../test/support/operator.ts";
 import { chartOperatorSettings, startOperatorProcess, type OperatorProcess } from "./support/operator-process.ts";
+import { ApiserverProfiler } from "./support/apiserver-profile.ts";
 import { cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
 
 const { values: args } = parseArgs({
@@ -56,6 +59,8 @@ const { values: args } = parseArgs({
     "heap-snapshots": { type: "string" },
     /** Where to take them: any of idle, n, total (comma-separated). */
     "heap-snapshots-at": { type: "string", default: "idle,n,total" },
+    /** Write the apiserver's CPU profiles of the baseline and the first operator phase here (bench/support/apiserver-profile.ts). */
+    "apiserver-pprof": { type: "string" },
   },
 });
 const chart = chartOperatorSettings();
@@ -73,7 +78,10 @@ const log = (msg: string): void => void process.stderr.write(`[bench ${new Date(
 const id = randomBytes(3).toString("hex");
 const clock = new SystemClock();
 const silent = pino({ level: "silent" });
-const transport = new Transport({ connection: await loadConnection({ kubeconfig }), clock, qps: 0, maxSockets: CONCURRENCY });
+const connection = await loadConnection({ kubeconfig });
+const transport = new Transport({ connection, clock, qps: 0, maxSockets: CONCURRENCY });
+const pprofDir = args["apiserver-pprof"];
+const profiler = pprofDir === undefined ? undefined : new ApiserverProfiler({ connection, dir: pprofDir, log });
 const client = new KubeClient(transport, "hearth-bench");
 const SIGNING_KEY = "bench-signing-key-0123456789abcdef";
 
@@ -151,6 +159,7 @@ async function baseline(): Promise<{ seconds: number; p50: number; p99: number; 
   await inf.waitForSync();
   const t0 = Date.now();
   const cpu0 = cpuSeconds(kubeconfig ?? "");
+  profiler?.start("baseline");
   const names = Array.from({ length: N }, (_, i) => `f${i}`);
   await pool(names, CONCURRENCY, async (name) => {
     const fn = benchFunction(name, ns).uid("00000000-0000-0000-0000-000000000000").build();
@@ -167,6 +176,7 @@ async function baseline(): Promise<{ seconds: number; p50: number; p99: number; 
   while (ready.size < N) await new Promise((r) => setTimeout(r, 100));
   const seconds = (Date.now() - t0) / 1000;
   const cpu = cpuSince(cpu0, cpuSeconds(kubeconfig ?? ""));
+  await profiler?.stop();
   await inf.stop();
   const lat = [...ready.entries()].map(([n, t]) => t - (created.get(n.replace(/-pool$/, "")) ?? t0)).sort((a, b) => a - b);
   log(`baseline: ${N} Deployments created in ${((createdAll - t0) / 1000).toFixed(1)} s, all ready after ${seconds.toFixed(1)} s`);
@@ -265,6 +275,7 @@ async function main(): Promise<void> {
 
   const settle = Number(args.settle) * 1000;
   const cpu0 = cpuSeconds(kubeconfig ?? "", { operator: op.pid });
+  profiler?.start("operator");
   const first = await operatorPhase(ns, 0, N, fns, deps);
   const cpuN = cpuSince(cpu0, cpuSeconds(kubeconfig ?? "", { operator: op.pid }));
   const queueWait = async (): Promise<string> => {
@@ -276,6 +287,7 @@ async function main(): Promise<void> {
   };
   const queueAtN = await queueWait();
   const rssPeakN = await op.rssMiB();
+  await profiler?.stop();
   await new Promise((r) => setTimeout(r, settle));
   const rssAtN = await op.rssMiB();
   const heap = async (): Promise<string> =>
