@@ -73,12 +73,6 @@ function nonEmpty(fields: unknown): boolean {
   return typeof fields === "object" && fields !== null && Object.keys(fields).some((k) => k !== ".");
 }
 
-/**
- * `managedFields` reduced to what controllers decide on: who owns `spec.replicas` (an
- * autoscaler may), and a fingerprint per manager of the other spec fields it owns (a foreign
- * manager owning spec fields means someone edited the object by hand). Template metadata is
- * left out: `kubectl rollout restart` writes an annotation there, which is not drift.
- */
 export interface ManagedFieldsView {
   /** Managers owning spec.replicas (directly or through the scale subresource). */
   replicasManagers: string[];
@@ -92,6 +86,12 @@ export interface ManagedFieldsView {
   updateManagers?: string[];
 }
 
+/**
+ * `managedFields` reduced to what controllers decide on: who owns `spec.replicas` (an
+ * autoscaler may), and a fingerprint per manager of the other spec fields it owns (a foreign
+ * manager owning spec fields means someone edited the object by hand). Template metadata is
+ * left out: `kubectl rollout restart` writes an annotation there, which is not drift.
+ */
 const managedFields = z
   .array(z.looseObject({ manager: z.string().optional(), operation: z.string().optional(), subresource: z.string().optional(), fieldsV1: z.unknown().optional() }))
   .optional()

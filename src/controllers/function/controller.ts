@@ -320,8 +320,8 @@ export class FunctionController {
   }
 
   /**
-   * A new pool is created with a plain POST: for the apiserver a create costs a fraction of an
-   * apply that creates (bench/reconcile). Changes are applied (server-side apply), after the
+   * A new pool is created with a plain POST: for the apiserver a create costs less than an apply
+   * that creates (src/controllers/README.md). Changes are applied (server-side apply), after the
    * fields the POST recorded under this manager's Update entry are adopted into its Apply entry
    * (src/kube/ownership.ts), so a field the Function no longer sets is removed as before. A
    * create that finds the name taken (the cache lagged) falls back to that same path.
