@@ -5,7 +5,7 @@
 //   push(): tasks/s accepted and tasks/s completed through one gateway, 64 in flight (goal ≥ 8,000/s)
 // Every component is its own process, as deployed: gateway (`hearth gateway`), workers
 // (`hearth worker`, supervisor + child), the bare server; this process is the client.
-//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel on|off] [--profile DIR] [--skip-many] [--hops]
+//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel on|direct|off] [--profile DIR] [--skip-many] [--hops]
 // --hops: after the run() phase, the median time of each hop of a run() (client → gateway →
 // supervisor → child → supervisor → gateway → writer thread → client; bench/support/hops.ts), then stop.
 // During the push phase it reads each process's CPU time and syscall counts from /proc (Linux):
@@ -47,6 +47,8 @@ const WORKERS = Number(values.workers);
 const WORKER_CONCURRENCY = Number(values.concurrency);
 const IN_FLIGHT = Number(values.inflight);
 const SYNC = values.sync === "normal" ? "normal" : "full";
+/** on: the supervisor holds the worker channel and relays (the default); direct: the child holds it (experimental); off: lease/results requests. */
+const CHANNEL = values.channel === "off" || values.channel === "direct" ? values.channel : "on";
 /** --profile DIR: the gateway and the workers (supervisors) write V8 CPU profiles (.cpuprofile) there. */
 const PROFILE = values.profile;
 const profArgs = (name: string): string[] => (PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE, "--cpu-prof-name", `${name}.cpuprofile`]);
@@ -107,7 +109,7 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
       HEARTH_HEALTH_PORT: "0",
       HEARTH_CONCURRENCY: String(WORKER_CONCURRENCY),
       HEARTH_WORKER_ID: `bench-${i}`,
-      HEARTH_WORKER_CHANNEL: values.channel === "off" ? "off" : "on",
+      HEARTH_WORKER_CHANNEL: CHANNEL,
     }));
   }
   const client = createClient({ url: gwUrl, maxSockets: IN_FLIGHT });
@@ -120,7 +122,7 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
 
   const bare = new HttpClient(bareUrl, { maxSockets: IN_FLIGHT });
   const body = JSON.stringify({ x: 1 });
-  console.log(`bench/invoke: ${WORKERS} workers × concurrency ${WORKER_CONCURRENCY}, store sync=${SYNC}, worker channel ${values.channel === "off" ? "off" : "on"}, node ${process.version}, ${RUNS} runs, ${PUSHES} pushes`);
+  console.log(`bench/invoke: ${WORKERS} workers × concurrency ${WORKER_CONCURRENCY}, store sync=${SYNC}, worker channel ${CHANNEL}, node ${process.version}, ${RUNS} runs, ${PUSHES} pushes`);
 
   // Interleave the two measurements in rounds so machine noise hits both alike.
   const rounds = 3;

@@ -1,13 +1,14 @@
 // bench/invoke.ts --hops: where a sequential run()'s time goes. The gateway, supervisors and
 // children record `<CLOCK_MONOTONIC ns> <hop>` lines (src/trace/hops.ts, HEARTH_HOP_TRACE); the
-// bench marks c.send / c.recv itself. Every run() crosses the hops below in this order; the
+// bench marks c.send / c.recv itself. Every run() crosses the hops below in this order (fewer
+// when the child holds the worker channel: no supervisor on the way); the
 // table is the median (and p90) of each step over the runs that crossed all of them.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { quantile } from "./processes.ts";
 
-/** The hops of one run(), in order, and what each step between two of them is. */
-export const RUN_HOPS: readonly (readonly [string, string])[] = [
+/** The hops of one run() when the supervisor relays (HEARTH_WORKER_CHANNEL=relay), in order. */
+export const RELAY_HOPS: readonly (readonly [string, string])[] = [
   ["c.send", "client sends the request"],
   ["g.req", "gateway: request routed (HTTP parse, wake-up)"],
   ["g.grant", "gateway: submit, dispatch, lease line written"],
@@ -17,6 +18,21 @@ export const RUN_HOPS: readonly (readonly [string, string])[] = [
   ["k.send", "child: handler ran, outcome sent"],
   ["s.fromchild", "supervisor: outcome read (wake-up)"],
   ["s.write", "supervisor: results line written"],
+  ["g.results", "gateway: results line read (wake-up, parse)"],
+  ["g.commit", "gateway: outcome staged, sent to the writer thread"],
+  ["g.written", "gateway: writer thread committed (round trip)"],
+  ["g.reply", "gateway: answer rendered"],
+  ["c.recv", "client has the answer"],
+];
+
+/** The hops of one run() when the child holds the worker channel (the default), in order. */
+export const DIRECT_HOPS: readonly (readonly [string, string])[] = [
+  ["c.send", "client sends the request"],
+  ["g.req", "gateway: request routed (HTTP parse, wake-up)"],
+  ["g.grant", "gateway: submit, dispatch, lease line written"],
+  ["k.tasks", "child: lease line read (wake-up, parse)"],
+  ["k.send", "child: handler ran, outcome staged"],
+  ["k.write", "child: results line written"],
   ["g.results", "gateway: results line read (wake-up, parse)"],
   ["g.commit", "gateway: outcome staged, sent to the writer thread"],
   ["g.written", "gateway: writer thread committed (round trip)"],
@@ -43,6 +59,7 @@ export function printHops(dir: string, client: HopMarks, skipFirst: number): voi
     }
   }
   events.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const RUN_HOPS = events.some(([, n]) => n === "k.tasks") ? DIRECT_HOPS : RELAY_HOPS;
   const names = RUN_HOPS.map(([n]) => n);
   const steps: number[][] = names.slice(1).map(() => []);
   let runs = 0;

@@ -2,14 +2,16 @@
 // path to the caller routes (caller-routes.ts), the worker routes (worker-routes.ts), workflows,
 // /metrics, /healthz and /readyz; what it does not route goes to the console, then 404/405.
 // Bare node:http: the hot path is a few microseconds of routing.
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import { CallerRoutes } from "./caller-routes.ts";
 import { errorJson, HttpError, send, sendError, statusOf } from "./http.ts";
 import { tokenMatches } from "./metrics-server.ts";
 import { DEFAULT_LIMITS, type GatewayLimits, type GatewayServerOptions, type Route, type RouteContext } from "./route-context.ts";
 import { Router, type Params } from "./router.ts";
 import { EngineError } from "./tasks.ts";
+import { CHANNEL_UPGRADE } from "./worker-channel.ts";
 import { WorkerRoutes } from "./worker-routes.ts";
 import { WorkflowApi } from "./workflows/api.ts";
 import { RUN_PREFIX } from "./workflows/executor.ts";
@@ -30,6 +32,8 @@ export class GatewayServer {
   private readonly timers: Clock;
   private readonly workflows: WorkflowApi | undefined;
   private readonly router: Router<Endpoint>;
+  /** Worker channels on upgraded connections: the HTTP server no longer tracks them. */
+  private readonly upgraded = new Set<Duplex>();
   readonly server: Server;
 
   constructor(opts: GatewayServerOptions) {
@@ -55,12 +59,20 @@ export class GatewayServer {
       count: (route, code) => this.count(route, code),
       reply: (res, route, status, body, contentType, headers) => this.reply(res, route, status, body, contentType, headers),
     };
-    this.router = this.routes(new CallerRoutes(ctx), new WorkerRoutes(ctx));
+    const workers = new WorkerRoutes(ctx);
+    this.router = this.routes(new CallerRoutes(ctx), workers);
     // Node checks the header/request timeouts on this interval (default 30 s): check often
     // enough that the timeouts mean what they say.
     const checkMs = Math.max(100, Math.min(5000, Math.floor(Math.min(this.limits.headersTimeoutMs, this.limits.requestTimeoutMs || Infinity) / 4)));
-    this.server = createServer({ connectionsCheckingInterval: checkMs }, (req, res) => {
+    this.server = createServer({ connectionsCheckingInterval: checkMs, shouldUpgradeCallback: isChannelUpgrade }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, "other", err));
+    });
+    // The worker channel on its own connection (docs/protocol.md): other upgrade requests are
+    // ordinary requests (shouldUpgradeCallback).
+    this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.upgraded.add(socket);
+      socket.once("close", () => this.upgraded.delete(socket));
+      workers.channelUpgrade(req, socket, head, req.url ?? "/").catch((err: unknown) => this.failUpgrade(socket, err));
     });
     // Callers and workers keep connections open between calls; long polls hold them for minutes
     // (requestTimeout bounds receiving the request only, not the wait for its answer). Slow or
@@ -132,6 +144,7 @@ export class GatewayServer {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      for (const socket of this.upgraded) socket.destroy();
     });
   }
 
@@ -156,6 +169,21 @@ export class GatewayServer {
     if (e.status === 503) headers = { "retry-after": "1", ...headers };
     // A body we stopped reading must not be parsed as the next request.
     sendError(res, e, e.status === 413 ? { ...headers, connection: "close" } : headers);
+  }
+
+  /** A refused channel upgrade: the error as an HTTP answer on the connection, which then closes. */
+  private failUpgrade(socket: Duplex, err: unknown): void {
+    let e: HttpError;
+    if (err instanceof HttpError) e = err;
+    else if (err instanceof EngineError) e = new HttpError(statusOf(err.type), err.type, err.message);
+    else {
+      this.o.log.error({ err, route: "channel" }, "request failed");
+      e = new HttpError(500, "Internal", "internal error (see the gateway's log)");
+    }
+    this.count("channel", e.status);
+    const body = errorJson(e.type, e.message);
+    socket.on("error", () => {});
+    socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? "Error"}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -199,4 +227,9 @@ export class GatewayServer {
 function pathOf(url: string): string {
   const q = url.indexOf("?");
   return q < 0 ? url : url.slice(0, q);
+}
+
+/** `POST /v1/workers/channel` with `Upgrade: hearth-channel`: the worker channel on its own connection. */
+function isChannelUpgrade(req: IncomingMessage): boolean {
+  return req.method === "POST" && req.headers.upgrade?.toLowerCase() === CHANNEL_UPGRADE && pathOf(req.url ?? "/") === "/v1/workers/channel";
 }

@@ -4,6 +4,8 @@
 // long-poll and a results request per batch. The gateway grants at most the credit the worker
 // gave; every message is one line.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
 import type { LeaseGrant } from "./tasks.ts";
 import { hop } from "../trace/hops.ts";
@@ -16,6 +18,11 @@ export interface ChannelDeps {
   unlease(grants: readonly LeaseGrant[]): void;
   /** The answers of a results message, once the outcomes are durable (server.ts applyResults). */
   applyResults(items: readonly unknown[]): Promise<unknown[]>;
+  /**
+   * A progress update of a task leased to this worker (as POST /v1/tasks/{id}/progress); false
+   * when its lease is gone (the worker is told to cancel it).
+   */
+  progress(update: ProgressUpdate): boolean;
   renderGrants(grants: readonly LeaseGrant[]): string;
   /** Longest line a worker may send (a results message with outputs). */
   maxLineBytes: number;
@@ -34,11 +41,32 @@ export interface ChannelDeps {
 
 const RELEASED = "released";
 
+/** `{"progress":{…}}`: a running task's progress, in order with the results on the same channel. */
+export interface ProgressUpdate {
+  id: string;
+  leaseId: string;
+  value: number;
+  message: string | undefined;
+}
+
 /** What a worker's line says; unknown fields are ignored. */
 export interface ChannelMessage {
   want: number;
   results: unknown[] | undefined;
   stop: boolean;
+  /** Malformed updates are dropped (like a 400 on the progress route). */
+  progress: ProgressUpdate[];
+}
+
+function parseProgress(v: unknown): ProgressUpdate[] {
+  const out: ProgressUpdate[] = [];
+  for (const p of Array.isArray(v) ? v : v === undefined ? [] : [v]) {
+    if (typeof p !== "object" || p === null) continue;
+    const { id, leaseId, value, message } = p as Record<string, unknown>;
+    if (typeof id !== "string" || typeof leaseId !== "string" || typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) continue;
+    out.push({ id, leaseId, value, message: typeof message === "string" ? message.slice(0, 4096) : undefined });
+  }
+  return out;
 }
 
 /** Parses one line of the worker's side; undefined when it is not a JSON object. */
@@ -52,11 +80,78 @@ export function parseChannelLine(line: string): ChannelMessage | undefined {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
   const want = typeof o["want"] === "number" && Number.isInteger(o["want"]) ? o["want"] : 0;
-  return { want, results: Array.isArray(o["results"]) ? o["results"] : undefined, stop: o["stop"] === true };
+  return { want, results: Array.isArray(o["results"]) ? o["results"] : undefined, stop: o["stop"] === true, progress: parseProgress(o["progress"]) };
+}
+
+/**
+ * The two directions of one channel: the body and the response of a streaming POST, or the raw
+ * connection after an upgrade (`Upgrade: hearth-channel`: the supervisor hands the connection
+ * to its child process, which then speaks to the gateway directly).
+ */
+export interface ChannelIo {
+  /** Text from the worker, in chunks; `end` once the worker ended its side. */
+  onData(fn: (chunk: string) => void): void;
+  onEnd(fn: () => void): void;
+  /** The connection is gone. */
+  onClose(fn: () => void): void;
+  write(text: string): void;
+  end(): void;
+  /** Our side was ended. */
+  readonly ended: boolean;
+  /** Cuts the connection (a line over the limit). */
+  destroy(): void;
+}
+
+/** The streaming POST: the 200 head is written at once. */
+export function httpChannelIo(req: IncomingMessage, res: ServerResponse): ChannelIo {
+  res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache", "x-accel-buffering": "no" });
+  res.flushHeaders();
+  req.setEncoding("utf8");
+  return {
+    onData: (fn) => req.on("data", fn),
+    onEnd: (fn) => req.on("end", fn),
+    onClose: (fn) => res.on("close", fn),
+    write: (text) => res.write(text),
+    end: () => res.end(),
+    get ended() {
+      return res.writableEnded;
+    },
+    destroy: () => req.destroy(),
+  };
+}
+
+/** What the gateway answers an accepted channel upgrade with. */
+export const CHANNEL_UPGRADE = "hearth-channel";
+
+/**
+ * An upgraded connection: the 101 answer is written at once; `head` is what the worker sent
+ * after its request head (nothing, normally).
+ */
+export function socketChannelIo(socket: Duplex, head: Buffer): ChannelIo {
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${CHANNEL_UPGRADE}\r\n\r\n`);
+  // A reset connection ends in "close"; unhandled, its "error" would end the gateway.
+  socket.on("error", () => {});
+  // The HTTP server's sockets refuse setEncoding: a decoder keeps characters split across chunks whole.
+  const text = new StringDecoder("utf8");
+  const first = head.length > 0 ? text.write(head) : "";
+  return {
+    onData: (fn) => {
+      if (first !== "") queueMicrotask(() => fn(first));
+      socket.on("data", (chunk: Buffer) => fn(text.write(chunk)));
+    },
+    onEnd: (fn) => socket.on("end", fn),
+    onClose: (fn) => socket.on("close", fn),
+    write: (text) => socket.write(text),
+    end: () => socket.end(),
+    get ended() {
+      return socket.writableEnded;
+    },
+    destroy: () => socket.destroy(),
+  };
 }
 
 /** Serves one channel until the worker hangs up (or, after `end`, has sent everything). */
-export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: ChannelDeps): Promise<void> {
+export function serveChannel(io: ChannelIo, deps: ChannelDeps): Promise<void> {
   return new Promise((resolveServed) => {
     let credit = 0;
     let leasing: AbortController | undefined;
@@ -75,15 +170,13 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
     let acks = "";
     let ackTimer: TimerHandle | undefined;
 
-    res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache", "x-accel-buffering": "no" });
-    res.flushHeaders();
     /** Writes `line` (after any acknowledgements waiting); `line` "" writes only those. */
     const send = (line: string): void => {
       ackTimer?.cancel();
       ackTimer = undefined;
       const text = line === "" ? acks : `${acks}${line}\n`;
       acks = "";
-      if (text !== "" && !gone && !res.writableEnded) res.write(text);
+      if (text !== "" && !gone && !io.ended) io.write(text);
     };
     const sendAck = (line: string): void => {
       acks += `${line}\n`;
@@ -94,9 +187,9 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
     };
     const finishIfDone = (): void => {
       if (gone) return;
-      if (upDone && acking === 0 && leasing === undefined && !res.writableEnded) {
+      if (upDone && acking === 0 && leasing === undefined && !io.ended) {
         send("");
-        res.end();
+        io.end();
       }
     };
     /** The worker said stop: answered once no lease is pending, so that every grant precedes it. */
@@ -152,6 +245,11 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
         send(JSON.stringify({ error: { type: "BadRequest", message: "each line must be a JSON object" } }));
         return;
       }
+      // Before the results of the same line: an update never arrives after its task's outcome.
+      if (msg.progress.length > 0) {
+        const gone = msg.progress.filter((p) => !deps.progress(p)).map((p) => p.id);
+        if (gone.length > 0) send(JSON.stringify({ cancel: gone }));
+      }
       if (msg.results !== undefined && msg.results.length > 0) {
         acking++;
         hop("g.results");
@@ -183,8 +281,7 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
       }
     };
 
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => {
+    io.onData((chunk: string) => {
       partial += chunk;
       let nl = partial.indexOf("\n");
       while (nl >= 0) {
@@ -195,11 +292,11 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
       }
       if (partial.length > deps.maxLineBytes) {
         send(JSON.stringify({ error: { type: "TooLarge", message: `a line is over ${deps.maxLineBytes} bytes` } }));
-        res.end();
-        req.destroy();
+        io.end();
+        io.destroy();
       }
     });
-    req.on("end", () => {
+    io.onEnd(() => {
       if (partial !== "") onLine(partial);
       partial = "";
       upDone = true;
@@ -207,7 +304,7 @@ export function serveChannel(req: IncomingMessage, res: ServerResponse, deps: Ch
       releaseLease();
       finishIfDone();
     });
-    res.on("close", () => {
+    io.onClose(() => {
       gone = true;
       stopping = true;
       lifetime.cancel();

@@ -3,6 +3,7 @@
 // one route of server.ts's table; the worker's credential is checked (awaited: a
 // ServiceAccount token's first review asks the apiserver) before any body is read.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { looksLikeJwt } from "../auth/service-account-token.ts";
 import { isExitErrorType, isWorkerState, type ExitErrorType } from "../protocol/index.ts";
 import { bearer } from "./auth.ts";
@@ -13,7 +14,7 @@ import type { FunctionSettings } from "./registry.ts";
 import { MAX_MESSAGE, RoutesBase } from "./route-context.ts";
 import { parseSetupReport } from "./setup.ts";
 import { EngineError, type Task } from "./tasks.ts";
-import { serveChannel } from "./worker-channel.ts";
+import { httpChannelIo, serveChannel, socketChannelIo, type ChannelDeps } from "./worker-channel.ts";
 
 export class WorkerRoutes extends RoutesBase {
   /**
@@ -89,24 +90,51 @@ export class WorkerRoutes extends RoutesBase {
    * body is read; then credits and results up, leases and acknowledgements down, until it closes.
    */
   async channel(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    const deps = await this.channelDeps(req, url);
+    await serveChannel(httpChannelIo(req, res), deps);
+  }
+
+  /**
+   * The worker channel on an upgraded connection (`Upgrade: hearth-channel`, docs/protocol.md):
+   * the same lines both ways, on the raw connection, which a Node supervisor hands to its child
+   * process. A refusal throws before anything is written (server.ts answers it on the connection).
+   */
+  async channelUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: string): Promise<void> {
+    const deps = await this.channelDeps(req, url);
+    await serveChannel(socketChannelIo(socket, head), deps);
+  }
+
+  /** The worker's credential and the channel's query, checked before any line is read. */
+  private async channelDeps(req: IncomingMessage, url: string): Promise<ChannelDeps> {
     const identity = await this.workerIdentity(req);
     const query = queryOf(url);
     const fn = this.workerFunction(query.get("function") ?? "", identity);
     const workerId = query.get("workerId") ?? "";
     if (workerId === "" || workerId.length > 253) throw new HttpError(400, "BadRequest", `"workerId" must be 1 to 253 characters`);
     this.count("channel", 200);
-    await serveChannel(req, res, {
+    return {
       clock: this.timers,
       // `fold=1`: the worker folds workflow reducer batches (docs/protocol.md).
       lease: (max, waitMs, signal) => this.o.engine.lease(fn, workerId, max, waitMs, signal, { fold: query.get("fold") === "1" }),
       unlease: (grants) => this.o.engine.unlease(grants),
       applyResults: (items) => this.applyResults(fn, items),
+      progress: (p) => {
+        const task = this.o.engine.get(p.id);
+        if (task === undefined || task.namespace !== fn.namespace || task.name !== fn.name) return false;
+        try {
+          this.o.engine.progress(p.id, p.leaseId, p.value, p.message === undefined ? undefined : p.message.slice(0, MAX_MESSAGE));
+          return true;
+        } catch (err) {
+          if (err instanceof EngineError) return false;
+          throw err;
+        }
+      },
       renderGrants: (grants) => renderGrants(grants),
       maxLineBytes: this.limits.maxOutputBytes + 1024 * 1024,
       maxBatch: this.limits.maxLeaseBatch,
       lifetimeMs: this.limits.requestTimeoutMs > 0 ? Math.max(1000, Math.floor(this.limits.requestTimeoutMs / 2)) : 300_000,
       leaseWaitMs: Math.min(20_000, this.limits.maxLeaseWaitMs),
-    });
+    };
   }
 
   async heartbeat(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,10 +1,11 @@
-// The child process that holds the model: loads the handler, runs setup() once, then runs the
-// tasks the supervisor sends, several at once up to the Function's concurrency (the supervisor
-// counts). It never talks to the gateway; the supervisor owns deadlines, retries and the wire.
+// The child process that holds the model: loads the handler, runs setup() once, then runs tasks,
+// several at once up to the Function's concurrency. Tasks come from the supervisor (relay mode),
+// or from the worker channel the supervisor handed over (direct mode, child-channel.ts); either
+// way the supervisor owns deadlines, crash reporting and the worker's credential.
 import { taskCalls } from "./calls.ts";
 import { createContext } from "./context.ts";
 import { loadHandler, type Handler } from "./handler.ts";
-import type { FromChild, ToChild } from "./ipc.ts";
+import type { FromChild, ToChild, WireFailure } from "./ipc.ts";
 import { classify, encodeOutput } from "./outcome.ts";
 import { createSetupContext } from "./setup-progress.ts";
 import { wireSignature } from "./signature.ts";
@@ -19,6 +20,12 @@ export interface ChildOptions {
   /** Where `ctx.function(…)` calls go ($HEARTH_GATEWAY_URL). */
   gatewayUrl?: string | undefined;
 }
+
+/** How one task ended: its output (JSON text) or why it failed. */
+export type ChildOutcome = { output: string } | { error: WireFailure };
+
+/** A task to run, whichever way it came. */
+export type TaskToRun = Omit<Extract<ToChild, { t: "task" }>, "t">;
 
 export class ChildRuntime {
   private readonly opts: ChildOptions;
@@ -48,21 +55,31 @@ export class ChildRuntime {
     }
   }
 
-  handle(msg: ToChild): void {
+  /** A message of relay mode: a task from the supervisor, or a cancel. */
+  handle(msg: Extract<ToChild, { t: "task" | "cancel" }>): void {
     switch (msg.t) {
       case "task":
-        void this.run(msg);
+        void this.run(msg, (o) => this.opts.send("output" in o ? { t: "done", id: msg.id, output: o.output } : { t: "failed", id: msg.id, error: o.error }));
         return;
       case "cancel":
-        this.running.get(msg.id)?.abort(new Error("the task was cancelled"));
+        this.cancel(msg.id);
         return;
     }
   }
 
-  private async run(task: Extract<ToChild, { t: "task" }>): Promise<void> {
+  /** The caller cancelled: the handler sees ctx.signal aborted. */
+  cancel(id: string): void {
+    this.running.get(id)?.abort(new Error("the task was cancelled"));
+  }
+
+  /**
+   * Runs one task; `done` gets how it ended (in the turn the handler's promise settled).
+   * `progress` replaces sending ctx's progress to the supervisor (direct mode).
+   */
+  async run(task: TaskToRun, done: (outcome: ChildOutcome) => void, progress?: (value: number, message: string | undefined) => void): Promise<void> {
     const handler = this.handler;
     if (handler === undefined) {
-      this.opts.send({ t: "failed", id: task.id, error: { type: "BadConfiguration", message: "task before setup finished" } });
+      done({ error: { type: "BadConfiguration", message: "task before setup finished" } });
       return;
     }
     const abort = new AbortController();
@@ -75,15 +92,15 @@ export class ChildRuntime {
       function: this.opts.function,
       timeoutSeconds: task.timeoutSeconds,
       signal: abort.signal,
-      sink: (value, message) => this.opts.send(message === undefined ? { t: "progress", id: task.id, value } : { t: "progress", id: task.id, value, message }),
+      sink: progress ?? ((value, message) => this.opts.send(message === undefined ? { t: "progress", id: task.id, value } : { t: "progress", id: task.id, value, message })),
     });
     try {
       const output = encodeOutput(await withTaskLog(task.id, () => (task.fold === true ? fold(handler, task.input, ctx) : handler.call(task.input, ctx))));
-      this.opts.send({ t: "done", id: task.id, output });
+      done({ output });
     } catch (err) {
       const failure = classify(err);
       if (failure.type === "UserError" || failure.type === "Fatal") withTaskLog(task.id, () => console.error(err));
-      this.opts.send({ t: "failed", id: task.id, error: failure });
+      done({ error: failure });
     } finally {
       this.running.delete(task.id);
       calls.close();

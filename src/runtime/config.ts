@@ -29,6 +29,11 @@ export interface WorkerConfig {
   heartbeatMs: number;
   /** Lease over the worker channel (default); false: lease/results requests (HEARTH_WORKER_CHANNEL=off). */
   workerChannel?: boolean;
+  /**
+   * The child process holds the worker channel: the supervisor opens it and hands the connection
+   * over (HEARTH_WORKER_CHANNEL=direct, experimental); otherwise the supervisor holds it and relays.
+   */
+  directChannel?: boolean;
   // oneshot
   inputFile: string | undefined;
   terminationLog: string;
@@ -134,6 +139,7 @@ export function configFromEnv(env: Env): WorkerConfig {
     leaseWaitMs: int(env, "HEARTH_LEASE_WAIT_MS", 20_000, 0, 120_000),
     heartbeatMs: int(env, "HEARTH_HEARTBEAT_MS", 2000, 50, 60_000),
     workerChannel: str(env, "HEARTH_WORKER_CHANNEL") !== "off",
+    directChannel: str(env, "HEARTH_WORKER_CHANNEL") === "direct",
     inputFile: str(env, "HEARTH_INPUT_FILE"),
     terminationLog: str(env, "HEARTH_TERMINATION_LOG") ?? DEFAULT_TERMINATION_LOG,
     taskId,

@@ -3,9 +3,10 @@
 // loop cannot time itself out), and maps how tasks and the child end onto the exit-code
 // contract (docs/protocol.md). Warm workers and oneshot Jobs both run tasks through this class.
 import { fork } from "node:child_process";
+import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
-import { batchingSender, parseFromChild, unbatch, type FromChild, type ToChild, type WireFailure } from "./ipc.ts";
+import { batchingSender, parseFromChild, unbatch, type FromChild, type StartedTask, type ToChild, type WireFailure } from "./ipc.ts";
 import { SetupWatch, type SetupProgress } from "./setup-watch.ts";
 import { hop } from "../trace/hops.ts";
 
@@ -18,6 +19,8 @@ export interface ChildHandle {
   terminate(): void;
   onMessage(fn: (msg: unknown) => void): void;
   onExit(fn: (code: number | null, signal: string | null) => void): void;
+  /** Sends `msg` with a connection the child takes over (direct mode: the worker channel). */
+  sendHandle?(msg: ToChild, handle: Socket): void;
 }
 
 export type SpawnChild = () => ChildHandle;
@@ -52,7 +55,26 @@ export function forkChild(env: NodeJS.ProcessEnv, entry: string = CHILD_ENTRY): 
         cp.on("message", fn);
       },
       onExit: (fn) => {
-        cp.on("exit", fn);
+        cp.on("exit", (code, signal) => {
+          // What the child wrote before it died may still be unread (its `started`, its last
+          // outcomes): read it first — the IPC channel closes once it is all read.
+          if (!cp.connected) {
+            fn(code, signal);
+            return;
+          }
+          let called = false;
+          const go = (): void => {
+            if (called) return;
+            called = true;
+            clearTimeout(timer);
+            fn(code, signal);
+          };
+          const timer = setTimeout(go, 1000);
+          cp.once("disconnect", go);
+        });
+      },
+      sendHandle: (msg, handle) => {
+        if (cp.connected) cp.send(msg, handle);
       },
     };
   };
@@ -74,6 +96,9 @@ export type TaskOutcome =
   | { kind: "failed"; error: WireFailure }
   /** Not the task's doing (another task's timeout killed the shared child, shutdown): re-queue. */
   | { kind: "disrupted"; message: string };
+
+/** How a task the child leased itself ended (direct mode): as run()'s, or `reported` by the child on its channel. */
+export type AdoptedOutcome = TaskOutcome | { kind: "reported" };
 
 /**
  * - `starting`: the child is loading the handler / running setup() (not ready).
@@ -99,19 +124,30 @@ export interface SupervisorOptions {
   respawn: boolean;
   /** First and longest wait before re-running a setup that raised. Defaults 1 s and 60 s. */
   setupBackoffMs?: { initial: number; max: number };
-  onProgress?: (taskId: string, value: number, message: string | undefined) => void;
+  /** `sent`: the child already sent it to the gateway on its own channel (direct mode). */
+  onProgress?: (taskId: string, value: number, message: string | undefined, sent: boolean) => void;
   /** Deadline of each setup(); progress from setup() extends it. Absent: none. */
   startupTimeoutSeconds?: number;
   onSetupProgress?: (progress: SetupProgress) => void;
   onState?: (state: SupervisorState) => void;
   log?: (msg: string) => void;
+  /**
+   * Direct mode (child-channel.ts): the child leased `task` on its own channel. `outcome` settles
+   * as run()'s does (deadline, crash, Fatal); `reported` when the child sent it itself.
+   */
+  onStarted?: (task: StartedTask, outcome: Promise<AdoptedOutcome>) => void;
+  /** Direct mode: what the child says about its channel (closed, drained, an outcome to send for it). */
+  onChannel?: (event: Extract<FromChild, { t: "channelClosed" | "drained" | "report" }>) => void;
 }
+
+/** How long a child retiring after an error may take to deliver its acknowledged outcomes. */
+const RETIRE_WAIT_MS = 5000;
 
 interface Running {
   task: TaskAssignment;
   deadline: number;
   timer: TimerHandle;
-  resolve: (outcome: TaskOutcome) => void;
+  resolve: (outcome: AdoptedOutcome) => void;
 }
 
 interface Generation {
@@ -120,6 +156,10 @@ interface Generation {
   /** We killed it: its exit is not news. */
   expectedExit: boolean;
   exited: boolean;
+  /** Resolves when the process exited (and its last messages were read). */
+  gone: Promise<void>;
+  /** It holds a worker channel (direct mode): it is retired gracefully, not killed, after an error. */
+  channel: boolean;
 }
 
 export class Supervisor {
@@ -202,7 +242,9 @@ export class Supervisor {
     }
     return new Promise((resolve) => {
       const deadline = this.opts.clock.now() + task.timeoutSeconds * 1000;
-      const entry: Running = { task, deadline, resolve, timer: this.deadlineTimer(task.id, deadline) };
+      // `reported` never ends a task sent here (only one the child leased itself).
+      const settle = (o: AdoptedOutcome): void => resolve(o.kind === "reported" ? { kind: "disrupted", message: "the child reported a task it was given" } : o);
+      const entry: Running = { task, deadline, resolve: settle, timer: this.deadlineTimer(task.id, deadline) };
       this.running.set(task.id, entry);
       gen.child.send({ t: "task", id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, ...(task.token === undefined ? {} : { token: task.token }), ...(task.fold === true ? { fold: true } : {}) });
       this.changed();
@@ -224,6 +266,31 @@ export class Supervisor {
    */
   cancel(taskId: string): void {
     if (this.running.has(taskId)) this.current?.child.send({ t: "cancel", id: taskId });
+  }
+
+  /**
+   * Direct mode: hands the worker channel's connection to the ready child, which leases and
+   * reports on it from then on. False (the caller closes the connection) when no child is ready.
+   */
+  handOver(socket: Socket, head: Buffer): boolean {
+    const gen = this.current;
+    if (gen === undefined || !gen.ready || gen.exited || this.stateValue !== "ready" || gen.child.sendHandle === undefined) return false;
+    gen.channel = true;
+    gen.child.sendHandle({ t: "channel", concurrency: this.opts.concurrency, restartOnError: this.opts.restartOnError, head: head.toString("base64") }, socket);
+    return true;
+  }
+
+  /** Direct mode: a control message (stop) for the current child, if it is ready to hear it. */
+  tell(msg: ToChild): boolean {
+    const gen = this.current;
+    if (gen === undefined || !gen.ready || gen.exited) return false;
+    gen.child.send(msg);
+    return true;
+  }
+
+  /** Resolves when the current child process is gone. */
+  childGone(): Promise<void> {
+    return this.current?.gone ?? Promise.resolve();
   }
 
   /** Resolves when no task is in flight. */
@@ -265,7 +332,9 @@ export class Supervisor {
     this.setupsStarted++;
     this.setState("starting");
     const child = this.opts.spawn();
-    const gen: Generation = { child, ready: false, expectedExit: false, exited: false };
+    let markGone = (): void => {};
+    const gone = new Promise<void>((resolve) => (markGone = resolve));
+    const gen: Generation = { child, ready: false, expectedExit: false, exited: false, gone, channel: false };
     this.current = gen;
     if (this.opts.startupTimeoutSeconds !== undefined) this.setup.begin();
     child.onMessage((raw) => {
@@ -279,6 +348,7 @@ export class Supervisor {
     child.onExit((code, signal) => {
       gen.exited = true;
       if (this.current === gen && !gen.expectedExit) this.onUnexpectedExit(gen, code, signal);
+      markGone();
     });
   }
 
@@ -307,21 +377,46 @@ export class Supervisor {
         if (r === undefined) return;
         // Extend locally at once; the gateway's answer (extend()) may move it again.
         this.extend(msg.id, this.opts.clock.now() + r.task.timeoutSeconds * 1000);
-        this.opts.onProgress?.(msg.id, msg.value, msg.message);
+        this.opts.onProgress?.(msg.id, msg.value, msg.message, msg.sent === true);
         return;
       }
       case "done":
         this.finish(msg.id, { kind: "done", output: msg.output });
         return;
       case "failed":
-        this.taskFailed(gen, msg.id, msg.error);
+        this.taskFailed(gen, msg.id, msg.error, { kind: "failed", error: msg.error });
+        return;
+      case "started":
+        for (const task of msg.tasks) this.adopt(task);
+        return;
+      case "ended":
+        if (msg.error === undefined) this.finish(msg.id, { kind: "reported" });
+        // A FatalError is reported here (the child is ended at once); other failures the child sent.
+        else this.taskFailed(gen, msg.id, msg.error, msg.error.type === "Fatal" ? { kind: "failed", error: msg.error } : { kind: "reported" });
+        return;
+      case "channelClosed":
+      case "drained":
+      case "report":
+        this.opts.onChannel?.(msg);
         return;
     }
   }
 
-  private taskFailed(gen: Generation, taskId: string, error: WireFailure): void {
+  /** Direct mode: a task the child leased itself; its deadline runs from now, as run()'s does. */
+  private adopt(task: StartedTask): void {
+    if (this.running.has(task.id)) return;
+    const outcome = new Promise<AdoptedOutcome>((resolve) => {
+      const deadline = this.opts.clock.now() + task.timeoutSeconds * 1000;
+      const assignment: TaskAssignment = { id: task.id, attempt: task.attempt, input: null, timeoutSeconds: task.timeoutSeconds };
+      this.running.set(task.id, { task: assignment, deadline, resolve, timer: this.deadlineTimer(task.id, deadline) });
+    });
+    this.opts.onStarted?.(task, outcome);
+    this.changed();
+  }
+
+  private taskFailed(gen: Generation, taskId: string, error: WireFailure, outcome: AdoptedOutcome): void {
     if (!this.running.has(taskId)) return;
-    this.finish(taskId, { kind: "failed", error });
+    this.finish(taskId, outcome);
     switch (error.type) {
       case "Fatal":
         this.retire(gen, "fatal", "another task on this worker raised FatalError");
@@ -373,6 +468,19 @@ export class Supervisor {
     }
     if (this.current !== gen || this.stateValue !== "restarting") return;
     gen.expectedExit = true;
+    if (gen.channel && !gen.exited) {
+      // It closes its channel once the gateway acknowledged its outcomes, then exits; only then
+      // the next child (two would hold the model's memory at once).
+      gen.child.send({ t: "retire" });
+      const timer = this.opts.clock.setTimer(RETIRE_WAIT_MS, () => {
+        if (!gen.exited) gen.child.kill();
+      });
+      void gen.gone.then(() => {
+        timer.cancel();
+        if (this.current === gen && this.stateValue === "restarting" && this.opts.respawn) this.spawn();
+      });
+      return;
+    }
     gen.child.kill();
     if (this.opts.respawn) this.spawn();
   }
@@ -425,7 +533,7 @@ export class Supervisor {
     for (const id of [...this.running.keys()]) this.finish(id, { kind: "disrupted", message });
   }
 
-  private finish(taskId: string, outcome: TaskOutcome): void {
+  private finish(taskId: string, outcome: AdoptedOutcome): void {
     const r = this.running.get(taskId);
     if (r === undefined) return;
     this.running.delete(taskId);

@@ -3,13 +3,15 @@
 // /readyz, and drains on SIGTERM (stops leasing, finishes in-flight tasks, exits 0).
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { EXIT_CODES, type LeasedTask, type ResultAck, type WorkerState } from "../protocol/index.ts";
+import { EXIT_CODES, type LeasedTask, type WorkerState } from "../protocol/index.ts";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { DEFAULT_TERMINATION_LOG, type WorkerConfig } from "./config.ts";
 import { failureDocument, writeTerminationLog } from "./oneshot.ts";
 import { describeProgress } from "./setup-watch.ts";
 import { STARTUP_PATH } from "../workload/startup.ts";
-import { Supervisor, type SpawnChild, type SupervisorState, type TaskOutcome } from "./supervisor.ts";
+import type { FromChild, StartedTask } from "./ipc.ts";
+import { Supervisor, type AdoptedOutcome, type SpawnChild, type SupervisorState, type TaskOutcome } from "./supervisor.ts";
+import { ResultBatcher } from "./result-batcher.ts";
 import { resultItem, WorkerApi, WorkerApiError } from "./worker-api.ts";
 import { WorkerChannel } from "./worker-channel.ts";
 import { workerTokenSource, type WorkerTokenSource } from "./worker-token.ts";
@@ -52,6 +54,15 @@ export class WarmWorker {
   private channel: WorkerChannel | undefined;
   /** False once the gateway did not know the channel (an older gateway): lease requests then. */
   private useChannel: boolean;
+  /**
+   * The child holds the worker channel (direct mode, child-channel.ts: HEARTH_WORKER_CHANNEL=direct,
+   * experimental); false: the supervisor holds it and relays (the default; older gateways).
+   */
+  private direct: boolean;
+  /** Direct mode: the child's channel closed (ends the round). */
+  private directClosed: (() => void) | undefined;
+  /** Direct mode: the child drained (answered the drain's stop). */
+  private directDrained: (() => void) | undefined;
   /** The gateway credential (worker-token.ts): the projected token file, else HEARTH_WORKER_TOKEN. */
   private readonly token: WorkerTokenSource;
   /** Ends the current channel round (drain, fatal). */
@@ -64,6 +75,7 @@ export class WarmWorker {
     this.token = workerTokenSource(config);
     this.api = new WorkerApi(config.gatewayUrl, this.token.provider, config.function, config.workerId);
     this.useChannel = config.workerChannel !== false;
+    this.direct = config.directChannel === true;
     // Outcomes go over the channel while it is open, else as a results request.
     this.results = new ResultBatcher({
       results: (items, ids) => (this.channel?.writable === true ? this.channel.results(items, ids) : this.api.results(items)),
@@ -76,7 +88,11 @@ export class WarmWorker {
       retrySetup: true,
       respawn: true,
       log: deps.log,
-      onProgress: (id, value, message) => this.progress(id, value, message),
+      onProgress: (id, value, message, sent) => {
+        if (!sent) this.progress(id, value, message);
+      },
+      onStarted: (task, outcome) => this.adopt(task, outcome),
+      onChannel: (event) => this.childChannelEvent(event),
       onState: (state) => this.stateChanged(state),
       startupTimeoutSeconds: config.startupTimeoutSeconds,
       onSetupProgress: (p) => {
@@ -144,9 +160,13 @@ export class WarmWorker {
       if (state === "fatal" || state === "setupTimeout") break;
       if (this.useChannel) {
         try {
-          if ((await this.channelRound()) === "unsupported") {
+          const ended = this.direct ? await this.directRound() : await this.channelRound();
+          if (ended === "unsupported") {
             this.useChannel = false;
             this.deps.log("hearth worker: the gateway has no worker channel; leasing with requests");
+          } else if (ended === "relay") {
+            this.direct = false;
+            this.deps.log("hearth worker: the gateway does not hand worker channels to the child; the supervisor relays");
           }
           backoff = 100;
         } catch (err) {
@@ -189,8 +209,10 @@ export class WarmWorker {
     const fatal = ended === "fatal" || ended === "setupTimeout";
     // A grant the gateway wrote before it read our stop is still on its way: it runs rather than
     // coming back Disrupted (the gateway's {"stopped":true} follows every grant; older gateways
-    // never send it, hence the bound).
+    // never send it, hence the bound). Direct mode: the child waits for it (child-channel.ts),
+    // then for its tasks and their acknowledgements.
     if (!fatal && this.channel !== undefined) await Promise.race([this.channel.stopAnswered, this.deps.clock.sleep(STOP_ANSWER_WAIT_MS).catch(() => undefined)]);
+    if (!fatal && this.direct) await this.childDrained();
     if (!fatal) await this.supervisor.drain();
     await Promise.allSettled([...this.reports]);
     this.channel?.close();
@@ -212,6 +234,68 @@ export class WarmWorker {
     this.channel?.stop();
     this.endRound?.();
     this.wake?.();
+  }
+
+  /**
+   * Direct mode, draining: the child says stop on its channel, finishes its tasks, waits for
+   * their acknowledgements and answers `drained`; or it dies (its tasks are then reported here).
+   */
+  private async childDrained(): Promise<void> {
+    const drained = new Promise<void>((resolve) => (this.directDrained = resolve));
+    if (!this.supervisor.tell({ t: "stop" })) return;
+    await Promise.race([drained, this.supervisor.childGone()]);
+    this.directDrained = undefined;
+  }
+
+  /**
+   * Direct mode, one worker channel: the supervisor opens it (its credential, an upgraded
+   * connection) and hands it to the ready child, which leases and reports on it until it closes
+   * or the child goes. "relay": the gateway does not upgrade (older): the supervisor holds it.
+   */
+  private async directRound(): Promise<"unsupported" | "relay" | "closed"> {
+    const s = this.supervisor;
+    if (s.state !== "ready") {
+      await this.waitForChange();
+      return "closed";
+    }
+    const child = s.setups;
+    // A fresh read of the token file per channel: the kubelet rotates it.
+    const conn = await WorkerChannel.upgrade(this.config.gatewayUrl ?? "", this.token.current(true), this.config.function, this.config.workerId);
+    if (conn === "none") return "unsupported";
+    if (conn === "unsupported") return "relay";
+    const closed = new Promise<void>((resolve) => (this.directClosed = resolve));
+    if (this.draining || this.ended() || s.setups !== child || !s.handOver(conn.socket, conn.head)) {
+      this.directClosed = undefined;
+      conn.socket.destroy();
+      return "closed";
+    }
+    const round = new Promise<void>((resolve) => (this.endRound = resolve));
+    const opened = this.deps.clock.now();
+    const why = await Promise.race([closed.then(() => "closed" as const), round, s.childGone()]);
+    this.directClosed = undefined;
+    this.endRound = undefined;
+    // A gateway that ends channels at once is asked again with backoff, not in a loop (a child
+    // retiring after an error closes its channel too: that is no failure).
+    if (why === "closed" && s.state === "ready" && s.setups === child && this.deps.clock.now() - opened < 500) throw new Error("the worker channel closed right after it opened");
+    return "closed";
+  }
+
+  /** Direct mode: what the child says about its channel. */
+  private childChannelEvent(event: Extract<FromChild, { t: "channelClosed" | "drained" | "report" }>): void {
+    switch (event.t) {
+      case "channelClosed":
+        this.directClosed?.();
+        return;
+      case "drained":
+        this.directDrained?.();
+        return;
+      case "report": {
+        // The channel closed before its acknowledgement: sent here, with the usual retries.
+        const done = this.deliver(event.id, event.item).finally(() => this.reports.delete(done));
+        this.reports.add(done);
+        return;
+      }
+    }
   }
 
   /**
@@ -273,11 +357,20 @@ export class WarmWorker {
   }
 
   private start(task: LeasedTask): void {
+    this.hold(task, this.supervisor.run({ id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, token: task.token, fold: task.fold }));
+  }
+
+  /** Direct mode: a task the child leased on its channel (its input stayed there). */
+  private adopt(task: StartedTask, outcome: Promise<AdoptedOutcome>): void {
+    this.hold({ id: task.id, attempt: task.attempt, leaseId: task.leaseId, input: null, timeoutSeconds: task.timeoutSeconds, deadline: 0 }, outcome);
+  }
+
+  /** Held until its outcome is reported (heartbeats list it, progress and cancels find it). */
+  private hold(task: LeasedTask, outcome: Promise<AdoptedOutcome>): void {
     const held: Held = { task, abandoned: false, progressBusy: false, progressNext: undefined };
     this.held.set(task.id, held);
-    const done = this.supervisor
-      .run({ id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, token: task.token, fold: task.fold })
-      .then((outcome) => this.report(held, outcome))
+    const done = outcome
+      .then((o) => (o.kind === "reported" ? undefined : this.report(held, o)))
       .finally(() => {
         this.held.delete(task.id);
         this.reports.delete(done);
@@ -300,7 +393,11 @@ export class WarmWorker {
         item = resultItem(id, leaseId, { error: { type: "Disrupted", exitCode: undefined, message: outcome.message } });
         break;
     }
-    // Network trouble: try again a few times; the gateway records one result per task.
+    await this.deliver(id, item);
+  }
+
+  /** Sends one outcome; network trouble: tries again a few times (the gateway records one result per task). */
+  private async deliver(id: string, item: string): Promise<void> {
     for (let i = 0, wait = 100; ; i++, wait *= 2) {
       try {
         const answer = await this.results.submit(id, item);
@@ -455,93 +552,4 @@ export async function runWarmWorker(config: WorkerConfig, deps: WarmDeps): Promi
   return code;
 }
 
-interface PendingResult {
-  id: string;
-  item: string;
-  resolve: (a: { status: number; message?: string }) => void;
-  reject: (err: unknown) => void;
-}
-
-/** Where a batch of outcomes goes: the worker channel or a results request. */
-export interface ResultSender {
-  results(items: readonly string[], ids: readonly string[]): Promise<ResultAck[]>;
-}
-
-/**
- * Sends the outcomes that finish in one turn (the child's message of outcomes, and the
- * microtasks it starts) as one results call: with many tasks in flight, one request per outcome
- * would cost the gateway more than the tasks themselves. A microtask, not setImmediate: a lone
- * outcome leaves before the event loop polls again.
- */
-export class ResultBatcher {
-  private readonly api: ResultSender;
-  private readonly maxBytes: number;
-  private pending: PendingResult[] = [];
-  private scheduled = false;
-
-  constructor(api: ResultSender, maxBytes = 1024 * 1024) {
-    this.api = api;
-    this.maxBytes = maxBytes;
-  }
-
-  /** Outcomes not yet sent, for a lease request to carry; settle() or resend() them after. */
-  takePending(): PendingResult[] {
-    const all = this.pending;
-    this.pending = [];
-    return all;
-  }
-
-  settle(items: readonly PendingResult[], acks: readonly ResultAck[]): void {
-    const byId = new Map(acks.map((a) => [a.id, a]));
-    for (const p of items) {
-      const a = byId.get(p.id);
-      p.resolve(a === undefined ? { status: 500, message: "no answer for this task" } : a.message === undefined ? { status: a.status } : { status: a.status, message: a.message });
-    }
-  }
-
-  resend(items: readonly PendingResult[]): void {
-    if (items.length === 0) return;
-    this.pending.push(...items);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(() => this.flush());
-    }
-  }
-
-  submit(id: string, item: string): Promise<{ status: number; message?: string }> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ id, item, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        queueMicrotask(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const all = this.pending;
-    this.pending = [];
-    let chunk: typeof all = [];
-    let bytes = 0;
-    for (const p of all) {
-      if (chunk.length > 0 && bytes + p.item.length > this.maxBytes) {
-        this.send(chunk);
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(p);
-      bytes += p.item.length;
-    }
-    if (chunk.length > 0) this.send(chunk);
-  }
-
-  private send(chunk: typeof this.pending): void {
-    this.api.results(chunk.map((p) => p.item), chunk.map((p) => p.id)).then(
-      (answers) => this.settle(chunk, answers),
-      (err: unknown) => {
-        for (const p of chunk) p.reject(err);
-      },
-    );
-  }
-}
+export { ResultBatcher, type ResultSender } from "./result-batcher.ts";

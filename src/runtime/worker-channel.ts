@@ -2,7 +2,9 @@
 // POST whose body carries credits (`{"want":n}`) and results up and whose response carries
 // leases (`{"tasks":[…]}`) and acknowledgements (`{"results":[…]}`) down, one JSON object a line.
 // Lines written in one turn (one callback of the event loop and its microtasks) leave as one chunk.
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
+import { request as httpRequest, type ClientRequest } from "node:http";
+import type { Socket } from "node:net";
+import type { Readable } from "node:stream";
 import type { LeasedTask, ResultAck } from "../protocol/index.ts";
 import { parseAcks, parseTask, WorkerApiError } from "./worker-api.ts";
 import { hop } from "../trace/hops.ts";
@@ -11,6 +13,27 @@ export interface ChannelEvents {
   tasks(tasks: LeasedTask[]): void;
   /** The gateway asked for a new channel (`{"end":true}`); this one takes no more lines. */
   ended(): void;
+  /** The leases of these tasks are gone (`{"cancel":[…]}`, the answer to a progress line). */
+  cancel?(ids: string[]): void;
+}
+
+/** Our direction of a channel: the streaming request's body, or the upgraded connection. */
+interface Up {
+  write(text: string): void;
+  end(): void;
+  destroy(): void;
+  /** Ended or destroyed: nothing more can be written. */
+  readonly done: boolean;
+}
+
+/** What the gateway answers a channel upgrade with (src/gateway/worker-channel.ts). */
+export const CHANNEL_UPGRADE = "hearth-channel";
+
+/** An upgraded connection before it becomes a channel (it may be handed to another process). */
+export interface UpgradedChannel {
+  socket: Socket;
+  /** What the gateway sent after its 101 answer (nothing, normally). */
+  head: Buffer;
 }
 
 interface PendingAck {
@@ -19,7 +42,9 @@ interface PendingAck {
 }
 
 export class WorkerChannel {
-  private readonly req: ClientRequest;
+  private readonly up: Up;
+  /** hop() marks of this end: "s" in the supervisor, "k" in the child (direct mode). */
+  private readonly role: string;
   private readonly events: ChannelEvents;
   private readonly pending = new Map<string, PendingAck>();
   private queued: string[] = [];
@@ -33,18 +58,19 @@ export class WorkerChannel {
    */
   readonly stopAnswered: Promise<void>;
   private readonly onStopped: () => void;
+  private readonly markClosed: () => void;
 
-  private constructor(req: ClientRequest, res: IncomingMessage, events: ChannelEvents) {
-    this.req = req;
+  private constructor(up: Up, down: Readable, events: ChannelEvents, head = "", role = "s") {
+    this.up = up;
+    this.role = role;
     this.events = events;
     let closedResolve = (): void => {};
     this.closed = new Promise((r) => (closedResolve = r));
     let stoppedResolve = (): void => {};
     this.stopAnswered = new Promise((r) => (stoppedResolve = r));
     this.onStopped = stoppedResolve;
-    let partial = "";
-    res.setEncoding("utf8");
-    res.on("data", (chunk: string) => {
+    let partial = head;
+    const feed = (chunk: string): void => {
       partial += chunk;
       let nl = partial.indexOf("\n");
       while (nl >= 0) {
@@ -52,7 +78,10 @@ export class WorkerChannel {
         partial = partial.slice(nl + 1);
         nl = partial.indexOf("\n");
       }
-    });
+    };
+    down.setEncoding("utf8");
+    down.on("data", feed);
+    if (head.includes("\n")) queueMicrotask(() => feed(""));
     const done = (): void => {
       this.open = false;
       const err = new Error("the worker channel closed");
@@ -62,10 +91,91 @@ export class WorkerChannel {
       closedResolve();
       stoppedResolve();
     };
-    res.on("end", done);
-    res.on("close", done);
-    res.on("error", done);
-    req.on("error", done);
+    this.markClosed = done;
+    down.on("end", done);
+    down.on("close", done);
+    down.on("error", done);
+  }
+
+  /** The channel on a streaming request (`req`) and its response (`res`). */
+  private static onRequest(req: ClientRequest, res: Readable, events: ChannelEvents): WorkerChannel {
+    const ch = new WorkerChannel(
+      {
+        write: (text) => req.write(text),
+        end: () => req.end(),
+        destroy: () => req.destroy(),
+        get done() {
+          return req.writableEnded || req.destroyed;
+        },
+      },
+      res,
+      events,
+    );
+    req.on("error", () => ch.markClosed());
+    return ch;
+  }
+
+  /** The channel on an upgraded connection (upgrade()), in this process or the one it was handed to. */
+  static fromSocket(conn: UpgradedChannel, events: ChannelEvents, role = "s"): WorkerChannel {
+    const { socket } = conn;
+    socket.setNoDelay(true);
+    return new WorkerChannel(
+      {
+        write: (text) => socket.write(text),
+        end: () => socket.end(),
+        destroy: () => socket.destroy(),
+        get done() {
+          return socket.writableEnded || socket.destroyed;
+        },
+      },
+      socket,
+      events,
+      conn.head.length > 0 ? conn.head.toString("utf8") : "",
+      role,
+    );
+  }
+
+  /**
+   * Opens a channel on a connection of its own (`Upgrade: hearth-channel`), to be handed to the
+   * child process. "unsupported": the gateway does not upgrade (it is older): open() then.
+   * "none": it has no worker channel at all (lease/results requests). Refusals throw WorkerApiError.
+   */
+  static upgrade(gatewayUrl: string, token: string | undefined, fn: string, workerId: string, timeoutMs = 10_000): Promise<UpgradedChannel | "unsupported" | "none"> {
+    const url = channelUrl(gatewayUrl, fn, workerId);
+    const headers: Record<string, string> = { connection: "upgrade", upgrade: CHANNEL_UPGRADE, "content-length": "0" };
+    if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { method: "POST", headers, agent: false });
+      const timer = setTimeout(() => req.destroy(new Error(`the gateway did not answer the worker channel within ${timeoutMs} ms`)), timeoutMs);
+      req.setNoDelay(true);
+      req.once("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      req.once("upgrade", (_res, socket: Socket, head: Buffer) => {
+        clearTimeout(timer);
+        // Until it is handed over (and after: Node closes our copy only once the child
+        // acknowledged it) this process must read nothing from it: what it read would be lost
+        // to the child (a first grant, and with it the credit). Anything read already goes along.
+        const buffered: unknown = socket.readableLength > 0 ? socket.read() : null;
+        stopReading(socket);
+        resolve({ socket, head: Buffer.isBuffer(buffered) ? Buffer.concat([head, buffered]) : head });
+      });
+      req.once("response", (res) => {
+        clearTimeout(timer);
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          req.destroy();
+          // An older gateway serves the request as a streaming channel (that ends at once).
+          if (status === 200) resolve("unsupported");
+          else if (status === 404 || status === 405) resolve("none");
+          else reject(new WorkerApiError(status, `worker channel refused: HTTP ${status}: ${Buffer.concat(chunks).toString("utf8").slice(0, 500)}`));
+        });
+      });
+      req.end();
+    });
   }
 
   /**
@@ -73,8 +183,7 @@ export class WorkerChannel {
    * use lease/results requests). Other refusals throw WorkerApiError.
    */
   static open(gatewayUrl: string, token: string | undefined, fn: string, workerId: string, events: ChannelEvents, timeoutMs = 10_000): Promise<WorkerChannel | "unsupported"> {
-    // fold=1: this runtime folds workflow reducer batches (docs/protocol.md, lease `fold`).
-    const url = new URL(`/v1/workers/channel?function=${encodeURIComponent(fn)}&workerId=${encodeURIComponent(workerId)}&fold=1`, gatewayUrl);
+    const url = channelUrl(gatewayUrl, fn, workerId);
     const headers: Record<string, string> = { "content-type": "application/x-ndjson", "transfer-encoding": "chunked" };
     if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
     return new Promise((resolve, reject) => {
@@ -89,7 +198,7 @@ export class WorkerChannel {
         clearTimeout(timer);
         const status = res.statusCode ?? 0;
         if (status === 200) {
-          resolve(new WorkerChannel(req, res, events));
+          resolve(WorkerChannel.onRequest(req, res, events));
           return;
         }
         const chunks: Buffer[] = [];
@@ -114,6 +223,11 @@ export class WorkerChannel {
     if (delta !== 0) this.write(`{"want":${delta}}`);
   }
 
+  /** A running task's progress; it reaches the gateway before the task's outcome. */
+  progress(id: string, leaseId: string, value: number, message: string | undefined): void {
+    this.write(`{"progress":${JSON.stringify(message === undefined ? { id, leaseId, value } : { id, leaseId, value, message })}}`);
+  }
+
   /** No more tasks on this channel (draining); results may still be sent. */
   stop(): void {
     this.write('{"stop":true}');
@@ -135,16 +249,16 @@ export class WorkerChannel {
 
   /** Ends our side; acknowledgements still due arrive before the gateway ends its side. */
   close(): void {
-    if (this.req.writableEnded) return;
+    if (this.up.done) return;
     this.flush();
     this.open = false;
-    this.req.end();
+    this.up.end();
   }
 
   /** Hangs up at once (fatal exit). */
   destroy(): void {
     this.open = false;
-    this.req.destroy();
+    this.up.destroy();
   }
 
   private write(line: string): void {
@@ -158,11 +272,11 @@ export class WorkerChannel {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.queued.length === 0 || this.req.writableEnded || this.req.destroyed) return;
+    if (this.queued.length === 0 || this.up.done) return;
     const text = `${this.queued.join("\n")}\n`;
     this.queued = [];
-    hop("s.write");
-    this.req.write(text);
+    hop(`${this.role}.write`);
+    this.up.write(text);
   }
 
   private onLine(line: string): void {
@@ -183,7 +297,7 @@ export class WorkerChannel {
         const task = parseTask(t);
         if (task !== undefined) out.push(task);
       }
-      hop("s.tasks");
+      hop(`${this.role}.tasks`);
       if (out.length > 0) this.events.tasks(out);
     }
     if (Array.isArray(doc["results"])) {
@@ -194,11 +308,13 @@ export class WorkerChannel {
         p.resolve(a);
       }
     }
+    const cancel = doc["cancel"];
+    if (Array.isArray(cancel)) this.events.cancel?.(cancel.filter((c): c is string => typeof c === "string"));
     if (doc["end"] === true) {
       this.flush();
       this.open = false;
       this.events.ended();
-      if (!this.req.writableEnded) this.req.end();
+      if (!this.up.done) this.up.end();
     }
     const error = doc["error"];
     if (typeof error === "object" && error !== null) {
@@ -209,4 +325,22 @@ export class WorkerChannel {
       this.pending.clear();
     }
   }
+}
+
+/** fold=1: this runtime folds workflow reducer batches (docs/protocol.md, lease `fold`). */
+function channelUrl(gatewayUrl: string, fn: string, workerId: string): URL {
+  return new URL(`/v1/workers/channel?function=${encodeURIComponent(fn)}&workerId=${encodeURIComponent(workerId)}&fold=1`, gatewayUrl);
+}
+
+/**
+ * Stops `socket` reading from the kernel (a later read() or "data" listener starts it again).
+ * Node has no public call for it: pause() stops only the stream, not the reads underneath.
+ */
+function stopReading(socket: Socket): void {
+  const handle: unknown = Reflect.get(socket, "_handle");
+  if (typeof handle !== "object" || handle === null) return;
+  const readStop: unknown = Reflect.get(handle, "readStop");
+  if (typeof readStop !== "function") return;
+  Reflect.set(handle, "reading", false);
+  readStop.call(handle);
 }

@@ -1,7 +1,7 @@
 // End-to-end fixtures: a real gateway (in-process, or as its own `hearth gateway` process when
 // a test must kill -9 it) and real `hearth worker` processes (supervisor + child each).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,7 +77,11 @@ export function startPythonWorker(init: WorkerInit): WorkerProcess {
 
 function spawnWorker(command: string, args: string[], runtimeEnv: Record<string, string>, init: WorkerInit): WorkerProcess {
   let err = "";
+  // Its own process group: kill() ends the supervisor and its child together, as a container's
+  // end (or `hearth dev`) does — a Node child holding the worker channel would otherwise live on
+  // for a moment after its supervisor.
   const proc = spawn(command, args, {
+    detached: true,
     stdio: ["ignore", "ignore", "pipe"],
     env: {
       PATH: process.env["PATH"] ?? "",
@@ -108,10 +112,50 @@ function spawnWorker(command: string, args: string[], runtimeEnv: Record<string,
       return exited;
     },
     kill: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-      return exited;
+      const group = proc.pid === undefined ? [] : groupMembers(proc.pid);
+      if (proc.pid !== undefined) {
+        try {
+          process.kill(-proc.pid, "SIGKILL");
+        } catch {
+          // the group is gone already
+        }
+      }
+      const code = await exited;
+      // Gone means every process of the group: the child's connections close with it. Then one
+      // turn of this process's event loop, so an in-process gateway has read those closes before
+      // the caller's next request (a grant written to a connection that already closed is lost
+      // until its deadline).
+      for (let i = 0; i < 250 && group.some(alive); i++) await sleep(20);
+      await sleep(20);
+      return code;
     },
   };
+}
+
+/** The processes of process group `pgid` (Linux /proc). */
+function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Still running (not gone, not a zombie waiting to be reaped). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 /** Polls until `fn` returns a value other than undefined/false. */

@@ -1,6 +1,7 @@
 // The worker channel on loopback, in-process: a real Gateway (in-memory store) and the runtime's
 // real WorkerChannel standing in for a worker process.
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { workerToken } from "../../src/auth/worker-token.ts";
@@ -203,10 +204,90 @@ describe("worker channel", () => {
   });
 
   it("reads lines leniently: unknown fields ignored, non-objects refused", () => {
-    assert.deepEqual(parseChannelLine('{"want":3,"future":1}'), { want: 3, results: undefined, stop: false });
-    assert.deepEqual(parseChannelLine('{"want":1.5,"stop":true}'), { want: 0, results: undefined, stop: true });
+    assert.deepEqual(parseChannelLine('{"want":3,"future":1}'), { want: 3, results: undefined, stop: false, progress: [] });
+    assert.deepEqual(parseChannelLine('{"want":1.5,"stop":true}'), { want: 0, results: undefined, stop: true, progress: [] });
+    assert.deepEqual(parseChannelLine('{"progress":[{"id":"a","leaseId":"l","value":0.5},{"id":"b","leaseId":"l","value":2}]}')?.progress, [{ id: "a", leaseId: "l", value: 0.5, message: undefined }], "a value outside 0..1 is dropped");
     assert.equal(parseChannelLine("[1]"), undefined);
     assert.equal(parseChannelLine("{nope"), undefined);
+  });
+});
+
+describe("worker channel on an upgraded connection (direct mode)", () => {
+  let gw: Gateway;
+  const token = workerToken(KEY, "default", "echo");
+
+  before(async () => {
+    gw = await Gateway.start({
+      storePath: ":memory:",
+      registry: new StaticRegistry([staticFunction({ namespace: "default", name: "echo", timeoutSeconds: 30 }), staticFunction({ namespace: "default", name: "other" })]),
+      auth: { callerTokens: [CALLER], workerSigningKey: KEY },
+      limits: { maxWaitMs: 20_000 },
+    });
+  });
+  // Also checks that stopping the gateway ends channels it no longer tracks as HTTP requests.
+  after(async () => gw.stop());
+
+  const upgrade = async (got: LeasedTask[], cancelled: string[] = []): Promise<WorkerChannel> => {
+    const conn = await WorkerChannel.upgrade(gw.url, token, "default/echo", `u-${Math.random()}`);
+    assert.ok(typeof conn === "object", `upgrade: ${typeof conn === "string" ? conn : ""}`);
+    return WorkerChannel.fromSocket(conn, { tasks: (t) => got.push(...t), ended: () => undefined, cancel: (ids) => cancelled.push(...ids) });
+  };
+
+  it("carries credit, grants, progress and results as the streaming channel does", async () => {
+    const got: LeasedTask[] = [];
+    const cancelled: string[] = [];
+    const ch = await upgrade(got, cancelled);
+    const res = fetch(`${gw.url}/v1/namespaces/default/functions/echo:run`, { method: "POST", body: JSON.stringify({ x: "é" }), headers: auth });
+    ch.want(1);
+    const t = await until("the grant", () => got[0]);
+    assert.deepEqual(t.input, { x: "é" });
+    // Progress rides on the same connection, before the outcome: the task shows it at once.
+    ch.progress(t.id, t.leaseId, 0.5, "half");
+    const acks = await ch.results([resultItem(t.id, t.leaseId, { output: '{"ok":true}' })], [t.id]);
+    assert.deepEqual(acks.map((a) => a.status), [200]);
+    const answer = await res;
+    assert.equal(answer.status, 200);
+    assert.deepEqual(await answer.json(), { ok: true });
+    // Progress for a lease that is gone is answered with a cancel line.
+    ch.progress(t.id, t.leaseId, 0.9, undefined);
+    await until("the cancel", () => (cancelled.length > 0 ? true : undefined));
+    assert.deepEqual(cancelled, [t.id]);
+    ch.close();
+    await ch.closed;
+  });
+
+  it("progress on the channel is what callers see", async () => {
+    const got: LeasedTask[] = [];
+    const ch = await upgrade(got);
+    const pushed = await fetch(`${gw.url}/v1/namespaces/default/functions/echo:push`, { method: "POST", body: "1", headers: auth });
+    const id = ((await pushed.json()) as { id: string }).id;
+    ch.want(1);
+    const t = await until("the grant", () => got[0]);
+    ch.progress(t.id, t.leaseId, 0.25, "a quarter");
+    let seen: unknown;
+    for (let i = 0; i < 500 && seen === undefined; i++) {
+      const doc = (await (await fetch(`${gw.url}/v1/tasks/${id}`, { headers: auth })).json()) as { progress?: unknown };
+      seen = doc.progress;
+      if (seen === undefined) await sleep(20);
+    }
+    assert.deepEqual(seen, { value: 0.25, message: "a quarter" });
+    ch.destroy();
+  });
+
+  it("refuses a wrong token with an HTTP answer; an upgrade elsewhere is an ordinary request", async () => {
+    await assert.rejects(WorkerChannel.upgrade(gw.url, "nope", "default/echo", "w"), (err: unknown) => err instanceof WorkerApiError && err.status === 401);
+    await assert.rejects(WorkerChannel.upgrade(gw.url, token, "default/other", "w"), (err: unknown) => err instanceof WorkerApiError && err.status === 401);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${gw.url}/healthz`, { headers: { connection: "upgrade", upgrade: "hearth-channel" }, agent: false });
+      req.once("upgrade", () => reject(new Error("/healthz was upgraded")));
+      req.once("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once("error", reject);
+      req.end();
+    });
+    assert.equal(status, 200);
   });
 });
 

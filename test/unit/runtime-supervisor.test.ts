@@ -3,12 +3,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FromChild, ToChild } from "../../src/runtime/ipc.ts";
-import { Supervisor, type ChildHandle, type SupervisorOptions, type TaskOutcome } from "../../src/runtime/supervisor.ts";
+import { Supervisor, type AdoptedOutcome, type ChildHandle, type SupervisorOptions, type TaskOutcome } from "../../src/runtime/supervisor.ts";
 import { FakeClock, flushMicrotasks } from "../../src/kube/clock.ts";
 
 class ScriptedChild implements ChildHandle {
   readonly pid: number;
   readonly sent: ToChild[] = [];
+  /** Direct mode: the connections handed over (their messages). */
+  readonly handed: ToChild[] = [];
   killed: "SIGKILL" | "SIGTERM" | undefined;
   private onMsg: ((m: unknown) => void) | undefined;
   private onExitFn: ((code: number | null, signal: string | null) => void) | undefined;
@@ -33,6 +35,9 @@ class ScriptedChild implements ChildHandle {
   }
   onExit(fn: (code: number | null, signal: string | null) => void): void {
     this.onExitFn = fn;
+  }
+  sendHandle(msg: ToChild): void {
+    this.handed.push(msg);
   }
   say(msg: FromChild): void {
     this.onMsg?.(msg);
@@ -223,5 +228,94 @@ describe("Supervisor", () => {
     (child() as unknown as { say(m: unknown): void }).say("garbage");
     child().say({ t: "done", id: "a", output: "42" });
     assert.deepEqual(await a, { kind: "done", output: "42" });
+  });
+});
+
+// Direct mode: the child leases on its own channel and tells the supervisor `started` / `ended`.
+describe("Supervisor, direct mode (the child holds the worker channel)", () => {
+  const started = (id: string, timeoutSeconds = 10) => ({ id, leaseId: `l-${id}`, attempt: 1, timeoutSeconds });
+  function direct(opts: Partial<SupervisorOptions> = {}) {
+    const adopted = new Map<string, Promise<AdoptedOutcome>>();
+    const s = setup({
+      ...opts,
+      onStarted: (t, outcome) => {
+        adopted.set(t.id, outcome);
+      },
+    });
+    s.child().say({ t: "ready", kind: "class" });
+    return { ...s, adopted, outcome: (id: string) => adopted.get(id) ?? assert.fail(`${id} was not adopted`) };
+  }
+
+  it("adopts what the child started: the slot is taken, `ended` frees it as reported", async () => {
+    const { sup, child, outcome } = direct();
+    child().say({ t: "started", tasks: [started("a"), started("b")] });
+    assert.equal(sup.inFlight, 2);
+    assert.equal(sup.capacity, 0);
+    child().say({ t: "ended", id: "a" });
+    assert.deepEqual(await outcome("a"), { kind: "reported" });
+    child().say({ t: "ended", id: "b", error: { type: "InputRejected", message: "no" } });
+    assert.deepEqual(await outcome("b"), { kind: "reported" }, "the child reported its own failure");
+    assert.equal(sup.inFlight, 0);
+    assert.equal(sup.state, "ready");
+  });
+
+  it("a crash after `started` fails the task as UserError with the exit, as in relay mode", async () => {
+    const { sup, child, outcome } = direct();
+    child().say({ t: "started", tasks: [started("a")] });
+    child().die(3);
+    assert.deepEqual(await outcome("a"), { kind: "failed", error: { type: "UserError", message: "the worker process exited with code 3 while running the task" } });
+    assert.equal(sup.state, "starting", "a fresh child");
+  });
+
+  it("the deadline of an adopted task kills the child: Timeout for it, Disrupted for the others", async () => {
+    const { clock, child, children, outcome } = direct();
+    child().say({ t: "started", tasks: [started("slow", 1), started("other", 60)] });
+    await clock.advance(1001);
+    assert.deepEqual(await outcome("slow"), { kind: "failed", error: { type: "Timeout", message: "the attempt exceeded timeoutSeconds=1 without progress" } });
+    assert.equal((await outcome("other")).kind, "disrupted");
+    assert.equal(children[0]?.killed, "SIGKILL");
+    assert.equal(children.length, 2);
+  });
+
+  it("a FatalError is reported by the supervisor, which ends the child at once", async () => {
+    const { sup, child, outcome } = direct();
+    child().say({ t: "started", tasks: [started("a"), started("b")] });
+    child().say({ t: "ended", id: "a", error: { type: "Fatal", message: "GPU gone" } });
+    assert.deepEqual(await outcome("a"), { kind: "failed", error: { type: "Fatal", message: "GPU gone" } });
+    assert.equal((await outcome("b")).kind, "disrupted");
+    assert.equal(sup.state, "fatal");
+  });
+
+  it("restartOnError with a channel: the child is retired (it closes its channel and exits), then replaced", async () => {
+    const { sup, child, children, outcome } = direct();
+    const socket = {} as Parameters<NonNullable<ChildHandle["sendHandle"]>>[1];
+    const first = child();
+    assert.equal(sup.handOver(socket, Buffer.alloc(0)), true);
+    assert.deepEqual(first.handed, [{ t: "channel", concurrency: 2, restartOnError: true, head: "" }]);
+    first.say({ t: "started", tasks: [started("a")] });
+    first.say({ t: "ended", id: "a", error: { type: "UserError", message: "boom" } });
+    assert.deepEqual(await outcome("a"), { kind: "reported" });
+    await flushMicrotasks();
+    assert.equal(sup.state, "restarting");
+    assert.deepEqual(first.sent.at(-1), { t: "retire" });
+    assert.equal(first.killed, undefined, "not killed: its outcomes may still be on the way");
+    assert.equal(children.length, 1, "the next child only once this one is gone");
+    first.die(0);
+    await flushMicrotasks();
+    assert.equal(children.length, 2);
+    assert.equal(sup.state, "starting");
+  });
+
+  it("passes channel events on, and progress marked as sent", () => {
+    const events: unknown[] = [];
+    const progress: unknown[] = [];
+    const { child } = direct({ onChannel: (e) => events.push(e), onProgress: (...args) => progress.push(args) });
+    child().say({ t: "started", tasks: [started("a")] });
+    child().say({ t: "progress", id: "a", value: 0.5, sent: true });
+    child().say({ t: "report", id: "a", item: "{}" });
+    child().say({ t: "channelClosed" });
+    child().say({ t: "drained" });
+    assert.deepEqual(progress, [["a", 0.5, undefined, true]]);
+    assert.deepEqual(events, [{ t: "report", id: "a", item: "{}" }, { t: "channelClosed" }, { t: "drained" }]);
   });
 });

@@ -1,0 +1,247 @@
+// Direct mode, in the child: the worker channel the supervisor opened and handed over (an
+// upgraded connection to the gateway, docs/protocol.md "Worker channel"). Leases arrive here and
+// outcomes leave here, so a task crosses no other process on its way. The supervisor still hears
+// of every task — `started` before any handler runs (written at once, so a crash finds it known),
+// `ended` after — and so still owns deadlines, crash and Fatal reports, heartbeats and drain.
+import type { Socket } from "node:net";
+import { EXIT_CODES, type LeasedTask } from "../protocol/index.ts";
+import type { Clock } from "../kube/clock.ts";
+import type { ChildOutcome, ChildRuntime } from "./child.ts";
+import type { FromChild, StartedTask, WireFailure } from "./ipc.ts";
+import { ResultBatcher } from "./result-batcher.ts";
+import { resultItem } from "./worker-api.ts";
+import { WorkerChannel } from "./worker-channel.ts";
+import { hop } from "../trace/hops.ts";
+
+/** How long a draining or retiring child waits for the gateway (its stop answer, its end). */
+const GATEWAY_WAIT_MS = 2000;
+
+export interface ChildChannelDeps {
+  runtime: Pick<ChildRuntime, "run" | "cancel">;
+  clock: Clock;
+  /** To the supervisor; the messages of one turn leave together. */
+  notify(msg: FromChild): void;
+  /** To the supervisor, written before it returns: a crash right after must not lose it. */
+  notifyNow(msg: FromChild): void;
+  /** Leaves the process (after retire). */
+  exit(code: number): void;
+  /** The supervisor is still there (its IPC channel is open). */
+  supervised(): boolean;
+  log(msg: string): void;
+}
+
+/** What the supervisor says with the connection (ipc.ts `channel`). */
+export interface ChannelGrant {
+  concurrency: number;
+  /** Like the supervisor's: a UserError stops taking tasks at once (the child will be replaced). */
+  restartOnError: boolean;
+}
+
+interface Mine {
+  task: LeasedTask;
+  /** The gateway said the lease is gone (the supervisor's cancel): its outcome is not reported. */
+  abandoned: boolean;
+}
+
+export class ChildChannel {
+  private readonly deps: ChildChannelDeps;
+  private channel: WorkerChannel | undefined;
+  private grant: ChannelGrant = { concurrency: 1, restartOnError: false };
+  /** Tasks the gateway may still grant on the current channel. */
+  private credit = 0;
+  /** False once paused (the child is to be replaced) or retiring: tasks then come back Disrupted. */
+  private accepting = true;
+  private draining = false;
+  private stopAnswered = false;
+  private drainedSent = false;
+  private retiring = false;
+  private readonly mine = new Map<string, Mine>();
+  /** Outcomes sent and not yet acknowledged. */
+  private unacked = 0;
+  private readonly results: ResultBatcher;
+
+  constructor(deps: ChildChannelDeps) {
+    this.deps = deps;
+    this.results = new ResultBatcher({
+      results: (items, ids) => (this.channel?.writable === true ? this.channel.results(items, ids) : Promise.reject(new Error("the worker channel is closed"))),
+    });
+  }
+
+  /** Tasks this child is running that came on its channel. */
+  get running(): number {
+    return this.mine.size;
+  }
+
+  /** A channel from the supervisor: credit for the free slots, tasks from then on. */
+  attach(socket: Socket, head: Buffer, grant: ChannelGrant): void {
+    this.channel?.destroy();
+    this.grant = grant;
+    this.credit = 0;
+    const ch = WorkerChannel.fromSocket({ socket, head }, { tasks: (tasks) => this.leased(tasks), ended: () => undefined, cancel: (ids) => this.leaseGone(ids) }, "k");
+    this.channel = ch;
+    void ch.closed.then(() => {
+      if (this.channel !== ch) return;
+      this.channel = undefined;
+      this.credit = 0;
+      // Still draining: the stop cannot be answered any more.
+      this.stopAnswered = true;
+      this.deps.notify({ t: "channelClosed" });
+      this.settle();
+    });
+    if (this.draining) this.sendStop(ch);
+    this.topUp();
+  }
+
+  /** The supervisor is replacing this child: ask for nothing more. */
+  pause(): void {
+    this.accepting = false;
+    const ch = this.channel;
+    if (ch?.writable === true && this.credit > 0) ch.want(-this.credit);
+    this.credit = 0;
+  }
+
+  /** Drain: no more tasks; finish, report, then answer `drained`. */
+  stop(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.credit = 0;
+    const ch = this.channel;
+    if (ch === undefined) {
+      this.stopAnswered = true;
+      this.settle();
+      return;
+    }
+    this.sendStop(ch);
+  }
+
+  /** Close the channel once every outcome is acknowledged, then exit 0. */
+  retire(): void {
+    this.retiring = true;
+    this.pause();
+    this.settle();
+  }
+
+  /** The gateway gave the lease up (cancelled, expired): the handler sees its signal, nothing is reported. */
+  cancel(id: string): void {
+    const m = this.mine.get(id);
+    if (m !== undefined) m.abandoned = true;
+  }
+
+  /** The gateway answered a progress line: the lease is gone (as a 409 to a progress request). */
+  private leaseGone(ids: readonly string[]): void {
+    for (const id of ids) {
+      const m = this.mine.get(id);
+      if (m === undefined) continue;
+      m.abandoned = true;
+      this.deps.runtime.cancel(id);
+    }
+  }
+
+  /**
+   * ctx.updateProgress: to the gateway on the channel (in order with the task's outcome), and to
+   * the supervisor, which extends the task's deadline. Without a channel the supervisor sends it.
+   */
+  private progress(m: Mine, value: number, message: string | undefined): void {
+    if (m.abandoned) return;
+    const { task } = m;
+    const ch = this.channel;
+    const sent = ch?.writable === true;
+    if (sent) ch.progress(task.id, task.leaseId, value, message);
+    this.deps.notify({ t: "progress", id: task.id, value, ...(message === undefined ? {} : { message }), ...(sent ? { sent: true } : {}) });
+  }
+
+  private sendStop(ch: WorkerChannel): void {
+    ch.stop();
+    // Grants the gateway wrote before it read the stop still arrive and run; older gateways never answer.
+    const wait = this.deps.clock.sleep(GATEWAY_WAIT_MS).catch(() => undefined);
+    void Promise.race([ch.stopAnswered, wait]).then(() => {
+      this.stopAnswered = true;
+      this.settle();
+    });
+  }
+
+  private topUp(): void {
+    const ch = this.channel;
+    if (ch === undefined || !ch.writable || !this.accepting || this.draining) return;
+    const delta = this.grant.concurrency - this.mine.size - this.credit;
+    if (delta === 0) return;
+    ch.want(delta);
+    this.credit = Math.max(0, this.credit + delta);
+  }
+
+  private leased(tasks: LeasedTask[]): void {
+    hop("k.recv");
+    this.credit = Math.max(0, this.credit - tasks.length);
+    const started: StartedTask[] = [];
+    const run: Mine[] = [];
+    // A supervisor killed on its own (outside a container): nobody would enforce deadlines or
+    // report a crash; this process is about to exit too.
+    if (!this.deps.supervised()) this.accepting = false;
+    for (const task of tasks) {
+      const refused = !this.accepting ? "the worker cannot take tasks now (it is being restarted or its supervisor is gone)" : this.mine.has(task.id) ? `task ${task.id} is already running on this worker` : this.mine.size >= this.grant.concurrency ? "the worker has no free slot" : undefined;
+      if (refused !== undefined) {
+        // As the supervisor answers a task it cannot take: back to the queue, the attempt not counted.
+        this.report(task, resultItem(task.id, task.leaseId, { error: { type: "Disrupted", exitCode: undefined, message: refused } }));
+        continue;
+      }
+      const m: Mine = { task, abandoned: false };
+      this.mine.set(task.id, m);
+      started.push({ id: task.id, leaseId: task.leaseId, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds });
+      run.push(m);
+    }
+    if (started.length > 0) this.deps.notifyNow({ t: "started", tasks: started });
+    for (const m of run) {
+      const { task } = m;
+      void this.deps.runtime.run({ id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, ...(task.token === undefined ? {} : { token: task.token }), ...(task.fold === true ? { fold: true } : {}) }, (outcome) => this.finished(m, outcome), (value, message) => this.progress(m, value, message));
+    }
+    this.topUp();
+  }
+
+  private finished(m: Mine, outcome: ChildOutcome): void {
+    hop("k.send");
+    const { task } = m;
+    this.mine.delete(task.id);
+    const error: WireFailure | undefined = "error" in outcome ? outcome.error : undefined;
+    this.deps.notify(error === undefined ? { t: "ended", id: task.id } : { t: "ended", id: task.id, error });
+    // A FatalError: the supervisor reports it and ends this process at once.
+    if (error?.type === "Fatal") return;
+    if (error?.type === "UserError" && this.grant.restartOnError) this.pause();
+    if (!m.abandoned) {
+      const item = "output" in outcome ? resultItem(task.id, task.leaseId, { output: outcome.output }) : resultItem(task.id, task.leaseId, { error: { type: outcome.error.type, exitCode: EXIT_CODES[outcome.error.type], message: outcome.error.message } });
+      this.report(task, item);
+    }
+    this.topUp();
+    this.settle();
+  }
+
+  private report(task: LeasedTask, item: string): void {
+    this.unacked++;
+    this.results.submit(task.id, item).then(
+      (answer) => {
+        if (answer.status !== 200 && answer.status !== 409) this.deps.log(`hearth worker: reporting task ${task.id} failed: HTTP ${answer.status}: ${answer.message ?? ""}`);
+      },
+      // The channel closed or the gateway could not take it: the supervisor sends it (and retries).
+      () => this.deps.notify({ t: "report", id: task.id, item }),
+    ).finally(() => {
+      this.unacked--;
+      this.settle();
+    });
+  }
+
+  /** Drained or retired once nothing runs and every outcome is answered. */
+  private settle(): void {
+    if (this.mine.size > 0 || this.unacked > 0) return;
+    if (this.draining && this.stopAnswered && !this.drainedSent) {
+      this.drainedSent = true;
+      this.channel?.close();
+      this.deps.notify({ t: "drained" });
+    }
+    if (this.retiring) {
+      this.retiring = false;
+      const ch = this.channel;
+      ch?.close();
+      const wait = this.deps.clock.sleep(GATEWAY_WAIT_MS).catch(() => undefined);
+      void Promise.race([ch?.closed ?? Promise.resolve(), wait]).then(() => this.deps.exit(0));
+    }
+  }
+}
