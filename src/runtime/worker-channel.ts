@@ -4,7 +4,7 @@
 // Lines written in one turn (one callback of the event loop and its microtasks) leave as one chunk.
 import { request as httpRequest, type ClientRequest } from "node:http";
 import type { Socket } from "node:net";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { LeasedTask, ResultAck } from "../protocol/index.ts";
 import { parseAcks, parseTask, WorkerApiError } from "./worker-api.ts";
 import { hop } from "../trace/hops.ts";
@@ -24,6 +24,18 @@ interface Up {
   destroy(): void;
   /** Ended or destroyed: nothing more can be written. */
   readonly done: boolean;
+}
+
+/** Our direction on a writable stream: the streaming request (ClientRequest) or the upgraded socket. */
+function upOf(w: Writable): Up {
+  return {
+    write: (text) => void w.write(text),
+    end: () => void w.end(),
+    destroy: () => void w.destroy(),
+    get done() {
+      return w.writableEnded || w.destroyed;
+    },
+  };
 }
 
 /** What the gateway answers a channel upgrade with (src/gateway/worker-channel.ts). */
@@ -99,18 +111,7 @@ export class WorkerChannel {
 
   /** The channel on a streaming request (`req`) and its response (`res`). */
   private static onRequest(req: ClientRequest, res: Readable, events: ChannelEvents): WorkerChannel {
-    const ch = new WorkerChannel(
-      {
-        write: (text) => req.write(text),
-        end: () => req.end(),
-        destroy: () => req.destroy(),
-        get done() {
-          return req.writableEnded || req.destroyed;
-        },
-      },
-      res,
-      events,
-    );
+    const ch = new WorkerChannel(upOf(req), res, events);
     req.on("error", () => ch.markClosed());
     return ch;
   }
@@ -120,14 +121,7 @@ export class WorkerChannel {
     const { socket } = conn;
     socket.setNoDelay(true);
     return new WorkerChannel(
-      {
-        write: (text) => socket.write(text),
-        end: () => socket.end(),
-        destroy: () => socket.destroy(),
-        get done() {
-          return socket.writableEnded || socket.destroyed;
-        },
-      },
+      upOf(socket),
       socket,
       events,
       conn.head.length > 0 ? conn.head.toString("utf8") : "",
