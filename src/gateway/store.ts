@@ -51,6 +51,13 @@ interface Writer {
   close(): Promise<void>;
 }
 
+/** A commit SQLite refused: both of its answers fail with that error. */
+function failedCommit(err: unknown): Commit {
+  const failed = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  failed.catch(() => undefined);
+  return { written: failed.then(() => undefined), synced: failed };
+}
+
 class InlineWriter implements Writer {
   private readonly w: DbWriter;
   constructor(w: DbWriter) {
@@ -61,9 +68,7 @@ class InlineWriter implements Writer {
     try {
       this.w.write(rows, extras);
     } catch (err) {
-      const failed = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      failed.catch(() => undefined);
-      return { written: failed.then(() => undefined), synced: failed };
+      return failedCommit(err);
     }
     const synced = Promise.resolve(performance.now() - started);
     return { written: synced.then(() => undefined), synced };
@@ -179,9 +184,7 @@ class ThreadWriter implements Writer {
     try {
       this.here.write(rows, extras);
     } catch (err) {
-      const failed = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      failed.catch(() => undefined);
-      return { written: failed.then(() => undefined), synced: failed };
+      return failedCommit(err);
     }
     hop("g.written");
     const ms = performance.now() - started;
