@@ -6,8 +6,9 @@
 // WAL itself after each commit, which is what synchronous=FULL does inside COMMIT; checkpoints
 // sync as before (NORMAL syncs the WAL before and the database after each one).
 // Small commits are made by the gateway's thread itself (store.ts, `commitWhere`): this thread
-// then only syncs the WAL (`sync`) and, every CHECKPOINT_EVERY of those, checkpoints it, since the
-// gateway's connection never checkpoints (its fsyncs would stall the event loop).
+// then only syncs the WAL (`sync`, one message for every commit made there since the last one)
+// and, when the message says so (every CHECKPOINT_EVERY-th commit, store.ts), checkpoints it, since
+// the gateway's connection never checkpoints (its fsyncs would stall the event loop).
 import { closeSync, fdatasyncSync, openSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { DbWriter, openDb, type StoreSync, type TaskRow } from "./store-db.ts";
@@ -15,8 +16,12 @@ import type { ExtraWrite } from "./store-tables.ts";
 
 export type ToWriter =
   | { t: "write"; batch: number; rows: TaskRow[]; extras: ExtraWrite[] }
-  /** The gateway's thread committed `batch` itself: sync the WAL (sync=full), checkpoint now and then. */
-  | { t: "sync"; batch: number }
+  /**
+   * The gateway's thread committed `batches` itself: sync the WAL (sync=full), then checkpoint
+   * it if `checkpoint` (the gateway's thread counts its commits and holds the next one until this
+   * answer, so the checkpoint completes and the WAL starts over).
+   */
+  | { t: "sync"; batches: number[]; checkpoint: boolean }
   | { t: "delete"; req: number; before: number; limit: number; keysBefore: number | undefined } | { t: "close" };
 
 export type FromWriter =
@@ -37,7 +42,6 @@ function main(): void {
   const db = openDb(path, syncWal ? "normal" : sync);
   const writer = new DbWriter(db);
   const reply = (msg: FromWriter): void => port.postMessage(msg);
-  let inlineCommits = 0;
   port.on("message", (msg: ToWriter) => {
     switch (msg.t) {
       case "write": {
@@ -63,20 +67,20 @@ function main(): void {
         try {
           if (syncWal) syncFile(`${path}-wal`);
         } catch (err) {
-          reply({ t: "syncFailed", batch: msg.batch, message: err instanceof Error ? err.message : String(err) });
+          for (const batch of msg.batches) reply({ t: "syncFailed", batch, message: err instanceof Error ? err.message : String(err) });
           return;
         }
         // Checkpoint before answering: the gateway's next commit waits for this answer, and only a
         // commit that starts after a complete checkpoint starts the WAL file over.
-        if (++inlineCommits >= CHECKPOINT_EVERY) {
-          inlineCommits = 0;
+        if (msg.checkpoint) {
           try {
             db.exec("PRAGMA wal_checkpoint(PASSIVE)");
           } catch {
             // Failed or busy: the next one retries (and this thread's own commits checkpoint as SQLite does).
           }
         }
-        reply({ t: "synced", batch: msg.batch, ms: performance.now() - started });
+        const ms = performance.now() - started;
+        for (const batch of msg.batches) reply({ t: "synced", batch, ms });
         return;
       }
       case "delete":
@@ -95,12 +99,6 @@ function main(): void {
     }
   });
 }
-
-/**
- * Commits made by the gateway's thread between two checkpoints of the WAL. A small commit adds a
- * handful of pages; SQLite's own automatic checkpoint runs at 1,000 pages.
- */
-const CHECKPOINT_EVERY = 100;
 
 /**
  * fdatasync of the file at `path` (opened afresh, so a WAL SQLite re-created is still the one

@@ -34,10 +34,15 @@ interface Batch {
   reject: (err: unknown) => void;
 }
 
-/** A commit's two answers: SQLite committed it (crash-safe), and it is on the disk (ms in all). */
+/**
+ * A commit's two answers: SQLite committed it (crash-safe), and it is on the disk (ms in all).
+ * `pipelined`: the next commit may start once this one is written, before it is synced (a
+ * later fsync of the WAL covers it); otherwise the next one waits for `synced`.
+ */
 interface Commit {
   written: Promise<void>;
   synced: Promise<number>;
+  pipelined: boolean;
 }
 
 /** A promise's settle functions, kept until the writer thread answers. */
@@ -55,7 +60,7 @@ interface Writer {
 function failedCommit(err: unknown): Commit {
   const failed = Promise.reject(err instanceof Error ? err : new Error(String(err)));
   failed.catch(() => undefined);
-  return { written: failed.then(() => undefined), synced: failed };
+  return { written: failed.then(() => undefined), synced: failed, pipelined: false };
 }
 
 class InlineWriter implements Writer {
@@ -71,7 +76,7 @@ class InlineWriter implements Writer {
       return failedCommit(err);
     }
     const synced = Promise.resolve(performance.now() - started);
-    return { written: synced.then(() => undefined), synced };
+    return { written: synced.then(() => undefined), synced, pipelined: false };
   }
   async deleteFinishedBefore(before: number, limit: number, keysBefore: number | undefined): Promise<string[]> {
     if (keysBefore !== undefined) this.w.deleteKeysBefore(keysBefore);
@@ -93,6 +98,13 @@ export const INLINE_COMMIT_MAX_ROWS = 8;
  * answered, a delete): the gateway's thread must never wait on it. Pushes stay on the writer
  * thread: under a push load this thread is the bottleneck, and their acks wait for the fsync anyway.
  */
+/**
+ * Commits made on the gateway's thread between two checkpoints of the WAL (the writer thread
+ * makes them). A small commit adds a handful of pages; SQLite's own automatic checkpoint runs
+ * at 1,000 pages.
+ */
+export const CHECKPOINT_EVERY = 100;
+
 export function commitWhere(c: { rows: number; urgent: boolean; threadOpsPending: number }, maxInlineRows = INLINE_COMMIT_MAX_ROWS): "here" | "thread" {
   return c.urgent && c.rows <= maxInlineRows && c.threadOpsPending === 0 ? "here" : "thread";
 }
@@ -105,6 +117,14 @@ class ThreadWriter implements Writer {
   private readonly pending = new Map<number, Waiter>();
   /** Commits written but not yet on the disk, by batch. */
   private readonly syncing = new Map<number, Waiter>();
+  /** Commits made here whose fsync is not yet asked for: one `sync` message covers them all. */
+  private syncsToAsk: number[] = [];
+  private syncAskScheduled = false;
+  /** The commits of the `sync` message the writer thread has not answered yet: the next message waits for it. */
+  private syncAsked = new Set<number>();
+  /** The next of these commits made here has the writer thread checkpoint the WAL after its fsync. */
+  private checkpointCountdown = CHECKPOINT_EVERY;
+  private checkpointAsked = false;
   private closed: (() => void) | undefined;
 
   constructor(path: string, sync: StoreSync, here: DbWriter) {
@@ -127,9 +147,11 @@ class ThreadWriter implements Writer {
         return;
       case "synced":
         this.settle(this.syncing, msg.batch, (p) => p.resolve(msg.ms));
+        this.syncAnswered(msg.batch);
         return;
       case "syncFailed":
         this.settle(this.syncing, msg.batch, (p) => p.reject(new Error(`task store fsync failed: ${msg.message}`)));
+        this.syncAnswered(msg.batch);
         return;
       case "writeFailed": {
         const err = new Error(`task store commit failed: ${msg.message}`);
@@ -174,10 +196,16 @@ class ThreadWriter implements Writer {
     // One of the two may fail with nobody waiting on it: the store reports failures through onError.
     written.catch(() => undefined);
     synced.catch(() => undefined);
-    return { written, synced };
+    return { written, synced, pipelined: false };
   }
 
-  /** Commits on this thread (written at once), then has the writer thread sync the WAL. */
+  /**
+   * Commits on this thread (written at once), then has the writer thread sync the WAL. The sync
+   * is asked for after this turn of the event loop (the answer this commit unblocks goes out
+   * first), and one `sync` covers every commit made here while the previous one ran. The next
+   * commit need not wait for this one's fsync (pipelined), except every CHECKPOINT_EVERY-th,
+   * whose sync checkpoints the WAL: a checkpoint restarts the WAL only if no commit runs during it.
+   */
   private writeHere(rows: TaskRow[], extras: ExtraWrite[]): Commit {
     const started = performance.now();
     hop("g.commit");
@@ -187,12 +215,34 @@ class ThreadWriter implements Writer {
       return failedCommit(err);
     }
     hop("g.written");
-    const ms = performance.now() - started;
     const id = ++this.seq;
-    const synced = new Promise<number>((resolve, reject) => this.syncing.set(id, { resolve: resolve as (v: unknown) => void, reject })).then((syncMs) => ms + syncMs);
+    const checkpoint = --this.checkpointCountdown <= 0;
+    if (checkpoint) this.checkpointCountdown = CHECKPOINT_EVERY;
+    const synced = new Promise<number>((resolve, reject) => this.syncing.set(id, { resolve: resolve as (v: unknown) => void, reject })).then(() => performance.now() - started);
     synced.catch(() => undefined);
-    this.worker.postMessage({ t: "sync", batch: id } satisfies ToWriter);
-    return { written: Promise.resolve(), synced };
+    this.syncsToAsk.push(id);
+    this.checkpointAsked ||= checkpoint;
+    if (!this.syncAskScheduled && this.syncAsked.size === 0) {
+      this.syncAskScheduled = true;
+      setImmediate(() => this.askSync());
+    }
+    return { written: Promise.resolve(), synced, pipelined: !checkpoint };
+  }
+
+  /** Posts one `sync` for the commits made here since the last one. */
+  private askSync(): void {
+    this.syncAskScheduled = false;
+    if (this.syncAsked.size > 0 || this.syncsToAsk.length === 0) return;
+    this.syncAsked = new Set(this.syncsToAsk);
+    this.worker.postMessage({ t: "sync", batches: this.syncsToAsk, checkpoint: this.checkpointAsked } satisfies ToWriter);
+    this.syncsToAsk = [];
+    this.checkpointAsked = false;
+  }
+
+  /** A `sync` was answered (once per commit it covered): ask for the next once all are. */
+  private syncAnswered(batch: number): void {
+    if (!this.syncAsked.delete(batch) || this.syncAsked.size > 0) return;
+    if (this.syncsToAsk.length > 0) this.askSync();
   }
 
   deleteFinishedBefore(before: number, limit: number, keysBefore: number | undefined): Promise<string[]> {
@@ -221,7 +271,9 @@ export class TaskStore {
   private stagedBatch: Batch | undefined;
   /** Waiters for the staged rows to be written (crash-safe), not necessarily synced. */
   private stagedWritten: Batch | undefined;
-  private inflight: { rows: Map<string, TaskRow>; batch: Batch | undefined; written: Batch | undefined; isWritten: boolean } | undefined;
+  private inflight: Inflight | undefined;
+  /** The latest pipelined commit still being synced (the next one started when it was written). */
+  private syncingTail: Inflight | undefined;
   private flushScheduled = false;
   private closed = false;
 
@@ -289,9 +341,11 @@ export class TaskStore {
       this.stagedBatch ??= newBatch();
       return this.stagedBatch.promise;
     }
-    if (this.inflight !== undefined) {
-      this.inflight.batch ??= newBatch();
-      return this.inflight.batch.promise;
+    // Syncs are answered in order: the latest commit's covers the earlier ones.
+    const last = this.inflight ?? this.syncingTail;
+    if (last !== undefined) {
+      last.batch ??= newBatch();
+      return last.batch.promise;
     }
     return Promise.resolve();
   }
@@ -317,7 +371,7 @@ export class TaskStore {
     if (this.inflight !== undefined || (this.staged.size === 0 && this.stagedExtra.size === 0)) return;
     const rows = this.staged;
     const extras = [...this.stagedExtra.values()].map((make) => make());
-    const inflight: NonNullable<TaskStore["inflight"]> = { rows, batch: this.stagedBatch, written: this.stagedWritten, isWritten: false };
+    const inflight: Inflight = { rows, batch: this.stagedBatch, written: this.stagedWritten, isWritten: false };
     this.staged = new Map();
     this.stagedExtra = new Map();
     this.stagedBatch = undefined;
@@ -328,25 +382,38 @@ export class TaskStore {
       () => {
         inflight.isWritten = true;
         inflight.written?.resolve();
+        // A small commit made on this thread: the next may start now (its rows are readable here).
+        if (commit.pipelined) {
+          this.syncingTail = inflight;
+          this.afterCommit(inflight);
+        }
       },
       (err: unknown) => inflight.written?.reject(err),
     );
-    // The next commit starts once this one is on the disk: one fsync at a time covers a burst.
+    // Otherwise the next commit starts once this one is on the disk: one fsync at a time covers a burst.
     commit.synced.then(
       (ms) => {
         this.opts.onCommit?.(rows.size, ms);
         inflight.batch?.resolve();
-        this.afterCommit();
+        this.synced(inflight);
       },
       (err: unknown) => {
         this.opts.onError?.(err);
         inflight.batch?.reject(err);
-        this.afterCommit();
+        // Whoever waits on a later commit's sync waits on everything before it too.
+        if (this.syncingTail !== undefined && this.syncingTail !== inflight) this.syncingTail.batch?.reject(err);
+        this.synced(inflight);
       },
     );
   }
 
-  private afterCommit(): void {
+  private synced(inflight: Inflight): void {
+    if (this.syncingTail === inflight) this.syncingTail = undefined;
+    this.afterCommit(inflight);
+  }
+
+  private afterCommit(inflight: Inflight): void {
+    if (this.inflight !== inflight) return;
     this.inflight = undefined;
     // Whatever was saved during that commit goes in the next one, at once.
     if (this.staged.size > 0 || this.stagedExtra.size > 0) this.flush();
@@ -381,7 +448,7 @@ export class TaskStore {
   /** Commits what is staged, then closes. */
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.staged.size > 0 || this.stagedExtra.size > 0 || this.inflight !== undefined) {
+    while (this.staged.size > 0 || this.stagedExtra.size > 0 || this.inflight !== undefined || this.syncingTail !== undefined) {
       this.flush();
       await this.committed().catch(() => undefined);
     }
@@ -389,6 +456,14 @@ export class TaskStore {
     await this.writer.close();
     this.closeDb();
   }
+}
+
+/** A commit on its way: its rows (read until they are), and who waits for it to be written and synced. */
+interface Inflight {
+  rows: Map<string, TaskRow>;
+  batch: Batch | undefined;
+  written: Batch | undefined;
+  isWritten: boolean;
 }
 
 function newBatch(): Batch {

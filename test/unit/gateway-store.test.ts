@@ -145,6 +145,28 @@ describe("TaskStore", () => {
       await s.close(); // a failed assertion must not leave the writer thread holding the process open
     }
   });
+  it("commits a caller waits on do not wait for the previous one's fsync; the WAL stays small, and committed() covers them all", async () => {
+    const path = join(dir, "pipelined.db");
+    const s = new TaskStore(path, { synchronous: "full" });
+    try {
+      for (let i = 0; i < 1000; i++) {
+        s.save(row(`p-${i}`, { status: "succeeded", output: String(i), finishedAt: 2000 }));
+        await s.written(); // as a run()'s answer does: not committed()
+      }
+      await s.committed();
+      // Every CHECKPOINT_EVERY-th commit waits for its sync and checkpoint, so the WAL starts over.
+      const walBytes = statSync(`${path}-wal`).size;
+      assert.ok(walBytes < 2 * 1024 * 1024, `WAL after 1,000 pipelined commits: ${walBytes} bytes`);
+    } finally {
+      await s.close();
+    }
+    const reopened = new TaskStore(path);
+    try {
+      for (const i of [0, 99, 100, 500, 999]) assert.equal(reopened.get(`p-${i}`)?.output, String(i));
+    } finally {
+      await reopened.close();
+    }
+  });
 });
 
 describe("commitWhere", () => {
