@@ -5,7 +5,7 @@
 //   push(): tasks/s accepted and tasks/s completed through one gateway, 64 in flight (goal ≥ 8,000/s)
 // Every component is its own process, as deployed: gateway (`hearth gateway`), workers
 // (`hearth worker`, supervisor + child), the bare server; this process is the client.
-//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel on|direct|off] [--profile DIR] [--skip-many] [--hops]
+//   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel direct|relay|off] [--profile DIR] [--skip-many] [--hops]
 // --hops: after the run() phase, the median time of each hop of a run() (client → gateway →
 // supervisor → child → supervisor → gateway → writer thread → client; bench/support/hops.ts), then stop.
 // During the push phase it reads each process's CPU time and syscall counts from /proc (Linux):
@@ -36,7 +36,7 @@ const { values } = parseArgs({
     inflight: { type: "string", default: "64" },
     sync: { type: "string", default: "full" },
     profile: { type: "string" },
-    channel: { type: "string", default: "on" },
+    channel: { type: "string", default: "direct" },
     "skip-many": { type: "boolean", default: false },
     hops: { type: "boolean", default: false },
   },
@@ -47,8 +47,8 @@ const WORKERS = Number(values.workers);
 const WORKER_CONCURRENCY = Number(values.concurrency);
 const IN_FLIGHT = Number(values.inflight);
 const SYNC = values.sync === "normal" ? "normal" : "full";
-/** on: the supervisor holds the worker channel and relays (the default); direct: the child holds it (experimental); off: lease/results requests. */
-const CHANNEL = values.channel === "off" || values.channel === "direct" ? values.channel : "on";
+/** direct: the child holds the worker channel (the default; `on` is the same); relay: the supervisor holds it and relays; off: lease/results requests. */
+const CHANNEL = values.channel === "off" || values.channel === "relay" ? values.channel : "direct";
 /** --profile DIR: the gateway and the workers (supervisors) write V8 CPU profiles (.cpuprofile) there. */
 const PROFILE = values.profile;
 const profArgs = (name: string): string[] => (PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE, "--cpu-prof-name", `${name}.cpuprofile`]);

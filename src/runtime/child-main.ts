@@ -58,6 +58,8 @@ function main(): void {
             break;
           case "channel":
             if (handle instanceof Socket) direct.attach(handle, Buffer.from(msg.head, "base64"), { concurrency: msg.concurrency, restartOnError: msg.restartOnError });
+            // The connection did not come along (it closed on the way): the supervisor opens another.
+            else batched({ t: "channelClosed" });
             break;
           case "pause":
             direct.pause();

@@ -31,7 +31,8 @@ export interface WorkerConfig {
   workerChannel?: boolean;
   /**
    * The child process holds the worker channel: the supervisor opens it and hands the connection
-   * over (HEARTH_WORKER_CHANNEL=direct, experimental); otherwise the supervisor holds it and relays.
+   * over (the default: HEARTH_WORKER_CHANNEL unset, `on` or `direct`); false: the supervisor holds
+   * it and relays (HEARTH_WORKER_CHANNEL=relay).
    */
   directChannel?: boolean;
   // oneshot
@@ -78,6 +79,26 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (raw === "true" || raw === "1" || raw === "yes") return true;
   if (raw === "false" || raw === "0" || raw === "no") return false;
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+/**
+ * HEARTH_WORKER_CHANNEL: unset, `on` or `direct` — the child holds the worker channel (the
+ * supervisor opens it and hands it over); `relay` — the supervisor holds it and relays each task;
+ * `off` — lease/results requests, no channel.
+ */
+export function channelMode(raw: string | undefined): { workerChannel: boolean; directChannel: boolean } {
+  switch (raw?.toLowerCase()) {
+    case undefined:
+    case "on":
+    case "direct":
+      return { workerChannel: true, directChannel: true };
+    case "relay":
+      return { workerChannel: true, directChannel: false };
+    case "off":
+      return { workerChannel: false, directChannel: false };
+    default:
+      throw new ConfigError(`HEARTH_WORKER_CHANNEL must be on, direct, relay or off, got ${JSON.stringify(raw)}`);
+  }
 }
 
 /** `--timeout-seconds 5` / `--timeout-seconds=5` → `{HEARTH_TIMEOUT_SECONDS: "5"}`. */
@@ -138,8 +159,7 @@ export function configFromEnv(env: Env): WorkerConfig {
     healthHost: str(env, "HEARTH_HEALTH_HOST") ?? "0.0.0.0",
     leaseWaitMs: int(env, "HEARTH_LEASE_WAIT_MS", 20_000, 0, 120_000),
     heartbeatMs: int(env, "HEARTH_HEARTBEAT_MS", 2000, 50, 60_000),
-    workerChannel: str(env, "HEARTH_WORKER_CHANNEL") !== "off",
-    directChannel: str(env, "HEARTH_WORKER_CHANNEL") === "direct",
+    ...channelMode(str(env, "HEARTH_WORKER_CHANNEL")),
     inputFile: str(env, "HEARTH_INPUT_FILE"),
     terminationLog: str(env, "HEARTH_TERMINATION_LOG") ?? DEFAULT_TERMINATION_LOG,
     taskId,

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { batchingSender, parseFromChild, unbatch, type FromChild, type StartedTask, type ToChild, type WireFailure } from "./ipc.ts";
 import { SetupWatch, type SetupProgress } from "./setup-watch.ts";
+import { handOff, type UpgradedChannel } from "./worker-channel.ts";
 import { hop } from "../trace/hops.ts";
 
 export interface ChildHandle {
@@ -19,8 +20,11 @@ export interface ChildHandle {
   terminate(): void;
   onMessage(fn: (msg: unknown) => void): void;
   onExit(fn: (code: number | null, signal: string | null) => void): void;
-  /** Sends `msg` with a connection the child takes over (direct mode: the worker channel). */
-  sendHandle?(msg: ToChild, handle: Socket): void;
+  /**
+   * Sends `msg` with a connection the child takes over (direct mode: the worker channel); false
+   * when the child is gone (the connection stays here).
+   */
+  sendHandle?(msg: ToChild, handle: Socket): boolean;
 }
 
 export type SpawnChild = () => ChildHandle;
@@ -74,7 +78,9 @@ export function forkChild(env: NodeJS.ProcessEnv, entry: string = CHILD_ENTRY): 
         });
       },
       sendHandle: (msg, handle) => {
-        if (cp.connected) cp.send(msg, handle);
+        if (!cp.connected) return false;
+        cp.send(msg, handle);
+        return true;
       },
     };
   };
@@ -272,11 +278,14 @@ export class Supervisor {
    * Direct mode: hands the worker channel's connection to the ready child, which leases and
    * reports on it from then on. False (the caller closes the connection) when no child is ready.
    */
-  handOver(socket: Socket, head: Buffer): boolean {
+  handOver(conn: UpgradedChannel): boolean {
     const gen = this.current;
     if (gen === undefined || !gen.ready || gen.exited || this.stateValue !== "ready" || gen.child.sendHandle === undefined) return false;
+    // In this turn, up to the send: this process must not read the connection any more.
+    const head = handOff(conn);
+    if (head === undefined) return false;
+    if (!gen.child.sendHandle({ t: "channel", concurrency: this.opts.concurrency, restartOnError: this.opts.restartOnError, head: head.toString("base64") }, conn.socket)) return false;
     gen.channel = true;
-    gen.child.sendHandle({ t: "channel", concurrency: this.opts.concurrency, restartOnError: this.opts.restartOnError, head: head.toString("base64") }, socket);
     return true;
   }
 

@@ -55,8 +55,8 @@ export class WarmWorker {
   /** False once the gateway did not know the channel (an older gateway): lease requests then. */
   private useChannel: boolean;
   /**
-   * The child holds the worker channel (direct mode, child-channel.ts: HEARTH_WORKER_CHANNEL=direct,
-   * experimental); false: the supervisor holds it and relays (the default; older gateways).
+   * The child holds the worker channel (direct mode, child-channel.ts: the default); false: the
+   * supervisor holds it and relays (HEARTH_WORKER_CHANNEL=relay; gateways that do not upgrade).
    */
   private direct: boolean;
   /** Direct mode: the child's channel closed (ends the round). */
@@ -75,7 +75,7 @@ export class WarmWorker {
     this.token = workerTokenSource(config);
     this.api = new WorkerApi(config.gatewayUrl, this.token.provider, config.function, config.workerId);
     this.useChannel = config.workerChannel !== false;
-    this.direct = config.directChannel === true;
+    this.direct = config.directChannel !== false;
     // Outcomes go over the channel while it is open, else as a results request.
     this.results = new ResultBatcher({
       results: (items, ids) => (this.channel?.writable === true ? this.channel.results(items, ids) : this.api.results(items)),
@@ -264,7 +264,7 @@ export class WarmWorker {
     if (conn === "none") return "unsupported";
     if (conn === "unsupported") return "relay";
     const closed = new Promise<void>((resolve) => (this.directClosed = resolve));
-    if (this.draining || this.ended() || s.setups !== child || !s.handOver(conn.socket, conn.head)) {
+    if (this.draining || this.ended() || s.setups !== child || !s.handOver(conn)) {
       this.directClosed = undefined;
       conn.socket.destroy();
       return "closed";

@@ -148,12 +148,11 @@ export class WorkerChannel {
       });
       req.once("upgrade", (_res, socket: Socket, head: Buffer) => {
         clearTimeout(timer);
-        // Until it is handed over (and after: Node closes our copy only once the child
-        // acknowledged it) this process must read nothing from it: what it read would be lost
-        // to the child (a first grant, and with it the credit). Anything read already goes along.
-        const buffered: unknown = socket.readableLength > 0 ? socket.read() : null;
-        stopReading(socket);
-        resolve({ socket, head: Buffer.isBuffer(buffered) ? Buffer.concat([head, buffered]) : head });
+        // Not stopped from reading here: the stream reads ahead again on the next tick (after the
+        // 101 arrived). handOff() stops it in the turn the connection leaves this process. A reset
+        // before then must not end this process (the HTTP client no longer listens for errors).
+        socket.on("error", () => undefined);
+        resolve({ socket, head });
       });
       req.once("response", (res) => {
         clearTimeout(timer);
@@ -319,6 +318,25 @@ export class WorkerChannel {
       this.pending.clear();
     }
   }
+}
+
+/**
+ * Readies an upgraded connection to be sent to another process; call it in the same turn as the
+ * send (child_process `send(msg, socket)`). Until that send the socket is read by this process,
+ * and until the child acknowledges the handle Node keeps reading it here too, dropping what it
+ * reads: each such read would lose a grant, and with it the channel's credit. So reading stops
+ * now — stopping it any earlier does not hold, as the stream reads ahead again on its own (on the
+ * tick after each chunk, e.g. the 101's) — and what was read already goes along: returns `head`
+ * and that, for the child to read first; undefined when the connection is gone already.
+ */
+export function handOff(conn: UpgradedChannel): Buffer | undefined {
+  const { socket, head } = conn;
+  // Closed while it waited (the gateway ended it, a reset): there is nothing to send.
+  if (socket.destroyed) return undefined;
+  // read() may start the reads underneath again: it comes first.
+  const buffered: unknown = socket.readableLength > 0 ? socket.read() : null;
+  stopReading(socket);
+  return Buffer.isBuffer(buffered) ? Buffer.concat([head, buffered]) : head;
 }
 
 /** fold=1: this runtime folds workflow reducer batches (docs/protocol.md, lease `fold`). */

@@ -23,10 +23,12 @@ describe("protocol cases, Node runtime, warm", () => {
   });
   after(async () => gw.stop());
 
-  // Every other group leases with lease/results requests instead of the worker channel: both paths run real cases.
+  // The groups take turns: the child holds the worker channel (the default), lease/results
+  // requests instead of a channel, the supervisor relays the channel: every path runs real cases.
+  const modes = ["on", "off", "relay"] as const;
   let n = 0;
   for (const [key, cases] of groups) {
-    const channel = n++ % 2 === 0 ? "on" : "off";
+    const channel = modes[n++ % modes.length] ?? "on";
     describe(`${key} (worker channel ${channel})`, () => {
       let worker: WorkerProcess;
       before(() => {

@@ -72,6 +72,20 @@ describe("worker configuration", () => {
     assert.equal(c.healthPort, 8081);
     assert.equal(c.gatewayUrl, "http://127.0.0.1:8080");
     assert.equal(c.terminationLog, "/dev/termination-log");
+    // The child holds the worker channel unless told otherwise.
+    assert.equal(c.workerChannel, true);
+    assert.equal(c.directChannel, true);
+  });
+
+  it("HEARTH_WORKER_CHANNEL: on and direct hand the channel to the child, relay keeps it in the supervisor, off uses requests", () => {
+    const mode = (v: string): [boolean | undefined, boolean | undefined] => {
+      const c = configFromEnv({ ...base, HEARTH_WORKER_CHANNEL: v });
+      return [c.workerChannel, c.directChannel];
+    };
+    assert.deepEqual(mode("on"), [true, true]);
+    assert.deepEqual(mode("direct"), [true, true]);
+    assert.deepEqual(mode("relay"), [true, false]);
+    assert.deepEqual(mode("off"), [false, false]);
   });
 
   it("rejects what a pod could not run, naming the variable", () => {
@@ -83,6 +97,7 @@ describe("worker configuration", () => {
       [{ HEARTH_FUNCTION: "nope" }, /HEARTH_FUNCTION must be <namespace>\/<name>/],
       [{ HEARTH_HANDLER: "" }, /HEARTH_HANDLER is not set/],
       [{ HEARTH_TIMEOUT_SECONDS: "-1" }, /HEARTH_TIMEOUT_SECONDS must be a number/],
+      [{ HEARTH_WORKER_CHANNEL: "sideways" }, /HEARTH_WORKER_CHANNEL must be on, direct, relay or off, got "sideways"/],
     ];
     for (const [env, message] of bad) assert.throws(() => configFromEnv({ ...base, ...env }), (e: unknown) => e instanceof ConfigError && message.test(e.message));
   });

@@ -36,8 +36,9 @@ class ScriptedChild implements ChildHandle {
   onExit(fn: (code: number | null, signal: string | null) => void): void {
     this.onExitFn = fn;
   }
-  sendHandle(msg: ToChild): void {
+  sendHandle(msg: ToChild): boolean {
     this.handed.push(msg);
+    return true;
   }
   say(msg: FromChild): void {
     this.onMsg?.(msg);
@@ -290,7 +291,7 @@ describe("Supervisor, direct mode (the child holds the worker channel)", () => {
     const { sup, child, children, outcome } = direct();
     const socket = {} as Parameters<NonNullable<ChildHandle["sendHandle"]>>[1];
     const first = child();
-    assert.equal(sup.handOver(socket, Buffer.alloc(0)), true);
+    assert.equal(sup.handOver({ socket, head: Buffer.alloc(0) }), true);
     assert.deepEqual(first.handed, [{ t: "channel", concurrency: 2, restartOnError: true, head: "" }]);
     first.say({ t: "started", tasks: [started("a")] });
     first.say({ t: "ended", id: "a", error: { type: "UserError", message: "boom" } });
