@@ -12,6 +12,10 @@
 // this process's watches), the operator's API writes and the Job controller's reconciles per Job
 // (from the operator's /metrics), and CPU seconds per process. Rounds alternate which side goes
 // first. Not part of the test suite.
+//
+// --apiserver-pprof DIR (a cluster from `node hack/cluster.ts up --profiling`, through
+// HEARTH_KUBECONFIG): the apiserver's CPU profiles while each side runs, <side>-<n>.pb.gz
+// (bench/support/apiserver-profile.ts; `go tool pprof -top DIR/hearth-*.pb.gz` merges a side's).
 import { parseArgs } from "node:util";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
@@ -27,6 +31,8 @@ import type { Unstructured } from "../src/kube/objects.ts";
 import { hearthFunctions, hearthJobs, namespaces, untyped } from "../src/kube/resources.ts";
 import { parseOperatorConfig, type OperatorConfig, type OperatorConfigInput } from "../src/operator/config.ts";
 import { installCrds } from "../test/support/operator.ts";
+import { apiserverCounts, countsSince, countTotals, formatCounts } from "./support/apiserver-counts.ts";
+import { ApiserverProfiler } from "./support/apiserver-profile.ts";
 import { cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
 import { startOperatorProcess, type Metrics, type OperatorProcess } from "./support/operator-process.ts";
 
@@ -46,6 +52,8 @@ const { values: args } = parseArgs({
     owned: { type: "boolean", default: false },
     /** V8 flags for the operator process, e.g. "--operator-node-options=--cpu-prof --cpu-prof-dir=/tmp/prof" (with "="). */
     "operator-node-options": { type: "string", default: "" },
+    /** Write the apiserver's CPU profiles of each side here (see the header). */
+    "apiserver-pprof": { type: "string" },
   },
 });
 const N = Number(args.jobs);
@@ -68,6 +76,8 @@ const core = kc.makeApiClient(CoreV1Api);
 const batchJobsUntyped = untyped({ group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true });
 
 const say = (line: string): void => void process.stderr.write(line + "\n");
+const pprofDir = args["apiserver-pprof"];
+const profiler = pprofDir === undefined ? undefined : new ApiserverProfiler({ connection, dir: pprofDir, log: say, seconds: 5 });
 
 /** The operator child process while one runs (its CPU is reported beside the cluster's). */
 let operatorPid: number | undefined;
@@ -134,6 +144,8 @@ interface Result {
   runningP99: number;
   writesPerJob?: number;
   reconcilesPerJob?: number;
+  /** What the apiserver counted per Job, from every client (bench/support/apiserver-counts.ts). */
+  api: { writes: number; requests: number; watchEvents: number };
 }
 
 /**
@@ -204,7 +216,9 @@ async function measure(
   await Promise.all([pods.waitForSync(), completion.waitForSync(), batch.waitForSync()]);
 
   const names = Array.from({ length: N }, (_, i) => `j${String(i).padStart(4, "0")}`);
+  const api0 = await apiserverCounts(client.transport);
   const cpu0 = cpuNow();
+  profiler?.start(side === "Hearth Jobs" ? "hearth" : side === "bare batch Jobs" ? "bare" : "owned");
   const t0 = performance.now();
   await pool(names, CREATE_CONCURRENCY, async (name) => {
     createdAt.set(name, performance.now());
@@ -213,6 +227,8 @@ async function measure(
   const created = performance.now();
   await until(`${side}: all Complete (${completed.size}/${N})`, 900_000, () => completed.size >= N);
   const seconds = (performance.now() - t0) / 1000;
+  const api = countsSince(api0, await apiserverCounts(client.transport));
+  await profiler?.stop();
   await Promise.all([pods.stop(), completion.stop(), batch.stop()]);
   const at = (t: number): string => ((t - t0) / 1000).toFixed(1);
   const lastRunning = Math.max(...runningAt.values());
@@ -238,7 +254,8 @@ async function measure(
     `  ${side}: last create at ${at(created)} s, last batch Job ${at(lastBatchJob)} s, last pod ${at(lastPod)} s, last Running ${at(lastRunning)} s, all Complete ${seconds.toFixed(1)} s (${latencies.length} Running seen)`,
   );
   say(`  CPU seconds: ${cpuDelta(cpu0)}`);
-  return { side, seconds, rate: N / seconds, runningP50: median(latencies), runningP99: quantile(latencies, 0.99) };
+  say(`  ${formatCounts(api, N, "Job")}`);
+  return { side, seconds, rate: N / seconds, runningP50: median(latencies), runningP99: quantile(latencies, 0.99), api: countTotals(api, N) };
 }
 
 const conditionTrue = (o: Unstructured, type: string): boolean =>
@@ -420,17 +437,23 @@ async function main(): Promise<void> {
   const row = (label: string, rs: Result[]): string =>
     `${label.padEnd(16)} ${median(rs.map((r) => r.seconds)).toFixed(1).padStart(8)} s ${median(rs.map((r) => r.rate)).toFixed(1).padStart(8)} /s ` +
     `${median(rs.map((r) => r.runningP50)).toFixed(2).padStart(8)} s ${median(rs.map((r) => r.runningP99)).toFixed(2).padStart(8)} s` +
+    ` ${median(rs.map((r) => r.api.writes)).toFixed(1).padStart(8)} ${median(rs.map((r) => r.api.requests)).toFixed(1).padStart(9)} ${median(rs.map((r) => r.api.watchEvents)).toFixed(1).padStart(8)}` +
     (rs[0]?.side === "bare, owned" ? "   (client: 2 creates per Job, no operator)" : rs[0]?.writesPerJob !== undefined
       ? `   ${median(rs.map((r) => r.writesPerJob ?? NaN)).toFixed(2)} operator writes/Job, ${median(rs.map((r) => r.reconcilesPerJob ?? NaN)).toFixed(2)} reconciles/Job`
       : "   (client: 1 create per Job, 0 reconciles)");
   console.log(`\nbench/jobs: ${N} Jobs, pods exit 0 after ${args.delay}, ${ROUNDS} round(s) (medians), ${new Date().toISOString()}`);
-  console.log(`${"".padEnd(16)} ${"all done".padStart(10)} ${"rate".padStart(11)} ${"→Running p50".padStart(10)} ${"p99".padStart(10)}`);
+  console.log(`${"".padEnd(16)} ${"all done".padStart(10)} ${"rate".padStart(11)} ${"→Running p50".padStart(10)} ${"p99".padStart(10)}   apiserver, per Job, all clients: writes, requests, watch events sent`);
   console.log(row("bare batch Jobs", bare));
   console.log(row("Hearth Jobs", hearth));
   if (args.owned) console.log(row("bare, owned", of("bare, owned")));
   if (bare.length > 0 && hearth.length > 0) {
     const ratio = median(hearth.map((r) => r.rate)) / median(bare.map((r) => r.rate));
     console.log(`Hearth/bare rate: ${ratio.toFixed(2)}× (goal ≥ 0.90×, issue 9)`);
+    const of2 = (rs: Result[], k: keyof Result["api"]): number => median(rs.map((r) => r.api[k]));
+    console.log(
+      `Hearth/bare apiserver work per Job (counts, not load-sensitive): writes ${(of2(hearth, "writes") / of2(bare, "writes")).toFixed(2)}×, ` +
+        `requests ${(of2(hearth, "requests") / of2(bare, "requests")).toFixed(2)}×, watch events sent ${(of2(hearth, "watchEvents") / of2(bare, "watchEvents")).toFixed(2)}×`,
+    );
   }
 }
 

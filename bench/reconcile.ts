@@ -8,6 +8,12 @@
 //   (cluster from `node hack/cluster.ts up --profiling`) … --apiserver-pprof /tmp/prof: the apiserver's
 //   CPU profiles of each phase (baseline-*.pb.gz, operator-*.pb.gz; `go tool pprof -top` merges them)
 //
+// Like with like: the baseline POSTs its Deployments, so by default the Functions are POSTed too —
+// what `kubectl create -f` does, and `kubectl apply -f` (client-side, its default) for an object
+// that does not exist yet. `--create apply` creates them by server-side apply instead
+// (`kubectl apply --server-side`, Argo CD's server-side sync): the apiserver then also runs
+// structured-merge over each new Function, which the baseline's Deployments never pay.
+//
 // The operator runs as a real child process (`hearth operator`), so its RSS is its own.
 import { randomBytes } from "node:crypto";
 import { readdirSync, renameSync } from "node:fs";
@@ -27,6 +33,7 @@ import { parseOperatorConfig, type OperatorConfigInput } from "../src/operator/c
 import { aFunction } from "../test/support/function-builder.ts";
 import { installCrds } from "../test/support/operator.ts";
 import { chartOperatorSettings, startOperatorProcess, type OperatorProcess } from "./support/operator-process.ts";
+import { apiserverCounts, countsSince, countTotals, formatCounts, type ApiserverCounts } from "./support/apiserver-counts.ts";
 import { ApiserverProfiler } from "./support/apiserver-profile.ts";
 import { cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
 
@@ -61,8 +68,11 @@ const { values: args } = parseArgs({
     "heap-snapshots-at": { type: "string", default: "idle,n,total" },
     /** Write the apiserver's CPU profiles of the baseline and the first operator phase here (bench/support/apiserver-profile.ts). */
     "apiserver-pprof": { type: "string" },
+    /** How the bench creates its Functions: post (default, like the baseline's Deployments) or apply (server-side apply, field manager bench-user). */
+    create: { type: "string", default: "post" },
   },
 });
+if (args.create !== "post" && args.create !== "apply") throw new Error(`--create ${args.create}: expected post or apply`);
 const chart = chartOperatorSettings();
 const operatorNodeOptions = args["operator-node-options"] ?? chart.nodeOptions;
 const operatorEnv: Record<string, string> =
@@ -106,6 +116,17 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
+/** p50/p99 of `to − from` over the names both maps know (ms → s): one stage of the path to Ready. */
+function stage(names: readonly string[], from: Map<string, number>, to: Map<string, number>): string {
+  const xs = names.flatMap((n) => {
+    const a = from.get(n);
+    const b = to.get(n);
+    return a !== undefined && b !== undefined ? [b - a] : [];
+  });
+  xs.sort((a, b) => a - b);
+  return `p50 ${(percentile(xs, 50) / 1000).toFixed(2)} s, p99 ${(percentile(xs, 99) / 1000).toFixed(2)} s`;
+}
+
 async function ensureNodes(pods: number): Promise<void> {
   const count = Math.ceil((pods * 1.1) / PODS_PER_NODE) + 1;
   log(`creating ${count} fake nodes with ${PODS_PER_NODE} pod slots each`);
@@ -146,17 +167,20 @@ async function deleteNamespace(name: string): Promise<void> {
 const config = parseOperatorConfig({ workerTokens: { signingKey: SIGNING_KEY } });
 
 /** Baseline: the same Deployments (same template) created by a bare client, awaited through a watch. */
-async function baseline(): Promise<{ seconds: number; p50: number; p99: number; cpu: Map<string, number> }> {
+async function baseline(): Promise<{ seconds: number; p50: number; p99: number; cpu: Map<string, number>; stages: string; api: ApiserverCounts }> {
   const ns = await newNamespace("bench-base");
   const ready = new Map<string, number>();
+  const seen = new Map<string, number>();
   const created = new Map<string, number>();
   const inf = new Informer({ client, resource: deployments, clock, logger: silent, namespaces: [ns] });
-  inf.on({
-    add: (d) => d.status.readyReplicas === 1 && !ready.has(d.metadata.name) && ready.set(d.metadata.name, Date.now()),
-    update: (_, d) => d.status.readyReplicas === 1 && !ready.has(d.metadata.name) && ready.set(d.metadata.name, Date.now()),
-  });
+  const track = (d: Deployment): void => {
+    if (!seen.has(d.metadata.name)) seen.set(d.metadata.name, Date.now());
+    if (d.status.readyReplicas === 1 && !ready.has(d.metadata.name)) ready.set(d.metadata.name, Date.now());
+  };
+  inf.on({ add: track, update: (_, d) => track(d) });
   inf.start();
   await inf.waitForSync();
+  const api0 = await apiserverCounts(transport);
   const t0 = Date.now();
   const cpu0 = cpuSeconds(kubeconfig ?? "");
   profiler?.start("baseline");
@@ -176,12 +200,15 @@ async function baseline(): Promise<{ seconds: number; p50: number; p99: number; 
   while (ready.size < N) await new Promise((r) => setTimeout(r, 100));
   const seconds = (Date.now() - t0) / 1000;
   const cpu = cpuSince(cpu0, cpuSeconds(kubeconfig ?? ""));
+  const api = countsSince(api0, await apiserverCounts(transport));
   await profiler?.stop();
   await inf.stop();
   const lat = [...ready.entries()].map(([n, t]) => t - (created.get(n.replace(/-pool$/, "")) ?? t0)).sort((a, b) => a - b);
+  const byFunction = (m: Map<string, number>): Map<string, number> => new Map([...m].map(([n, t]) => [n.replace(/-pool$/, ""), t]));
+  const stages = `create → Deployment seen ${stage(names, created, byFunction(seen))}; → Deployment ready ${stage(names, byFunction(seen), byFunction(ready))}`;
   log(`baseline: ${N} Deployments created in ${((createdAll - t0) / 1000).toFixed(1)} s, all ready after ${seconds.toFixed(1)} s`);
   await deleteNamespace(ns);
-  return { seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), cpu };
+  return { seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), cpu, stages, api };
 }
 
 /** `hearth operator` with this bench's config (bench/support/operator-process.ts). */
@@ -226,6 +253,8 @@ interface Phase {
   deploymentsSeconds: number;
   p50: number;
   p99: number;
+  /** Where apply→Ready went: create → Deployment seen → Deployment ready → Function Ready (p50/p99). */
+  stages: string;
 }
 
 /** Applies Functions `from`..`to`-1 and waits until each has a Deployment and is Ready. */
@@ -239,12 +268,23 @@ async function operatorPhase(ns: string, from: number, to: number, fns: Informer
   fns.on({ add: track, update: (_, o) => track(o) });
   const names = Array.from({ length: to - from }, (_, i) => `f${from + i}`);
   const want = new Set(names);
+  const depSeenAt = new Map<string, number>();
+  const depReadyAt = new Map<string, number>();
+  const trackDeployment = (d: Deployment): void => {
+    const fn = d.metadata.name.replace(/-pool$/, "");
+    if (!want.has(fn)) return;
+    if (!depSeenAt.has(fn)) depSeenAt.set(fn, Date.now());
+    if (d.status.readyReplicas === 1 && !depReadyAt.has(fn)) depReadyAt.set(fn, Date.now());
+  };
+  deps.on({ add: trackDeployment, update: (_, d) => trackDeployment(d) });
   const t0 = Date.now();
   await pool(names, CONCURRENCY, async (name) => {
     appliedAt.set(name, Date.now());
-    await client.apply(hearthFunctions, benchFunction(name, ns).manifest(), { fieldManager: "bench-user" });
+    const manifest = benchFunction(name, ns).manifest();
+    if (args.create === "apply") await client.apply(hearthFunctions, manifest, { fieldManager: "bench-user" });
+    else await client.create(hearthFunctions, manifest);
   });
-  log(`applied ${names.length} Functions in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  log(`${args.create === "apply" ? "applied (server-side)" : "created (POST)"} ${names.length} Functions in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   let deploymentsSeconds = Number.NaN;
   for (;;) {
     if (Number.isNaN(deploymentsSeconds) && names.every((n) => deps.getByName(ns, `${n}-pool`) !== undefined)) deploymentsSeconds = (Date.now() - t0) / 1000;
@@ -254,7 +294,8 @@ async function operatorPhase(ns: string, from: number, to: number, fns: Informer
   }
   const seconds = (Date.now() - t0) / 1000;
   const lat = names.map((n) => (readyAt.get(n) ?? 0) - (appliedAt.get(n) ?? 0)).sort((a, b) => a - b);
-  return { seconds, deploymentsSeconds, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+  const stages = `create → Deployment seen ${stage(names, appliedAt, depSeenAt)}; → Deployment ready ${stage(names, depSeenAt, depReadyAt)}; → Function Ready ${stage(names, depReadyAt, readyAt)}`;
+  return { seconds, deploymentsSeconds, p50: percentile(lat, 50), p99: percentile(lat, 99), stages };
 }
 
 async function main(): Promise<void> {
@@ -274,10 +315,13 @@ async function main(): Promise<void> {
   await snapshot(op, "idle", "idle");
 
   const settle = Number(args.settle) * 1000;
+  const api0 = await apiserverCounts(transport);
   const cpu0 = cpuSeconds(kubeconfig ?? "", { operator: op.pid });
   profiler?.start("operator");
   const first = await operatorPhase(ns, 0, N, fns, deps);
   const cpuN = cpuSince(cpu0, cpuSeconds(kubeconfig ?? "", { operator: op.pid }));
+  const apiN = countsSince(api0, await apiserverCounts(transport));
+  const informerEvents = await op.sumBy("hearth_informer_events_total", ["resource"]);
   const queueWait = async (): Promise<string> => {
     const sum = await op.metric("hearth_workqueue_queue_duration_seconds_sum", { name: "function" });
     const count = await op.metric("hearth_workqueue_queue_duration_seconds_count", { name: "function" });
@@ -325,13 +369,15 @@ async function main(): Promise<void> {
 
   const rate = N / first.seconds;
   const lines = [
-    `bench/reconcile — ${N} Functions (1 warm worker each), concurrency ${CONCURRENCY}, operator node flags: ${operatorNodeOptions || "(none)"}, env: ${Object.entries(operatorEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}${args["no-compile-cache"] ? ", no compile cache" : ", warm compile cache"}${args["no-reclaim"] ? ", no idle reclaim" : ""}${args["no-malloc-trim"] ? ", no malloc_trim" : ", malloc_trim addon"}, ${new Date().toISOString()}`,
+    `bench/reconcile — ${N} Functions (1 warm worker each) created by ${args.create === "apply" ? "server-side apply" : "POST, as the baseline's Deployments"}, concurrency ${CONCURRENCY}, operator node flags: ${operatorNodeOptions || "(none)"}, env: ${Object.entries(operatorEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}${args["no-compile-cache"] ? ", no compile cache" : ", warm compile cache"}${args["no-reclaim"] ? ", no idle reclaim" : ""}${args["no-malloc-trim"] ? ", no malloc_trim" : ", malloc_trim addon"}, ${new Date().toISOString()}`,
     "",
     "                                   seconds   per second   apply→Ready p50   p99",
   ];
   if (base !== undefined) lines.push(`baseline: bare client, ${N} Deployments   ${base.seconds.toFixed(1).padStart(7)}   ${(N / base.seconds).toFixed(1).padStart(10)}   ${base.p50.toFixed(0).padStart(12)} ms   ${base.p99.toFixed(0)} ms`);
   lines.push(`operator: ${N} Functions → Ready     ${first.seconds.toFixed(1).padStart(7)}   ${rate.toFixed(1).padStart(10)}   ${first.p50.toFixed(0).padStart(12)} ms   ${first.p99.toFixed(0)} ms`);
   lines.push(`          every Deployment existed after ${first.deploymentsSeconds.toFixed(1)} s`);
+  if (base !== undefined) lines.push(`stages, baseline: ${base.stages}`);
+  lines.push(`stages, operator: ${first.stages}`);
   if (base !== undefined) lines.push(`throughput ratio operator/baseline: ${(rate / (N / base.seconds)).toFixed(2)}× (goal ≥ 0.9×, issue 9)`);
   if (second !== undefined) lines.push(`operator: +${TOTAL - N} Functions → Ready ${second.seconds.toFixed(1)} s (p50 ${second.p50.toFixed(0)} ms, p99 ${second.p99.toFixed(0)} ms)`);
   lines.push(`operator V8 heap used/total (MiB, not after a forced GC): ${N}: ${heapAtN}; ${TOTAL}: ${heapAtTotal ?? "-"}`);
@@ -351,6 +397,14 @@ async function main(): Promise<void> {
   lines.push(`          requests by verb and resource (per Function): ${breakdown(byKindAtN, N)}`);
   lines.push(`          reconciles by controller (per Function): ${breakdown(byController, TOTAL || N)}`);
   lines.push(`          ${queueAtN} (first ${N})`);
+  lines.push(`          operator watch events received per Function (first ${N}): ${breakdown(informerEvents, N)}`);
+  if (base !== undefined) lines.push(`baseline ${formatCounts(base.api, N, "Deployment")}`);
+  lines.push(`operator ${formatCounts(apiN, N, "Function")}`);
+  if (base !== undefined) {
+    const b = countTotals(base.api, N);
+    const o = countTotals(apiN, N);
+    lines.push(`operator/baseline apiserver work per object (counts, not load-sensitive): writes ${(o.writes / b.writes).toFixed(2)}×, requests ${(o.requests / b.requests).toFixed(2)}×, watch events sent ${(o.watchEvents / b.watchEvents).toFixed(2)}×`);
+  }
   if (base !== undefined) lines.push(`CPU seconds, baseline (${N} Deployments → ready): ${formatCpu(base.cpu)}`);
   lines.push(`CPU seconds, operator (${N} Functions → Ready): ${formatCpu(cpuN)}`);
   console.log(lines.join("\n"));
