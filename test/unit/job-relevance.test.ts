@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_JOB_CONTROLLER_CONFIG, planJob } from "../../src/controllers/job/plan.ts";
-import { batchJobChanged, podChanged } from "../../src/controllers/job/relevance.ts";
+import { batchJobChanged, isFreshPod, podChanged } from "../../src/controllers/job/relevance.ts";
 import { batchJobView, podView, type BatchJobView, type PodView } from "../../src/controllers/job/views.ts";
 import { aBatchJob, aFunction, aJob, aPod, at, complete, WORKLOAD } from "./job-fixtures.ts";
 
@@ -50,6 +50,33 @@ describe("Job controller watch predicates", () => {
     assert.deepEqual(planWith(aBatchJob(), [scheduled]), planWith(aBatchJob(), [bare]));
     const unschedulable = editPod(bare, (p) => void (p.status.conditions = [cond("PodScheduled", "False", { reason: "Unschedulable", message: "no node" })]));
     assert.equal(podChanged(bare, unschedulable), true, "control: a condition the plan reads");
+  });
+
+  it("a merely created pod is fresh, and planning with it writes no status for a Job without one (its add wakes nothing)", () => {
+    // As kube-controller-manager creates it: Pending, no node, no container states yet.
+    const created = editPod(pending, (p) => {
+      delete p.status.conditions;
+      delete p.status.containerStatuses;
+    });
+    for (const p of [created, pending, editPod(pending, (q) => void (q.status.conditions = [cond("PodScheduled", "True")]))]) {
+      assert.equal(isFreshPod(p), true);
+      const plan = planWith(aBatchJob(), [p]);
+      assert.equal(plan.statusChanged, false, "no status for a merely pending first attempt");
+      assert.equal(plan.requeueAfterMs, undefined);
+      assert.deepEqual(plan.events, []);
+    }
+    const notFresh: [string, PodView][] = [
+      ["running", running],
+      ["ended", ended],
+      ["unschedulable", editPod(pending, (p) => void (p.status.conditions = [cond("PodScheduled", "False", { reason: "Unschedulable", message: "no node" })]))],
+      ["disrupted", aPod("p1", { created: 90, phase: "Pending", disrupted: true })],
+      ["pulling an image that fails", aPod("p1", { created: 90, phase: "Pending", waiting: { reason: "ImagePullBackOff", message: "not found" } })],
+      ["being deleted", editPod(pending, (p) => void (p.metadata.deletionTimestamp = at(99)))],
+      ["failed before starting", editPod(pending, (p) => Object.assign(p.status, { phase: "Failed", reason: "Evicted", message: "node pressure" }))],
+    ];
+    for (const [what, p] of notFresh) assert.equal(isFreshPod(p), false, what);
+    // Control: the unschedulable one does change what is planned.
+    assert.equal(planWith(aBatchJob(), [notFresh[2]?.[1] ?? running]).statusChanged, true);
   });
 
   it("passes pod updates the plan reads", () => {

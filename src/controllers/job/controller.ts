@@ -29,7 +29,7 @@ import { taskToken } from "../../auth/worker-token.ts";
 import { functionsCache } from "../shared.ts";
 import { batchJobName, LABEL_JOB } from "./batch-job.ts";
 import { DEFAULT_JOB_CONTROLLER_CONFIG, isFinished, planJob, type InputCheck, type JobControllerConfig, type JobPlan } from "./plan.ts";
-import { batchJobChanged, podChanged } from "./relevance.ts";
+import { batchJobChanged, isFreshPod, podChanged } from "./relevance.ts";
 import { batchJobView, podView, type BatchJobView, type PodView } from "./views.ts";
 
 export const FIELD_MANAGER = "hearth-job-controller";
@@ -173,7 +173,8 @@ export class JobController {
         watch(this.jobs, (j) => [keyOf(j)], { update: (a, b) => !this.isStatusEcho(a, b) }),
         // Not the add of a batch Job we just created: nothing about it is new to us.
         watch(this.batchJobs, labelledJobKey, { add: (b) => !this.isCreateEcho(b), update: batchJobChanged }),
-        watch(this.pods, labelledJobKey, { update: podChanged }),
+        // Not the add of a pod merely created for a Job with no status yet: it would plan no write.
+        watch(this.pods, labelledJobKey, { add: (p) => !isFreshPod(p) || labelledJobKey(p).some((key) => this.hasStatus(key)), update: podChanged }),
         // A Function appearing or changing unblocks the Jobs that wait for it.
         watch(this.functions, (fn) => this.jobs.byIndex(BY_FUNCTION, keyOf(fn)).filter((j) => !finishedRaw(j)).map(keyOf)),
       ],
@@ -194,6 +195,15 @@ export class JobController {
     // The cache shows the end: nothing about this Job needs remembering any more.
     if (isFinished(status.data)) this.forget(keyOf(b));
     return true;
+  }
+
+  /** The Job has a status, in the cache or written and not shown yet (or is not cached: then the add is news). */
+  private hasStatus(key: string): boolean {
+    const raw = this.jobs.get(key);
+    if (raw === undefined) return true;
+    const cached = raw["status"] as { conditions?: unknown } | undefined;
+    if (cached?.conditions !== undefined) return true;
+    return this.statuses.current(key, { uid: raw.metadata.uid, status: undefined }).status !== undefined;
   }
 
   /** `b` is the batch Job a reconcile of its Hearth Job is creating or created (controlled by that very Job). */

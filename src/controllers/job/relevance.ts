@@ -4,6 +4,7 @@
 // costs a queue slot and does nothing. Pure: each projection lists exactly what the plan reads
 // (attempts.ts, outcome.ts, plan.ts), so a field added there must be added here.
 import { isDeepStrictEqual } from "node:util";
+import { GENERIC_WAITING } from "./outcome.ts";
 import type { BatchJobView, ContainerStatusView, PodView } from "./views.ts";
 
 /** The metadata the plan reads of a batch Job or pod: identity, ownership, deletion, the Job label. */
@@ -50,3 +51,29 @@ export function batchJobProjection(b: BatchJobView): unknown {
 
 export const podChanged = (a: PodView, b: PodView): boolean => !isDeepStrictEqual(podProjection(a), podProjection(b));
 export const batchJobChanged = (a: BatchJobView, b: BatchJobView): boolean => !isDeepStrictEqual(batchJobProjection(a), batchJobProjection(b));
+
+/** A container not started: no state yet, or waiting for nothing in particular (ContainerCreating). */
+function notStarted(cs: readonly ContainerStatusView[] | undefined): boolean {
+  return (cs ?? []).every((c) => c.state?.running === undefined && c.state?.terminated === undefined && GENERIC_WAITING.has(c.state?.waiting?.reason ?? "Pending"));
+}
+
+/**
+ * A pod that is merely created: Pending, nothing started, no reason or message, not being
+ * deleted, no condition the plan reads. Planned with, it is a Pending attempt, and a Job with no
+ * status yet gets none for that (plan.ts `idlePending`); the pod's next update that the plan reads
+ * (unschedulable, started, ended, disrupted) wakes the Job anyway. So the add of such a pod, for
+ * a Job without a status, wakes nothing (the controller checks the Job): one reconcile fewer per Job.
+ */
+export function isFreshPod(p: PodView): boolean {
+  const s = p.status;
+  return (
+    p.metadata.deletionTimestamp === undefined &&
+    (s?.phase ?? "Pending") === "Pending" &&
+    s?.reason === undefined &&
+    s?.message === undefined &&
+    s?.startTime === undefined &&
+    notStarted(s?.containerStatuses) &&
+    notStarted(s?.initContainerStatuses) &&
+    !(s?.conditions ?? []).some((c) => c.type === "DisruptionTarget" || (c.type === "PodScheduled" && c.status === "False"))
+  );
+}
