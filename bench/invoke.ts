@@ -6,8 +6,9 @@
 // Every component is its own process, as deployed: gateway (`hearth gateway`), workers
 // (`hearth worker`, supervisor + child), the bare server; this process is the client.
 //   node bench/invoke.ts [--runs 3000] [--pushes 20000] [--workers 2] [--concurrency 32] [--sync full|normal] [--channel direct|relay|off] [--profile DIR] [--skip-many] [--hops]
-// --hops: after the run() phase, the median time of each hop of a run() (client → gateway →
-// supervisor → child → supervisor → gateway → writer thread → client; bench/support/hops.ts), then stop.
+// --hops: after the run() phase, the median time of each hop of a run() (client → gateway → child
+// → gateway → writer thread → client; with --channel relay through the supervisor both ways;
+// bench/support/hops.ts), then stop.
 // During the push phase it reads each process's CPU time and syscall counts from /proc (Linux):
 // µs of CPU and syscalls per task for the client, the gateway's threads, the supervisors and their
 // children, beside the bare echo's per-request CPU. On 2 cores, ≥8,000 tasks/s needs ≤250 µs in all.
@@ -49,9 +50,15 @@ const IN_FLIGHT = Number(values.inflight);
 const SYNC = values.sync === "normal" ? "normal" : "full";
 /** direct: the child holds the worker channel (the default; `on` is the same); relay: the supervisor holds it and relays; off: lease/results requests. */
 const CHANNEL = values.channel === "off" || values.channel === "relay" ? values.channel : "direct";
-/** --profile DIR: the gateway and the workers (supervisors) write V8 CPU profiles (.cpuprofile) there. */
+/**
+ * --profile DIR: the gateway, the workers' supervisors and their children write V8 CPU profiles
+ * (.cpuprofile) there; a child's is CPU.<date>.<pid>….cpuprofile (NODE_OPTIONS: its supervisor
+ * forks it without its own flags; bench/child-profile.ts lets it write the profile on SIGTERM).
+ */
 const PROFILE = values.profile;
 const profArgs = (name: string): string[] => (PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE, "--cpu-prof-name", `${name}.cpuprofile`]);
+const CHILD_PROFILE = fileURLToPath(new URL("./child-profile.ts", import.meta.url));
+const childProfEnv = (): Record<string, string> => (PROFILE === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE} --import=${CHILD_PROFILE}` });
 
 const bench = benchProcesses("hearth-bench-");
 const { dir, all: procs, start: startProcess } = bench;
@@ -110,6 +117,7 @@ spec: {image: none, handler: binding:identity, runtime: node, timeoutSeconds: 60
       HEARTH_CONCURRENCY: String(WORKER_CONCURRENCY),
       HEARTH_WORKER_ID: `bench-${i}`,
       HEARTH_WORKER_CHANNEL: CHANNEL,
+      ...childProfEnv(),
     }));
   }
   const client = createClient({ url: gwUrl, maxSockets: IN_FLIGHT });
