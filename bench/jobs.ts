@@ -33,7 +33,7 @@ import { parseOperatorConfig, type OperatorConfig, type OperatorConfigInput } fr
 import { installCrds } from "../test/support/operator.ts";
 import { apiserverCounts, countsSince, countTotals, formatCounts } from "./support/apiserver-counts.ts";
 import { ApiserverProfiler } from "./support/apiserver-profile.ts";
-import { cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
+import { clusterCpu, cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
 import { startOperatorProcess, type Metrics, type OperatorProcess } from "./support/operator-process.ts";
 
 const { values: args } = parseArgs({
@@ -85,8 +85,8 @@ let operatorPid: number | undefined;
 /** CPU seconds used so far by each cluster process, the operator and this one (the driver). */
 const cpuNow = (): Map<string, number> => cpuSeconds(kubeconfigPath ?? "", { operator: operatorPid });
 
-function cpuDelta(before: Map<string, number>): string {
-  return formatCpu(cpuSince(before, cpuNow()));
+function cpuDelta(before: Map<string, number>): Map<string, number> {
+  return cpuSince(before, cpuNow());
 }
 
 function quantile(xs: readonly number[], q: number): number {
@@ -146,6 +146,8 @@ interface Result {
   reconcilesPerJob?: number;
   /** What the apiserver counted per Job, from every client (bench/support/apiserver-counts.ts). */
   api: { writes: number; requests: number; watchEvents: number };
+  /** CPU ms per Job of the control plane and the operator (bench/support/cpu.ts clusterCpu). */
+  cpuMsPerJob: number;
 }
 
 /**
@@ -253,9 +255,10 @@ async function measure(
   say(
     `  ${side}: last create at ${at(created)} s, last batch Job ${at(lastBatchJob)} s, last pod ${at(lastPod)} s, last Running ${at(lastRunning)} s, all Complete ${seconds.toFixed(1)} s (${latencies.length} Running seen)`,
   );
-  say(`  CPU seconds: ${cpuDelta(cpu0)}`);
+  const cpu = cpuDelta(cpu0);
+  say(`  CPU seconds: ${formatCpu(cpu)}`);
   say(`  ${formatCounts(api, N, "Job")}`);
-  return { side, seconds, rate: N / seconds, runningP50: median(latencies), runningP99: quantile(latencies, 0.99), api: countTotals(api, N) };
+  return { side, seconds, rate: N / seconds, runningP50: median(latencies), runningP99: quantile(latencies, 0.99), api: countTotals(api, N), cpuMsPerJob: (1000 * clusterCpu(cpu)) / N };
 }
 
 const conditionTrue = (o: Unstructured, type: string): boolean =>
@@ -453,6 +456,11 @@ async function main(): Promise<void> {
     console.log(
       `Hearth/bare apiserver work per Job (counts, not load-sensitive): writes ${(of2(hearth, "writes") / of2(bare, "writes")).toFixed(2)}×, ` +
         `requests ${(of2(hearth, "requests") / of2(bare, "requests")).toFixed(2)}×, watch events sent ${(of2(hearth, "watchEvents") / of2(bare, "watchEvents")).toFixed(2)}×`,
+    );
+    const cpuOf = (rs: Result[]): number => median(rs.map((r) => r.cpuMsPerJob));
+    console.log(
+      `CPU per Job, control plane + operator: bare ${cpuOf(bare).toFixed(1)} ms, Hearth ${cpuOf(hearth).toFixed(1)} ms (${(cpuOf(hearth) / cpuOf(bare)).toFixed(2)}×; ` +
+        `were the machine's CPU all that limits the rate, the rate ratio would be ${(cpuOf(bare) / cpuOf(hearth)).toFixed(2)}×)`,
     );
   }
 }

@@ -35,7 +35,7 @@ import { installCrds } from "../test/support/operator.ts";
 import { chartOperatorSettings, startOperatorProcess, type OperatorProcess } from "./support/operator-process.ts";
 import { apiserverCounts, countsSince, countTotals, formatCounts, type ApiserverCounts } from "./support/apiserver-counts.ts";
 import { ApiserverProfiler } from "./support/apiserver-profile.ts";
-import { cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
+import { clusterCpu, cpuSeconds, cpuSince, formatCpu } from "./support/cpu.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -407,6 +407,13 @@ async function main(): Promise<void> {
   }
   if (base !== undefined) lines.push(`CPU seconds, baseline (${N} Deployments → ready): ${formatCpu(base.cpu)}`);
   lines.push(`CPU seconds, operator (${N} Functions → Ready): ${formatCpu(cpuN)}`);
+  const perObject = (cpu: Map<string, number>): number => (1000 * clusterCpu(cpu)) / N;
+  if (base !== undefined) {
+    lines.push(
+      `CPU per object, control plane + operator: bare Deployment ${perObject(base.cpu).toFixed(1)} ms, Function ${perObject(cpuN).toFixed(1)} ms (${(perObject(cpuN) / perObject(base.cpu)).toFixed(2)}×; ` +
+        `were the machine's CPU all that limits the rate, the rate ratio would be ${(perObject(base.cpu) / perObject(cpuN)).toFixed(2)}×)`,
+    );
+  }
   console.log(lines.join("\n"));
   await deleteNamespace(ns);
   const leftover = (await client.list(nodes, { labelSelector: "" })).items.filter((n) => n.metadata.name.startsWith(`bench-${id}-`));

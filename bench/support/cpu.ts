@@ -35,3 +35,12 @@ export function cpuSince(before: Map<string, number>, after: Map<string, number>
 export function formatCpu(used: Map<string, number>): string {
   return [...used].map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
 }
+
+/**
+ * CPU seconds of everything but the bench's own process (the control plane, and the operator when
+ * one runs): what a side asked of the machine. Less load-sensitive than wall time (a busy machine
+ * stretches seconds, far less the CPU a piece of work takes).
+ */
+export function clusterCpu(used: Map<string, number>): number {
+  return [...used].filter(([k]) => k !== "bench process").reduce((a, [, v]) => a + v, 0);
+}
