@@ -312,7 +312,10 @@ function operatorConfigInput(ns: string, selector: Record<string, string>): Oper
     namespaces: [ns],
     workerTokens: { signingKey: SIGNING_KEY },
     server: { host: "127.0.0.1", port: 0 },
-    leaderElection: { enabled: true, namespace: ns, name: "hearth-operator" },
+    // The Helm chart's timings (charts/hearth/values.yaml), as bench/reconcile: the config defaults
+    // (6/4/1 s) are for fast failover in tests; on a loaded 2-core machine a renewal can take over
+    // 4 s, the operator then loses the lease and stops, and the bench with it.
+    leaderElection: { enabled: true, namespace: ns, name: "hearth-operator", leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 },
     logLevel: "warn",
     pod: { nodeSelector: selector },
     // No gateway runs here: no Function finalizer (it would wait for one on deletion).
