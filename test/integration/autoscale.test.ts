@@ -39,13 +39,18 @@ it("200 tasks on a pool at zero: up to maxReplicas, all complete exactly once, b
   await client.apply(functionsResource, slowFunction(ns, "slow", { minReplicas: 0, maxReplicas: 4, scaleDownDelaySeconds: 5 }, { env: [{ name: "SLOW_LOG", value: logFile }] }));
   // The autoscaler has demand data (condition True) and the gateway knows the Function.
   // Two controllers write these (the autoscaler the condition, the Function controller the selector): wait for both.
+  // Seen once (1 CI run in 14, round 8) not to happen within 60 s: a timeout says what status there was.
+  let lastStatus: unknown;
   await waitFor(
     async () => {
       const fn = await getFunction(client, ns, "slow");
+      lastStatus = fn?.status;
       return condition(fn, "Autoscaling")?.status === "True" && (fn?.status?.selector ?? "") !== "";
     },
     { timeoutMs: 60_000, what: "Autoscaling True and the scale selector in status" },
-  );
+  ).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; the Function's last status: ${JSON.stringify(lastStatus)}; gateway knows it: ${String(gateway.engine !== undefined)}`);
+  });
   await waitFor(() => gateway.engine !== undefined && stack.gateway.url !== "", { what: "gateway" });
   const fn0 = await getFunction(client, ns, "slow");
   assert.equal(fn0?.spec?.warmPool?.replicas ?? 0, 0, "starts at zero");
