@@ -2,7 +2,7 @@
 // POST whose body carries credits (`{"want":n}`) and results up and whose response carries
 // leases (`{"tasks":[…]}`) and acknowledgements (`{"results":[…]}`) down, one JSON object a line.
 // Lines written in one turn (one callback of the event loop and its microtasks) leave as one chunk.
-import { request as httpRequest, type ClientRequest } from "node:http";
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import type { LeasedTask, ResultAck } from "../protocol/index.ts";
@@ -135,19 +135,10 @@ export class WorkerChannel {
    * "none": it has no worker channel at all (lease/results requests). Refusals throw WorkerApiError.
    */
   static upgrade(gatewayUrl: string, token: string | undefined, fn: string, workerId: string, timeoutMs = 10_000): Promise<UpgradedChannel | "unsupported" | "none"> {
-    const url = channelUrl(gatewayUrl, fn, workerId);
-    const headers: Record<string, string> = { connection: "upgrade", upgrade: CHANNEL_UPGRADE, "content-length": "0" };
-    if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
     return new Promise((resolve, reject) => {
-      const req = httpRequest(url, { method: "POST", headers, agent: false });
-      const timer = setTimeout(() => req.destroy(new Error(`the gateway did not answer the worker channel within ${timeoutMs} ms`)), timeoutMs);
-      req.setNoDelay(true);
-      req.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
+      const { req, answered } = channelRequest(channelUrl(gatewayUrl, fn, workerId), token, { connection: "upgrade", upgrade: CHANNEL_UPGRADE, "content-length": "0" }, timeoutMs, reject);
       req.once("upgrade", (_res, socket: Socket, head: Buffer) => {
-        clearTimeout(timer);
+        answered();
         // Not stopped from reading here: the stream reads ahead again on the next tick (after the
         // 101 arrived). handOff() stops it in the turn the connection leaves this process. A reset
         // before then must not end this process (the HTTP client no longer listens for errors).
@@ -155,16 +146,12 @@ export class WorkerChannel {
         resolve({ socket, head });
       });
       req.once("response", (res) => {
-        clearTimeout(timer);
-        const status = res.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          req.destroy();
+        answered();
+        readRefusal(req, res, (status, err) => {
           // An older gateway serves the request as a streaming channel (that ends at once).
           if (status === 200) resolve("unsupported");
           else if (status === 404 || status === 405) resolve("none");
-          else reject(new WorkerApiError(status, `worker channel refused: HTTP ${status}: ${Buffer.concat(chunks).toString("utf8").slice(0, 500)}`));
+          else reject(err);
         });
       });
       req.end();
@@ -176,30 +163,17 @@ export class WorkerChannel {
    * use lease/results requests). Other refusals throw WorkerApiError.
    */
   static open(gatewayUrl: string, token: string | undefined, fn: string, workerId: string, events: ChannelEvents, timeoutMs = 10_000): Promise<WorkerChannel | "unsupported"> {
-    const url = channelUrl(gatewayUrl, fn, workerId);
-    const headers: Record<string, string> = { "content-type": "application/x-ndjson", "transfer-encoding": "chunked" };
-    if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
     return new Promise((resolve, reject) => {
-      const req = httpRequest(url, { method: "POST", headers, agent: false });
-      const timer = setTimeout(() => req.destroy(new Error(`the gateway did not answer the worker channel within ${timeoutMs} ms`)), timeoutMs);
-      req.setNoDelay(true);
-      req.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
+      const { req, answered } = channelRequest(channelUrl(gatewayUrl, fn, workerId), token, { "content-type": "application/x-ndjson", "transfer-encoding": "chunked" }, timeoutMs, reject);
       req.once("response", (res) => {
-        clearTimeout(timer);
-        const status = res.statusCode ?? 0;
-        if (status === 200) {
+        answered();
+        if (res.statusCode === 200) {
           resolve(WorkerChannel.onRequest(req, res, events));
           return;
         }
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          req.destroy();
+        readRefusal(req, res, (status, err) => {
           if (status === 404 || status === 405) resolve("unsupported");
-          else reject(new WorkerApiError(status, `worker channel refused: HTTP ${status}: ${Buffer.concat(chunks).toString("utf8").slice(0, 500)}`));
+          else reject(err);
         });
       });
       req.flushHeaders();
@@ -340,6 +314,32 @@ export function handOff(conn: UpgradedChannel): Buffer | undefined {
 }
 
 /** fold=1: this runtime folds workflow reducer batches (docs/protocol.md, lease `fold`). */
+/**
+ * The POST that opens a channel (streaming or upgraded), bounded by `timeoutMs` until
+ * `answered()`; a connection error goes to `reject`.
+ */
+function channelRequest(url: URL, token: string | undefined, headers: Record<string, string>, timeoutMs: number, reject: (err: unknown) => void): { req: ClientRequest; answered: () => void } {
+  const req = httpRequest(url, { method: "POST", headers: token === undefined ? headers : { ...headers, authorization: `Bearer ${token}` }, agent: false });
+  const timer = setTimeout(() => req.destroy(new Error(`the gateway did not answer the worker channel within ${timeoutMs} ms`)), timeoutMs);
+  req.setNoDelay(true);
+  req.once("error", (err) => {
+    clearTimeout(timer);
+    reject(err);
+  });
+  return { req, answered: () => clearTimeout(timer) };
+}
+
+/** Reads an answer that opened no channel to its end, closes the request, then `settle(status, the refusal as an error)`. */
+function readRefusal(req: ClientRequest, res: IncomingMessage, settle: (status: number, err: WorkerApiError) => void): void {
+  const status = res.statusCode ?? 0;
+  const chunks: Buffer[] = [];
+  res.on("data", (c: Buffer) => chunks.push(c));
+  res.on("end", () => {
+    req.destroy();
+    settle(status, new WorkerApiError(status, `worker channel refused: HTTP ${status}: ${Buffer.concat(chunks).toString("utf8").slice(0, 500)}`));
+  });
+}
+
 function channelUrl(gatewayUrl: string, fn: string, workerId: string): URL {
   return new URL(`/v1/workers/channel?function=${encodeURIComponent(fn)}&workerId=${encodeURIComponent(workerId)}&fold=1`, gatewayUrl);
 }
