@@ -26,19 +26,24 @@ async function until<T>(what: string, fn: () => T | undefined, ms = 20_000): Pro
   }
 }
 
+/** A gateway with the Functions default/echo and default/other, the caller token and the worker signing key. */
+function startGateway(extra: { engine?: { leaseReceiptMs: number } } = {}): Promise<Gateway> {
+  return Gateway.start({
+    storePath: ":memory:",
+    registry: new StaticRegistry([staticFunction({ namespace: "default", name: "echo", timeoutSeconds: 30 }), staticFunction({ namespace: "default", name: "other" })]),
+    auth: { callerTokens: [CALLER], workerSigningKey: KEY },
+    limits: { maxWaitMs: 20_000 },
+    ...extra,
+  });
+}
+
 describe("worker channel", () => {
   let gw: Gateway;
   let url: string;
   const token = workerToken(KEY, "default", "echo");
 
   before(async () => {
-    gw = await Gateway.start({
-      storePath: ":memory:",
-      registry: new StaticRegistry([staticFunction({ namespace: "default", name: "echo", timeoutSeconds: 30 }), staticFunction({ namespace: "default", name: "other" })]),
-      auth: { callerTokens: [CALLER], workerSigningKey: KEY },
-      limits: { maxWaitMs: 20_000 },
-      engine: { leaseReceiptMs: 200 },
-    });
+    gw = await startGateway({ engine: { leaseReceiptMs: 200 } });
     url = gw.url;
   });
   after(async () => gw.stop());
@@ -217,12 +222,7 @@ describe("worker channel on an upgraded connection (direct mode)", () => {
   const token = workerToken(KEY, "default", "echo");
 
   before(async () => {
-    gw = await Gateway.start({
-      storePath: ":memory:",
-      registry: new StaticRegistry([staticFunction({ namespace: "default", name: "echo", timeoutSeconds: 30 }), staticFunction({ namespace: "default", name: "other" })]),
-      auth: { callerTokens: [CALLER], workerSigningKey: KEY },
-      limits: { maxWaitMs: 20_000 },
-    });
+    gw = await startGateway();
   });
   // Also checks that stopping the gateway ends channels it no longer tracks as HTTP requests.
   after(async () => gw.stop());
