@@ -294,10 +294,7 @@ export class TaskStore {
   save(row: TaskRow): void {
     if (this.closed) return;
     this.staged.set(row.id, { ...row, input: isTerminalStatus(row.status) ? null : row.input });
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.scheduleFlush();
   }
 
   /**
