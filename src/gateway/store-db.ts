@@ -152,32 +152,14 @@ export class DbWriter {
 
   /** One transaction; throws (after rolling back) when it cannot commit. */
   write(rows: Iterable<TaskRow>, extras: readonly ExtraWrite[] = []): void {
+    this.writeValues(Array.from(rows, rowValues), extras);
+  }
+
+  /** write() of rows already made into their columns' values (rowValues: what the writer thread is sent). */
+  writeValues(rows: readonly RowValues[], extras: readonly ExtraWrite[] = []): void {
     this.transaction(() => {
       for (const e of extras) this.writeExtra(e);
-      for (const r of rows) {
-        this.upsert.run(
-          r.id,
-          r.namespace,
-          r.name,
-          r.status,
-          r.attempts,
-          r.disruptions,
-          r.encoding,
-          r.input,
-          r.output,
-          r.error === null ? null : JSON.stringify(r.error),
-          r.idempotencyKey,
-          r.createdAt,
-          r.startedAt,
-          r.finishedAt,
-          r.notBefore,
-          r.timeoutSeconds,
-          r.retries === null ? null : JSON.stringify(r.retries),
-          r.parentId,
-          r.depth,
-          r.cached ? 1 : 0,
-        );
-      }
+      for (const r of rows) this.upsert.run(...r);
     });
   }
 
@@ -219,6 +201,38 @@ export class DbWriter {
       throw err;
     }
   }
+}
+
+/**
+ * A task row as the values of the tasks table's columns, in the order of the upsert's column
+ * list: what the gateway's thread posts to the writer thread (an array is cloned at about half the
+ * cost of an object with named fields).
+ */
+export type RowValues = readonly (string | number | null)[];
+
+export function rowValues(r: TaskRow): RowValues {
+  return [
+    r.id,
+    r.namespace,
+    r.name,
+    r.status,
+    r.attempts,
+    r.disruptions,
+    r.encoding,
+    r.input,
+    r.output,
+    r.error === null ? null : JSON.stringify(r.error),
+    r.idempotencyKey,
+    r.createdAt,
+    r.startedAt,
+    r.finishedAt,
+    r.notBefore,
+    r.timeoutSeconds,
+    r.retries === null ? null : JSON.stringify(r.retries),
+    r.parentId,
+    r.depth,
+    r.cached ? 1 : 0,
+  ];
 }
 
 /** Queries that only read; the gateway's thread runs them on its own connection. */

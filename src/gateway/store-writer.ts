@@ -11,11 +11,12 @@
 // the gateway's connection never checkpoints (its fsyncs would stall the event loop).
 import { closeSync, fdatasyncSync, openSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { DbWriter, openDb, type StoreSync, type TaskRow } from "./store-db.ts";
+import { DbWriter, openDb, type RowValues, type StoreSync } from "./store-db.ts";
 import type { ExtraWrite } from "./store-tables.ts";
 
 export type ToWriter =
-  | { t: "write"; batch: number; rows: TaskRow[]; extras: ExtraWrite[] }
+  /** `rows`: each task row as its columns' values (store-db.ts rowValues). */
+  | { t: "write"; batch: number; rows: RowValues[]; extras: ExtraWrite[] }
   /**
    * The gateway's thread committed `batches` itself: sync the WAL (sync=full), then checkpoint
    * it if `checkpoint` (the gateway's thread counts its commits and holds the next one until this
@@ -41,13 +42,14 @@ function main(): void {
   const syncWal = sync === "full";
   const db = openDb(path, syncWal ? "normal" : sync);
   const writer = new DbWriter(db);
+  const wal = new WalSync(`${path}-wal`);
   const reply = (msg: FromWriter): void => port.postMessage(msg);
   port.on("message", (msg: ToWriter) => {
     switch (msg.t) {
       case "write": {
         const started = performance.now();
         try {
-          writer.write(msg.rows, msg.extras);
+          writer.writeValues(msg.rows, msg.extras);
         } catch (err) {
           reply({ t: "writeFailed", batch: msg.batch, message: err instanceof Error ? err.message : String(err) });
           return;
@@ -55,7 +57,7 @@ function main(): void {
         reply({ t: "written", batch: msg.batch, ms: performance.now() - started, rows: msg.rows.length, synced: !syncWal });
         if (!syncWal) return;
         try {
-          syncFile(`${path}-wal`);
+          wal.sync();
           reply({ t: "synced", batch: msg.batch, ms: performance.now() - started });
         } catch (err) {
           reply({ t: "syncFailed", batch: msg.batch, message: err instanceof Error ? err.message : String(err) });
@@ -65,7 +67,7 @@ function main(): void {
       case "sync": {
         const started = performance.now();
         try {
-          if (syncWal) syncFile(`${path}-wal`);
+          if (syncWal) wal.sync();
         } catch (err) {
           for (const batch of msg.batches) reply({ t: "syncFailed", batch, message: err instanceof Error ? err.message : String(err) });
           return;
@@ -92,6 +94,7 @@ function main(): void {
         }
         return;
       case "close":
+        wal.close();
         db.close();
         reply({ t: "closed" });
         port.close();
@@ -101,21 +104,45 @@ function main(): void {
 }
 
 /**
- * fdatasync of the file at `path` (opened afresh, so a WAL SQLite re-created is still the one
- * synced). No WAL file: everything is in the database file, which checkpoints sync.
+ * fdatasync of the WAL. Its descriptor is opened once and kept: SQLite keeps the same file while
+ * any connection is open (a checkpoint rewrites it from the start, in place), and this thread's
+ * own connection is open as long as it runs. After a failure, the next sync opens it afresh. No
+ * WAL file: everything is in the database file, which checkpoints sync.
  */
-function syncFile(path: string): void {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw err;
+class WalSync {
+  private fd: number | undefined;
+  private readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
   }
-  try {
-    fdatasyncSync(fd);
-  } finally {
-    closeSync(fd);
+
+  sync(): void {
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync(this.path, "r");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw err;
+      }
+    }
+    try {
+      fdatasyncSync(this.fd);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      // Already gone: nothing left to release.
+    }
   }
 }
 

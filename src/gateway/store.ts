@@ -13,7 +13,7 @@
 // unfinished task is queued again.
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
-import { DbReader, DbWriter, keyRowId, openDb, type KeyRow, type StoreSync, type TaskRow } from "./store-db.ts";
+import { DbReader, DbWriter, keyRowId, openDb, rowValues, type KeyRow, type StoreSync, type TaskRow } from "./store-db.ts";
 import type { FromWriter, ToWriter } from "./store-writer.ts";
 import type { ExtraWrite, SqlValue } from "./store-tables.ts";
 import { hop } from "../trace/hops.ts";
@@ -191,7 +191,7 @@ class ThreadWriter implements Writer {
     const written = new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       hop("g.commit");
-      this.worker.postMessage({ t: "write", batch: id, rows, extras } satisfies ToWriter);
+      this.worker.postMessage({ t: "write", batch: id, rows: rows.map(rowValues), extras } satisfies ToWriter);
     });
     // One of the two may fail with nobody waiting on it: the store reports failures through onError.
     written.catch(() => undefined);
