@@ -60,6 +60,17 @@ export class DecisionCache<V> {
     this.entries.clear();
   }
 
+  /** Forgets every kept value `matches` (a scan: for rare events, such as a pod's deletion); returns how many. */
+  deleteWhere(matches: (value: V) => boolean): number {
+    let n = 0;
+    for (const [key, e] of this.entries) {
+      if (!matches(e.value)) continue;
+      this.entries.delete(key);
+      n++;
+    }
+    return n;
+  }
+
   private put(key: string, value: V): void {
     const ttl = this.ttlOf(value);
     if (ttl <= 0 || this.maxEntries <= 0) return;

@@ -23,6 +23,7 @@ import { ResultCache, type CacheConfig } from "./cache.ts";
 import { CallTokens } from "./calls.ts";
 import { WorkflowExecutor } from "./workflows/executor.ts";
 import { StaticWorkflowRegistry, type WorkflowRegistry } from "./workflows/registry.ts";
+import type { PodDeletions } from "./worker-pods.ts";
 import { WorkerIdentities, type WorkerIdentityOptions } from "./worker-identities.ts";
 
 export interface GatewayOptions {
@@ -85,6 +86,7 @@ export class Gateway {
   private readonly workflows: WorkflowRegistry;
   private readonly catalog: Catalog;
   private readonly isolated: IsolatedCalls | undefined;
+  private readonly podDeletions: PodDeletions | undefined;
   private readonly ticker: TimerHandle;
   private stopped = false;
 
@@ -104,6 +106,7 @@ export class Gateway {
     auth: Authenticator;
     authz: Authorizer;
     metricsServer: MetricsServer | undefined;
+    podDeletions: PodDeletions | undefined;
     port: number;
     host: string;
     tickMs: number;
@@ -112,6 +115,7 @@ export class Gateway {
     this.auth = parts.auth;
     this.authz = parts.authz;
     this.metricsServer = parts.metricsServer;
+    this.podDeletions = parts.podDeletions;
     this.store = parts.store;
     this.engine = parts.engine;
     this.executor = parts.executor;
@@ -235,10 +239,13 @@ export class Gateway {
       metricsServer = new MetricsServer(promRegistry, opts.metricsTokens);
       await metricsServer.listen(opts.metricsPort, host);
     }
-    const gateway = new Gateway({ store, engine, executor, workflows, cache, server, metrics, promRegistry, registry: opts.registry, isolated, catalog, signatures, auth, authz, metricsServer, port, host, tickMs: opts.tickMs ?? 100, clock });
+    const podDeletions = opts.workerIdentities?.podDeletions;
+    const gateway = new Gateway({ store, engine, executor, workflows, cache, server, metrics, promRegistry, registry: opts.registry, isolated, catalog, signatures, auth, authz, metricsServer, podDeletions, port, host, tickMs: opts.tickMs ?? 100, clock });
     opts.onListen?.(gateway.url);
     await Promise.all([opts.registry.start(), workflows.start()]);
     await catalog.start();
+    // Not waited for: until it has listed, deleted pods' tokens last their cached answer's TTL, as they did before it.
+    podDeletions?.start();
     // After the registry: recovered tasks learn they are isolated from their Function's settings.
     await isolated?.start();
     registryReady = true;
@@ -257,6 +264,7 @@ export class Gateway {
     this.registry.stop();
     this.workflows.stop();
     this.catalog.stop();
+    this.podDeletions?.stop();
     await this.store.close();
   }
 }

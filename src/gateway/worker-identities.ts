@@ -3,7 +3,8 @@
 // token is bound to, one GET of that pod says which Function it works for. Both answers are
 // cached per token digest — a positive one until shortly before the token expires (bounded), a
 // refusal briefly — so a worker costs two apiserver requests per token (the kubelet rotates it
-// about hourly), never per request or per task.
+// about hourly), never per request or per task. A positive answer ends early when the pod it names
+// is deleted (worker-pods.ts: the apiserver refuses the token from then on; so does the gateway).
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { boundPodOf, functionOfPod, jwtExpiry, WORKER_TOKEN_AUDIENCE, type PodFacts } from "../auth/service-account-token.ts";
@@ -15,6 +16,7 @@ import { LABELS } from "../workload/labels.ts";
 import { DecisionCache } from "./decision-cache.ts";
 import { HttpError } from "./http.ts";
 import { ApiserverReviewer, type KubeReviewer } from "./kube-reviews.ts";
+import { WorkerPodWatch, type GonePod, type PodDeletions } from "./worker-pods.ts";
 
 /** Reads one pod (undefined: it does not exist). */
 export type PodReader = (namespace: string, name: string, signal?: AbortSignal) => Promise<PodFacts | undefined>;
@@ -33,9 +35,12 @@ export interface WorkerIdentityOptions {
   /** How long a refusal is kept (default 10 s). */
   refusalTtlMs?: number;
   maxEntries?: number;
+  /** Deleted warm worker pods: their tokens' answers are dropped at once (absent: they last their TTL). */
+  podDeletions?: PodDeletions | undefined;
 }
 
-type Verdict = { fn: string; ttlMs: number } | { refused: string; ttlMs: number };
+/** A positive answer names the pod (namespace/name, uid) the token is bound to, so its deletion can end it. */
+type Verdict = { fn: string; pod: string; podUid: string | undefined; ttlMs: number } | { refused: string; ttlMs: number };
 
 export class WorkerIdentities {
   private readonly o: WorkerIdentityOptions;
@@ -44,6 +49,14 @@ export class WorkerIdentities {
   constructor(opts: WorkerIdentityOptions) {
     this.o = opts;
     this.cache = new DecisionCache<Verdict>({ clock: opts.clock, maxEntries: opts.maxEntries ?? 10_000, ttlOf: (v) => v.ttlMs });
+    opts.podDeletions?.onGone((pod) => this.podGone(pod));
+  }
+
+  /** The pod is gone: tokens bound to it speak for nobody any more (the next use is reviewed afresh, and refused). */
+  podGone(pod: GonePod): void {
+    const name = `${pod.namespace}/${pod.name}`;
+    const n = this.cache.deleteWhere((v) => "fn" in v && v.pod === name && (pod.uid === undefined || v.podUid === undefined || v.podUid === pod.uid));
+    if (n > 0) this.o.log?.info({ pod: name, tokens: n }, "worker pod deleted: its tokens' cached answers dropped");
   }
 
   /**
@@ -91,7 +104,7 @@ export class WorkerIdentities {
     }
     const fn = functionOfPod(bound, pod, { function: LABELS.function, workerMode: LABELS.workerMode });
     if (typeof fn !== "string") return refuse(fn.refused);
-    return { fn, ttlMs: positiveTtl(jwtExpiry(token), this.o.clock.now(), this.o.maxTtlMs ?? 600_000, this.o.expiryMarginMs ?? 60_000) };
+    return { fn, pod: `${bound.namespace}/${bound.pod}`, podUid: bound.podUid ?? pod?.uid, ttlMs: positiveTtl(jwtExpiry(token), this.o.clock.now(), this.o.maxTtlMs ?? 600_000, this.o.expiryMarginMs ?? 60_000) };
   }
 }
 
@@ -112,7 +125,14 @@ export function apiserverPods(client: KubeClient): PodReader {
   };
 }
 
-/** The worker identities of a gateway with a cluster: TokenReview for the worker audience, pods read from the apiserver. */
-export function kubeWorkerIdentities(client: KubeClient): Omit<WorkerIdentityOptions, "clock" | "log" | "countReview"> {
-  return { reviewer: new ApiserverReviewer(client, [WORKER_TOKEN_AUDIENCE]), pods: apiserverPods(client) };
+/**
+ * The worker identities of a gateway with a cluster: TokenReview for the worker audience, pods
+ * read from the apiserver, and a watch of warm worker pods for their deletions (the gateway's
+ * RBAC: get, list, watch pods; the gateway starts and stops the watch).
+ */
+export function kubeWorkerIdentities(
+  client: KubeClient,
+  watch: { clock: Clock; logger: Logger; namespaces?: readonly string[] | undefined },
+): Omit<WorkerIdentityOptions, "clock" | "log" | "countReview"> {
+  return { reviewer: new ApiserverReviewer(client, [WORKER_TOKEN_AUDIENCE]), pods: apiserverPods(client), podDeletions: new WorkerPodWatch({ client, ...watch }) };
 }

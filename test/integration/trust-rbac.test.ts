@@ -111,7 +111,8 @@ describe("chart RBAC with watchNamespaces", () => {
     assert.equal(can(gatewaySA, "create", "tokenreviews.authentication.k8s.io"), true);
     assert.equal(can(gatewaySA, "get", "secrets", nsA), false, "the gateway reads no Secrets");
     assert.equal(can(gatewaySA, "get", "pods", nsA), true, "the gateway reads the pod a worker token is bound to");
-    assert.equal(can(gatewaySA, "list", "pods", nsA), false, "… by name only");
+    assert.equal(can(gatewaySA, "watch", "pods", nsA), true, "… and watches worker pods, to drop a deleted pod's tokens");
+    assert.equal(can(gatewaySA, "list", "pods", other), false);
     assert.equal(can(gatewaySA, "get", "pods", other), false);
   });
 });
@@ -349,7 +350,7 @@ describe("multi-tenancy through the gateway, on the real apiserver", () => {
     assert.ok(revokeS <= AUTH_TTL_S + 10, `revocation after ${revokeS} s`);
   });
 
-  it("a warm worker's projected ServiceAccount token speaks for its pod's Function only", { timeout: 120_000 }, async () => {
+  it("a warm worker's projected ServiceAccount token speaks for its pod's Function only, and not after the pod is deleted", { timeout: 120_000 }, async (t) => {
     const running = gw;
     assert.ok(running !== undefined, "the gateway of the test above");
     await client.apply(hearthFunctions, {
@@ -398,5 +399,22 @@ describe("multi-tenancy through the gateway, on the real apiserver", () => {
     // HMAC worker tokens (dev mode, the operator's finalizer, pods of an older operator) still work, for their Function only.
     assert.equal((await heartbeat(workerToken(TEST_SIGNING_KEY, nsA, "tenant"), `${nsA}/tenant`)).status, 200);
     assert.equal((await heartbeat(workerToken(TEST_SIGNING_KEY, nsA, "tenant"), `${nsB}/tenant`)).status, 401);
+    // The pod is deleted: its token stops working within the watch's latency, not when the gateway's
+    // cached answer (up to 10 minutes, just renewed above) would have expired.
+    assert.equal((await heartbeat(worker, `${nsA}/tenant`)).status, 200, "cached and still valid");
+    const deleted = Date.now();
+    must(["-n", nsA, "delete", "pod", "tenant-pool-5d8f7c9b4-x2x7q", "--grace-period=0", "--force", "--wait=false"]);
+    let last = { status: 0, message: "" };
+    await waitFor(
+      async () => {
+        last = await heartbeat(worker, `${nsA}/tenant`);
+        return last.status === 401;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: "the deleted pod's token is refused" },
+    );
+    assert.match(last.message, /worker token refused/);
+    const revokedS = (Date.now() - deleted) / 1000;
+    t.diagnostic(`the deleted pod's token was refused ${revokedS.toFixed(1)} s after the deletion`);
+    assert.ok(revokedS < 30, `refused ${revokedS} s after the pod's deletion`);
   });
 });

@@ -51,7 +51,7 @@ export async function startGatewayAndRunner(namespace: string): Promise<GatewayA
   const logger = pino({ level: process.env["HEARTH_TEST_LOG"] === "1" ? "debug" : "warn" });
   const registry = new KubeFunctionRegistry({ client, clock: new SystemClock(), logger, namespaces: [namespace] });
   // Workers authenticate as pods do: their projected ServiceAccount token (the runner requests it), reviewed by the apiserver.
-  const gateway = await Gateway.start({ storePath: ":memory:", registry, auth: { callerTokens: [CALLER_TOKEN], workerSigningKey: TEST_SIGNING_KEY }, workerIdentities: kubeWorkerIdentities(client), log: logger });
+  const gateway = await Gateway.start({ storePath: ":memory:", registry, auth: { callerTokens: [CALLER_TOKEN], workerSigningKey: TEST_SIGNING_KEY }, workerIdentities: kubeWorkerIdentities(client, { clock: new SystemClock(), logger, namespaces: [namespace] }), log: logger });
   const dir = mkdtempSync(join(tmpdir(), "hearth-autoscale-"));
   const callerTokenFile = join(dir, "caller-token");
   writeFileSync(callerTokenFile, `${CALLER_TOKEN}\n`);

@@ -11,6 +11,7 @@ import { Gateway } from "../../src/gateway/gateway.ts";
 import type { KubeReviewer, KubeUser } from "../../src/gateway/kube-reviews.ts";
 import { StaticRegistry, staticFunction } from "../../src/gateway/registry.ts";
 import { positiveTtl, WorkerIdentities } from "../../src/gateway/worker-identities.ts";
+import type { GonePod } from "../../src/gateway/worker-pods.ts";
 import { FakeClock } from "../../src/kube/clock.ts";
 import { KubeError } from "../../src/kube/errors.ts";
 
@@ -134,6 +135,36 @@ describe("WorkerIdentities", () => {
     api.users.set(later, saUser("a", "echo-pool-2"));
     api.pods.set("a/echo-pool-2", workerPod("echo", "echo-pool-2-uid"));
     assert.equal(await ids.functionOf(later), "a/echo", "the failure was not kept");
+  });
+
+  it("drops the answers of a deleted pod's tokens at once, and only that pod's (a later pod of the same name keeps its own)", async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApiserver();
+    let gone = (_pod: GonePod): void => {};
+    const deletions = { onGone: (l: (pod: GonePod) => void) => void (gone = l), start: () => {}, stop: () => {} };
+    const ids = new WorkerIdentities({ reviewer: api, pods: api.readPod, clock, podDeletions: deletions });
+    const exp = clock.now() / 1000 + 3600;
+    const [t1, t1b, t2] = [jwt("1", exp), jwt("1b", exp), jwt("2", exp)];
+    api.users.set(t1, saUser("a", "echo-pool-1", "uid-1"));
+    api.users.set(t1b, saUser("a", "echo-pool-1", "uid-1"));
+    api.users.set(t2, saUser("a", "echo-pool-2", "uid-2"));
+    api.pods.set("a/echo-pool-1", workerPod("echo", "uid-1"));
+    api.pods.set("a/echo-pool-2", workerPod("echo", "uid-2"));
+    for (const t of [t1, t1b, t2]) assert.equal(await ids.functionOf(t), "a/echo");
+    assert.equal(api.tokenReviews, 3);
+    // An older pod of the same name (another uid) is gone: these answers stay.
+    gone({ namespace: "a", name: "echo-pool-1", uid: "uid-0" });
+    assert.equal(await ids.functionOf(t1), "a/echo");
+    assert.equal(api.tokenReviews, 3);
+    // The pod is gone: the apiserver refuses its tokens from now on, and so does the gateway, at once.
+    api.users.delete(t1);
+    api.users.delete(t1b);
+    api.pods.delete("a/echo-pool-1");
+    gone({ namespace: "a", name: "echo-pool-1", uid: "uid-1" });
+    await assert.rejects(ids.functionOf(t1), (err: Error & { status?: number }) => err.status === 401 && /does not accept it/.test(err.message));
+    await assert.rejects(ids.functionOf(t1b), (err: Error & { status?: number }) => err.status === 401);
+    assert.equal(await ids.functionOf(t2), "a/echo", "another pod's token is untouched");
+    assert.equal(api.tokenReviews, 5, "both tokens of the deleted pod were reviewed afresh; the other one was not");
   });
 });
 

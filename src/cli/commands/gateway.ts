@@ -156,7 +156,7 @@ export async function run(args: string[]): Promise<number> {
     isolated = { client, namespaces: values.namespace ?? [] };
     if (kubeAuthFlag !== "off") reviewer = new ApiserverReviewer(client, values["token-audience"] ?? []);
     // Warm workers' projected ServiceAccount tokens (whatever the caller auth says).
-    workerIdentities = kubeWorkerIdentities(client);
+    workerIdentities = kubeWorkerIdentities(client, { clock, logger: log.child({ component: "worker-pods" }), namespaces: values.namespace ?? [] });
   }
   // With --functions there is no cluster unless one is named explicitly.
   if (reviewer === undefined && (kubeAuthFlag === "on" || (kubeAuthFlag === "auto" && values.functions !== undefined && values.kubeconfig !== undefined))) {
