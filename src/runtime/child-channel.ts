@@ -1,14 +1,17 @@
 // Direct mode, in the child: the worker channel the supervisor opened and handed over (an
 // upgraded connection to the gateway, docs/protocol.md "Worker channel"). Leases arrive here and
-// outcomes leave here, so a task crosses no other process on its way. The supervisor still hears
-// of every task — `started` before any handler runs (written at once, so a crash finds it known),
-// `ended` after — and so still owns deadlines, crash and Fatal reports, heartbeats and drain.
+// outcomes leave here, so a task crosses no other process on its way. The supervisor still knows
+// every task, and so still owns deadlines, crash and Fatal reports, heartbeats and drain: each is
+// recorded in the task journal before its handler runs and cleared when it ends (task-journal.ts:
+// positional writes the supervisor reads when it needs to, no message, no wake-up of it), or,
+// without a journal, told by `started` (written at once, so a crash finds it known) and `ended`.
 import type { Socket } from "node:net";
 import { EXIT_CODES, type LeasedTask } from "../protocol/index.ts";
 import type { Clock } from "../kube/clock.ts";
 import type { ChildOutcome, ChildRuntime } from "./child.ts";
 import type { FromChild, StartedTask, WireFailure } from "./ipc.ts";
 import { ResultBatcher } from "./result-batcher.ts";
+import type { JournalEntry, JournalWriter } from "./task-journal.ts";
 import { resultItem } from "./worker-api.ts";
 import { WorkerChannel } from "./worker-channel.ts";
 import { hop } from "../trace/hops.ts";
@@ -28,6 +31,8 @@ export interface ChildChannelDeps {
   /** The supervisor is still there (its IPC channel is open). */
   supervised(): boolean;
   log(msg: string): void;
+  /** The task journal this process inherited, if any (used once the supervisor says so). */
+  journal?: JournalWriter | undefined;
 }
 
 /** What the supervisor says with the connection (ipc.ts `channel`). */
@@ -35,12 +40,16 @@ export interface ChannelGrant {
   concurrency: number;
   /** Like the supervisor's: a UserError stops taking tasks at once (the child will be replaced). */
   restartOnError: boolean;
+  /** The supervisor reads the task journal: record tasks there instead of `started`/`ended`. */
+  journal?: boolean;
 }
 
 interface Mine {
   task: LeasedTask;
   /** The gateway said the lease is gone (the supervisor's cancel): its outcome is not reported. */
   abandoned: boolean;
+  /** Its slot in the task journal; undefined: the supervisor was told by `started`. */
+  slot: number | undefined;
 }
 
 export class ChildChannel {
@@ -59,6 +68,9 @@ export class ChildChannel {
   /** Outcomes sent and not yet acknowledged. */
   private unacked = 0;
   private readonly results: ResultBatcher;
+  /** The task journal, once the supervisor reads it; its free slots (one per unit of concurrency). */
+  private journal: JournalWriter | undefined;
+  private freeSlots: number[] = [];
 
   constructor(deps: ChildChannelDeps) {
     this.deps = deps;
@@ -77,6 +89,11 @@ export class ChildChannel {
     this.channel?.destroy();
     this.grant = grant;
     this.credit = 0;
+    if (grant.journal === true && this.deps.journal !== undefined && this.journal === undefined) {
+      this.journal = this.deps.journal;
+      // pop() hands out slot 0 first.
+      this.freeSlots = Array.from({ length: grant.concurrency }, (_, i) => grant.concurrency - 1 - i);
+    }
     const ch = WorkerChannel.fromSocket({ socket, head }, { tasks: (tasks) => this.leased(tasks), ended: () => undefined, cancel: (ids) => this.leaseGone(ids) }, "k");
     this.channel = ch;
     void ch.closed.then(() => {
@@ -147,7 +164,26 @@ export class ChildChannel {
     const ch = this.channel;
     const sent = ch?.writable === true;
     if (sent) ch.progress(task.id, task.leaseId, value, message);
-    this.deps.notify({ t: "progress", id: task.id, value, ...(message === undefined ? {} : { message }), ...(sent ? { sent: true } : {}) });
+    // The deadline moves in the journal; the supervisor hears of progress only when it must send it.
+    const journaled = m.slot !== undefined && this.journal?.put(m.slot, this.entry(task)) === true;
+    if (!journaled || !sent) this.deps.notify({ t: "progress", id: task.id, value, ...(message === undefined ? {} : { message }), ...(sent ? { sent: true } : {}) });
+  }
+
+  /** A task's journal entry: its deadline runs from now (the lease's arrival, or progress). */
+  private entry(task: LeasedTask): JournalEntry {
+    return { id: task.id, leaseId: task.leaseId, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds, deadline: this.deps.clock.now() + task.timeoutSeconds * 1000 };
+  }
+
+  /** Records `m` in the journal; false (tell the supervisor `started`) without a journal or when it does not fit. */
+  private record(m: Mine): boolean {
+    const slot = this.journal === undefined ? undefined : this.freeSlots.pop();
+    if (slot === undefined) return false;
+    if (this.journal?.put(slot, this.entry(m.task)) !== true) {
+      this.freeSlots.push(slot);
+      return false;
+    }
+    m.slot = slot;
+    return true;
   }
 
   private sendStop(ch: WorkerChannel): void {
@@ -184,9 +220,9 @@ export class ChildChannel {
         this.report(task, resultItem(task.id, task.leaseId, { error: { type: "Disrupted", exitCode: undefined, message: refused } }));
         continue;
       }
-      const m: Mine = { task, abandoned: false };
+      const m: Mine = { task, abandoned: false, slot: undefined };
       this.mine.set(task.id, m);
-      started.push({ id: task.id, leaseId: task.leaseId, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds });
+      if (!this.record(m)) started.push({ id: task.id, leaseId: task.leaseId, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds });
       run.push(m);
     }
     if (started.length > 0) this.deps.notifyNow({ t: "started", tasks: started });
@@ -202,9 +238,17 @@ export class ChildChannel {
     const { task } = m;
     this.mine.delete(task.id);
     const error: WireFailure | undefined = "error" in outcome ? outcome.error : undefined;
-    this.deps.notify(error === undefined ? { t: "ended", id: task.id } : { t: "ended", id: task.id, error });
+    const fatal = error?.type === "Fatal";
+    // Cleared where `ended` would be sent: in this turn, before the outcome's line is written. A
+    // Fatal's slot stays: the supervisor reads it when it hears `ended`, and reports the task.
+    if (m.slot !== undefined && !fatal) {
+      this.journal?.clear(m.slot);
+      this.freeSlots.push(m.slot);
+    }
+    const tell = m.slot === undefined || fatal || (error?.type === "UserError" && this.grant.restartOnError) || !this.accepting || this.draining || this.retiring;
+    if (tell) this.deps.notify(error === undefined ? { t: "ended", id: task.id } : { t: "ended", id: task.id, error });
     // A FatalError: the supervisor reports it and ends this process at once.
-    if (error?.type === "Fatal") return;
+    if (fatal) return;
     if (error?.type === "UserError" && this.grant.restartOnError) this.pause();
     if (!m.abandoned) {
       const item = "output" in outcome ? resultItem(task.id, task.leaseId, { output: outcome.output }) : resultItem(task.id, task.leaseId, { error: { type: outcome.error.type, exitCode: EXIT_CODES[outcome.error.type], message: outcome.error.message } });

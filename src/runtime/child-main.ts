@@ -6,6 +6,7 @@ import { ChildChannel } from "./child-channel.ts";
 import { ChildRuntime } from "./child.ts";
 import type { FromChild } from "./ipc.ts";
 import { batchingSender, parseToChild, unbatch } from "./ipc.ts";
+import { fdJournalWriter, JOURNAL_FD_ENV } from "./task-journal.ts";
 import { SystemClock } from "../kube/clock.ts";
 import { hop } from "../trace/hops.ts";
 
@@ -16,6 +17,11 @@ function main(): void {
     process.exit(2);
   }
   const env = process.env;
+  // The task journal the supervisor created (task-journal.ts); then unset, so that processes
+  // user code starts do not take the descriptor for theirs.
+  const fdText = env[JOURNAL_FD_ENV];
+  const journalFd = fdText !== undefined && /^\d+$/.test(fdText) ? Number(fdText) : undefined;
+  delete env[JOURNAL_FD_ENV];
   const roots = [...(env["HEARTH_CODE_PATH"] ?? "").split(":").filter((p) => p !== ""), process.cwd()];
   // Outcomes of one turn cross as one message (ipc.ts).
   const batched = batchingSender<FromChild>((msg) => {
@@ -38,6 +44,7 @@ function main(): void {
     exit: (code) => process.exit(code),
     supervised: () => process.connected,
     log: (msg) => console.error(msg),
+    journal: journalFd === undefined ? undefined : fdJournalWriter(journalFd),
   });
   // The supervisor gone means nobody will read results: stop rather than hold the GPU.
   process.on("disconnect", () => process.exit(0));
@@ -57,7 +64,7 @@ function main(): void {
             child.handle(msg);
             break;
           case "channel":
-            if (handle instanceof Socket) direct.attach(handle, Buffer.from(msg.head, "base64"), { concurrency: msg.concurrency, restartOnError: msg.restartOnError });
+            if (handle instanceof Socket) direct.attach(handle, Buffer.from(msg.head, "base64"), { concurrency: msg.concurrency, restartOnError: msg.restartOnError, journal: msg.journal === true });
             // The connection did not come along (it closed on the way): the supervisor opens another.
             else batched({ t: "channelClosed" });
             break;

@@ -17,9 +17,10 @@ export type ToChild =
   /**
    * Direct mode (child-channel.ts): the worker channel's connection comes with this message (an
    * IPC handle); from then on the child leases, runs and reports on it itself. `head`: base64 of
-   * what the gateway sent after its 101 answer.
+   * what the gateway sent after its 101 answer. `journal`: record tasks in the task journal
+   * (task-journal.ts, descriptor HEARTH_TASK_JOURNAL_FD) instead of `started`/`ended` for each.
    */
-  | { t: "channel"; concurrency: number; restartOnError: boolean; head: string }
+  | { t: "channel"; concurrency: number; restartOnError: boolean; head: string; journal?: boolean }
   /** Stop asking for tasks (the supervisor is restarting the child). */
   | { t: "pause" }
   /** Drain: tell the gateway stop, finish, report, close, then answer `drained`. */
@@ -46,12 +47,15 @@ export type FromChild =
   | { t: "failed"; id: string; error: WireFailure }
   /**
    * Direct mode: tasks leased on the child's channel, sent before any of them runs (one write,
-   * not batched: a crash in the handler must find them known).
+   * not batched: a crash in the handler must find them known). Not sent for tasks recorded in
+   * the task journal.
    */
   | { t: "started"; tasks: StartedTask[] }
   /**
    * Direct mode: a task ended. Without `error`, or with a non-Fatal one, the child reported it on
-   * its channel; a Fatal one the supervisor reports (it kills the child at once).
+   * its channel; a Fatal one the supervisor reports (it kills the child at once). For a journal
+   * task only when the supervisor must act now: a Fatal (its slot stays for the supervisor to
+   * read), a UserError under restartOnError, or once the child is paused, retiring or draining.
    */
   | { t: "ended"; id: string; error?: WireFailure }
   /** Direct mode: an outcome the channel could not deliver (it closed): the supervisor sends it. */
@@ -148,7 +152,7 @@ export function parseToChild(v: unknown): ToChild | undefined {
     return { t: "task", id: m["id"], attempt: m["attempt"], input: m["input"], timeoutSeconds: m["timeoutSeconds"], ...(typeof token === "string" ? { token } : {}), ...(m["fold"] === true ? { fold: true } : {}) };
   }
   if (m["t"] === "cancel" && typeof m["id"] === "string") return { t: "cancel", id: m["id"] };
-  if (m["t"] === "channel" && typeof m["concurrency"] === "number" && typeof m["head"] === "string") return { t: "channel", concurrency: m["concurrency"], restartOnError: m["restartOnError"] === true, head: m["head"] };
+  if (m["t"] === "channel" && typeof m["concurrency"] === "number" && typeof m["head"] === "string") return { t: "channel", concurrency: m["concurrency"], restartOnError: m["restartOnError"] === true, head: m["head"], ...(m["journal"] === true ? { journal: true } : {}) };
   if (m["t"] === "pause" || m["t"] === "stop" || m["t"] === "retire") return { t: m["t"] };
   return undefined;
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { batchingSender, parseFromChild, unbatch, type FromChild, type StartedTask, type ToChild, type WireFailure } from "./ipc.ts";
 import { SetupWatch, type SetupProgress } from "./setup-watch.ts";
+import { createJournal, JOURNAL_FD, JOURNAL_FD_ENV, type JournalEntry, type JournalReader } from "./task-journal.ts";
 import { handOff, type UpgradedChannel } from "./worker-channel.ts";
 import { hop } from "../trace/hops.ts";
 
@@ -25,6 +26,11 @@ export interface ChildHandle {
    * when the child is gone (the connection stays here).
    */
   sendHandle?(msg: ToChild, handle: Socket): boolean;
+  /**
+   * Direct mode: the child's task journal (task-journal.ts), when it has one: the child records
+   * its tasks there instead of sending `started`/`ended` for each.
+   */
+  readonly journal?: JournalReader;
 }
 
 export type SpawnChild = () => ChildHandle;
@@ -34,8 +40,21 @@ export const CHILD_ENTRY = fileURLToPath(new URL("./child-main.ts", import.meta.
 /** Forks the child entry with `env`; stdout/stderr go where the supervisor's go (container logs). */
 export function forkChild(env: NodeJS.ProcessEnv, entry: string = CHILD_ENTRY): SpawnChild {
   return () => {
+    // The task journal, inherited as descriptor 4; without one (no writable temp directory) the
+    // child sends `started`/`ended` messages instead.
+    let journal: ReturnType<typeof createJournal> | undefined;
+    try {
+      journal = createJournal();
+    } catch {
+      journal = undefined;
+    }
     // execArgv [] so flags of the supervisor (--test, --inspect) do not leak into user code.
-    const cp = fork(entry, [], { env, execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "json" });
+    const cp = fork(entry, [], {
+      env: journal === undefined ? env : { ...env, [JOURNAL_FD_ENV]: String(JOURNAL_FD) },
+      execArgv: [],
+      stdio: journal === undefined ? ["ignore", "inherit", "inherit", "ipc"] : ["ignore", "inherit", "inherit", "ipc", journal.fd],
+      serialization: "json",
+    });
     // A child that died mid-send makes send() emit 'error' (EPIPE); its exit is handled on 'exit'.
     cp.on("error", () => {});
     // Messages sent in one turn (the tasks of one lease, a cancel) cross as one array: one
@@ -82,6 +101,7 @@ export function forkChild(env: NodeJS.ProcessEnv, entry: string = CHILD_ENTRY): 
         cp.send(msg, handle);
         return true;
       },
+      ...(journal === undefined ? {} : { journal: journal.reader }),
     };
   };
 }
@@ -149,11 +169,21 @@ export interface SupervisorOptions {
 /** How long a child retiring after an error may take to deliver its acknowledged outcomes. */
 const RETIRE_WAIT_MS = 5000;
 
+/**
+ * Direct mode with a journal: the longest the supervisor goes without reading it. A task started
+ * just after a read is seen at the next one, before its deadline as long as timeoutSeconds ≥ 1 s
+ * (the least a Function or a call may set): its deadline is then enforced to the millisecond.
+ */
+export const JOURNAL_POLL_MS = 1000;
+
 interface Running {
   task: TaskAssignment;
   deadline: number;
-  timer: TimerHandle;
+  /** Its own deadline timer; undefined for a task known from the journal (the journal poll). */
+  timer: TimerHandle | undefined;
   resolve: (outcome: AdoptedOutcome) => void;
+  /** Known from the child's journal: it ends when its slot is cleared. */
+  journal?: { leaseId: string };
 }
 
 interface Generation {
@@ -166,6 +196,10 @@ interface Generation {
   gone: Promise<void>;
   /** It holds a worker channel (direct mode): it is retired gracefully, not killed, after an error. */
   channel: boolean;
+  /** It records its tasks in its journal (told so with the channel): read it, poll it. */
+  journaled: boolean;
+  /** The next read of the journal (the earliest deadline, at most JOURNAL_POLL_MS away). */
+  poll: { timer: TimerHandle; at: number } | undefined;
 }
 
 export class Supervisor {
@@ -260,8 +294,9 @@ export class Supervisor {
   /** Moves a task's deadline (the gateway's answer to a progress update). */
   extend(taskId: string, deadline: number): void {
     const r = this.running.get(taskId);
-    if (r === undefined) return;
-    r.timer.cancel();
+    // A journal task's deadline is the one in its slot (the child moves it on progress).
+    if (r === undefined || r.journal !== undefined) return;
+    r.timer?.cancel();
     r.deadline = deadline;
     r.timer = this.deadlineTimer(taskId, deadline);
   }
@@ -284,9 +319,23 @@ export class Supervisor {
     // In this turn, up to the send: this process must not read the connection any more.
     const head = handOff(conn);
     if (head === undefined) return false;
-    if (!gen.child.sendHandle({ t: "channel", concurrency: this.opts.concurrency, restartOnError: this.opts.restartOnError, head: head.toString("base64") }, conn.socket)) return false;
+    const journal = gen.child.journal !== undefined;
+    if (!gen.child.sendHandle({ t: "channel", concurrency: this.opts.concurrency, restartOnError: this.opts.restartOnError, head: head.toString("base64"), ...(journal ? { journal: true } : {}) }, conn.socket)) return false;
     gen.channel = true;
+    if (journal && !gen.journaled) {
+      gen.journaled = true;
+      this.schedulePoll(gen);
+    }
     return true;
+  }
+
+  /**
+   * Direct mode: reads the child's journal now (tasks started and ended since the last read), so
+   * that inFlight, the heartbeat's task list and cancel() are current.
+   */
+  refresh(): void {
+    const gen = this.current;
+    if (gen !== undefined) this.sync(gen);
   }
 
   /** Direct mode: a control message (stop) for the current child, if it is ready to hear it. */
@@ -304,6 +353,7 @@ export class Supervisor {
 
   /** Resolves when no task is in flight. */
   async drain(): Promise<void> {
+    this.refresh();
     while (this.running.size > 0) {
       await new Promise<void>((resolve) => {
         const off = this.onChange(() => {
@@ -318,6 +368,7 @@ export class Supervisor {
 
   /** Ends the child; tasks still running come back `disrupted`. */
   stop(): void {
+    this.refresh();
     this.retryTimer?.cancel();
     this.setup.cancel();
     this.setState("stopped");
@@ -343,7 +394,7 @@ export class Supervisor {
     const child = this.opts.spawn();
     let markGone = (): void => {};
     const gone = new Promise<void>((resolve) => (markGone = resolve));
-    const gen: Generation = { child, ready: false, expectedExit: false, exited: false, gone, channel: false };
+    const gen: Generation = { child, ready: false, expectedExit: false, exited: false, gone, channel: false, journaled: false, poll: undefined };
     this.current = gen;
     if (this.opts.startupTimeoutSeconds !== undefined) this.setup.begin();
     child.onMessage((raw) => {
@@ -355,8 +406,13 @@ export class Supervisor {
       }
     });
     child.onExit((code, signal) => {
+      // Its last messages were read; what it left in its journal is final now.
+      if (this.current === gen && !gen.expectedExit) this.sync(gen);
       gen.exited = true;
+      gen.poll?.timer.cancel();
+      gen.poll = undefined;
       if (this.current === gen && !gen.expectedExit) this.onUnexpectedExit(gen, code, signal);
+      child.journal?.close();
       markGone();
     });
   }
@@ -382,6 +438,8 @@ export class Supervisor {
         this.setupFailed(gen, msg.error);
         return;
       case "progress": {
+        // A journal task may not have been read yet.
+        if (!this.running.has(msg.id)) this.sync(gen);
         const r = this.running.get(msg.id);
         if (r === undefined) return;
         // Extend locally at once; the gateway's answer (extend()) may move it again.
@@ -399,6 +457,10 @@ export class Supervisor {
         for (const task of msg.tasks) this.adopt(task);
         return;
       case "ended":
+        // A child with a journal says `ended` only when this matters now (a FatalError, whose slot
+        // it leaves for this read; a UserError with restartOnError; while paused or draining): the
+        // journal says what else ended meanwhile.
+        this.sync(gen);
         if (msg.error === undefined) this.finish(msg.id, { kind: "reported" });
         // A FatalError is reported here (the child is ended at once); other failures the child sent.
         else this.taskFailed(gen, msg.id, msg.error, msg.error.type === "Fatal" ? { kind: "failed", error: msg.error } : { kind: "reported" });
@@ -406,25 +468,86 @@ export class Supervisor {
       case "channelClosed":
       case "drained":
       case "report":
+        this.sync(gen);
         this.opts.onChannel?.(msg);
         return;
     }
   }
 
-  /** Direct mode: a task the child leased itself; its deadline runs from now, as run()'s does. */
-  private adopt(task: StartedTask): void {
+  /**
+   * Direct mode: a task the child leased itself. Told by `started`: its deadline runs from now,
+   * as run()'s does. Read from the journal: the deadline the child wrote when the lease arrived.
+   */
+  private adopt(task: StartedTask, journal?: JournalEntry): void {
     if (this.running.has(task.id)) return;
     const outcome = new Promise<AdoptedOutcome>((resolve) => {
-      const deadline = this.opts.clock.now() + task.timeoutSeconds * 1000;
       const assignment: TaskAssignment = { id: task.id, attempt: task.attempt, input: null, timeoutSeconds: task.timeoutSeconds };
+      if (journal !== undefined) {
+        this.running.set(task.id, { task: assignment, deadline: journal.deadline, resolve, timer: undefined, journal: { leaseId: journal.leaseId } });
+        return;
+      }
+      const deadline = this.opts.clock.now() + task.timeoutSeconds * 1000;
       this.running.set(task.id, { task: assignment, deadline, resolve, timer: this.deadlineTimer(task.id, deadline) });
     });
     this.opts.onStarted?.(task, outcome);
     this.changed();
   }
 
+  /**
+   * Direct mode: what the child's journal says now. Tasks in it are adopted (or their deadline
+   * moved); journal tasks no longer in it ended, reported by the child. A slot caught mid-write
+   * ends nothing (the next read sees it whole).
+   */
+  private sync(gen: Generation): void {
+    const journal = gen.child.journal;
+    if (!gen.journaled || journal === undefined || gen.exited || this.current !== gen) return;
+    const { entries, complete } = journal.read(this.opts.concurrency);
+    const seen = new Set<string>();
+    for (const e of entries) {
+      seen.add(e.id);
+      const r = this.running.get(e.id);
+      // The same task leased again (a new attempt) after its last one ended unseen.
+      if (r?.journal !== undefined && r.journal.leaseId !== e.leaseId) this.finish(e.id, { kind: "reported" });
+      const now = this.running.get(e.id);
+      if (now === undefined) this.adopt({ id: e.id, leaseId: e.leaseId, attempt: e.attempt, timeoutSeconds: e.timeoutSeconds }, e);
+      else if (now.journal !== undefined) now.deadline = e.deadline;
+    }
+    if (complete) {
+      for (const [id, r] of [...this.running]) if (r.journal !== undefined && !seen.has(id)) this.finish(id, { kind: "reported" });
+    }
+    this.schedulePoll(gen);
+  }
+
+  /** The next read of `gen`'s journal: at its earliest deadline, and at most JOURNAL_POLL_MS from now. */
+  private schedulePoll(gen: Generation): void {
+    if (!gen.journaled || gen.exited || this.current !== gen) return;
+    const now = this.opts.clock.now();
+    let at = now + JOURNAL_POLL_MS;
+    for (const r of this.running.values()) if (r.journal !== undefined && r.deadline < at) at = r.deadline;
+    if (gen.poll !== undefined) {
+      if (gen.poll.at <= at) return;
+      gen.poll.timer.cancel();
+    }
+    gen.poll = { at, timer: this.opts.clock.setTimer(Math.max(0, at - now), () => this.poll(gen)) };
+  }
+
+  private poll(gen: Generation): void {
+    gen.poll = undefined;
+    if (this.current !== gen || gen.exited) return;
+    this.sync(gen);
+    const now = this.opts.clock.now();
+    for (const [id, r] of this.running) {
+      if (r.journal !== undefined && r.deadline <= now) {
+        // One is enough: the child is killed, the others come back disrupted.
+        this.expire(id);
+        return;
+      }
+    }
+  }
+
   private taskFailed(gen: Generation, taskId: string, error: WireFailure, outcome: AdoptedOutcome): void {
-    if (!this.running.has(taskId)) return;
+    // A journal child's task may have ended before a read saw it: what its failure means still holds.
+    if (!this.running.has(taskId) && !gen.journaled) return;
     this.finish(taskId, outcome);
     switch (error.type) {
       case "Fatal":
@@ -456,6 +579,8 @@ export class Supervisor {
   /** Kills `gen` now; other tasks come back disrupted. Then a fresh child, or state fatal. */
   private retire(gen: Generation, then: "restart" | "fatal", disruptedBecause: string): void {
     gen.expectedExit = true;
+    gen.poll?.timer.cancel();
+    gen.poll = undefined;
     gen.child.kill();
     this.disruptAll(disruptedBecause);
     if (then === "fatal") {
@@ -546,7 +671,7 @@ export class Supervisor {
     const r = this.running.get(taskId);
     if (r === undefined) return;
     this.running.delete(taskId);
-    r.timer.cancel();
+    r.timer?.cancel();
     r.resolve(outcome);
     this.changed();
   }

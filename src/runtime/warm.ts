@@ -486,6 +486,8 @@ export class WarmWorker {
   }
 
   private async sendHeartbeat(): Promise<void> {
+    // Direct mode: the child's tasks as its journal says now (busy, the task list).
+    this.supervisor.refresh();
     const state = this.wireState();
     const error = this.supervisor.setupError;
     const signature = state === "ready" && !this.signatureKnown ? this.supervisor.signature : undefined;
@@ -500,6 +502,8 @@ export class WarmWorker {
     });
     this.signatureKnown = answer.signatureKnown;
     const cancel = answer.cancel;
+    // A task the child started while the heartbeat was on its way.
+    if (cancel.some((id) => !this.held.has(id))) this.supervisor.refresh();
     for (const id of cancel) {
       const held = this.held.get(id);
       if (held === undefined) continue;

@@ -3,10 +3,28 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FromChild, ToChild } from "../../src/runtime/ipc.ts";
-import { Supervisor, type AdoptedOutcome, type ChildHandle, type SupervisorOptions, type TaskOutcome } from "../../src/runtime/supervisor.ts";
+import { JOURNAL_POLL_MS, Supervisor, type AdoptedOutcome, type ChildHandle, type SupervisorOptions, type TaskOutcome } from "../../src/runtime/supervisor.ts";
+import type { JournalEntry, JournalRead, JournalReader } from "../../src/runtime/task-journal.ts";
 import { FakeClock, flushMicrotasks } from "../../src/kube/clock.ts";
 
+/** The child's task journal as the supervisor reads it (task-journal.ts), kept in memory. */
+class ScriptedJournal implements JournalReader {
+  readonly slots = new Map<number, JournalEntry>();
+  /** The next read finds a slot mid-write. */
+  torn = false;
+  reads = 0;
+  read(slots: number): JournalRead {
+    this.reads++;
+    const entries = [...this.slots.entries()].filter(([i]) => i < slots).sort(([a], [b]) => a - b).map(([, e]) => e);
+    const complete = !this.torn;
+    this.torn = false;
+    return { entries, complete };
+  }
+  close(): void {}
+}
+
 class ScriptedChild implements ChildHandle {
+  journal?: ScriptedJournal;
   readonly pid: number;
   readonly sent: ToChild[] = [];
   /** Direct mode: the connections handed over (their messages). */
@@ -233,6 +251,159 @@ describe("Supervisor", () => {
 });
 
 // Direct mode: the child leases on its own channel and tells the supervisor `started` / `ended`.
+describe("Supervisor, direct mode with the task journal (no message per task)", () => {
+  const slot = (id: string, deadline: number, timeoutSeconds = 10, leaseId = `l-${id}`): JournalEntry => ({ id, leaseId, attempt: 1, timeoutSeconds, deadline });
+  async function journaled(opts: Partial<SupervisorOptions> = {}) {
+    const adopted = new Map<string, Promise<AdoptedOutcome>>();
+    const clock = new FakeClock();
+    const children: ScriptedChild[] = [];
+    const sup = new Supervisor({
+      spawn: () => {
+        const c = new ScriptedChild(children.length + 1);
+        c.journal = new ScriptedJournal();
+        children.push(c);
+        return c;
+      },
+      clock,
+      concurrency: 4,
+      restartOnError: true,
+      retrySetup: true,
+      respawn: true,
+      onStarted: (t, outcome) => {
+        adopted.set(t.id, outcome);
+      },
+      ...opts,
+    });
+    sup.start();
+    const first = children[0];
+    assert.ok(first !== undefined);
+    first.say({ t: "ready", kind: "class" });
+    const socket = {} as Parameters<NonNullable<ChildHandle["sendHandle"]>>[1];
+    assert.equal(sup.handOver({ socket, head: Buffer.alloc(0) }), true);
+    assert.deepEqual(first.handed, [{ t: "channel", concurrency: 4, restartOnError: opts.restartOnError ?? true, head: "", journal: true }]);
+    const journal = first.journal;
+    assert.ok(journal !== undefined);
+    await flushMicrotasks();
+    return { sup, clock, children, first, journal, adopted, outcome: (id: string) => adopted.get(id) ?? assert.fail(`${id} was not adopted`) };
+  }
+
+  it("learns the running tasks when it reads the journal; a cleared slot ends its task as reported", async () => {
+    const { sup, journal, adopted, outcome } = await journaled();
+    journal.slots.set(0, slot("a", 10_000));
+    journal.slots.set(2, slot("b", 10_000));
+    assert.equal(adopted.size, 0, "nothing read yet: no wake-up per task");
+    sup.refresh();
+    assert.equal(sup.inFlight, 2);
+    assert.deepEqual([...adopted.keys()], ["a", "b"]);
+    journal.slots.delete(0);
+    sup.refresh();
+    assert.deepEqual(await outcome("a"), { kind: "reported" });
+    assert.equal(sup.inFlight, 1);
+  });
+
+  it("reads the journal at least every JOURNAL_POLL_MS, and kills the child at a task's deadline exactly", async () => {
+    const { clock, journal, children, outcome } = await journaled();
+    const reads = journal.reads;
+    const t0 = clock.now();
+    journal.slots.set(0, slot("slow", t0 + 2500, 3));
+    journal.slots.set(1, slot("other", t0 + 60_000, 60));
+    await clock.advance(JOURNAL_POLL_MS);
+    assert.equal(journal.reads, reads + 1);
+    await clock.advance(2499 - JOURNAL_POLL_MS);
+    assert.equal(children[0]?.killed, undefined, "not before its deadline");
+    await clock.advance(1);
+    assert.deepEqual(await outcome("slow"), { kind: "failed", error: { type: "Timeout", message: "the attempt exceeded timeoutSeconds=3 without progress" } });
+    assert.equal((await outcome("other")).kind, "disrupted");
+    assert.equal(children[0]?.killed, "SIGKILL");
+    assert.equal(children.length, 2, "a fresh child");
+  });
+
+  it("progress: the child moves the deadline in the slot, and the deadline read then holds", async () => {
+    const { clock, journal, children, outcome } = await journaled();
+    const t0 = clock.now();
+    journal.slots.set(0, slot("steps", t0 + 1000, 1));
+    await clock.advance(900);
+    journal.slots.set(0, slot("steps", t0 + 1900, 1));
+    await clock.advance(200);
+    assert.equal(children[0]?.killed, undefined, "progress moved it");
+    await clock.advance(800);
+    assert.equal((await outcome("steps")).kind, "failed");
+    assert.equal(children[0]?.killed, "SIGKILL");
+  });
+
+  it("a child that dies fails the tasks left in its journal as UserError, read after the exit", async () => {
+    const { first, journal, outcome, sup } = await journaled();
+    journal.slots.set(1, slot("a", 60_000));
+    first.die(137);
+    assert.deepEqual(await outcome("a"), { kind: "failed", error: { type: "UserError", message: "the worker process exited with code 137 while running the task" } });
+    assert.equal(sup.state, "starting");
+  });
+
+  it("FatalError: `ended` with the task's slot still there; reported Fatal, the others disrupted, state fatal", async () => {
+    const { sup, first, journal, outcome } = await journaled();
+    journal.slots.set(0, slot("a", 60_000));
+    journal.slots.set(1, slot("b", 60_000));
+    first.say({ t: "ended", id: "a", error: { type: "Fatal", message: "GPU gone" } });
+    assert.deepEqual(await outcome("a"), { kind: "failed", error: { type: "Fatal", message: "GPU gone" } });
+    assert.equal((await outcome("b")).kind, "disrupted");
+    assert.equal(sup.state, "fatal");
+    assert.equal(first.killed, "SIGKILL");
+  });
+
+  it("restartOnError: a UserError whose slot is already cleared still restarts; the child retires once the rest ended", async () => {
+    const { sup, first, journal, outcome, children } = await journaled();
+    journal.slots.set(0, slot("a", 60_000));
+    journal.slots.set(1, slot("b", 60_000));
+    sup.refresh();
+    journal.slots.delete(0);
+    first.say({ t: "ended", id: "a", error: { type: "UserError", message: "boom" } });
+    assert.deepEqual(await outcome("a"), { kind: "reported" });
+    await flushMicrotasks();
+    assert.equal(sup.state, "restarting");
+    assert.notDeepEqual(first.sent.at(-1), { t: "retire" }, "b still runs");
+    // Paused, the child says `ended` for each task again.
+    journal.slots.delete(1);
+    first.say({ t: "ended", id: "b" });
+    assert.deepEqual(await outcome("b"), { kind: "reported" });
+    await flushMicrotasks();
+    assert.deepEqual(first.sent.at(-1), { t: "retire" });
+    first.die(0);
+    await flushMicrotasks();
+    assert.equal(children.length, 2);
+  });
+
+  it("a read that caught a slot mid-write ends nothing; the same task leased again ends its earlier attempt", async () => {
+    const { sup, journal, outcome, adopted } = await journaled();
+    journal.slots.set(0, slot("a", 60_000));
+    sup.refresh();
+    journal.slots.delete(0);
+    journal.torn = true;
+    sup.refresh();
+    assert.equal(sup.inFlight, 1, "not ended on a torn read");
+    const first = outcome("a");
+    journal.slots.set(3, slot("a", 70_000, 10, "l-a-2"));
+    sup.refresh();
+    assert.deepEqual(await first, { kind: "reported" });
+    assert.equal(sup.inFlight, 1);
+    assert.notEqual(adopted.get("a"), first, "the new attempt is adopted anew");
+  });
+
+  it("stop() and drain() read the journal first: a task it holds comes back disrupted", async () => {
+    const { sup, journal, outcome } = await journaled();
+    journal.slots.set(0, slot("a", 60_000));
+    sup.stop();
+    assert.equal((await outcome("a")).kind, "disrupted");
+  });
+
+  it("a progress message for a task not read yet (the channel closed: the supervisor sends it) finds it", async () => {
+    const progress: unknown[] = [];
+    const { first, journal } = await journaled({ onProgress: (...args) => progress.push(args) });
+    journal.slots.set(0, slot("a", 60_000));
+    first.say({ t: "progress", id: "a", value: 0.5 });
+    assert.deepEqual(progress, [["a", 0.5, undefined, false]]);
+  });
+});
+
 describe("Supervisor, direct mode (the child holds the worker channel)", () => {
   const started = (id: string, timeoutSeconds = 10) => ({ id, leaseId: `l-${id}`, attempt: 1, timeoutSeconds });
   function direct(opts: Partial<SupervisorOptions> = {}) {

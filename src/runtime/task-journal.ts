@@ -1,0 +1,170 @@
+// Direct mode: the tasks a child is running, as fixed slots in a file the child writes and its
+// supervisor reads (docs/protocol.md, "Node warm worker: the child holds the channel"). The child
+// writes a slot when a task starts (before its handler runs), rewrites it when progress moves the
+// deadline, and clears it when the task ends — positional writes, no message, so no wake-up of the
+// supervisor. The supervisor reads the file when it needs to know: at the earliest deadline, at
+// least once a second, on a heartbeat, on drain, and when the child has exited (a crash then fails
+// exactly the tasks still in their slots). The file is created and unlinked by the supervisor; the
+// child inherits it as a file descriptor.
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+
+/** The descriptor the child finds its task journal on (stdio index 4), and the variable that says so. */
+export const JOURNAL_FD = 4;
+export const JOURNAL_FD_ENV = "HEARTH_TASK_JOURNAL_FD";
+
+/** One slot: 4 bytes length, 4 bytes CRC-32 of the text, the entry as JSON. Within one page. */
+export const SLOT_BYTES = 512;
+const HEADER = 8;
+
+/** A task running in the child, as the supervisor must know it. */
+export interface JournalEntry {
+  id: string;
+  leaseId: string;
+  attempt: number;
+  timeoutSeconds: number;
+  /** Epoch ms; past it the supervisor kills the child (Timeout). Progress moves it. */
+  deadline: number;
+}
+
+/** What a read found: the running tasks; `complete` false when a slot was caught mid-write (read again later). */
+export interface JournalRead {
+  entries: JournalEntry[];
+  complete: boolean;
+}
+
+/** A slot's bytes for `entry`; undefined when it does not fit (the child tells the supervisor by message instead). */
+export function encodeSlot(entry: JournalEntry): Buffer | undefined {
+  const text = Buffer.from(JSON.stringify([entry.id, entry.leaseId, entry.attempt, entry.timeoutSeconds, entry.deadline]), "utf8");
+  if (text.length > SLOT_BYTES - HEADER) return undefined;
+  const out = Buffer.alloc(HEADER + text.length);
+  out.writeUInt32LE(text.length, 0);
+  out.writeUInt32LE(crc32(text), 4);
+  text.copy(out, HEADER);
+  return out;
+}
+
+/** A free slot. */
+export const EMPTY_SLOT: Buffer = Buffer.alloc(HEADER);
+
+/** The entry in one slot: undefined when free, "torn" when its bytes do not check out (caught mid-write). */
+export function decodeSlot(buf: Buffer): JournalEntry | undefined | "torn" {
+  if (buf.length < HEADER) return undefined;
+  const len = buf.readUInt32LE(0);
+  if (len === 0) return undefined;
+  if (len > buf.length - HEADER) return "torn";
+  const text = buf.subarray(HEADER, HEADER + len);
+  if (crc32(text) !== buf.readUInt32LE(4)) return "torn";
+  try {
+    const v: unknown = JSON.parse(text.toString("utf8"));
+    if (!Array.isArray(v) || v.length !== 5) return "torn";
+    const [id, leaseId, attempt, timeoutSeconds, deadline] = v as unknown[];
+    if (typeof id !== "string" || typeof leaseId !== "string" || typeof attempt !== "number" || typeof timeoutSeconds !== "number" || typeof deadline !== "number") return "torn";
+    return { id, leaseId, attempt, timeoutSeconds, deadline };
+  } catch {
+    return "torn";
+  }
+}
+
+/** Every slot of a journal's bytes (a short file: the rest is free). */
+export function decodeJournal(buf: Buffer, slots: number): JournalRead {
+  const entries: JournalEntry[] = [];
+  let complete = true;
+  for (let i = 0; i < slots; i++) {
+    const at = i * SLOT_BYTES;
+    if (at >= buf.length) break;
+    const e = decodeSlot(buf.subarray(at, Math.min(buf.length, at + SLOT_BYTES)));
+    if (e === "torn") complete = false;
+    else if (e !== undefined) entries.push(e);
+  }
+  return { entries, complete };
+}
+
+/** The child's side: writes slots at their offsets. */
+export interface JournalWriter {
+  /** Writes `entry` into `slot`; false when it does not fit or the write failed (tell the supervisor by message). */
+  put(slot: number, entry: JournalEntry): boolean;
+  clear(slot: number): void;
+}
+
+/** The child's writer on the descriptor it inherited. */
+export function fdJournalWriter(fd: number): JournalWriter {
+  return {
+    put: (slot, entry) => {
+      const bytes = encodeSlot(entry);
+      if (bytes === undefined) return false;
+      try {
+        writeSync(fd, bytes, 0, bytes.length, slot * SLOT_BYTES);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    clear: (slot) => {
+      try {
+        writeSync(fd, EMPTY_SLOT, 0, HEADER, slot * SLOT_BYTES);
+      } catch {
+        // Nothing to do: the supervisor would fail this task if the child died now.
+      }
+    },
+  };
+}
+
+/** The supervisor's side. */
+export interface JournalReader {
+  /** The first `slots` slots; a slot caught mid-write is read again a few times before `complete` is false. */
+  read(slots: number): JournalRead;
+  close(): void;
+}
+
+/**
+ * Where journals go: /dev/shm (tmpfs: a write never waits on a filesystem journal — on ext4 the
+ * mtime update of a write now and then waits for a commit, milliseconds), else the temp directory.
+ */
+const JOURNAL_DIRS = ["/dev/shm", tmpdir()];
+
+/** A fresh journal file for one child: created and unlinked at once (only the descriptors remain). */
+export function createJournal(dirs: readonly string[] = JOURNAL_DIRS): { fd: number; reader: JournalReader } {
+  let fd: number | undefined;
+  let failure: unknown;
+  for (const base of dirs) {
+    try {
+      const dir = mkdtempSync(join(base, "hearth-journal-"));
+      try {
+        fd = openSync(join(dir, "tasks"), "w+", 0o600);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      break;
+    } catch (err) {
+      failure = err;
+    }
+  }
+  if (fd === undefined) throw failure instanceof Error ? failure : new Error("no directory for the task journal");
+  let buf = Buffer.alloc(0);
+  let open = true;
+  const journalFd = fd;
+  return {
+    fd,
+    reader: {
+      read: (slots) => {
+        if (!open) return { entries: [], complete: true };
+        if (buf.length !== slots * SLOT_BYTES) buf = Buffer.alloc(slots * SLOT_BYTES);
+        let last: JournalRead = { entries: [], complete: false };
+        for (let i = 0; i < 3 && !last.complete; i++) {
+          buf.fill(0);
+          const n = readSync(journalFd, buf, 0, buf.length, 0);
+          last = decodeJournal(buf.subarray(0, n), slots);
+        }
+        return last;
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        closeSync(journalFd);
+      },
+    },
+  };
+}
