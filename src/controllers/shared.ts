@@ -5,6 +5,7 @@ import { hearthFunctions } from "../kube/resources.ts";
 import type { Manager } from "../operator/manager.ts";
 import { LABELS } from "../workload/labels.ts";
 import { BY_FUNCTION, cachedDeployments, cachedPods, functionLabelKey } from "./function/caches.ts";
+import { parseFunction, type ParsedFunction } from "./function/plan.ts";
 import type { AutoscalerStatus } from "./function/status.ts";
 
 /** Every hearth.dev Function of the watched namespaces: the Function, Job and Workflow controllers read it. */
@@ -66,4 +67,29 @@ export function autoscalerBoard(manager: Manager): AutoscalerBoard {
     boards.set(manager, b);
   }
   return b;
+}
+
+const parses = new WeakMap<Manager, (raw: Unstructured) => ParsedFunction>();
+
+/**
+ * parseFunction, remembered per cached Function object (the informer replaces the object on
+ * every change, and never changes a cached one), shared by the controllers that read specs (the
+ * Function controller and the autoscaler): a Function is parsed once per change, not once per
+ * reconcile of each. The result is shared: read it, never change it.
+ */
+export function functionParses(manager: Manager): (raw: Unstructured) => ParsedFunction {
+  let parse = parses.get(manager);
+  if (parse === undefined) {
+    const memo = new WeakMap<Unstructured, ParsedFunction>();
+    parse = (raw) => {
+      let p = memo.get(raw);
+      if (p === undefined) {
+        p = parseFunction(raw);
+        memo.set(raw, p);
+      }
+      return p;
+    };
+    parses.set(manager, parse);
+  }
+  return parse;
 }

@@ -7,10 +7,11 @@ import https from "node:https";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { z } from "zod";
 import type { Clock } from "./clock.ts";
+import { elide, type FieldPath } from "./elide.ts";
 import { KubeError, statusFromResponse, toStatus } from "./errors.ts";
 import type { Connection } from "./kubeconfig.ts";
 import type { KubeObject } from "./objects.ts";
-import { apiVersionOf, METADATA_LIST_ACCEPT, METADATA_WATCH_ACCEPT, resourcePath, type ResourceType } from "./resources.ts";
+import { apiVersionOf, METADATA_LIST_ACCEPT, METADATA_WATCH_ACCEPT, parseObject, resourcePath, viewOf, type ResourceType } from "./resources.ts";
 import { TokenBucket } from "./ratelimit.ts";
 
 export interface TransportOptions {
@@ -201,10 +202,11 @@ export class Transport {
   /**
    * A watch stream: calls `onLine` for each JSON line until the server closes it (resolves) or it
    * fails (rejects with a KubeError). Abort `signal` to stop (rejects with an Aborted status).
+   * Fields at `cut` are taken out of each line before it is parsed (elide.ts).
    */
-  async stream(path: string, opts: RequestOptions, signal: AbortSignal, onLine: (line: unknown) => void): Promise<void> {
+  async stream(path: string, opts: RequestOptions, signal: AbortSignal, onLine: (line: unknown) => void, cut: readonly FieldPath[] = []): Promise<void> {
     await this.lines(path, opts, signal, (line) => {
-      if (line.trim() !== "") onLine(JSON.parse(line) as unknown);
+      if (line.trim() !== "") onLine(JSON.parse(cut.length > 0 ? elide(line, cut) : line) as unknown);
     });
   }
 
@@ -288,7 +290,13 @@ export interface WatchOptions {
 }
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-const watchEvent = z.object({ type: z.enum(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]), object: z.unknown() });
+const WATCH_EVENT_TYPES: ReadonlySet<unknown> = new Set<WatchEventType>(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);
+
+/** One line of a watch: its type and raw object (checked by hand: one per event, on the hot path). */
+export function watchEventOf(line: unknown): { type: WatchEventType; object: unknown } | undefined {
+  if (typeof line !== "object" || line === null || !("type" in line) || !WATCH_EVENT_TYPES.has(line.type)) return undefined;
+  return { type: line.type as WatchEventType, object: "object" in line ? line.object : undefined };
+}
 
 const listEnvelope = z.object({
   metadata: z.object({ resourceVersion: z.string().optional(), continue: z.string().optional() }).default({}),
@@ -320,11 +328,9 @@ export class KubeClient {
   }
 
   private parse<T extends KubeObject>(r: ResourceType<T>, raw: unknown): T {
-    const res = r.schema.safeParse(raw);
-    if (!res.success) {
-      throw new KubeError({ code: 0, reason: "InvalidResponse", message: `${r.kind} from the apiserver does not match the expected shape: ${z.prettifyError(res.error)}` });
-    }
-    return res.data;
+    const res = parseObject(r, raw);
+    if (!res.ok) throw new KubeError({ code: 0, reason: "InvalidResponse", message: `${r.kind} from the apiserver does not match the expected shape: ${res.error}` });
+    return res.value;
   }
 
   /** The object, or undefined when it does not exist. */
@@ -362,9 +368,9 @@ export class KubeClient {
       });
       const page = listEnvelope.parse(raw);
       for (const item of page.items ?? []) {
-        const res = r.schema.safeParse(item);
-        if (res.success) out.items.push(res.data);
-        else out.invalid.push({ name: nameOf(item), error: z.prettifyError(res.error) });
+        const res = parseObject(r, item);
+        if (res.ok) out.items.push(res.value);
+        else out.invalid.push({ name: nameOf(item), error: res.error });
       }
       out.resourceVersion = page.metadata.resourceVersion ?? out.resourceVersion;
       cont = page.metadata.continue !== undefined && page.metadata.continue !== "" ? page.metadata.continue : undefined;
@@ -513,15 +519,16 @@ export class KubeClient {
       },
       opts.signal,
       (line) => {
-        const ev = watchEvent.safeParse(line);
-        if (!ev.success) throw new KubeError({ code: 0, reason: "InvalidResponse", message: "watch event without a known type" });
-        if (ev.data.type === "ERROR") {
-          const o = ev.data.object;
+        const ev = watchEventOf(line);
+        if (ev === undefined) throw new KubeError({ code: 0, reason: "InvalidResponse", message: "watch event without a known type" });
+        if (ev.type === "ERROR") {
+          const o = ev.object;
           const code = typeof o === "object" && o !== null && "code" in o && typeof o.code === "number" ? o.code : 500;
           throw new KubeError(statusFromResponse(code, JSON.stringify(o)));
         }
-        onEvent(ev.data.type, ev.data.object);
+        onEvent(ev.type, ev.object);
       },
+      viewOf(r)?.elide?.map((p) => ["object", ...p]),
     );
   }
 }

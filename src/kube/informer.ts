@@ -1,8 +1,8 @@
 // A list-watch cache. Lists (paged), then watches from the list's resourceVersion with
 // bookmarks; re-watches from the last seen version when a watch ends, relists on 410 Gone, and
 // a watchdog restarts watches that went silent (a half-open TCP connection never errors).
-// Objects are parsed by the resource's schema on the way in, so the cache holds only the fields
-// controllers read. Handlers run synchronously and should only enqueue keys.
+// Objects are parsed by the resource's schema on the way in (its hand-written view when it has
+// one: src/kube/views.ts), so the cache holds only the fields controllers read. Handlers run synchronously and should only enqueue keys.
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Clock, TimerHandle } from "./clock.ts";
@@ -11,7 +11,7 @@ import { describeStatus, isGone, toStatus } from "./errors.ts";
 import { sharedStrings, type StringInterner } from "./intern.ts";
 import { keyOf, type KubeObject } from "./objects.ts";
 import { backoffDelay } from "./ratelimit.ts";
-import type { ResourceType } from "./resources.ts";
+import { parseObject, type ResourceType } from "./resources.ts";
 
 export interface EventHandlers<T> {
   add?(obj: T): void;
@@ -269,15 +269,15 @@ export class Informer<T extends KubeObject> {
     const rv = rawResourceVersion(raw);
     this.opts.metrics?.events.inc({ resource: this.name, type });
     if (type === "BOOKMARK") return rv;
-    const parsed = this.opts.resource.schema.safeParse(raw);
-    if (!parsed.success) {
+    const parsed = parseObject(this.opts.resource, raw);
+    if (!parsed.ok) {
       const key = rawKey(raw);
-      this.log.warn({ object: key, error: parsed.error.message }, "ignoring an object that does not match the schema");
+      this.log.warn({ object: key, error: parsed.error }, "ignoring an object that does not match the schema");
       const old = key !== undefined ? this.cache.get(key) : undefined;
       if (old !== undefined && key !== undefined) this.remove(key, old);
       return rv;
     }
-    const obj = parsed.data;
+    const obj = parsed.value;
     const key = keyOf(obj);
     if (type === "DELETED") {
       const old = this.cache.get(key);

@@ -39,6 +39,19 @@ export interface KubeObject {
 /** Annotations dropped from cached objects: client-side `kubectl apply` copies the whole object into it. */
 const HEAVY_ANNOTATIONS = ["kubectl.kubernetes.io/last-applied-configuration"];
 
+const looseMeta = meta.loose();
+
+/** ObjectMeta without managedFields and the heavy annotations (the unstructured schema's transform, and its view's). */
+export function withoutHeavyFields(m: z.output<typeof looseMeta>) {
+  const { managedFields: _managed, ...rest } = m;
+  if (rest.annotations !== undefined && HEAVY_ANNOTATIONS.some((a) => a in (rest.annotations ?? {}))) {
+    const annotations = { ...rest.annotations };
+    for (const a of HEAVY_ANNOTATIONS) delete annotations[a];
+    rest.annotations = annotations;
+  }
+  return rest;
+}
+
 /**
  * Any object, keeping every field except `metadata.managedFields` and kubectl's
  * last-applied-configuration annotation (each can be larger than the object itself, and
@@ -47,15 +60,7 @@ const HEAVY_ANNOTATIONS = ["kubectl.kubernetes.io/last-applied-configuration"];
 export const unstructured = z.looseObject({
   apiVersion: z.string().optional(),
   kind: z.string().optional(),
-  metadata: meta.loose().transform((m) => {
-    const { managedFields: _managed, ...rest } = m;
-    if (rest.annotations !== undefined && HEAVY_ANNOTATIONS.some((a) => a in (rest.annotations ?? {}))) {
-      const annotations = { ...rest.annotations };
-      for (const a of HEAVY_ANNOTATIONS) delete annotations[a];
-      rest.annotations = annotations;
-    }
-    return rest;
-  }),
+  metadata: looseMeta.transform(withoutHeavyFields),
 });
 export type Unstructured = z.infer<typeof unstructured>;
 
@@ -86,43 +91,46 @@ export interface ManagedFieldsView {
   updateManagers?: string[];
 }
 
+/** What the Deployment cache keeps of `managedFields` (the schema's transform, and the view's). */
+export function managedFieldsView(entries: readonly ManagedFieldsEntry[] | undefined): ManagedFieldsView {
+  const replicasManagers: string[] = [];
+  const specManagers: Record<string, string> = {};
+  let updateManagers: string[] | undefined;
+  for (const e of entries ?? []) {
+    const f = e.fieldsV1;
+    if (e.manager === undefined || (e.subresource !== undefined && e.subresource !== "scale")) continue;
+    if (typeof f !== "object" || f === null || !("f:spec" in f)) continue;
+    const spec = f["f:spec"];
+    if (typeof spec !== "object" || spec === null) continue;
+    if (e.operation === "Update" && e.subresource === undefined) (updateManagers ??= []).push(e.manager);
+    if ("f:replicas" in spec) replicasManagers.push(e.manager);
+    const rest: Record<string, unknown> = { ...(spec as Record<string, unknown>) };
+    delete rest["f:replicas"];
+    const tmpl = rest["f:template"];
+    if (typeof tmpl === "object" && tmpl !== null) {
+      const t: Record<string, unknown> = { ...(tmpl as Record<string, unknown>) };
+      delete t["f:metadata"];
+      if (nonEmpty(t)) rest["f:template"] = t;
+      else delete rest["f:template"];
+    }
+    if (nonEmpty(rest)) specManagers[e.manager] = fingerprint(JSON.stringify(rest));
+  }
+  // Spread: an array grown by push keeps room for 17 entries; informer caches hold thousands.
+  const view: ManagedFieldsView = { replicasManagers: [...replicasManagers], specManagers };
+  if (updateManagers !== undefined) view.updateManagers = [...updateManagers];
+  return view;
+}
+
+const managedFieldsEntry = z.looseObject({ manager: z.string().optional(), operation: z.string().optional(), subresource: z.string().optional(), fieldsV1: z.unknown().optional() });
+export type ManagedFieldsEntry = z.infer<typeof managedFieldsEntry>;
+
 /**
  * `managedFields` reduced to what controllers decide on: who owns `spec.replicas` (an
  * autoscaler may), and a fingerprint per manager of the other spec fields it owns (a foreign
  * manager owning spec fields means someone edited the object by hand). Template metadata is
  * left out: `kubectl rollout restart` writes an annotation there, which is not drift.
  */
-const managedFields = z
-  .array(z.looseObject({ manager: z.string().optional(), operation: z.string().optional(), subresource: z.string().optional(), fieldsV1: z.unknown().optional() }))
-  .optional()
-  .transform((entries): ManagedFieldsView => {
-    const replicasManagers: string[] = [];
-    const specManagers: Record<string, string> = {};
-    let updateManagers: string[] | undefined;
-    for (const e of entries ?? []) {
-      const f = e.fieldsV1;
-      if (e.manager === undefined || (e.subresource !== undefined && e.subresource !== "scale")) continue;
-      if (typeof f !== "object" || f === null || !("f:spec" in f)) continue;
-      const spec = f["f:spec"];
-      if (typeof spec !== "object" || spec === null) continue;
-      if (e.operation === "Update" && e.subresource === undefined) (updateManagers ??= []).push(e.manager);
-      if ("f:replicas" in spec) replicasManagers.push(e.manager);
-      const rest: Record<string, unknown> = { ...(spec as Record<string, unknown>) };
-      delete rest["f:replicas"];
-      const tmpl = rest["f:template"];
-      if (typeof tmpl === "object" && tmpl !== null) {
-        const t: Record<string, unknown> = { ...(tmpl as Record<string, unknown>) };
-        delete t["f:metadata"];
-        if (nonEmpty(t)) rest["f:template"] = t;
-        else delete rest["f:template"];
-      }
-      if (nonEmpty(rest)) specManagers[e.manager] = fingerprint(JSON.stringify(rest));
-    }
-    // Spread: an array grown by push keeps room for 17 entries; informer caches hold thousands.
-    const view: ManagedFieldsView = { replicasManagers: [...replicasManagers], specManagers };
-    if (updateManagers !== undefined) view.updateManagers = [...updateManagers];
-    return view;
-  });
+const managedFields = z.array(managedFieldsEntry).optional().transform(managedFieldsView);
 
 const workloadCondition = z.object({
   type: z.string(),
@@ -131,8 +139,7 @@ const workloadCondition = z.object({
   message: z.string().optional(),
 });
 
-export const deployment = z
-  .object({
+const deploymentObject = z.object({
     metadata: meta.extend({ managedFields }),
     spec: z.object({ replicas: z.number().optional() }).default({}),
     status: z
@@ -146,9 +153,14 @@ export const deployment = z
         conditions: z.array(workloadCondition).optional(),
       })
       .default({}),
-  })
-  .transform(({ metadata: { managedFields: fields, ...metadata }, ...rest }) => ({ ...rest, metadata, ...fields }));
+  });
+export const deployment = deploymentObject.transform(flattenManagedFields);
 export type Deployment = z.output<typeof deployment>;
+
+/** The Deployment schema's last step (and its view's): the managedFields view moves up beside metadata. */
+export function flattenManagedFields({ metadata: { managedFields: fields, ...metadata }, ...rest }: z.output<typeof deploymentObject>) {
+  return { ...rest, metadata, ...fields };
+}
 
 const terminated = z.object({
   exitCode: z.number(),

@@ -413,6 +413,35 @@ describe("Job controller across operator crashes", { timeout: 180_000 }, () => {
     }
   });
 
+  it("while the batch Job's watch lags, reconciles plan with the create's answer: no GET, no second create", async (t) => {
+    const ns = (await createTestNamespace(kc, "jobs-lag")).name;
+    t.after(() => core.deleteNamespace({ name: ns }).then(() => undefined));
+    await makeFunction(ns, "lag", { exitCode: 0, delay: "200ms", message: '{"output":"ok"}' });
+    const own = createClient({ connection: await fromKubeconfigFile(process.env["HEARTH_KUBECONFIG"] ?? ""), clock, fieldManager: "hearth-test" });
+    t.after(() => own.transport.close());
+    const registry = new Registry();
+    const manager = new Manager({ client: own, clock, logger, registry, identity: uniqueName("job-lag"), namespaces: [ns] });
+    const controller = new JobController(manager, { workload, config: TEST_CONFIG });
+    manager.start();
+    try {
+      await controller.batchJobs.waitForSync();
+      // The batch Jobs' watch shows nothing from now on: the cache lags as far as it can.
+      await controller.batchJobs.stop();
+      await makeJob(ns, "lag-1", { functionRef: { name: "lag" } });
+      // The pod's start and end wake the Job (the pods' watch runs): each reconcile needs the batch Job.
+      await waitFor(async () => (await podsOf(ns, "lag-1")).some((p) => p.status.phase === "Succeeded"), { what: "the pod succeeded" });
+      const reconciles = async (): Promise<number> =>
+        ((await registry.getSingleMetric("hearth_controller_reconcile_total")?.get())?.values ?? []).filter((v) => v.labels["controller"] === "job").reduce((a, v) => a + v.value, 0);
+      await waitFor(async () => (await reconciles()) >= 3, { what: "reconciles for the pod's start and end" });
+      const counts = own.transport.counts;
+      assert.equal(counts.get("create jobs"), 1, "one batch Job create");
+      assert.equal(counts.get("get jobs") ?? 0, 0, "no GET of the batch Job the controller just created");
+      assert.equal((await batchJobsOf(ns, "lag-1")).length, 1);
+    } finally {
+      await manager.stop();
+    }
+  });
+
   it("a crash between creating the batch Job and writing status leaves exactly one batch Job", async (t) => {
     const ns = (await createTestNamespace(kc, "jobs-crash")).name;
     t.after(() => core.deleteNamespace({ name: ns }).then(() => undefined));

@@ -21,9 +21,8 @@ import { hearthFunctions, pods } from "../../kube/resources.ts";
 import { watch, type ControllerContext } from "../../operator/manager.ts";
 import type { ControllerDefinition, ControllerSetup } from "../../operator/controller.ts";
 import { BY_FUNCTION, POD_DELETION_COST } from "../function/caches.ts";
-import { autoscalerBoard, functionsCache, warmPoolDeployments, warmPoolPods } from "../shared.ts";
+import { autoscalerBoard, functionParses, functionsCache, warmPoolDeployments, warmPoolPods } from "../shared.ts";
 import { deploymentName } from "../function/names.ts";
-import { parseFunction } from "../function/plan.ts";
 
 /**
  * The autoscaler's field manager: the scale subresource. (Status was once applied under it too;
@@ -69,6 +68,7 @@ function setup({ manager, config }: ControllerSetup): void {
     if (!settings.enabled) return;
     const client: KubeClient = manager.client.as(FIELD_MANAGER);
     const board = autoscalerBoard(manager);
+    const parseFunctionOf = functionParses(manager);
     board.active = true;
     const log: Logger = manager.logger.child({ controller: "autoscaler" });
     const clock = manager.clock;
@@ -185,7 +185,7 @@ function setup({ manager, config }: ControllerSetup): void {
         for (const g of [desiredGauge, actualGauge, demandGauge]) g.remove({ namespace, function: name });
         return;
       }
-      const parsed = parseFunction(raw);
+      const parsed = parseFunctionOf(raw);
       if (!parsed.ok || parsed.fn.spec.invocation === "isolated") {
         // Not autoscaled: the Function's status carries no autoscaler part.
         memos.delete(key);

@@ -5,26 +5,27 @@
 import type { Logger } from "pino";
 import { z } from "zod";
 import { API_VERSION, GROUP } from "../../api/v1alpha1/common.ts";
-import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
+import type { FunctionStatus, HearthFunction } from "../../api/v1alpha1/index.ts";
 import type { ApplyObject, KubeClient } from "../../kube/client.ts";
 import { isAlreadyExists } from "../../kube/errors.ts";
 import { adoptUpdatedFields } from "../../kube/ownership.ts";
 import type { Informer } from "../../kube/informer.ts";
 import { fingerprint as fnv, ownerKeys, type Deployment, type Pod, type Unstructured } from "../../kube/objects.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
-import { deployments, hearthFunctions } from "../../kube/resources.ts";
+import { deployments, hearthFunctions, withSchema } from "../../kube/resources.ts";
 import type { ControllerContext, Manager, RegisteredController } from "../../operator/manager.ts";
 import { randomUUID } from "node:crypto";
 import { watch } from "../../operator/manager.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { ANNOTATIONS } from "../../workload/labels.ts";
-import { autoscalerBoard, functionsCache, warmPoolDeployments, warmPoolPods, type AutoscalerBoard } from "../shared.ts";
+import { autoscalerBoard, functionParses, functionsCache, warmPoolDeployments, warmPoolPods, type AutoscalerBoard } from "../shared.ts";
 import { CONTROLLER_NAME, deploymentName, FIELD_MANAGER } from "./names.ts";
 import { FunctionMetrics } from "./metrics.ts";
 import { podProblem } from "./observe.ts";
 import { BY_FUNCTION, functionLabelKey } from "./caches.ts";
 import { LegacyWorkerSecrets, poolRolled } from "./legacy-secrets.ts";
-import { currentStatus, invalidSpecStatus, parseFunction, planObjects, planStatus, type StatusPlan } from "./plan.ts";
+import { desiredObjects, type DesiredOptions, type DesiredResult } from "./desired.ts";
+import { currentStatus, invalidSpecStatus, planObjects, planStatus, type ParsedFunction, type StatusPlan } from "./plan.ts";
 import { autoscalerFingerprint, autoscalerStatusOf, busy, firstStatus, isQuietStart, statusFingerprint, statusTiming, type AutoscalerStatus } from "./status.ts";
 import { WriteExpectations } from "../../kube/expectations.ts";
 import { FINALIZER_RETRY_MS, FUNCTION_FINALIZER, planFinalizer, type TaskDropper } from "./finalizer.ts";
@@ -49,6 +50,7 @@ const OLD_AUTOSCALER_STATUS_MANAGER = "hearth-autoscaler";
 const statusManagers = hearthFunctions.schema.and(
   z.looseObject({ metadata: z.looseObject({ managedFields: z.array(z.looseObject({ manager: z.string().optional(), subresource: z.string().optional() })).optional() }) }),
 );
+const functionStatusWrites = withSchema(hearthFunctions, statusManagers);
 
 export interface FunctionControllerOptions {
   manager: Manager;
@@ -128,6 +130,24 @@ export class FunctionController {
   private flushing = false;
   private readonly board: AutoscalerBoard;
   private readonly metrics: FunctionMetrics;
+  /** parseFunction per cached Function object, shared with the autoscaler (shared.ts). */
+  private readonly parseFunction: (raw: Unstructured) => ParsedFunction;
+  /**
+   * The rendered pool per parsed Function (the same object while the cached Function does not
+   * change: parseFunction above) and replica choice: rendering and hashing it were a fifth of
+   * the controller's CPU, and a Function is reconciled two or three times before it is Ready
+   * with no change to its spec in between. The config is this controller's, fixed.
+   */
+  private readonly desiredMemo = new WeakMap<HearthFunction, { config: WorkloadConfig; setReplicas: boolean; result: DesiredResult }[]>();
+  private readonly desiredObjects = (fn: HearthFunction, config: WorkloadConfig, opts: DesiredOptions): DesiredResult => {
+    let seen = this.desiredMemo.get(fn);
+    const hit = seen?.find((d) => d.config === config && d.setReplicas === opts.setReplicas);
+    if (hit !== undefined) return hit.result;
+    const result = desiredObjects(fn, config, opts);
+    if (seen === undefined) this.desiredMemo.set(fn, (seen = []));
+    seen.push({ config, setReplicas: opts.setReplicas, result });
+    return result;
+  };
 
   constructor(opts: FunctionControllerOptions) {
     this.opts = opts;
@@ -143,6 +163,7 @@ export class FunctionController {
     this.deployments = warmPoolDeployments(m);
     this.pods = warmPoolPods(m);
     this.board = autoscalerBoard(m);
+    this.parseFunction = functionParses(m);
     this.registered = m.register({
       name: CONTROLLER_NAME,
       watches: [
@@ -262,7 +283,7 @@ export class FunctionController {
     }
     const namespace = raw.metadata.namespace ?? "default";
     const previous = currentStatus(raw);
-    const parsed = parseFunction(raw);
+    const parsed = this.parseFunction(raw);
     if (!parsed.ok) {
       return this.writeStatus(key, raw, previous, invalidSpecStatus(raw, parsed.message, previous, this.now(), this.autoscalerPart(key, previous)), signal, log);
     }
@@ -278,6 +299,7 @@ export class FunctionController {
       config: this.opts.config,
       fieldManager: FIELD_MANAGER,
       answeredDrift: uid !== undefined ? this.answeredDrift.get(uid) : undefined,
+      desiredObjects: this.desiredObjects,
     });
 
     const desired = objects.desired;
@@ -419,7 +441,7 @@ export class FunctionController {
       return { requeueAfterMs: timing.afterMs };
     }
     const target = { name: raw.metadata.name, namespace: raw.metadata.namespace };
-    const written = await this.client.applyStatus({ ...hearthFunctions, schema: statusManagers }, target, plan.status satisfies FunctionStatus, { signal });
+    const written = await this.client.applyStatus(functionStatusWrites, target, plan.status satisfies FunctionStatus, { signal });
     this.writtenStatuses.wrote(key, fingerprint);
     this.statusWrittenAt.set(key, now);
     if (firstStatus(previous) && isQuietStart(plan.status)) this.warming.add(key);

@@ -22,7 +22,7 @@ import { Tombstones, WriteExpectations, WrittenState } from "../../kube/expectat
 import type { Informer } from "../../kube/informer.ts";
 import { controllerOf, keyOf, splitKey, type Unstructured } from "../../kube/objects.ts";
 import { TerminalError, type ReconcileResult, type WorkQueue } from "../../kube/queue.ts";
-import { hearthFunctions, hearthJobs, resourceType, secrets, untyped } from "../../kube/resources.ts";
+import { hearthFunctions, hearthJobs, MANAGED_FIELDS, resourceType, secrets, untyped } from "../../kube/resources.ts";
 import { watch, type ControllerContext, type ControllerRegistration, type Manager } from "../../operator/manager.ts";
 import type { WorkloadConfig } from "../../workload/config.ts";
 import { taskToken } from "../../auth/worker-token.ts";
@@ -30,14 +30,31 @@ import { functionsCache } from "../shared.ts";
 import { batchJobName, LABEL_JOB } from "./batch-job.ts";
 import { DEFAULT_JOB_CONTROLLER_CONFIG, isFinished, planJob, type InputCheck, type JobControllerConfig, type JobPlan } from "./plan.ts";
 import { batchJobChanged, isFreshPod, podChanged } from "./relevance.ts";
-import { batchJobView, podView, type BatchJobView, type PodView } from "./views.ts";
+import { batchJobView, batchJobViewFast, podView, podViewFast, type BatchJobView, type PodView } from "./views.ts";
 
 export const FIELD_MANAGER = "hearth-job-controller";
 export const CONTROLLER_NAME = "job";
 
 /** batch Jobs and their pods, parsed down to what the plan reads (small caches). */
-export const batchJobsResource = resourceType({ group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true, schema: batchJobView });
-export const jobPodsResource = resourceType({ group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, schema: podView });
+export const batchJobsResource = resourceType({
+  group: "batch",
+  version: "v1",
+  kind: "Job",
+  plural: "jobs",
+  namespaced: true,
+  schema: batchJobView,
+  // Its pod template is most of its spec and never read here.
+  view: { schema: batchJobView, parse: batchJobViewFast, elide: [MANAGED_FIELDS, ["spec", "template"]] },
+});
+export const jobPodsResource = resourceType({
+  group: "",
+  version: "v1",
+  kind: "Pod",
+  plural: "pods",
+  namespaced: true,
+  schema: podView,
+  view: { schema: podView, parse: podViewFast, elide: [MANAGED_FIELDS, ["spec"]] },
+});
 export const configMapsResource = untyped({ group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true });
 
 const BY_JOB = "job";
@@ -81,9 +98,9 @@ function finishedRaw(raw: Unstructured): boolean {
 function toApplyObject(obj: { metadata?: { name?: string | undefined; namespace?: string | undefined } | undefined }): ApplyObject {
   const name = obj.metadata?.name;
   if (name === undefined || name === "") throw new TerminalError("rendered object has no name");
-  const copy = JSON.parse(JSON.stringify(obj)) as ApplyObject;
-  copy.metadata = { ...copy.metadata, name };
-  return copy;
+  // Shallow: the client only serializes it (a JSON round trip of the rendered batch Job was a
+  // deep copy of a pod template per create, for nothing).
+  return { ...(obj as Record<string, unknown>), metadata: { ...obj.metadata, name } } as ApplyObject;
 }
 
 /** A status this controller wrote, and to which Job (a Job deleted and made again under the same name is another). */
@@ -124,6 +141,13 @@ export class JobController {
    * planned with already.
    */
   private readonly created: WriteExpectations;
+  /**
+   * The batch Jobs those creates returned, by Hearth Job key, while the watch has not shown them:
+   * a reconcile in between (a pod's event, a requeue) plans with the create's answer instead of
+   * asking the apiserver again. On a loaded machine the watch of batch Jobs lagged behind the
+   * pods' and such a GET was made for nearly every Job (bench/jobs, round 9).
+   */
+  private readonly createdJobs = new Map<string, { uid: string; job: BatchJobView }>();
   /**
    * Parsed Jobs and Functions by the cached object they came from: the informer replaces an
    * object on every change, so a reconcile of an unchanged object reuses the parse (zod parses of
@@ -213,6 +237,7 @@ export class JobController {
     for (const key of labelledJobKey(b)) {
       if (b.metadata.name === batchJobName(splitKey(key).name) && this.created.satisfied(key, owner)) {
         this.created.forget(key);
+        this.createdJobs.delete(key);
         return true;
       }
     }
@@ -223,6 +248,7 @@ export class JobController {
     this.tombstones.forget(key);
     this.statuses.forget(key);
     this.created.forget(key);
+    this.createdJobs.delete(key);
   }
 
   private podsOf(key: string): PodView[] {
@@ -317,6 +343,12 @@ export class JobController {
     let batchJob = this.batchJobs.getByName(namespace, batchJobName(name));
     let batchJobGone = false;
     const madeIt = uid !== undefined && this.created.satisfied(ctx.key, uid);
+    if (!madeIt) this.createdJobs.delete(ctx.key);
+    else if (batchJob === undefined) {
+      // Made by this process a moment ago, not shown by the watch yet: as the create returned it.
+      const made = this.createdJobs.get(ctx.key);
+      if (made !== undefined && made.uid === uid) batchJob = made.job;
+    }
     if (batchJob === undefined && (job.status?.batchJob !== undefined || madeIt) && !isFinished(job.status)) {
       // The cache may simply not have caught up with our own create (the status names it, or this
       // process made it a moment ago): ask the apiserver before concluding anything, and never
@@ -366,9 +398,9 @@ export class JobController {
       write.failed();
       throw err;
     }
-    // As the server stored it (parsed as the cache will be), so that the cache showing it is recognised.
-    const stored = hearthJob.safeParse(written);
-    write.done({ uid: job.metadata.uid, status: stored.success ? stored.data.status : plan.status });
+    // As the server stored it (parsed as isStatusEcho parses the cache's), so that the cache showing it is recognised.
+    const stored = written["status"] === undefined ? undefined : jobStatus.safeParse(written["status"]);
+    write.done({ uid: job.metadata.uid, status: stored === undefined ? undefined : stored.success ? stored.data : plan.status });
     log.debug({ urgent: plan.statusUrgent, conditions: plan.status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`).join(",") }, "status written");
     const subject = { apiVersion: API_VERSION, kind: "Job", name, namespace, uid: job.metadata.uid };
     for (const e of plan.events) this.recorder.record(subject, e.type, e.reason, e.message);
@@ -383,12 +415,16 @@ export class JobController {
     if (plan.batchJob !== undefined) {
       try {
         // Before the create: its watch event can arrive before the response does.
-        if (job.metadata.uid !== undefined) this.created.wrote(key, job.metadata.uid);
-        await this.client.create(batchJobsResource, toApplyObject(plan.batchJob), signal);
+        const uid = job.metadata.uid;
+        if (uid !== undefined) this.created.wrote(key, uid);
+        const made = await this.client.create(batchJobsResource, toApplyObject(plan.batchJob), signal);
+        // Unless its watch event came first (isCreateEcho forgot the expectation).
+        if (uid !== undefined && this.created.satisfied(key, uid)) this.createdJobs.set(key, { uid, job: made });
         log.info({ batchJob: plan.batchJob.metadata?.name }, "created batch Job");
       } catch (err) {
         // Not made now: its add (whenever it comes) is news to the next reconcile.
         this.created.forget(key);
+        this.createdJobs.delete(key);
         // Made by an earlier reconcile whose status write never landed: the name makes it the same Job.
         if (!isAlreadyExists(err)) throw err;
       }

@@ -9,7 +9,7 @@ import type { Clock, TimerHandle } from "../../kube/clock.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { describeStatus, isAlreadyExists, isTransient, toStatus } from "../../kube/errors.ts";
 import { Informer } from "../../kube/informer.ts";
-import { hearthJobs, resourceType } from "../../kube/resources.ts";
+import { hearthJobs, withSchema } from "../../kube/resources.ts";
 import { isTerminal } from "../../protocol/index.ts";
 import type { Task, TaskEngine } from "../tasks.ts";
 import { callJob, callJobName, callJobView, callUpdate, DEFAULT_CALL_JOB_TTL_SECONDS, LABEL_TASK, taskOf, type CallJobView } from "./plan.ts";
@@ -38,7 +38,7 @@ export interface IsolatedCallsOptions {
   createGraceMs?: number;
 }
 
-const callJobs = resourceType({ ...hearthJobs, schema: callJobView });
+const callJobs = withSchema(hearthJobs, callJobView);
 
 /**
  * Whether a call Job still running must be stopped: its task is gone, cancelled, or failed outside
