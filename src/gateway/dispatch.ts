@@ -16,7 +16,7 @@ export interface DispatchDeps {
   leaseIds: LeaseIds;
   metrics?: EngineMetrics | undefined;
   /** Mints the task-scoped token a lease carries (src/gateway/calls.ts); absent = none. */
-  mintToken?: ((task: Task, deadline: number) => string) | undefined;
+  leaseToken?: ((task: Task, lease: Lease) => string) | undefined;
 }
 
 export class Dispatcher {
@@ -151,7 +151,7 @@ export class Dispatcher {
       q.running.set(task.id, task);
       worker.leased.add(task.id);
       const grant: LeaseGrant = { id: task.id, attempt: task.attempts, leaseId: lease.leaseId, input: task.input ?? "null", encoding: task.encoding, deadline: lease.deadline, timeoutSeconds };
-      if (this.d.mintToken !== undefined) grant.token = this.d.mintToken(task, lease.deadline);
+      if (this.d.leaseToken !== undefined) grant.token = this.d.leaseToken(task, lease);
       if (task.outputItems === true) grant.outputItems = true;
       if (task.fold === true) grant.fold = true;
       grants.push(grant);

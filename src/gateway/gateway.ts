@@ -160,6 +160,7 @@ export class Gateway {
       log: (msg, fields) => log.debug(fields ?? {}, msg),
       onChange: (key, what) => late.demand?.changed(key, what),
       mintToken: calls.mint,
+      leaseToken: calls.leaseToken,
       onChildCancelled: (task) => {
         if (task.isolated === true) late.isolated?.taskEnded(task);
       },

@@ -76,6 +76,8 @@ export interface Lease {
   deadline: number;
   leasedAt: number;
   timeoutSeconds: number;
+  /** The secret of the lease-bound task token a warm lease carries (calls.ts `leaseToken`). */
+  tokenSecret?: string;
 }
 
 /** One task handed to a worker. `input` is JSON text (or base64 pickle), spliced into the answer. */
@@ -139,8 +141,10 @@ export interface EngineOptions {
   runStageMs?: number;
   /** Told when a function's queue, leases or workers changed (the demand stream, demand.ts). */
   onChange?: (functionKey: string, what: DemandChange) => void;
-  /** Mints the task-scoped token a lease carries (src/gateway/calls.ts); absent = none. */
+  /** Mints the task-scoped token an isolated call's claim carries (src/gateway/calls.ts `mint`); absent = none. */
   mintToken?: (task: Task, deadline: number) => string;
+  /** The task-scoped token a warm worker's lease carries, bound to that lease (calls.ts `leaseToken`); absent = none. */
+  leaseToken?: (task: Task, lease: Lease) => string;
   /** Told of each child task cancelled with its parent (an isolated one's Job must go too). */
   onChildCancelled?: (task: Task) => void;
 }

@@ -63,7 +63,7 @@ export class TaskEngine {
     this.events = new TaskEvents(opts.clock);
     this.keys = new IdempotencyKeys(opts.store, opts.clock, opts.idempotencyWindowMs);
     const leaseIds = new LeaseIds();
-    this.dispatcher = new Dispatcher({ queues: this.queues, active: this.active, events: this.events, clock: opts.clock, leaseIds, metrics: opts.metrics, mintToken: opts.mintToken });
+    this.dispatcher = new Dispatcher({ queues: this.queues, active: this.active, events: this.events, clock: opts.clock, leaseIds, metrics: opts.metrics, leaseToken: opts.leaseToken });
     this.commits = new TaskCommits({ store: opts.store, clock: opts.clock, log: opts.log, commitRetryMs: opts.commitRetryMs, published: (task, f) => this.published(task, f) });
     this.family = new TaskFamily({
       get: (id) => this.get(id),

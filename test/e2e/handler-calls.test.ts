@@ -132,7 +132,7 @@ describe("task-scoped tokens", () => {
     const grant = lease.tasks[0];
     assert.equal(grant?.id, manual.id);
     const token = grant.token ?? "";
-    assert.match(token, /^hct1\./);
+    assert.match(token, /^hct2\./, "a warm lease carries a lease-bound token");
     const asTask = createClient({ url: gw.gateway.url, token });
     try {
       const pushed = await asTask.function("default/node-calls").push({ op: "echo", value: 2 });

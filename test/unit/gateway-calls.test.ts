@@ -40,7 +40,7 @@ describe("task-scoped tokens", () => {
 describe("CallTokens", () => {
   it("verifies tokens of unfinished tasks only, with a clear refusal otherwise", () => {
     let status: "running" | "cancelled" = "running";
-    const calls = new CallTokens({ signingKey: KEY, now: () => 0, task: (id) => (id === "t-1" ? { status, finishing: undefined } : undefined) });
+    const calls = new CallTokens({ signingKey: KEY, now: () => 0, task: (id) => (id === "t-1" ? { status, finishing: undefined, namespace: "ns", depth: 0, lease: undefined } : undefined) });
     const token = calls.mint({ id: "t-1", namespace: "ns", depth: 0 }, 1000);
     assert.deepEqual(calls.verify(token), { taskId: "t-1", namespace: "ns", depth: 0 });
     assert.equal(calls.verify("some-static-token"), undefined);
@@ -51,11 +51,41 @@ describe("CallTokens", () => {
   });
 
   it("without a signing key signs with a random key of its own", () => {
-    const a = new CallTokens({ now: () => 0, task: () => ({ status: "running", finishing: undefined }) });
-    const b = new CallTokens({ now: () => 0, task: () => ({ status: "running", finishing: undefined }) });
+    const running = { status: "running" as const, finishing: undefined, namespace: "ns", depth: 0, lease: undefined };
+    const a = new CallTokens({ now: () => 0, task: () => running });
+    const b = new CallTokens({ now: () => 0, task: () => running });
     const token = a.mint({ id: "t", namespace: "ns", depth: 0 }, 1000);
     assert.notEqual(a.verify(token), undefined);
     assert.equal(b.verify(token), undefined);
+  });
+
+  it("a lease-bound token (a warm lease's) is honoured only while that lease is its task's", () => {
+    const lease = { leaseId: "l.1", workerId: "w", deadline: 1000, leasedAt: 0, timeoutSeconds: 1 };
+    const task = { id: "t-1", status: "running" as "running" | "queued" | "succeeded", finishing: undefined, namespace: "team-a", depth: 2, lease: lease as typeof lease | undefined };
+    const calls = new CallTokens({ signingKey: KEY, now: () => 0, task: (id) => (id === "t-1" ? task : undefined) });
+    const token = calls.leaseToken(task, lease);
+    assert.match(token, /^hct2\.t-1\.[0-9a-f-]{36}$/);
+    assert.equal(calls.leaseToken(task, lease), token, "one secret per lease");
+    // The namespace and depth are the task's own: nothing in the token can claim others.
+    assert.deepEqual(calls.verify(token), { taskId: "t-1", namespace: "team-a", depth: 2 });
+    const wrong = `hct2.t-1.${"0".repeat(36)}`;
+    assert.throws(() => calls.verify(wrong), (err: unknown) => err instanceof HttpError && err.status === 401 && /not the one of task t-1's current attempt/.test(err.message));
+    assert.throws(() => calls.verify("hct2.t-9.x"), /task t-9, which has expired/);
+    assert.throws(() => calls.verify("hct2.garbage"), (err: unknown) => err instanceof HttpError && err.status === 401);
+    // The attempt ends (its lease is dropped, the task queued again): the old token stops at once.
+    task.lease = undefined;
+    task.status = "queued";
+    assert.throws(() => calls.verify(token), /current attempt/);
+    // A new lease gets a new secret; the old token does not work for it.
+    const next = { leaseId: "l.2", workerId: "w", deadline: 2000, leasedAt: 1, timeoutSeconds: 1 };
+    task.lease = next;
+    task.status = "running";
+    const token2 = calls.leaseToken(task, next);
+    assert.notEqual(token2, token);
+    assert.throws(() => calls.verify(token), /current attempt/);
+    assert.deepEqual(calls.verify(token2), { taskId: "t-1", namespace: "team-a", depth: 2 });
+    task.status = "succeeded";
+    assert.throws(() => calls.verify(token2), /t-1, which has succeeded/);
   });
 
   it("parentOf: a task caller's child is one deeper; past the limit a 400 names the chain", () => {
@@ -75,7 +105,7 @@ describe("TaskEngine: parents and children", () => {
     const registry = new StaticRegistry([settings]);
     const store = new TaskStore(storePath);
     const calls = new CallTokens({ signingKey: KEY, now: () => clock.now(), task: (id) => engine.get(id) });
-    const engine: TaskEngine = new TaskEngine({ store, registry, clock, mintToken: calls.mint, onChildCancelled: (t) => told.push(t.id) });
+    const engine: TaskEngine = new TaskEngine({ store, registry, clock, mintToken: calls.mint, leaseToken: calls.leaseToken, onChildCancelled: (t) => told.push(t.id) });
     return { clock, settings, store, engine, calls };
   }
 
