@@ -15,7 +15,11 @@ export function parseArtifacts(raw: string | undefined): Readonly<Record<string,
   return Object.freeze(out);
 }
 
-/** The Function's artifacts in this worker: `{whisper: "/models/whisper"}`. */
+let parsed: { raw: string | undefined; value: Readonly<Record<string, string>> } | undefined;
+
+/** The Function's artifacts in this worker: `{whisper: "/models/whisper"}` (parsed once per value of HEARTH_ARTIFACTS). */
 export function artifacts(): Readonly<Record<string, string>> {
-  return parseArtifacts(process.env["HEARTH_ARTIFACTS"]);
+  const raw = process.env["HEARTH_ARTIFACTS"];
+  if (parsed === undefined || parsed.raw !== raw) parsed = { raw, value: parseArtifacts(raw) };
+  return parsed.value;
 }

@@ -71,11 +71,20 @@ export class ChildChannel {
   /** The task journal, once the supervisor reads it; its free slots (one per unit of concurrency). */
   private journal: JournalWriter | undefined;
   private freeSlots: number[] = [];
+  /** Journal slots of ended tasks, cleared once their outcome's line is written (task id → slot). */
+  private readonly clearAfterWrite = new Map<string, number>();
 
   constructor(deps: ChildChannelDeps) {
     this.deps = deps;
     this.results = new ResultBatcher({
-      results: (items, ids) => (this.channel?.writable === true ? this.channel.results(items, ids) : Promise.reject(new Error("the worker channel is closed"))),
+      results: (items, ids) => {
+        const ch = this.channel;
+        if (ch?.writable !== true) return Promise.reject(new Error("the worker channel is closed"));
+        // The batcher already waited for the turn's outcomes: the line leaves now, one microtask sooner.
+        const acks = ch.results(items, ids, true);
+        this.written(ids);
+        return acks;
+      },
     });
   }
 
@@ -239,13 +248,16 @@ export class ChildChannel {
     this.mine.delete(task.id);
     const error: WireFailure | undefined = "error" in outcome ? outcome.error : undefined;
     const fatal = error?.type === "Fatal";
-    // Cleared where `ended` would be sent: in this turn, before the outcome's line is written. A
-    // Fatal's slot stays: the supervisor reads it when it hears `ended`, and reports the task.
-    if (m.slot !== undefined && !fatal) {
-      this.journal?.clear(m.slot);
-      this.freeSlots.push(m.slot);
-    }
     const tell = m.slot === undefined || fatal || (error?.type === "UserError" && this.grant.restartOnError) || !this.accepting || this.draining || this.retiring;
+    // The slot is cleared right after the outcome's line is written, in this turn: not on the
+    // outcome's way out, and never before it left (a crash in between has the supervisor report a
+    // failure too, which the gateway answers 409: it keeps the first outcome). Cleared now when no
+    // line follows or the supervisor is told `ended`. A Fatal's slot stays: the supervisor reads it
+    // when it hears `ended`, and reports the task.
+    if (m.slot !== undefined && !fatal) {
+      if (tell || m.abandoned) this.freeSlot(m.slot);
+      else this.clearAfterWrite.set(task.id, m.slot);
+    }
     if (tell) this.deps.notify(error === undefined ? { t: "ended", id: task.id } : { t: "ended", id: task.id, error });
     // A FatalError: the supervisor reports it and ends this process at once.
     if (fatal) return;
@@ -265,11 +277,30 @@ export class ChildChannel {
         if (answer.status !== 200 && answer.status !== 409) this.deps.log(`hearth worker: reporting task ${task.id} failed: HTTP ${answer.status}: ${answer.message ?? ""}`);
       },
       // The channel closed or the gateway could not take it: the supervisor sends it (and retries).
-      () => this.deps.notify({ t: "report", id: task.id, item }),
+      () => {
+        this.written([task.id]);
+        this.deps.notify({ t: "report", id: task.id, item });
+      },
     ).finally(() => {
       this.unacked--;
       this.settle();
     });
+  }
+
+  private freeSlot(slot: number): void {
+    this.journal?.clear(slot);
+    this.freeSlots.push(slot);
+  }
+
+  /** These tasks' outcome lines were written (or will be sent by the supervisor): their slots are cleared. */
+  private written(ids: readonly string[]): void {
+    if (this.clearAfterWrite.size === 0) return;
+    for (const id of ids) {
+      const slot = this.clearAfterWrite.get(id);
+      if (slot === undefined) continue;
+      this.clearAfterWrite.delete(id);
+      this.freeSlot(slot);
+    }
   }
 
   /** Drained or retired once nothing runs and every outcome is answered. */

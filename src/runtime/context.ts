@@ -40,10 +40,11 @@ export interface ContextInit {
   attempt: number;
   function: string;
   timeoutSeconds: number;
-  signal: AbortSignal;
+  /** Made when a handler first reads `ctx.signal` (most never do: an AbortController per task costs). */
+  signal: () => AbortSignal;
   sink: ProgressSink;
-  /** The client behind `ctx.function(…)` (src/runtime/calls.ts). */
-  caller: FunctionCaller;
+  /** The client behind `ctx.function(…)` (src/runtime/calls.ts), made when first read. */
+  caller: () => FunctionCaller;
 }
 
 /** Validates a progress update; throws a plain Error (a user error) when it is malformed. */
@@ -63,14 +64,22 @@ export function createContext(init: ContextInit): HearthContext {
     const checked = checkProgress(progress, message);
     init.sink(checked.value, checked.message);
   };
+  let found: Readonly<Record<string, string>> | undefined;
+  let caller: FunctionCaller | undefined;
   return Object.freeze({
     taskId: init.taskId,
     attempt: init.attempt,
-    function: init.caller,
+    get function(): FunctionCaller {
+      return (caller ??= init.caller());
+    },
     functionName: init.function,
     timeoutSeconds: init.timeoutSeconds,
-    artifacts: artifacts(),
-    signal: init.signal,
+    get artifacts(): Readonly<Record<string, string>> {
+      return (found ??= artifacts());
+    },
+    get signal(): AbortSignal {
+      return init.signal();
+    },
     updateProgress,
     update_progress: updateProgress,
   });

@@ -35,15 +35,25 @@ export interface JournalRead {
   complete: boolean;
 }
 
-/** A slot's bytes for `entry`; undefined when it does not fit (the child tells the supervisor by message instead). */
+/**
+ * Writes `entry`'s slot into `into` (SLOT_BYTES long) and returns how many bytes of it to write;
+ * undefined when it does not fit (the child tells the supervisor by message instead).
+ */
+export function encodeSlotInto(into: Buffer, entry: JournalEntry): number | undefined {
+  const text = JSON.stringify([entry.id, entry.leaseId, entry.attempt, entry.timeoutSeconds, entry.deadline]);
+  const len = into.write(text, HEADER, "utf8");
+  // A text that filled the slot may have been cut.
+  if (len >= SLOT_BYTES - HEADER) return undefined;
+  into.writeUInt32LE(len, 0);
+  into.writeUInt32LE(crc32(into.subarray(HEADER, HEADER + len)), 4);
+  return HEADER + len;
+}
+
+/** A slot's bytes for `entry`; undefined when it does not fit. */
 export function encodeSlot(entry: JournalEntry): Buffer | undefined {
-  const text = Buffer.from(JSON.stringify([entry.id, entry.leaseId, entry.attempt, entry.timeoutSeconds, entry.deadline]), "utf8");
-  if (text.length > SLOT_BYTES - HEADER) return undefined;
-  const out = Buffer.alloc(HEADER + text.length);
-  out.writeUInt32LE(text.length, 0);
-  out.writeUInt32LE(crc32(text), 4);
-  text.copy(out, HEADER);
-  return out;
+  const out = Buffer.alloc(SLOT_BYTES);
+  const n = encodeSlotInto(out, entry);
+  return n === undefined ? undefined : out.subarray(0, n);
 }
 
 /** A free slot. */
@@ -89,14 +99,15 @@ export interface JournalWriter {
   clear(slot: number): void;
 }
 
-/** The child's writer on the descriptor it inherited. */
+/** The child's writer on the descriptor it inherited (one reused buffer: a write is synchronous). */
 export function fdJournalWriter(fd: number): JournalWriter {
+  const buf = Buffer.alloc(SLOT_BYTES);
   return {
     put: (slot, entry) => {
-      const bytes = encodeSlot(entry);
-      if (bytes === undefined) return false;
+      const n = encodeSlotInto(buf, entry);
+      if (n === undefined) return false;
       try {
-        writeSync(fd, bytes, 0, bytes.length, slot * SLOT_BYTES);
+        writeSync(fd, buf, 0, n, slot * SLOT_BYTES);
         return true;
       } catch {
         return false;

@@ -200,8 +200,11 @@ export class WorkerChannel {
     this.write('{"stop":true}');
   }
 
-  /** Several outcomes (resultItem() texts), answered per id once durable. */
-  results(items: readonly string[], ids: readonly string[]): Promise<ResultAck[]> {
+  /**
+   * Several outcomes (resultItem() texts), answered per id once durable. `now`: written at once
+   * with the lines before it, not at the end of the turn (the caller batched the turn already).
+   */
+  results(items: readonly string[], ids: readonly string[], now = false): Promise<ResultAck[]> {
     if (!this.open) return Promise.reject(new Error("the worker channel is closed"));
     const acks = ids.map(
       (id) =>
@@ -211,6 +214,7 @@ export class WorkerChannel {
         }),
     );
     this.write(`{"results":[${items.join(",")}]}`);
+    if (now) this.flush();
     return Promise.all(acks);
   }
 
