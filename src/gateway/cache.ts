@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Encoding } from "../protocol/index.ts";
 import type { Clock } from "../kube/clock.ts";
+import { OldestKey } from "./oldest-key.ts";
 import type { FunctionSettings } from "./registry.ts";
 import type { TaskStore } from "./store.ts";
 import type { SubmitOptions, Task, TaskEngine } from "./tasks.ts";
@@ -34,6 +35,8 @@ export class ResultCache {
   private readonly engine: TaskEngine;
   /** In insertion (= age) order: the first is the oldest. */
   private readonly entries = new Map<string, Entry>();
+  /** The least recently used entry, without Map.keys().next()'s walk (oldest-key.ts). */
+  private readonly oldest = new OldestKey(this.entries);
   private bytes = 0;
   private readonly requests: Counter<"namespace" | "function" | "result">;
 
@@ -146,9 +149,9 @@ export class ResultCache {
     this.bytes += entry.output.length;
     if (save) this.store.saveExtra("cache_entries", key, () => [key, entry.fn, entry.output, entry.output.length, entry.createdAt]);
     while (this.bytes > this.config.maxBytes) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done === true) break;
-      this.drop(oldest.value);
+      const oldest = this.oldest.next();
+      if (oldest === undefined) break;
+      this.drop(oldest);
     }
   }
 

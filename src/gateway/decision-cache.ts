@@ -3,6 +3,7 @@
 // TokenReview and one SubjectAccessReview, and an RBAC change takes effect within the TTL.
 // Lookups of the same key that arrive while its review is in flight share that review.
 import type { Clock } from "../kube/clock.ts";
+import { OldestKey } from "./oldest-key.ts";
 
 interface Entry<V> {
   value: V;
@@ -11,6 +12,8 @@ interface Entry<V> {
 
 export class DecisionCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
+  /** The least recently used entry (hits re-insert theirs), without Map.keys().next()'s walk (oldest-key.ts). */
+  private readonly oldest = new OldestKey(this.entries);
   private readonly pending = new Map<string, Promise<V>>();
   private readonly clock: Clock;
   private readonly maxEntries: number;
@@ -76,9 +79,9 @@ export class DecisionCache<V> {
     if (ttl <= 0 || this.maxEntries <= 0) return;
     this.entries.delete(key);
     while (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done === true) break;
-      this.entries.delete(oldest.value);
+      const oldest = this.oldest.next();
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
     }
     this.entries.set(key, { value, expires: this.clock.now() + ttl });
   }

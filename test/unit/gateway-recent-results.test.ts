@@ -3,6 +3,7 @@
 // it no longer holds.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { OldestKey } from "../../src/gateway/oldest-key.ts";
 import { RecentResults } from "../../src/gateway/recent-results.ts";
 import type { Task } from "../../src/gateway/task-model.ts";
 
@@ -77,5 +78,54 @@ describe("RecentResults", () => {
     const nums = kept.map((id) => Number(id.slice(1)));
     assert.deepEqual(nums, [...nums].sort((x, y) => x - y), "oldest first");
     assert.ok(nums[0] !== undefined && nums[0] >= 49_850, `the oldest kept is t${nums[0]}`);
+  });
+});
+
+describe("OldestKey", () => {
+  it("gives the oldest live key of a FIFO and of an LRU that re-inserts on a hit, as keys().next() would", () => {
+    const m = new Map<string, number>();
+    const oldest = new OldestKey(m);
+    assert.equal(oldest.next(), undefined);
+    for (let i = 0; i < 5; i++) m.set(`k${i}`, i);
+    assert.equal(oldest.next(), "k0");
+    m.delete("k0");
+    // A hit re-inserts k1: k2 is now the least recently used.
+    m.delete("k1");
+    m.set("k1", 1);
+    m.delete("k3");
+    assert.equal(oldest.next(), "k2");
+    m.delete("k2");
+    assert.equal(oldest.next(), "k4");
+    m.delete("k4");
+    assert.equal(oldest.next(), "k1");
+    m.delete("k1");
+    assert.equal(oldest.next(), undefined);
+    m.set("k9", 9);
+    assert.equal(oldest.next(), "k9", "after running dry it starts over");
+    m.clear();
+    m.set("k10", 10);
+    assert.equal(oldest.next(), "k10", "after clear()");
+  });
+
+  it("matches keys().next() over a long random run", () => {
+    const m = new Map<number, number>();
+    const oldest = new OldestKey(m);
+    let seed = 7;
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (let i = 0; i < 20_000; i++) {
+      m.set(i, i);
+      const k = i - rand(200);
+      if (m.has(k) && rand(3) === 0) {
+        m.delete(k);
+        if (rand(2) === 0) m.set(k, k);
+      }
+      while (m.size > 300) {
+        const expected = m.keys().next().value;
+        const got = oldest.next();
+        assert.equal(got, expected);
+        if (got === undefined) break;
+        m.delete(got);
+      }
+    }
   });
 });

@@ -9,6 +9,7 @@ import { isTerminal, type Encoding, type TaskError, type TaskErrorType, type Tas
 import type { Clock } from "../../kube/clock.ts";
 import type { WorkflowSpec } from "../../api/v1alpha1/workflow.ts";
 import { analyze, outputStack, type Graph, type StepInfo } from "../../workflow/graph.ts";
+import { OldestKey } from "../oldest-key.ts";
 import type { FunctionRegistry, FunctionSettings } from "../registry.ts";
 import type { TaskStore } from "../store.ts";
 import type { SqlValue } from "../store-tables.ts";
@@ -129,6 +130,7 @@ export class WorkflowExecutor {
   private readonly store: TaskStore;
   private readonly active = new Map<string, Run>();
   private readonly recent = new Map<string, Run>();
+  private readonly oldestRecent = new OldestKey(this.recent);
   private readonly watchers: Watchers<Run, RunEvent>;
   private lastGc = 0;
 
@@ -687,9 +689,9 @@ export class WorkflowExecutor {
     this.recent.set(run.id, run);
     const limit = this.o.recentLimit ?? 1000;
     while (this.recent.size > limit) {
-      const oldest = this.recent.keys().next();
-      if (oldest.done === true) break;
-      this.recent.delete(oldest.value);
+      const oldest = this.oldestRecent.next();
+      if (oldest === undefined) break;
+      this.recent.delete(oldest);
     }
     this.o.metrics?.runFinished(run.namespace, run.name, status, run.finishedAt - run.createdAt);
     this.o.log?.("workflow run finished", { run: run.id, workflow: `${run.namespace}/${run.name}`, status, error: error?.message });
