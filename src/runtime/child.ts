@@ -30,8 +30,7 @@ export type TaskToRun = Omit<Extract<ToChild, { t: "task" }>, "t">;
 export class ChildRuntime {
   private readonly opts: ChildOptions;
   private handler: Handler | undefined;
-  /** Per running task: its AbortController once its handler read ctx.signal, and whether it was cancelled. */
-  private readonly running = new Map<string, { abort: AbortController | undefined; cancelled: boolean }>();
+  private readonly running = new Map<string, AbortController>();
 
   constructor(opts: ChildOptions) {
     this.opts = opts;
@@ -70,10 +69,7 @@ export class ChildRuntime {
 
   /** The caller cancelled: the handler sees ctx.signal aborted. */
   cancel(id: string): void {
-    const r = this.running.get(id);
-    if (r === undefined) return;
-    r.cancelled = true;
-    r.abort?.abort(cancelReason());
+    this.running.get(id)?.abort(new Error("the task was cancelled"));
   }
 
   /**
@@ -86,23 +82,16 @@ export class ChildRuntime {
       done({ error: { type: "BadConfiguration", message: "task before setup finished" } });
       return;
     }
-    const state: { abort: AbortController | undefined; cancelled: boolean } = { abort: undefined, cancelled: false };
-    this.running.set(task.id, state);
-    let calls: ReturnType<typeof taskCalls> | undefined;
+    const abort = new AbortController();
+    this.running.set(task.id, abort);
+    const calls = taskCalls(this.opts.function, task.token, this.opts.gatewayUrl);
     const ctx = createContext({
-      caller: () => (calls ??= taskCalls(this.opts.function, task.token, this.opts.gatewayUrl)).caller,
+      caller: calls.caller,
       taskId: task.id,
       attempt: task.attempt,
       function: this.opts.function,
       timeoutSeconds: task.timeoutSeconds,
-      // Made on first read; a cancel that came before is already aborted.
-      signal: () => {
-        if (state.abort === undefined) {
-          state.abort = new AbortController();
-          if (state.cancelled) state.abort.abort(cancelReason());
-        }
-        return state.abort.signal;
-      },
+      signal: abort.signal,
       sink: progress ?? ((value, message) => this.opts.send(message === undefined ? { t: "progress", id: task.id, value } : { t: "progress", id: task.id, value, message })),
     });
     try {
@@ -114,13 +103,9 @@ export class ChildRuntime {
       done({ error: failure });
     } finally {
       this.running.delete(task.id);
-      calls?.close();
+      calls.close();
     }
   }
-}
-
-function cancelReason(): Error {
-  return new Error("the task was cancelled");
 }
 
 /** A workflow reducer batch: `[acc, [items…]]` folded with the handler, item by item, in order. */

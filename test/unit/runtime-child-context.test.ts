@@ -1,7 +1,7 @@
 // The task context the child builds per task (src/runtime/child.ts, context.ts) with a real
-// handler module: `ctx.signal`, `ctx.function` and `ctx.artifacts` are made when a handler first
-// reads them, and behave as if made up front — a cancel that came before the first read of
-// ctx.signal shows as an aborted signal, one that comes after fires its abort event.
+// handler module: its fields are own, enumerable and frozen (it is a class instance now, cheaper
+// to freeze than an object literal); a cancel shows on ctx.signal whether the handler reads it
+// before or after the cancel.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,7 +29,9 @@ export async function early(input, ctx) {
 }
 /** What the rest of the context looks like. */
 export function shape(input, ctx) {
-  return { fn: String(ctx.function), name: ctx.functionName, artifacts: ctx.artifacts, stable: ctx.artifacts === ctx.artifacts && ctx.function === ctx.function, keys: Object.keys(ctx).sort() };
+  let assigned = true;
+  try { ctx.taskId = "other"; } catch { assigned = false; }
+  return { fn: String(ctx.function), name: ctx.functionName, artifacts: ctx.artifacts, stable: ctx.artifacts === ctx.artifacts && ctx.function === ctx.function, keys: Object.keys(ctx).sort(), frozen: Object.isFrozen(ctx), assigned, taskId: ctx.taskId };
 }
 `;
 
@@ -72,7 +74,7 @@ describe("the child's task context (real handler module)", () => {
     assert.deepEqual(await out, { output: JSON.stringify({ how: "aborted" }) });
   });
 
-  it("ctx.function, ctx.artifacts and the context's keys are as before (made on first read, then the same)", async () => {
+  it("ctx.function, ctx.artifacts, the context's own keys and its frozenness are as they were", async () => {
     const rt = await runtime("shape");
     const out = await run(rt, "t4", {});
     assert.ok("output" in out);
@@ -82,6 +84,9 @@ describe("the child's task context (real handler module)", () => {
       artifacts: {},
       stable: true,
       keys: ["artifacts", "attempt", "function", "functionName", "signal", "taskId", "timeoutSeconds", "update_progress", "updateProgress"].sort(),
+      frozen: true,
+      assigned: false,
+      taskId: "t4",
     });
   });
 });
