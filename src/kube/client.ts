@@ -4,6 +4,8 @@
 // resource and code, which is also how tests count the operator's writes.
 import http from "node:http";
 import https from "node:https";
+import { finished } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { z } from "zod";
 import type { Clock } from "./clock.ts";
@@ -63,6 +65,21 @@ export function deadline(parent: AbortSignal | undefined, ms: number): { signal:
       parent?.removeEventListener("abort", onAbort);
     },
   };
+}
+
+/**
+ * A response's whole body as text. Stream events and finished() (the async iterator's errors,
+ * without its promise per chunk): this runs for every request.
+ */
+function readText(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (c: Buffer) => chunks.push(c));
+    finished(res, (err) => {
+      if (err !== undefined && err !== null) reject(err);
+      else resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+  });
 }
 
 /** Counts of requests made, by verb and resource ("patch deployments" → n). */
@@ -174,9 +191,7 @@ export class Transport {
     let text: string;
     try {
       res = await this.open(method, path, opts, false, limit.signal);
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      text = Buffer.concat(chunks).toString("utf8");
+      text = await readText(res);
     } catch (err) {
       this.count(opts.verb, opts.resource, 0, started);
       throw new KubeError(toStatus(err), { cause: err });
@@ -225,27 +240,49 @@ export class Transport {
     }
     const code = res.statusCode ?? 0;
     this.count(opts.verb, opts.resource, code, undefined);
-    if (code >= 400) {
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      throw new KubeError(statusFromResponse(code, Buffer.concat(chunks).toString("utf8")));
-    }
-    let pending = "";
-    try {
-      for await (const chunk of res) {
-        pending += (chunk as Buffer).toString("utf8");
+    if (code >= 400) throw new KubeError(statusFromResponse(code, await readText(res)));
+    const body = res;
+    await new Promise<void>((resolve, reject) => {
+      // Stream events, not an async iterator: no promise and microtask per chunk.
+      const decoder = new StringDecoder("utf8");
+      let pending = "";
+      let failed = false;
+      const fail = (err: unknown): void => {
+        if (failed) return;
+        failed = true;
+        body.destroy();
+        reject(err instanceof KubeError ? err : new KubeError(toStatus(err), { cause: err }));
+      };
+      const emit = (): void => {
         let nl: number;
         while ((nl = pending.indexOf("\n")) >= 0) {
           const line = pending.slice(0, nl);
           pending = pending.slice(nl + 1);
           onLine(line);
+          if (failed) return;
         }
-      }
-    } catch (err) {
-      if (err instanceof KubeError) throw err;
-      throw new KubeError(toStatus(err), { cause: err });
-    }
-    if (pending !== "") onLine(pending);
+      };
+      body.on("data", (chunk: Buffer) => {
+        if (failed) return;
+        try {
+          pending += decoder.write(chunk);
+          emit();
+        } catch (err) {
+          fail(err);
+        }
+      });
+      finished(body, (err) => {
+        if (failed) return;
+        if (err !== undefined && err !== null) return fail(err);
+        try {
+          pending += decoder.end();
+          if (pending !== "") onLine(pending);
+          resolve();
+        } catch (e) {
+          fail(e);
+        }
+      });
+    });
   }
 
   close(): void {
