@@ -211,8 +211,10 @@ describe("Function → warm pool", () => {
     assert.equal(cond(s, "Degraded")?.reason, "ImagePullBackOff");
     assert.match(cond(s, "Degraded")?.message ?? "", /cannot pull its image/);
     assert.equal(cond(s, "Ready")?.reason, "ImagePullBackOff");
-    const evs = await client.list(rawEvents, { namespace: ns, fieldSelector: "involvedObject.name=badimage" });
-    assert.ok(evs.items.some((e) => e["reason"] === "ImagePullBackOff"));
+    // The Event follows the status write (the recorder sends it after): wait for it, do not race it.
+    await waitFor(async () => (await client.list(rawEvents, { namespace: ns, fieldSelector: "involvedObject.name=badimage" })).items.some((e) => e["reason"] === "ImagePullBackOff"), {
+      what: "the ImagePullBackOff Event",
+    });
   });
 
   it("reports a crash-looping setup as SetupFailing with the exit code's meaning", async () => {
