@@ -2,6 +2,7 @@
 // several at once up to the Function's concurrency. Tasks come from the supervisor (relay mode),
 // or from the worker channel the supervisor handed over (direct mode, child-channel.ts); either
 // way the supervisor owns deadlines, crash reporting and the worker's credential.
+import { artifacts } from "./artifacts.ts";
 import { taskCalls } from "./calls.ts";
 import { createContext } from "./context.ts";
 import { loadHandler, type Handler } from "./handler.ts";
@@ -30,6 +31,8 @@ export type TaskToRun = Omit<Extract<ToChild, { t: "task" }>, "t">;
 export class ChildRuntime {
   private readonly opts: ChildOptions;
   private handler: Handler | undefined;
+  /** HEARTH_ARTIFACTS, read once after setup() (reading the environment costs microseconds per task). */
+  private artifacts: Readonly<Record<string, string>> | undefined;
   private readonly running = new Map<string, AbortController>();
 
   constructor(opts: ChildOptions) {
@@ -43,6 +46,7 @@ export class ChildRuntime {
       await handler.setup(createSetupContext(this.opts.function, this.opts.startupTimeoutSeconds));
       this.handler = handler;
       installTaskLog();
+      this.artifacts = artifacts();
       const signature = wireSignature(handler.inputShape());
       this.opts.send(signature === undefined ? { t: "ready", kind: handler.kind } : { t: "ready", kind: handler.kind, signature });
       return true;
@@ -92,6 +96,7 @@ export class ChildRuntime {
       function: this.opts.function,
       timeoutSeconds: task.timeoutSeconds,
       signal: abort.signal,
+      artifacts: this.artifacts,
       sink: progress ?? ((value, message) => this.opts.send(message === undefined ? { t: "progress", id: task.id, value } : { t: "progress", id: task.id, value, message })),
     });
     try {

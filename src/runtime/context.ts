@@ -44,6 +44,8 @@ export interface ContextInit {
   sink: ProgressSink;
   /** The client behind `ctx.function(…)` (src/runtime/calls.ts). */
   caller: FunctionCaller;
+  /** spec.artifacts as the child read them once after setup(); absent: read from the environment now. */
+  artifacts?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Validates a progress update; throws a plain Error (a user error) when it is malformed. */
@@ -83,7 +85,7 @@ class TaskContext implements HearthContext {
     this.function = init.caller;
     this.functionName = init.function;
     this.timeoutSeconds = init.timeoutSeconds;
-    this.artifacts = artifacts();
+    this.artifacts = init.artifacts ?? artifacts();
     this.signal = init.signal;
     this.updateProgress = updateProgress;
     this.update_progress = updateProgress;
