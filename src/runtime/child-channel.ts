@@ -35,6 +35,10 @@ export interface ChildChannelDeps {
   journal?: JournalWriter | undefined;
 }
 
+function startedOf(task: LeasedTask): StartedTask {
+  return { id: task.id, leaseId: task.leaseId, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds };
+}
+
 /** What the supervisor says with the connection (ipc.ts `channel`). */
 export interface ChannelGrant {
   concurrency: number;
@@ -183,16 +187,30 @@ export class ChildChannel {
     return { id: task.id, leaseId: task.leaseId, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds, deadline: this.deps.clock.now() + task.timeoutSeconds * 1000 };
   }
 
-  /** Records `m` in the journal; false (tell the supervisor `started`) without a journal or when it does not fit. */
-  private record(m: Mine): boolean {
-    const slot = this.journal === undefined ? undefined : this.freeSlots.pop();
-    if (slot === undefined) return false;
-    if (this.journal?.put(slot, this.entry(m.task)) !== true) {
-      this.freeSlots.push(slot);
-      return false;
+  /**
+   * Records a grant's tasks in the journal, one write; those that are not (no journal, no free
+   * slot, an entry too large, a failed write) the supervisor is told of by `started`.
+   */
+  private record(run: readonly Mine[]): StartedTask[] {
+    const journal = this.journal;
+    const staged: { m: Mine; slot: number }[] = [];
+    const told: StartedTask[] = [];
+    for (const m of run) {
+      const slot = journal === undefined ? undefined : this.freeSlots.pop();
+      if (slot === undefined) told.push(startedOf(m.task));
+      else staged.push({ m, slot });
     }
-    m.slot = slot;
-    return true;
+    if (journal === undefined || staged.length === 0) return told;
+    const recorded = journal.putMany(staged.map(({ m, slot }) => ({ slot, entry: this.entry(m.task) })));
+    for (const { m, slot } of staged) {
+      if (recorded.has(slot)) {
+        m.slot = slot;
+      } else {
+        this.freeSlots.push(slot);
+        told.push(startedOf(m.task));
+      }
+    }
+    return told;
   }
 
   private sendStop(ch: WorkerChannel): void {
@@ -217,7 +235,6 @@ export class ChildChannel {
   private leased(tasks: LeasedTask[]): void {
     hop("k.recv");
     this.credit = Math.max(0, this.credit - tasks.length);
-    const started: StartedTask[] = [];
     const run: Mine[] = [];
     // A supervisor killed on its own (outside a container): nobody would enforce deadlines or
     // report a crash; this process is about to exit too.
@@ -231,9 +248,9 @@ export class ChildChannel {
       }
       const m: Mine = { task, abandoned: false, slot: undefined };
       this.mine.set(task.id, m);
-      if (!this.record(m)) started.push({ id: task.id, leaseId: task.leaseId, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds });
       run.push(m);
     }
+    const started = this.record(run);
     if (started.length > 0) this.deps.notifyNow({ t: "started", tasks: started });
     for (const m of run) {
       const { task } = m;
@@ -295,12 +312,16 @@ export class ChildChannel {
   /** These tasks' outcome lines were written (or will be sent by the supervisor): their slots are cleared. */
   private written(ids: readonly string[]): void {
     if (this.clearAfterWrite.size === 0) return;
+    const slots: number[] = [];
     for (const id of ids) {
       const slot = this.clearAfterWrite.get(id);
       if (slot === undefined) continue;
       this.clearAfterWrite.delete(id);
-      this.freeSlot(slot);
+      slots.push(slot);
     }
+    // One write for the outcomes of one results line.
+    this.journal?.clearMany(slots);
+    this.freeSlots.push(...slots);
   }
 
   /** Drained or retired once nothing runs and every outcome is answered. */

@@ -97,28 +97,81 @@ export interface JournalWriter {
   /** Writes `entry` into `slot`; false when it does not fit or the write failed (tell the supervisor by message). */
   put(slot: number, entry: JournalEntry): boolean;
   clear(slot: number): void;
+  /** Several entries with one write (a grant of several tasks); the slots recorded: those that fit, if the write went through. */
+  putMany(items: readonly { slot: number; entry: JournalEntry }[]): ReadonlySet<number>;
+  /** Several slots cleared with one write (the outcomes of one results line). */
+  clearMany(slots: readonly number[]): void;
 }
 
-/** The child's writer on the descriptor it inherited (one reused buffer: a write is synchronous). */
+/**
+ * The child's writer on the descriptor it inherited. It keeps an image of every slot (it is the
+ * only writer), so that several slots leave in one write of the range that holds them: slots in
+ * between are written again with what they already hold.
+ */
 export function fdJournalWriter(fd: number): JournalWriter {
-  const buf = Buffer.alloc(SLOT_BYTES);
+  const scratch = Buffer.alloc(SLOT_BYTES);
+  let image = Buffer.alloc(0);
+  const ensure = (slot: number): void => {
+    if ((slot + 1) * SLOT_BYTES <= image.length) return;
+    const grown = Buffer.alloc(Math.max(image.length * 2, (slot + 1) * SLOT_BYTES));
+    image.copy(grown);
+    image = grown;
+  };
+  /** `entry` into the image's `slot`; false (the image unchanged) when it does not fit. */
+  const stage = (slot: number, entry: JournalEntry): number | undefined => {
+    const n = encodeSlotInto(scratch, entry);
+    if (n === undefined) return undefined;
+    ensure(slot);
+    scratch.copy(image, slot * SLOT_BYTES, 0, n);
+    return n;
+  };
+  const unstage = (slot: number): void => {
+    ensure(slot);
+    EMPTY_SLOT.copy(image, slot * SLOT_BYTES);
+  };
+  const write = (from: number, length: number): boolean => {
+    try {
+      writeSync(fd, image, from, length, from);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const clear = (slot: number): void => {
+    unstage(slot);
+    // A failure leaves nothing to do: the supervisor would fail this task if the child died now
+    // (and the next write of a range holding this slot clears it).
+    write(slot * SLOT_BYTES, HEADER);
+  };
   return {
     put: (slot, entry) => {
-      const n = encodeSlotInto(buf, entry);
+      const n = stage(slot, entry);
       if (n === undefined) return false;
-      try {
-        writeSync(fd, buf, 0, n, slot * SLOT_BYTES);
-        return true;
-      } catch {
-        return false;
-      }
+      if (write(slot * SLOT_BYTES, n)) return true;
+      clear(slot);
+      return false;
     },
-    clear: (slot) => {
-      try {
-        writeSync(fd, EMPTY_SLOT, 0, HEADER, slot * SLOT_BYTES);
-      } catch {
-        // Nothing to do: the supervisor would fail this task if the child died now.
+    clear,
+    putMany: (items) => {
+      const ok = new Set<number>();
+      let lo = Infinity;
+      let hi = -1;
+      for (const { slot, entry } of items) {
+        if (stage(slot, entry) === undefined) continue;
+        ok.add(slot);
+        lo = Math.min(lo, slot);
+        hi = Math.max(hi, slot);
       }
+      if (ok.size === 0 || write(lo * SLOT_BYTES, (hi - lo + 1) * SLOT_BYTES)) return ok;
+      for (const slot of ok) clear(slot);
+      return new Set();
+    },
+    clearMany: (slots) => {
+      if (slots.length === 0) return;
+      for (const slot of slots) unstage(slot);
+      const lo = Math.min(...slots);
+      const hi = Math.max(...slots);
+      write(lo * SLOT_BYTES, (hi - lo + 1) * SLOT_BYTES);
     },
   };
 }

@@ -69,6 +69,14 @@ describe("task journal slots", () => {
       assert.deepEqual(reader.read(4), { entries: [entry("d", 5)], complete: true });
       // Only the first `slots` slots are read (the concurrency).
       assert.deepEqual(reader.read(2).entries, []);
+      // Several at once: one write of the range; an entry too large is left out, the others recorded.
+      const big = { ...entry("x"), id: "x".repeat(SLOT_BYTES) };
+      assert.deepEqual([...w.putMany([{ slot: 0, entry: entry("a") }, { slot: 2, entry: big }, { slot: 1, entry: entry("b") }])], [0, 1]);
+      assert.deepEqual(reader.read(4), { entries: [entry("a"), entry("b"), entry("d", 5)], complete: true });
+      w.clearMany([0, 3]);
+      assert.deepEqual(reader.read(4), { entries: [entry("b")], complete: true }, "slot 1, inside the range written, as it was");
+      w.clearMany([]);
+      assert.deepEqual(reader.read(4).entries, [entry("b")]);
     } finally {
       reader.close();
     }
