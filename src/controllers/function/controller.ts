@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import { z } from "zod";
 import { API_VERSION, GROUP } from "../../api/v1alpha1/common.ts";
-import type { FunctionStatus, HearthFunction } from "../../api/v1alpha1/index.ts";
+import type { FunctionStatus } from "../../api/v1alpha1/index.ts";
 import type { ApplyObject, KubeClient } from "../../kube/client.ts";
 import { isAlreadyExists } from "../../kube/errors.ts";
 import { adoptUpdatedFields } from "../../kube/ownership.ts";
@@ -24,7 +24,6 @@ import { FunctionMetrics } from "./metrics.ts";
 import { podProblem } from "./observe.ts";
 import { BY_FUNCTION, functionLabelKey } from "./caches.ts";
 import { LegacyWorkerSecrets, poolRolled } from "./legacy-secrets.ts";
-import { desiredObjects, type DesiredOptions, type DesiredResult } from "./desired.ts";
 import { currentStatus, invalidSpecStatus, planObjects, planStatus, type ParsedFunction, type StatusPlan } from "./plan.ts";
 import { autoscalerFingerprint, autoscalerStatusOf, busy, firstStatus, isQuietStart, statusFingerprint, statusTiming, type AutoscalerStatus } from "./status.ts";
 import { WriteExpectations } from "../../kube/expectations.ts";
@@ -132,22 +131,6 @@ export class FunctionController {
   private readonly metrics: FunctionMetrics;
   /** parseFunction per cached Function object, shared with the autoscaler (shared.ts). */
   private readonly parseFunction: (raw: Unstructured) => ParsedFunction;
-  /**
-   * The rendered pool per parsed Function (the same object while the cached Function does not
-   * change: parseFunction above) and replica choice: rendering and hashing it were a fifth of
-   * the controller's CPU, and a Function is reconciled two or three times before it is Ready
-   * with no change to its spec in between. The config is this controller's, fixed.
-   */
-  private readonly desiredMemo = new WeakMap<HearthFunction, { config: WorkloadConfig; setReplicas: boolean; result: DesiredResult }[]>();
-  private readonly desiredObjects = (fn: HearthFunction, config: WorkloadConfig, opts: DesiredOptions): DesiredResult => {
-    let seen = this.desiredMemo.get(fn);
-    const hit = seen?.find((d) => d.config === config && d.setReplicas === opts.setReplicas);
-    if (hit !== undefined) return hit.result;
-    const result = desiredObjects(fn, config, opts);
-    if (seen === undefined) this.desiredMemo.set(fn, (seen = []));
-    seen.push({ config, setReplicas: opts.setReplicas, result });
-    return result;
-  };
 
   constructor(opts: FunctionControllerOptions) {
     this.opts = opts;
@@ -299,7 +282,6 @@ export class FunctionController {
       config: this.opts.config,
       fieldManager: FIELD_MANAGER,
       answeredDrift: uid !== undefined ? this.answeredDrift.get(uid) : undefined,
-      desiredObjects: this.desiredObjects,
     });
 
     const desired = objects.desired;

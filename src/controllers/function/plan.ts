@@ -35,8 +35,6 @@ export interface ObjectsInput {
   fieldManager: string;
   /** The drift signature already answered with an apply, so a stuck foreign field does not loop. */
   answeredDrift: string | undefined;
-  /** desiredObjects, or a memo of it (the controller's: rendering and hashing the pool is most of a plan's CPU). */
-  desiredObjects?: typeof desiredObjects;
 }
 
 export interface ObjectsPlan {
@@ -80,7 +78,7 @@ export function planObjects(input: ObjectsInput): ObjectsPlan {
   const replicasOwners = deployment?.replicasManagers ?? [];
   const setReplicas = replicasOwners.every((m) => m === input.fieldManager);
 
-  const desired = (input.desiredObjects ?? desiredObjects)(fn, input.config, { setReplicas });
+  const desired = desiredObjects(fn, input.config, { setReplicas });
   if (!desired.ok) {
     plan.invalid = { reason: desired.reason, message: desired.message };
     return plan;
