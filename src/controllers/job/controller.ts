@@ -143,9 +143,8 @@ export class JobController {
   private readonly created: WriteExpectations;
   /**
    * The batch Jobs those creates returned, by Hearth Job key, while the watch has not shown them:
-   * a reconcile in between (a pod's event, a requeue) plans with the create's answer instead of
-   * asking the apiserver again. On a loaded machine the watch of batch Jobs lagged behind the
-   * pods' and such a GET was made for nearly every Job (bench/jobs, round 9).
+   * a reconcile in between (a pod's event beating the batch Job's through the other watch, a
+   * requeue) plans with the create's answer instead of asking the apiserver again.
    */
   private readonly createdJobs = new Map<string, { uid: string; job: BatchJobView }>();
   /**
