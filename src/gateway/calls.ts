@@ -71,23 +71,25 @@ export class CallTokens {
       return undefined;
     }
     const { taskId, namespace, depth } = check.claims;
-    const task = this.o.task(taskId);
-    const status = task?.finishing?.status ?? task?.status;
-    if (status === undefined || isTerminal(status)) {
-      throw new HttpError(401, "Unauthorized", `the task-scoped token belongs to task ${taskId}, which has ${status === undefined ? "expired" : status}: a handler may call other Functions only while its task runs`);
-    }
+    this.unfinished(taskId);
     return { taskId, namespace, depth };
   };
 
-  private verifyLeaseToken(token: string): TaskClaims {
-    const rest = token.slice(LEASE_TOKEN_PREFIX.length);
-    const dot = rest.lastIndexOf(".");
-    const taskId = dot > 0 ? rest.slice(0, dot) : "";
+  /** The token's task, if it is unfinished; else the 401 either kind of token gets. */
+  private unfinished(taskId: string): Pick<Task, "namespace" | "depth" | "lease"> {
     const task = taskId === "" ? undefined : this.o.task(taskId);
     const status = task?.finishing?.status ?? task?.status;
     if (task === undefined || status === undefined || isTerminal(status)) {
       throw new HttpError(401, "Unauthorized", `the task-scoped token belongs to task ${taskId || "(none)"}, which has ${status ?? "expired"}: a handler may call other Functions only while its task runs`);
     }
+    return task;
+  }
+
+  private verifyLeaseToken(token: string): TaskClaims {
+    const rest = token.slice(LEASE_TOKEN_PREFIX.length);
+    const dot = rest.lastIndexOf(".");
+    const taskId = dot > 0 ? rest.slice(0, dot) : "";
+    const task = this.unfinished(taskId);
     const given = Buffer.from(rest.slice(dot + 1));
     const secret = task.lease?.tokenSecret;
     const expected = secret === undefined ? undefined : Buffer.from(secret);
