@@ -6,21 +6,14 @@
 import assert from "node:assert/strict";
 import { createServer, Socket, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { SystemClock } from "../../src/kube/clock.ts";
 import { ChildChannel } from "../../src/runtime/child-channel.ts";
 import type { ChildOutcome, TaskToRun } from "../../src/runtime/child.ts";
 import type { FromChild } from "../../src/runtime/ipc.ts";
 import type { JournalEntry, JournalWriter } from "../../src/runtime/task-journal.ts";
+import { until } from "../support/until.ts";
 
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 describe("the child's task journal on a real connection", () => {
   let server: Server;

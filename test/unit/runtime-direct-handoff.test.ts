@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { SystemClock } from "../../src/kube/clock.ts";
 import { forkChild, Supervisor } from "../../src/runtime/supervisor.ts";
 import { WorkerChannel } from "../../src/runtime/worker-channel.ts";
+import { until } from "../support/until.ts";
 
 const HANDLERS = fileURLToPath(new URL("../protocol/handlers/node/", import.meta.url));
 
@@ -63,13 +64,6 @@ class ScriptedGateway {
   }
 }
 
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe("direct mode: handing the worker channel to the child (real processes)", () => {
   let gw: ScriptedGateway;

@@ -15,6 +15,7 @@ import type { FromChild } from "../../src/runtime/ipc.ts";
 import { forkChild, Supervisor, type AdoptedOutcome, type ChildHandle } from "../../src/runtime/supervisor.ts";
 import { createJournal, decodeJournal, decodeSlot, encodeSlot, fdJournalWriter, SLOT_BYTES, type JournalEntry } from "../../src/runtime/task-journal.ts";
 import { WorkerChannel } from "../../src/runtime/worker-channel.ts";
+import { until } from "../support/until.ts";
 
 const HANDLERS = fileURLToPath(new URL("../protocol/handlers/node/", import.meta.url));
 
@@ -137,13 +138,6 @@ class ScriptedGateway {
   }
 }
 
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe("the supervisor knows the child's tasks from its journal alone (real processes)", () => {
   const cleanups: (() => void)[] = [];
@@ -187,7 +181,7 @@ describe("the supervisor knows the child's tasks from its journal alone (real pr
       gw.close();
     });
     const outcome = async (id: string): Promise<AdoptedOutcome> => {
-      await until(`the supervisor to know ${id}`, () => outcomes.has(id));
+      await until(`the supervisor to know ${id}`, () => outcomes.has(id), 20_000);
       const o = outcomes.get(id);
       assert.ok(o !== undefined);
       return o;
@@ -198,7 +192,7 @@ describe("the supervisor knows the child's tasks from its journal alone (real pr
   it("a task that just runs is reported by the child; the supervisor gets no message for it", async () => {
     const w = await worker("timing:sleep");
     w.gw.queue.push({ id: "quick", input: [0.05], timeoutSeconds: 5 });
-    await until("quick's outcome on the channel", () => w.gw.result("quick") !== undefined);
+    await until("quick's outcome on the channel", () => w.gw.result("quick") !== undefined, 20_000);
     assert.match(w.gw.result("quick") ?? "", /"output":\{"slept":0.05\}/);
     assert.deepEqual(w.messages.filter((m) => m.t !== "ready"), [], "no started/ended/progress messages");
     w.sup.refresh();
@@ -227,7 +221,7 @@ describe("the supervisor knows the child's tasks from its journal alone (real pr
   it("a child killed while it runs a task fails that task as UserError, read from the journal after the exit", async () => {
     const w = await worker("timing:sleep");
     w.gw.queue.push({ id: "long", input: [30], timeoutSeconds: 60 });
-    await until("the grant", () => w.gw.lines.some((l) => l.startsWith('{"want":')));
+    await until("the grant", () => w.gw.lines.some((l) => l.startsWith('{"want":')), 20_000);
     // The child records the task before its handler runs; give the grant time to arrive.
     await sleep(300);
     const pid = w.pid();
