@@ -245,7 +245,8 @@ describe("planJob: following the batch Job", () => {
     assert.equal(cond(p.status, "Failed"), undefined);
     assert.deepEqual(p.status.output, { text: "hello" });
     assert.equal(p.status.completionTime, at(9));
-    assert.deepEqual(p.events.map((e) => e.reason), ["Completed"]);
+    assert.deepEqual(p.events, []);
+    // Urgent all the same: the end is written at once.
     assert.equal(p.statusUrgent, true);
     const converged = replan(s, p);
     assert.equal(converged.statusChanged, false);
@@ -327,7 +328,7 @@ describe("planJob: following the batch Job", () => {
       ],
     );
     assert.equal(cond(p.status, "Complete")?.status, "True");
-    assert.deepEqual(p.events.map((e) => e.reason), ["AttemptDisrupted", "Completed"]);
+    assert.deepEqual(p.events.map((e) => e.reason), ["AttemptDisrupted"]);
   });
 
   it("reports the backstop deadline as Timeout", () => {
