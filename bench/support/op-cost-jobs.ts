@@ -1,11 +1,11 @@
 // What single requests of a Hearth Job's life cost the control plane, in CPU (apiserver + etcd,
-// from /proc), measured one kind at a time against an idle baseline: the Job's POST, its status
-// write as server-side apply or as a merge patch, an Event. No operator runs; nothing else is
-// created. Counts of CPU-ms per request hold on a loaded machine far better than wall time.
+// from /proc), measured one kind at a time with the idle rate subtracted: the Job's POST, its
+// final status written as a server-side apply, a merge patch or a JSON patch (alternating order
+// per round), an Event. No operator runs; nothing else is created. Noisy on a shared machine
+// (Go's GC lands on whichever phase runs): compare over several rounds.
 //
 //   node hack/with-cluster.ts node_modules/.bin/node bench/support/op-cost-jobs.ts [--n 300] [--rounds 2]
 import { parseArgs } from "node:util";
-import { pino } from "pino";
 import { installCrds } from "../../test/support/operator.ts";
 import { createClient } from "../../src/kube/client.ts";
 import { SystemClock } from "../../src/kube/clock.ts";
@@ -18,7 +18,6 @@ const N = Number(args.n);
 const C = Number(args.concurrency);
 const kubeconfig = process.env["HEARTH_KUBECONFIG"] ?? "";
 const clock = new SystemClock();
-void pino;
 const client = createClient({ connection: await fromKubeconfigFile(kubeconfig), clock, fieldManager: "hearth-job-controller", qps: 5000, burst: 5000 });
 
 const plane = (): number => {
