@@ -19,8 +19,8 @@ export const RELAY_HOPS: readonly (readonly [string, string])[] = [
   ["s.fromchild", "supervisor: outcome read (wake-up)"],
   ["s.write", "supervisor: results line written"],
   ["g.results", "gateway: results line read (wake-up, parse)"],
-  ["g.commit", "gateway: outcome staged, sent to the writer thread"],
-  ["g.written", "gateway: writer thread committed (round trip)"],
+  ["g.commit", "gateway: outcome applied, about to be made crash-safe"],
+  ["g.written", "gateway: outcome crash-safe (run log line, else commit)"],
   ["g.reply", "gateway: answer rendered"],
   ["c.recv", "client has the answer"],
 ];
@@ -34,8 +34,8 @@ export const DIRECT_HOPS: readonly (readonly [string, string])[] = [
   ["k.send", "child: handler ran, outcome staged"],
   ["k.write", "child: results line written"],
   ["g.results", "gateway: results line read (wake-up, parse)"],
-  ["g.commit", "gateway: outcome staged, sent to the writer thread"],
-  ["g.written", "gateway: writer thread committed (round trip)"],
+  ["g.commit", "gateway: outcome applied, about to be made crash-safe"],
+  ["g.written", "gateway: outcome crash-safe (run log line, else commit)"],
   ["g.reply", "gateway: answer rendered"],
   ["c.recv", "client has the answer"],
 ];

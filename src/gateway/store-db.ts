@@ -210,6 +210,9 @@ export class DbWriter {
  */
 export type RowValues = readonly (string | number | null)[];
 
+/** How many values rowValues gives (the run log checks the lines it replays against it). */
+export const TASK_ROW_COLUMNS = 20;
+
 export function rowValues(r: TaskRow): RowValues {
   return [
     r.id,

@@ -2,8 +2,9 @@
 // Writes are staged and committed in groups: one commit is in flight at a time, and everything
 // saved meanwhile rides in the next one, so one fsync covers every push of a burst. A push is
 // acknowledged, and a result shown to anyone, only after the commit holding it (committed());
-// the outcome of a `:run` its caller waits for on the connection only once it is written
-// (written(): it survives the gateway's crash; its fsync follows at once, see store-writer.ts);
+// the outcome of a `:run` its caller waits for on the connection once it is in the run log
+// (saveLogged(), run-log.ts: it survives the gateway's crash; its commit and fsync follow at once)
+// or, without one, once written (written(): SQLite committed it);
 // a failed commit writes nothing of its batch (one transaction). File stores never fsync on the
 // event loop: a writer thread (store-writer.ts) syncs the WAL and checkpoints it. A small commit
 // somebody waits on with written() (a run()'s outcome: tens of µs in SQLite) is made on this
@@ -13,7 +14,8 @@
 // unfinished task is queued again.
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
-import { DbReader, DbWriter, keyRowId, openDb, rowValues, type KeyRow, type StoreSync, type TaskRow } from "./store-db.ts";
+import { DbReader, DbWriter, keyRowId, openDb, rowValues, TASK_ROW_COLUMNS, type KeyRow, type StoreSync, type TaskRow } from "./store-db.ts";
+import { RunLog, type LogSegment } from "./run-log.ts";
 import type { FromWriter, ToWriter } from "./store-writer.ts";
 import type { ExtraWrite, SqlValue } from "./store-tables.ts";
 import { hop } from "../trace/hops.ts";
@@ -26,6 +28,8 @@ export interface StoreOptions {
   /** Reports each commit: rows written and milliseconds taken. */
   onCommit?: (rows: number, ms: number) => void;
   onError?: (err: unknown) => void;
+  /** Keep a run log (run-log.ts) for saveLogged(); default true for file stores. */
+  runLog?: boolean;
 }
 
 interface Batch {
@@ -276,6 +280,11 @@ export class TaskStore {
   private syncingTail: Inflight | undefined;
   private flushScheduled = false;
   private closed = false;
+  private readonly runLog: RunLog | undefined;
+  /** Rows in the run log that SQLite has not written yet, and the segment holding each. */
+  private readonly logged = new Map<string, LogSegment>();
+  /** Logged rows whose commit failed wait this long before they are staged again. */
+  private relogTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(path: string, opts: StoreOptions = {}) {
     this.opts = opts;
@@ -287,7 +296,20 @@ export class TaskStore {
     this.db = db;
     this.reader = new DbReader(db);
     this.closeDb = () => db.close();
-    this.writer = inMemory ? new InlineWriter(new DbWriter(db)) : new ThreadWriter(path, sync, new DbWriter(db));
+    const here = new DbWriter(db);
+    if (!inMemory && opts.runLog !== false) {
+      // Rows a crash left in the run log are committed (and synced) before anything reads the store.
+      const { log, recovered, skipped } = RunLog.open(path, TASK_ROW_COLUMNS);
+      if (recovered.length > 0) {
+        db.exec("PRAGMA synchronous = FULL");
+        here.writeValues(recovered);
+        db.exec("PRAGMA synchronous = NORMAL");
+      }
+      if (skipped > 0) opts.onError?.(new Error(`task store: ${skipped} unreadable line(s) in the run log were skipped (cut by a crash)`));
+      log.discardRecovered();
+      this.runLog = log;
+    }
+    this.writer = inMemory ? new InlineWriter(here) : new ThreadWriter(path, sync, here);
   }
 
   /** Stages the row's current state; the next commit writes it (later saves of the same id win). */
@@ -295,6 +317,55 @@ export class TaskStore {
     if (this.closed) return;
     this.staged.set(row.id, { ...row, input: isTerminalStatus(row.status) ? null : row.input });
     this.scheduleFlush();
+  }
+
+  /**
+   * save(), and the row is appended to the run log at once (run-log.ts): when this returns true
+   * the row survives the gateway's crash, as after written(), before its SQLite commit (which
+   * follows on the writer thread). False (no run log: a :memory: store, or the append failed):
+   * the row is only staged, and the caller waits for written() as before.
+   */
+  saveLogged(row: TaskRow): boolean {
+    if (this.closed || this.runLog === undefined) return false;
+    const staged = { ...row, input: isTerminalStatus(row.status) ? null : row.input };
+    let seg: LogSegment;
+    hop("g.commit");
+    try {
+      seg = this.runLog.append(rowValues(staged));
+    } catch (err) {
+      this.opts.onError?.(err);
+      return false;
+    }
+    hop("g.written");
+    const before = this.logged.get(row.id);
+    if (before !== undefined) this.runLog.release(before);
+    this.logged.set(row.id, seg);
+    this.staged.set(row.id, staged);
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** SQLite has written these rows: their run-log lines are obsolete. */
+  private releaseLogged(rows: Map<string, TaskRow>): void {
+    if (this.logged.size === 0 || this.runLog === undefined) return;
+    for (const id of rows.keys()) {
+      const seg = this.logged.get(id);
+      if (seg === undefined) continue;
+      this.logged.delete(id);
+      this.runLog.release(seg);
+    }
+  }
+
+  /** A commit holding logged rows failed: they are staged again a second later (the log keeps them meanwhile). */
+  private relog(rows: Map<string, TaskRow>): void {
+    if (this.relogTimer !== undefined || ![...rows.keys()].some((id) => this.logged.has(id))) return;
+    this.relogTimer = setTimeout(() => {
+      this.relogTimer = undefined;
+      if (this.closed) return;
+      for (const [id, r] of rows) if (this.logged.has(id) && !this.staged.has(id)) this.staged.set(id, r);
+      this.scheduleFlush();
+    }, 1000);
+    this.relogTimer.unref();
   }
 
   /**
@@ -378,6 +449,7 @@ export class TaskStore {
     commit.written.then(
       () => {
         inflight.isWritten = true;
+        this.releaseLogged(rows);
         inflight.written?.resolve();
         // A small commit made on this thread: the next may start now (its rows are readable here).
         if (commit.pipelined) {
@@ -385,7 +457,10 @@ export class TaskStore {
           this.afterCommit(inflight);
         }
       },
-      (err: unknown) => inflight.written?.reject(err),
+      (err: unknown) => {
+        this.relog(rows);
+        inflight.written?.reject(err);
+      },
     );
     // Otherwise the next commit starts once this one is on the disk: one fsync at a time covers a burst.
     commit.synced.then(
@@ -450,6 +525,8 @@ export class TaskStore {
       await this.committed().catch(() => undefined);
     }
     this.closed = true;
+    if (this.relogTimer !== undefined) clearTimeout(this.relogTimer);
+    this.runLog?.close();
     await this.writer.close();
     this.closeDb();
   }

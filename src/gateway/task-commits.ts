@@ -2,7 +2,8 @@
 // published (the task finished for everyone) once its commit is done. Until then the task stays
 // active as it was, so a kill -9 before the commit re-runs a task nobody saw finish. A failed
 // commit is retried: the outcome is already decided. A keyless :run's outcome is published once
-// written (crash-safe), before its commit's fsync (docs/protocol.md, "Durability").
+// crash-safe: appended to the store's run log (run-log.ts), before its SQLite commit and fsync
+// (docs/protocol.md, "Durability").
 import type { TaskError } from "../protocol/index.ts";
 import type { Clock } from "../kube/clock.ts";
 import type { TaskStore } from "./store.ts";
@@ -40,8 +41,14 @@ export class TaskCommits {
   private commit(task: Task): void {
     const f = task.finishing;
     if (f === undefined) return;
-    this.d.store.save({ ...toRow(task), status: f.status, error: f.error, output: f.output, finishedAt: f.finishedAt, input: null });
-    // A :run's caller has the answer on its connection: crash-safe is enough to send it.
+    const row = { ...toRow(task), status: f.status, error: f.error, output: f.output, finishedAt: f.finishedAt, input: null };
+    // A :run's caller has the answer on its connection: crash-safe is enough to send it. The run
+    // log makes it so at once (store.saveLogged); without one, SQLite's commit does.
+    if (task.answerWhenWritten === true && this.d.store.saveLogged(row)) {
+      queueMicrotask(() => this.publish(task));
+      return;
+    }
+    this.d.store.save(row);
     (task.answerWhenWritten === true ? this.d.store.written() : this.d.store.committed()).then(
       () => this.publish(task),
       (err: unknown) => {

@@ -29,8 +29,9 @@ export interface Task extends TaskRow {
   /** A :run task dispatched before its row was staged: stages it if it is still running then (see dispatchAtOnce). */
   stageTimer?: TimerHandle | undefined;
   /**
-   * A keyless :run whose caller waits on the connection: its outcome is published once written
-   * (it survives the gateway's crash) without waiting for that commit's fsync (store.written()).
+   * A keyless :run whose caller waits on the connection: its outcome is published once it
+   * survives the gateway's crash (in the run log, store.saveLogged(); else store.written()),
+   * without waiting for its SQLite commit's fsync.
    */
   answerWhenWritten?: true;
 }

@@ -158,8 +158,9 @@ export class TaskEngine {
    * A task whose caller waits for it on the connection (`:run`): queued at once, no commit first.
    * Its row is staged when it ends (the outcome's commit writes it whole) or, if it is still
    * unfinished after `runStageMs`, then, so a longer task survives a restart as before. The
-   * outcome is visible once SQLite committed it (it survives the gateway's crash); that commit's
-   * fsync is not waited for (store.written(), docs/protocol.md). A gateway that dies before the
+   * outcome is visible once it survives the gateway's crash: in the store's run log (or, without
+   * one, committed by SQLite); neither its commit nor its fsync is waited for (store.saveLogged,
+   * docs/protocol.md "Durability"). A gateway that dies before the
    * row's commit loses a task nobody was told about: the caller's connection drops with it.
    */
   private dispatchAtOnce(q: FunctionQueue, task: Task): Task {
