@@ -21,6 +21,7 @@ import type { EventRecorder } from "../../kube/events.ts";
 import { Tombstones, WriteExpectations, WrittenState } from "../../kube/expectations.ts";
 import type { Informer } from "../../kube/informer.ts";
 import { controllerOf, keyOf, splitKey, type Unstructured } from "../../kube/objects.ts";
+import { isJsonObject } from "../../kube/views.ts";
 import { TerminalError, type ReconcileResult, type WorkQueue } from "../../kube/queue.ts";
 import { hearthFunctions, hearthJobs, MANAGED_FIELDS, resourceType, secrets, untyped } from "../../kube/resources.ts";
 import { watch, type ControllerContext, type ControllerRegistration, type Manager } from "../../operator/manager.ts";
@@ -92,6 +93,14 @@ function labelledJobKey(o: { metadata: { namespace?: string | undefined; labels?
 function finishedRaw(raw: Unstructured): boolean {
   const s = jobStatus.safeParse(raw["status"] ?? {});
   return s.success && isFinished(s.data);
+}
+
+/** A status write's answer: `sent` when the server stored exactly that (the common case), else the answer parsed. */
+function storedStatus(raw: unknown, sent: JobStatus): JobStatus | undefined {
+  if (raw === undefined) return undefined;
+  if (isDeepStrictEqual(raw, sent)) return sent;
+  const parsed = jobStatus.safeParse(raw);
+  return parsed.success ? parsed.data : sent;
 }
 
 /** A rendered object as the client's apply/create wants it (name required). */
@@ -213,11 +222,26 @@ export class JobController {
   private isStatusEcho(a: Unstructured, b: Unstructured): boolean {
     const same = (k: string): boolean => isDeepStrictEqual(a[k], b[k]);
     if (!same("spec") || a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp) return false;
-    const status = jobStatus.safeParse(b["status"] ?? {});
-    if (!status.success || !this.statuses.isEcho(keyOf(b), { uid: b.metadata.uid, status: status.data })) return false;
+    const key = keyOf(b);
+    const status = this.echoedStatus(key, b.metadata.uid, b["status"] ?? {});
+    if (status === undefined) return false;
     // The cache shows the end: nothing about this Job needs remembering any more.
-    if (isFinished(status.data)) this.forget(keyOf(b));
+    if (isFinished(status)) this.forget(key);
     return true;
+  }
+
+  /**
+   * The cached `raw` status when it is the one last written for `key`, else undefined. Compared
+   * as it came first: what was written is a parsed status (no defaults, no transforms), so a raw
+   * status deep-equal to it is that very status, and the schema would only copy it; zod (about
+   * 0.1 ms a status) decides only the rest — a status with fields this version does not know.
+   */
+  private echoedStatus(key: string, uid: string | undefined, raw: unknown): JobStatus | undefined {
+    // Only compared: equal to what was written, it is a JobStatus.
+    const asIs = raw as JobStatus;
+    if (isJsonObject(raw) && this.statuses.isEcho(key, { uid, status: asIs })) return asIs;
+    const parsed = jobStatus.safeParse(raw);
+    return parsed.success && this.statuses.isEcho(key, { uid, status: parsed.data }) ? parsed.data : undefined;
   }
 
   /** The Job has a status, in the cache or written and not shown yet (or is not cached: then the add is news). */
@@ -397,9 +421,9 @@ export class JobController {
       write.failed();
       throw err;
     }
-    // As the server stored it (parsed as isStatusEcho parses the cache's), so that the cache showing it is recognised.
-    const stored = written["status"] === undefined ? undefined : jobStatus.safeParse(written["status"]);
-    write.done({ uid: job.metadata.uid, status: stored === undefined ? undefined : stored.success ? stored.data : plan.status });
+    // As the server stored it, so that the cache showing it is recognised: normally exactly what
+    // was sent (then no parse); otherwise parsed as isStatusEcho parses the cache's.
+    write.done({ uid: job.metadata.uid, status: storedStatus(written["status"], plan.status) });
     log.debug({ urgent: plan.statusUrgent, conditions: plan.status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`).join(",") }, "status written");
     const subject = { apiVersion: API_VERSION, kind: "Job", name, namespace, uid: job.metadata.uid };
     for (const e of plan.events) this.recorder.record(subject, e.type, e.reason, e.message);
