@@ -9,7 +9,8 @@ import { z } from "zod";
 import type { Clock } from "../kube/clock.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { Informer } from "../kube/informer.ts";
-import { pods, resourceType } from "../kube/resources.ts";
+import { podFromProtobuf } from "../kube/pod-protobuf.ts";
+import { pods, withSchema } from "../kube/resources.ts";
 import { LABELS } from "../workload/labels.ts";
 
 /** A pod that was deleted: namespace, name and (when known) uid. */
@@ -35,7 +36,15 @@ const podIdentity = z
   .object({ metadata: z.object({ name: z.string(), namespace: z.string().optional(), uid: z.string().optional(), resourceVersion: z.string().optional() }) })
   .transform((p): PodIdentity => ({ metadata: p.metadata }));
 
-const workerPods = resourceType<PodIdentity>({ ...pods, schema: podIdentity });
+// Watched in protobuf, as the operator's pods are (src/kube/protobuf.ts): a JSON watch of pods
+// would make the apiserver encode every pod event in JSON once more for this client.
+const workerPods = withSchema(pods, podIdentity, {
+  parse: (raw) => {
+    const res = podIdentity.safeParse(raw);
+    return res.success ? { ok: true, value: res.data } : { ok: false, error: z.prettifyError(res.error) };
+  },
+  protobuf: podFromProtobuf,
+});
 
 /** The label selector of warm worker pods (what the operator puts on a warm pool's pod template). */
 export const WARM_WORKER_SELECTOR = `${LABELS.function},${LABELS.workerMode}=warm`;

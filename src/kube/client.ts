@@ -10,6 +10,7 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import { z } from "zod";
 import type { Clock } from "./clock.ts";
 import { elide, type FieldPath } from "./elide.ts";
+import { FrameSplitter, ProtoError, statusOf, watchEventFrame } from "./protobuf.ts";
 import { KubeError, statusFromResponse, toStatus } from "./errors.ts";
 import type { Connection } from "./kubeconfig.ts";
 import type { KubeObject } from "./objects.ts";
@@ -80,6 +81,43 @@ function readText(res: http.IncomingMessage): Promise<string> {
       else resolve(Buffer.concat(chunks).toString("utf8"));
     });
   });
+}
+
+/** Where a streamed body's chunks go. A throw fails the stream. */
+interface Sink {
+  chunk(c: Buffer): void;
+  end(): void;
+}
+
+/** Lines of UTF-8 text (without their newline; a last unterminated line too). */
+function lineSink(onLine: (line: string) => void): Sink {
+  const decoder = new StringDecoder("utf8");
+  let pending = "";
+  const emit = (): void => {
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      onLine(line);
+    }
+  };
+  return {
+    chunk: (c) => {
+      pending += decoder.write(c);
+      emit();
+    },
+    end: () => {
+      pending += decoder.end();
+      if (pending !== "") onLine(pending);
+    },
+  };
+}
+
+/** Accept header of a protobuf watch (JSON if the server has no protobuf for the kind, e.g. a CRD). */
+export const PROTOBUF_WATCH_ACCEPT = "application/vnd.kubernetes.protobuf;stream=watch, application/json";
+
+function isProtobuf(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.startsWith("application/vnd.kubernetes.protobuf");
 }
 
 /** Counts of requests made, by verb and resource ("patch deployments" → n). */
@@ -217,11 +255,23 @@ export class Transport {
   /**
    * A watch stream: calls `onLine` for each JSON line until the server closes it (resolves) or it
    * fails (rejects with a KubeError). Abort `signal` to stop (rejects with an Aborted status).
-   * Fields at `cut` are taken out of each line before it is parsed (elide.ts).
+   * Fields at `cut` are taken out of each line before it is parsed (elide.ts). With `onFrame`
+   * (the request's Accept asks for protobuf), a protobuf answer's frames go to `onFrame`
+   * instead (protobuf.ts); a JSON answer still goes to `onLine`.
    */
-  async stream(path: string, opts: RequestOptions, signal: AbortSignal, onLine: (line: unknown) => void, cut: readonly FieldPath[] = []): Promise<void> {
-    await this.lines(path, opts, signal, (line) => {
+  async stream(path: string, opts: RequestOptions, signal: AbortSignal, onLine: (line: unknown) => void, cut: readonly FieldPath[] = [], onFrame?: (frame: Buffer) => void): Promise<void> {
+    const jsonLine = (line: string): void => {
       if (line.trim() !== "") onLine(JSON.parse(cut.length > 0 ? elide(line, cut) : line) as unknown);
+    };
+    await this.consume(path, opts, signal, (res) => {
+      if (onFrame === undefined || !isProtobuf(res.headers["content-type"])) return lineSink(jsonLine);
+      const frames = new FrameSplitter();
+      return {
+        chunk: (c) => frames.push(c, onFrame),
+        end: () => {
+          if (frames.leftover > 0) throw new ProtoError(`watch stream ended inside a frame (${String(frames.leftover)} bytes)`);
+        },
+      };
     });
   }
 
@@ -230,6 +280,11 @@ export class Transport {
    * newline; a last unterminated line too) until the server closes it or it fails (KubeError).
    */
   async lines(path: string, opts: RequestOptions, signal: AbortSignal, onLine: (line: string) => void): Promise<void> {
+    await this.consume(path, opts, signal, () => lineSink(onLine));
+  }
+
+  /** A streamed body, chunk by chunk, to the sink `sinkFor` picks from the answer's headers. */
+  private async consume(path: string, opts: RequestOptions, signal: AbortSignal, sinkFor: (res: http.IncomingMessage) => Sink): Promise<void> {
     await this.bucket.take(signal);
     let res: http.IncomingMessage;
     try {
@@ -242,10 +297,9 @@ export class Transport {
     this.count(opts.verb, opts.resource, code, undefined);
     if (code >= 400) throw new KubeError(statusFromResponse(code, await readText(res)));
     const body = res;
+    const sink = sinkFor(res);
     await new Promise<void>((resolve, reject) => {
       // Stream events, not an async iterator: no promise and microtask per chunk.
-      const decoder = new StringDecoder("utf8");
-      let pending = "";
       let failed = false;
       const fail = (err: unknown): void => {
         if (failed) return;
@@ -253,20 +307,10 @@ export class Transport {
         body.destroy();
         reject(err instanceof KubeError ? err : new KubeError(toStatus(err), { cause: err }));
       };
-      const emit = (): void => {
-        let nl: number;
-        while ((nl = pending.indexOf("\n")) >= 0) {
-          const line = pending.slice(0, nl);
-          pending = pending.slice(nl + 1);
-          onLine(line);
-          if (failed) return;
-        }
-      };
       body.on("data", (chunk: Buffer) => {
         if (failed) return;
         try {
-          pending += decoder.write(chunk);
-          emit();
+          sink.chunk(chunk);
         } catch (err) {
           fail(err);
         }
@@ -275,8 +319,7 @@ export class Transport {
         if (failed) return;
         if (err !== undefined && err !== null) return fail(err);
         try {
-          pending += decoder.end();
-          if (pending !== "") onLine(pending);
+          sink.end();
           resolve();
         } catch (e) {
           fail(e);
@@ -539,12 +582,26 @@ export class KubeClient {
    * ends the watch. An ERROR event becomes a thrown KubeError (410 Gone → relist).
    */
   async watch(r: ResourceType<KubeObject>, opts: WatchOptions, onEvent: (type: Exclude<WatchEventType, "ERROR">, obj: unknown) => void): Promise<void> {
+    const decode = r.metadataOnly === true ? undefined : viewOf(r)?.protobuf;
+    const onFrame =
+      decode === undefined
+        ? undefined
+        : (frame: Buffer): void => {
+            const ev = watchEventFrame(frame);
+            if (!WATCH_EVENT_TYPES.has(ev.type)) throw new KubeError({ code: 0, reason: "InvalidResponse", message: `watch event of unknown type ${ev.type}` });
+            if (ev.type === "ERROR" || ev.kind === "Status") {
+              const status = statusOf(ev.buf, ev.start, ev.end);
+              throw new KubeError(statusFromResponse(status.code === 0 ? 500 : status.code, JSON.stringify(status)));
+            }
+            onEvent(ev.type as Exclude<WatchEventType, "ERROR">, decode(ev.buf, ev.start, ev.end));
+          };
+    const accept = r.metadataOnly === true ? METADATA_WATCH_ACCEPT : decode !== undefined ? PROTOBUF_WATCH_ACCEPT : undefined;
     await this.transport.stream(
       resourcePath(r, { namespace: opts.namespace }),
       {
         verb: "watch",
         resource: r.plural,
-        ...(r.metadataOnly === true ? { accept: METADATA_WATCH_ACCEPT } : {}),
+        ...(accept !== undefined ? { accept } : {}),
         query: {
           watch: 1,
           allowWatchBookmarks: true,
@@ -566,6 +623,7 @@ export class KubeClient {
         onEvent(ev.type, ev.object);
       },
       viewOf(r)?.elide?.map((p) => ["object", ...p]),
+      onFrame,
     );
   }
 }

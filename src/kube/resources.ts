@@ -5,6 +5,10 @@ import { deploymentView, podView, unstructuredView } from "./object-views.ts";
 import { deployment, lease, pod, secret, unstructured, type KubeObject } from "./objects.ts";
 import type { View, ViewResult } from "./views.ts";
 import type { FieldPath } from "./elide.ts";
+import { podFromProtobuf } from "./pod-protobuf.ts";
+
+/** Decodes one object's protobuf bytes (buf[start..end], without the envelope) into its JSON shape. */
+export type ProtobufDecoder = (buf: Buffer, start: number, end: number) => unknown;
 
 export interface ResourceType<T extends KubeObject = KubeObject> {
   /** "" for the core group. */
@@ -24,8 +28,10 @@ export interface ResourceType<T extends KubeObject = KubeObject> {
    * the apiserver validates or nobody reads. Both are used only while `schema` is the one they
    * were written for: a descriptor spread with another schema (`{ ...pods, schema: slim }`)
    * parses all of every event by that schema until it gets its own (`withSchema`).
+   * `protobuf`: watches ask for Kubernetes' protobuf and decode each object with it into the
+   * JSON shape `parse` checks (protobuf.ts says why); it must yield every field `schema` reads.
    */
-  view?: { schema: z.ZodType<T>; parse: View<T>; elide?: readonly FieldPath[] };
+  view?: { schema: z.ZodType<T>; parse: View<T>; elide?: readonly FieldPath[]; protobuf?: ProtobufDecoder };
   /**
    * Lists and watches ask for PartialObjectMetadata only (the Accept header below): the
    * apiserver sends names, labels, annotations and owners, never data (a Secret's values stay
@@ -78,7 +84,7 @@ export function resourceType<T extends KubeObject>(r: ResourceType<T>): Resource
  * The same resource parsed by another schema, with that schema's view and cut fields if given:
  * never the original's (they were made for its schema).
  */
-export function withSchema<T extends KubeObject>(r: ResourceType<KubeObject>, schema: z.ZodType<T>, view?: { parse: View<T>; elide?: readonly FieldPath[] }): ResourceType<T> {
+export function withSchema<T extends KubeObject>(r: ResourceType<KubeObject>, schema: z.ZodType<T>, view?: { parse: View<T>; elide?: readonly FieldPath[]; protobuf?: ProtobufDecoder }): ResourceType<T> {
   const out: ResourceType<T> = { group: r.group, version: r.version, kind: r.kind, plural: r.plural, namespaced: r.namespaced, schema };
   if (r.metadataOnly !== undefined) out.metadataOnly = r.metadataOnly;
   if (view !== undefined) out.view = { schema, ...view };
@@ -94,7 +100,7 @@ export function untyped(r: Omit<ResourceType, "schema" | "view">): ResourceType<
 }
 
 export const deployments = resourceType({ group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true, schema: deployment, view: { schema: deployment, parse: deploymentView, elide: [["spec", "template"]] } });
-export const pods = resourceType({ group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, schema: pod, view: { schema: pod, parse: podView, elide: [MANAGED_FIELDS] } });
+export const pods = resourceType({ group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, schema: pod, view: { schema: pod, parse: podView, elide: [MANAGED_FIELDS], protobuf: podFromProtobuf } });
 export const secrets = resourceType({ group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true, schema: secret });
 export const leases = resourceType({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true, schema: lease });
 export const events = untyped({ group: "", version: "v1", kind: "Event", plural: "events", namespaced: true });

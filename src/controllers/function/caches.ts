@@ -2,6 +2,7 @@
 // schema keeps only the fields a reader uses, since thousands of each are held.
 import { deployment as deploymentSchema, pod as podSchema, type ContainerStatus, type Deployment, type Pod } from "../../kube/objects.ts";
 import { deploymentView, podView } from "../../kube/object-views.ts";
+import { podFromProtobuf } from "../../kube/pod-protobuf.ts";
 import { deployments, MANAGED_FIELDS, pods, withSchema } from "../../kube/resources.ts";
 import { ANNOTATIONS, LABELS } from "../../workload/labels.ts";
 
@@ -52,6 +53,8 @@ export const cachedPods = withSchema(pods, podSchema.transform(slimPod), {
   },
   // slimPod keeps no spec: the apiserver validated it, nobody here reads it.
   elide: [MANAGED_FIELDS, ["spec"]],
+  // Watched in protobuf: the apiserver shares the encoding the built-in controllers' watches made.
+  protobuf: podFromProtobuf,
 });
 
 /** Deployments without labels and annotations other than ours (the rest is never read). */

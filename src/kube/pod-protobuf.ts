@@ -1,0 +1,212 @@
+// A Pod in Kubernetes' protobuf (k8s.io/api/core/v1 generated.proto) into the JSON shape of the
+// fields the `pod` schema (objects.ts) keeps — what a JSON watch line parses to, minus what the
+// schema drops — so the same view (object-views.ts podView) checks it. The spec, managedFields
+// and every other field are skipped by their length without being read.
+//
+// Presence follows the JSON encoding: a field Go marks omitempty is left out when empty (the
+// protobuf encoder sends non-pointer fields even when empty), one it always writes is kept
+// (a condition's type and status, a container's name, image, ready, restartCount, its state and
+// lastState). A zero time is left out (JSON would send null, which the schema rejects: the
+// apiserver never sends one for these fields).
+import { LEN, mapEntry, ProtoReader, timeOf, VARINT } from "./protobuf.ts";
+import type { JsonObject } from "./views.ts";
+
+function put(out: JsonObject, key: string, value: unknown): void {
+  if (value !== undefined && value !== "") out[key] = value;
+}
+
+function ownerReference(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = { apiVersion: "", kind: "", name: "", uid: "" };
+  while (m.next()) {
+    if (m.wire === LEN && m.field === 5) out["apiVersion"] = m.string();
+    else if (m.wire === LEN && m.field === 1) out["kind"] = m.string();
+    else if (m.wire === LEN && m.field === 3) out["name"] = m.string();
+    else if (m.wire === LEN && m.field === 4) out["uid"] = m.string();
+    else if (m.wire === VARINT && m.field === 6) out["controller"] = m.bool();
+    else if (m.wire === VARINT && m.field === 7) out["blockOwnerDeletion"] = m.bool();
+    else m.skip();
+  }
+  return out;
+}
+
+/** ObjectMeta: the fields of `meta` (objects.ts). */
+export function objectMeta(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = {};
+  let labels: Record<string, string> | undefined;
+  let annotations: Record<string, string> | undefined;
+  let owners: JsonObject[] | undefined;
+  let finalizers: string[] | undefined;
+  while (m.next()) {
+    if (m.wire === LEN) {
+      switch (m.field) {
+        case 1:
+          put(out, "name", m.string());
+          continue;
+        case 3:
+          put(out, "namespace", m.string());
+          continue;
+        case 5:
+          put(out, "uid", m.string());
+          continue;
+        case 6:
+          put(out, "resourceVersion", m.string());
+          continue;
+        case 8:
+          put(out, "creationTimestamp", timeOf(m));
+          continue;
+        case 9:
+          put(out, "deletionTimestamp", timeOf(m));
+          continue;
+        case 11: {
+          const [k, v] = mapEntry(m);
+          (labels ??= {})[k] = v;
+          continue;
+        }
+        case 12: {
+          const [k, v] = mapEntry(m);
+          (annotations ??= {})[k] = v;
+          continue;
+        }
+        case 13:
+          (owners ??= []).push(ownerReference(m));
+          continue;
+        case 14:
+          (finalizers ??= []).push(m.string());
+          continue;
+      }
+    } else if (m.wire === VARINT && m.field === 7) {
+      const g = m.varint();
+      if (g !== 0) out["generation"] = g;
+      continue;
+    }
+    m.skip();
+  }
+  if (labels !== undefined) out["labels"] = labels;
+  if (annotations !== undefined) out["annotations"] = annotations;
+  if (owners !== undefined) out["ownerReferences"] = owners;
+  if (finalizers !== undefined) out["finalizers"] = finalizers;
+  return out;
+}
+
+function podSpec(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = {};
+  while (m.next()) {
+    if (m.wire === LEN && m.field === 10) put(out, "nodeName", m.string());
+    else m.skip();
+  }
+  return out;
+}
+
+function condition(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = { type: "", status: "" };
+  while (m.next()) {
+    if (m.wire !== LEN) m.skip();
+    else if (m.field === 1) out["type"] = m.string();
+    else if (m.field === 2) out["status"] = m.string();
+    else if (m.field === 5) put(out, "reason", m.string());
+    else if (m.field === 6) put(out, "message", m.string());
+    else m.skip();
+  }
+  return out;
+}
+
+function reasonMessage(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = {};
+  while (m.next()) {
+    if (m.wire === LEN && m.field === 1) put(out, "reason", m.string());
+    else if (m.wire === LEN && m.field === 2) put(out, "message", m.string());
+    else m.skip();
+  }
+  return out;
+}
+
+function running(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = {};
+  while (m.next()) {
+    if (m.wire === LEN && m.field === 1) put(out, "startedAt", timeOf(m));
+    else m.skip();
+  }
+  return out;
+}
+
+function terminated(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = { exitCode: 0 };
+  while (m.next()) {
+    if (m.wire === VARINT && m.field === 1) out["exitCode"] = m.int32();
+    else if (m.wire === LEN && m.field === 3) put(out, "reason", m.string());
+    else if (m.wire === LEN && m.field === 4) put(out, "message", m.string());
+    else if (m.wire === LEN && m.field === 6) put(out, "finishedAt", timeOf(m));
+    else m.skip();
+  }
+  return out;
+}
+
+function containerState(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = {};
+  while (m.next()) {
+    if (m.wire === LEN && m.field === 1) out["waiting"] = reasonMessage(m);
+    else if (m.wire === LEN && m.field === 2) out["running"] = running(m);
+    else if (m.wire === LEN && m.field === 3) out["terminated"] = terminated(m);
+    else m.skip();
+  }
+  return out;
+}
+
+function containerStatus(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = { name: "", ready: false, restartCount: 0 };
+  while (m.next()) {
+    if (m.wire === LEN && m.field === 1) out["name"] = m.string();
+    else if (m.wire === LEN && m.field === 2) out["state"] = containerState(m);
+    else if (m.wire === LEN && m.field === 3) out["lastState"] = containerState(m);
+    else if (m.wire === VARINT && m.field === 4) out["ready"] = m.bool();
+    else if (m.wire === VARINT && m.field === 5) out["restartCount"] = m.int32();
+    else if (m.wire === LEN && m.field === 6) out["image"] = m.string();
+    else m.skip();
+  }
+  return out;
+}
+
+function podStatus(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = {};
+  let conditions: JsonObject[] | undefined;
+  let inits: JsonObject[] | undefined;
+  let containers: JsonObject[] | undefined;
+  while (m.next()) {
+    if (m.wire !== LEN) m.skip();
+    else if (m.field === 1) put(out, "phase", m.string());
+    else if (m.field === 2) (conditions ??= []).push(condition(m));
+    else if (m.field === 3) put(out, "message", m.string());
+    else if (m.field === 4) put(out, "reason", m.string());
+    else if (m.field === 7) put(out, "startTime", timeOf(m));
+    else if (m.field === 10) (inits ??= []).push(containerStatus(m));
+    else if (m.field === 8) (containers ??= []).push(containerStatus(m));
+    else m.skip();
+  }
+  if (conditions !== undefined) out["conditions"] = conditions;
+  if (inits !== undefined) out["initContainerStatuses"] = inits;
+  if (containers !== undefined) out["containerStatuses"] = containers;
+  return out;
+}
+
+/** A v1.Pod's bytes (inside its envelope: protobuf.ts unwrap) as the JSON object the `pod` schema reads. */
+export function podFromProtobuf(buf: Buffer, start: number, end: number): JsonObject {
+  const r = new ProtoReader(buf, start, end);
+  const out: JsonObject = { apiVersion: "v1", kind: "Pod", metadata: {}, spec: {}, status: {} };
+  while (r.next()) {
+    if (r.wire === LEN && r.field === 1) out["metadata"] = objectMeta(r);
+    else if (r.wire === LEN && r.field === 2) out["spec"] = podSpec(r);
+    else if (r.wire === LEN && r.field === 3) out["status"] = podStatus(r);
+    else r.skip();
+  }
+  return out;
+}
