@@ -26,7 +26,12 @@ export class Dispatcher {
     this.d = deps;
   }
 
-  enqueue(q: FunctionQueue, task: Task, front: boolean): void {
+  /**
+   * Queues `task`. `now` (a :run whose caller waits): if the queue was empty and no dispatch is
+   * scheduled, a waiting long-poll gets it in this call rather than at the end of the event-loop
+   * turn; tasks queued after it in the same turn are batched as usual.
+   */
+  enqueue(q: FunctionQueue, task: Task, front: boolean, now = false): void {
     q.queued++;
     this.d.queues.changed(q, "queue");
     // Counted as queued (demand), but its Job, not a warm worker, takes it.
@@ -37,6 +42,10 @@ export class Dispatcher {
     }
     if (front) q.ready.unshift(task);
     else q.ready.push(task);
+    if (now && !q.dispatchScheduled && q.ready.length === 1) {
+      this.dispatch(q);
+      return;
+    }
     this.scheduleDispatch(q);
   }
 
@@ -46,19 +55,24 @@ export class Dispatcher {
     q.dispatchScheduled = true;
     setImmediate(() => {
       q.dispatchScheduled = false;
-      while (q.waiters.length > 0 && q.ready.length > 0) {
-        const waiter = q.waiters[0];
-        if (waiter === undefined) break;
-        const worker = q.workers.get(waiter.workerId);
-        if (worker === undefined) {
-          waiter.resolve([]);
-          continue;
-        }
-        const grants = this.take(q, waiter.settings, worker, waiter.max);
-        if (grants.length === 0) break;
-        waiter.resolve(grants);
-      }
+      this.dispatch(q);
     });
+  }
+
+  /** Hands ready tasks to the waiting long-polls, in their order. */
+  private dispatch(q: FunctionQueue): void {
+    while (q.waiters.length > 0 && q.ready.length > 0) {
+      const waiter = q.waiters[0];
+      if (waiter === undefined) break;
+      const worker = q.workers.get(waiter.workerId);
+      if (worker === undefined) {
+        waiter.resolve([]);
+        continue;
+      }
+      const grants = this.take(q, waiter.settings, worker, waiter.max);
+      if (grants.length === 0) break;
+      waiter.resolve(grants);
+    }
   }
 
   /** Long-poll for up to `max` tasks; an empty list once `waitMs` passed. */

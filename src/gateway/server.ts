@@ -153,8 +153,9 @@ export class GatewayServer {
   }
 
   private reply(res: ServerResponse, route: Route, status: number, body: string | Buffer, contentType?: string, headers?: Record<string, string>): void {
-    this.count(route, status);
+    // The answer first: counting it is not on the caller's path.
     send(res, status, body, contentType, headers);
+    this.count(route, status);
   }
 
   private fail(res: ServerResponse, route: Route, err: unknown, headers: Record<string, string> = {}): void {

@@ -45,6 +45,8 @@ export class TaskEngine {
   /** Unfinished tasks (including those whose outcome is being committed), by id. */
   private readonly active = new Map<string, Task>();
   private readonly recent: RecentResults;
+  /** Finished tasks not yet counted in the metrics (countFinished, after the answers went out). */
+  private metricsDue: [Task, "succeeded" | TaskErrorType, number | undefined][] = [];
   private readonly events: TaskEvents;
   private readonly keys: IdempotencyKeys;
   private readonly dispatcher: Dispatcher;
@@ -166,7 +168,7 @@ export class TaskEngine {
   private dispatchAtOnce(q: FunctionQueue, task: Task): Task {
     task.answerWhenWritten = true;
     this.active.set(task.id, task);
-    this.dispatcher.enqueue(q, task, false);
+    this.dispatcher.enqueue(q, task, false, true);
     this.family.adopt(task);
     task.stageTimer = this.clock.setTimer(this.opts.runStageMs ?? 20, () => {
       task.stageTimer = undefined;
@@ -454,9 +456,18 @@ export class TaskEngine {
   private published(task: Task, f: Finishing): void {
     this.active.delete(task.id);
     this.recent.remember(task);
-    this.opts.metrics?.taskFinished(task, f.status === "succeeded" ? "succeeded" : (f.error?.type ?? "UserError"), f.runMs);
+    if (this.opts.metrics !== undefined && this.metricsDue.push([task, f.status === "succeeded" ? "succeeded" : (f.error?.type ?? "UserError"), f.runMs]) === 1) {
+      setImmediate(() => this.countFinished());
+    }
     this.events.ended(task);
     this.family.released(task);
+  }
+
+  /** Finished tasks into the metrics, after the turn that answered their callers. */
+  private countFinished(): void {
+    const due = this.metricsDue;
+    this.metricsDue = [];
+    for (const [task, outcome, runMs] of due) this.opts.metrics?.taskFinished(task, outcome, runMs);
   }
 
   // ---- isolated calls (task-isolated.ts, src/gateway/isolated/) ------------------------------

@@ -342,6 +342,53 @@ describe("TaskEngine", () => {
     assert.equal(store.get(keyed.id)?.status, "queued");
   });
 
+  it("a :run (dispatchAtOnce) reaches a waiting long-poll in the call that queues it; tasks queued after it in that turn go as one batch", async () => {
+    const { engine, settings } = setup();
+    const first = engine.lease(settings, "w1", 10, 30_000);
+    let firstGrants: string[] | undefined;
+    void first.then((g) => (firstGrants = g.map((x) => x.id)));
+    const { task: run } = await engine.submit(settings, "1", "json", { dispatchAtOnce: true });
+    assert.equal(engine.get(run.id)?.status, "running", "leased before submit returned, not at the end of the turn");
+    assert.deepEqual(firstGrants, [run.id]);
+    const second = engine.lease(settings, "w1", 10, 30_000);
+    const turn = [2, 3, 4].map((i) => engine.submit(settings, String(i), "json", { dispatchAtOnce: true }));
+    const ids = (await Promise.all(turn)).map((r) => r.task.id);
+    assert.deepEqual(
+      (await second).map((g) => g.id),
+      ids.slice(0, 1),
+      "the first of the turn went at once",
+    );
+    assert.deepEqual(
+      ids.slice(1).map((id) => engine.get(id)?.status),
+      ["queued", "queued"],
+    );
+    assert.deepEqual(
+      (await engine.lease(settings, "w1", 10, 30_000)).map((g) => g.id),
+      ids.slice(1),
+      "the rest are one batch",
+    );
+  });
+
+  it("with a file store, a keyless :run's outcome is published from the run log, before any SQLite commit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hearth-engine-runlog-"));
+    const { engine, settings, store } = setup({}, {}, join(dir, "t.db"));
+    try {
+      const commits: number[] = [];
+      (store as unknown as { opts: { onCommit: (rows: number) => void } }).opts.onCommit = (rows) => commits.push(rows);
+      const { task } = await engine.submit(settings, "1", "json", { dispatchAtOnce: true });
+      const [g] = await engine.lease(settings, "w1", 1, 0);
+      assert.ok(g !== undefined);
+      const done = await engine.complete(task.id, g.leaseId, "2");
+      assert.equal(done.status, "succeeded");
+      assert.deepEqual(commits, [], "answered before the row's commit started");
+      await store.committed();
+      assert.deepEqual(commits, [1], "then one commit writes the row");
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("honours a task's own timeoutSeconds and retry policy over the Function's", async () => {
     const { engine, settings, clock } = setup({ timeoutSeconds: 10 });
     const { task } = await engine.submit(settings, "1", "json", { timeoutSeconds: 3, retries: { ...RETRY3, maxRetries: 1 } });
