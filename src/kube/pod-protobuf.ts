@@ -30,10 +30,14 @@ function ownerReference(r: ProtoReader): JsonObject {
   return out;
 }
 
-/** ObjectMeta: the fields of `meta` (objects.ts). */
-export function objectMeta(r: ProtoReader): JsonObject {
+/**
+ * ObjectMeta: the fields of `meta` (objects.ts); with `managedFields`, also the entries as a
+ * Deployment's managedFields view reads them (managedFieldsEntry below).
+ */
+export function objectMeta(r: ProtoReader, managedFields = false): JsonObject {
   const m = r.message();
   const out: JsonObject = {};
+  let managed: JsonObject[] | undefined;
   let labels: Record<string, string> | undefined;
   let annotations: Record<string, string> | undefined;
   let owners: JsonObject[] | undefined;
@@ -75,6 +79,10 @@ export function objectMeta(r: ProtoReader): JsonObject {
         case 14:
           (finalizers ??= []).push(m.string());
           continue;
+        case 17:
+          if (!managedFields) break;
+          (managed ??= []).push(managedFieldsEntry(m));
+          continue;
       }
     } else if (m.wire === VARINT && m.field === 7) {
       const g = m.varint();
@@ -87,6 +95,42 @@ export function objectMeta(r: ProtoReader): JsonObject {
   if (annotations !== undefined) out["annotations"] = annotations;
   if (owners !== undefined) out["ownerReferences"] = owners;
   if (finalizers !== undefined) out["finalizers"] = finalizers;
+  if (managed !== undefined) out["managedFields"] = managed;
+  return out;
+}
+
+/** Subresources whose entries managedFieldsView (objects.ts) reads: none, or the scale subresource. */
+const SPEC_SUBRESOURCES: ReadonlySet<string> = new Set(["", "scale"]);
+
+/**
+ * A managedFields entry: manager, operation, subresource, and fieldsV1 (JSON inside the
+ * protobuf) parsed only when managedFieldsView could read it — an entry of another subresource
+ * (status) or one owning no spec field is left without it, which that view treats the same.
+ */
+function managedFieldsEntry(r: ProtoReader): JsonObject {
+  const m = r.message();
+  const out: JsonObject = {};
+  let fields: [number, number] | undefined;
+  let subresource = "";
+  while (m.next()) {
+    if (m.wire !== LEN) m.skip();
+    else if (m.field === 1) put(out, "manager", m.string());
+    else if (m.field === 2) put(out, "operation", m.string());
+    else if (m.field === 8) subresource = m.string();
+    else if (m.field === 7) {
+      const f = m.message();
+      while (f.next()) {
+        if (f.wire === LEN && f.field === 1) fields = f.len();
+        else f.skip();
+      }
+    } else m.skip();
+  }
+  put(out, "subresource", subresource);
+  if (fields !== undefined && SPEC_SUBRESOURCES.has(subresource)) {
+    const [s, e] = fields;
+    const spec = m.buf.indexOf('"f:spec"', s);
+    out["fieldsV1"] = spec >= 0 && spec < e ? (JSON.parse(m.buf.toString("utf8", s, e)) as unknown) : {};
+  }
   return out;
 }
 

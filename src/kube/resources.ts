@@ -5,6 +5,7 @@ import { deploymentView, podView, unstructuredView } from "./object-views.ts";
 import { deployment, lease, pod, secret, unstructured, type KubeObject } from "./objects.ts";
 import type { View, ViewResult } from "./views.ts";
 import type { FieldPath } from "./elide.ts";
+import { deploymentFromProtobuf } from "./deployment-protobuf.ts";
 import { podFromProtobuf } from "./pod-protobuf.ts";
 
 /** Decodes one object's protobuf bytes (buf[start..end], without the envelope) into its JSON shape. */
@@ -99,7 +100,7 @@ export function untyped(r: Omit<ResourceType, "schema" | "view">): ResourceType<
   return { ...r, schema: unstructured, view: { schema: unstructured, parse: unstructuredView, elide: [MANAGED_FIELDS] } };
 }
 
-export const deployments = resourceType({ group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true, schema: deployment, view: { schema: deployment, parse: deploymentView, elide: [["spec", "template"]] } });
+export const deployments = resourceType({ group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true, schema: deployment, view: { schema: deployment, parse: deploymentView, elide: [["spec", "template"]], protobuf: deploymentFromProtobuf } });
 export const pods = resourceType({ group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, schema: pod, view: { schema: pod, parse: podView, elide: [MANAGED_FIELDS], protobuf: podFromProtobuf } });
 export const secrets = resourceType({ group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true, schema: secret });
 export const leases = resourceType({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true, schema: lease });

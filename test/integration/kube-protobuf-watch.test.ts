@@ -1,25 +1,29 @@
-// Pods watched in Kubernetes' protobuf (src/kube/protobuf.ts, pod-protobuf.ts) against the same
+// Pods and Deployments watched in Kubernetes' protobuf (src/kube/protobuf.ts, pod-protobuf.ts,
+// deployment-protobuf.ts) against the same
 // watch in JSON, on the real apiserver: every event of pods in many states (running with an init
 // container, unschedulable, waiting on an image with a negative exit code in its last state,
 // owned, with finalizers, being deleted) must parse to exactly what the JSON event parses to,
-// through the pod schema's view and the Function controller's slim cache view. Also: the stream
+// through the pod schema's view and the Function controller's slim cache view; likewise
+// Deployments (created by POST and by apply, scaled, failing, ready, deleted). Also: the stream
 // really is protobuf, and an ERROR event (410 Gone) ends the watch with its status.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { cachedPods } from "../../src/controllers/function/caches.ts";
+import { cachedDeployments, cachedPods } from "../../src/controllers/function/caches.ts";
 import { SystemClock } from "../../src/kube/clock.ts";
 import { KubeClient, PROTOBUF_WATCH_ACCEPT, Transport } from "../../src/kube/client.ts";
 import { toStatus } from "../../src/kube/errors.ts";
 import { fromKubeconfigFile } from "../../src/kube/kubeconfig.ts";
-import type { Pod } from "../../src/kube/objects.ts";
-import { namespaces, nodes, parseObject, pods, resourcePath, untyped, type ResourceType } from "../../src/kube/resources.ts";
+import type { Deployment, Pod } from "../../src/kube/objects.ts";
+import { deployments, namespaces, nodes, parseObject, pods, resourcePath, untyped, type ResourceType } from "../../src/kube/resources.ts";
 import { uniqueName, waitFor } from "../support/cluster.ts";
 
 const T = "2026-11-30T17:00:00Z";
 const configMaps = untyped({ group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true });
 /** The same descriptor without its protobuf decoder: a JSON watch. */
 const jsonPods: ResourceType<Pod> = { ...pods, view: { schema: pods.schema, parse: pods.view?.parse ?? ((): never => assert.fail("pods has a view")) } };
+
+const jsonDeployments: ResourceType<Deployment> = { ...deployments, view: { schema: deployments.schema, parse: deployments.view?.parse ?? ((): never => assert.fail("deployments has a view")) } };
 
 type Seen = [string, unknown, unknown];
 
@@ -135,6 +139,62 @@ describe("pods watched in protobuf", () => {
     has("waiting on the image, negative exit code", (p) =>
       p.status.containerStatuses?.some((c) => c.state?.waiting?.reason === "ImagePullBackOff" && c.lastState?.terminated?.exitCode === -1 && c.restartCount === 3) === true,
     );
+    watchStop.abort();
+    await Promise.all(watching);
+  });
+
+  it("parses every Deployment event as the JSON watch does", async () => {
+    const watchStop = new AbortController();
+    stop.signal.addEventListener("abort", () => watchStop.abort(), { once: true });
+    const start = (await client.list(deployments, { namespace: ns })).resourceVersion;
+    const seen: Record<"protobuf" | "json", Seen[]> = { protobuf: [], json: [] };
+    const watching = (["protobuf", "json"] as const).map((side) =>
+      client
+        .watch(side === "protobuf" ? deployments : jsonDeployments, { namespace: ns, resourceVersion: start, timeoutSeconds: 120, signal: watchStop.signal }, (type, raw) => {
+          seen[side].push([type, parseObject(deployments, raw), parseObject(cachedDeployments, raw)]);
+        })
+        .catch((err: unknown) => {
+          if (!watchStop.signal.aborted) throw err;
+        }),
+    );
+    const node = (await client.list(nodes)).items.map((n) => n.metadata.name).find((n) => n.startsWith("cpu")) ?? assert.fail("a cpu fake node");
+    const template = (name: string): Record<string, unknown> => ({
+      metadata: { labels: { app: name } },
+      spec: { nodeName: node, containers: [{ name: "worker", image: "busybox:1" }] },
+    });
+    // Created by POST (an Update entry in managedFields), then applied by another manager, scaled through the subresource.
+    await client.create(deployments, {
+      metadata: { name: "posted", namespace: ns, labels: { "hearth.dev/function": "echo" }, annotations: { "hearth.dev/applied-hash": "abc" } },
+      spec: { replicas: 2, selector: { matchLabels: { app: "posted" } }, template: template("posted") },
+    });
+    await client.apply(
+      deployments,
+      { metadata: { name: "applied", namespace: ns }, spec: { replicas: 1, selector: { matchLabels: { app: "applied" } }, template: template("applied") } },
+      { fieldManager: "someone-else" },
+    );
+    await client.scale(deployments, "applied", ns, 0);
+    // A Deployment whose pods cannot be created (a missing ServiceAccount): a ReplicaFailure condition.
+    await client.create(deployments, {
+      metadata: { name: "failing", namespace: ns },
+      spec: { replicas: 1, progressDeadlineSeconds: 1, selector: { matchLabels: { app: "failing" } }, template: { ...template("failing"), spec: { serviceAccountName: "missing", containers: [{ name: "w", image: "busybox:1" }] } } },
+    });
+    await waitFor(async () => (await client.get(deployments, "posted", ns))?.status.readyReplicas === 2, { what: "posted ready" });
+    await waitFor(async () => (await client.get(deployments, "failing", ns))?.status.conditions?.some((c) => c.type === "ReplicaFailure"), { what: "failing's ReplicaFailure" });
+    await client.delete(deployments, "posted", ns);
+    const last = (s: Seen[]): Seen | undefined => s[s.length - 1];
+    await waitFor(() => seen.json.some(([type]) => type === "DELETED") && seen.protobuf.length === seen.json.length && isDeepStrictEqual(last(seen.protobuf), last(seen.json)), {
+      what: "both watches at the same last event",
+    });
+    assert.deepEqual(seen.protobuf, seen.json);
+    assert.ok(seen.protobuf.every(([, a, b]) => (a as { ok: boolean }).ok && (b as { ok: boolean }).ok), "every event parsed");
+    const values = seen.protobuf.map(([, parsed]) => (parsed as { value: Deployment }).value);
+    const has = (what: string, p: (d: Deployment) => boolean): void => assert.ok(values.some(p), what);
+    has("replicas 0 through the scale subresource", (d) => d.metadata.name === "applied" && d.spec.replicas === 0);
+    has("the applier owning replicas", (d) => d.replicasManagers.includes("someone-else"));
+    has("a foreign manager's spec fields", (d) => "someone-else" in d.specManagers);
+    has("the POST's update manager", (d) => (d.updateManagers ?? []).length > 0);
+    has("ready replicas and observed generation", (d) => d.status.readyReplicas === 2 && (d.status.observedGeneration ?? 0) > 0);
+    has("a ReplicaFailure condition with its message", (d) => d.status.conditions?.some((c) => c.type === "ReplicaFailure" && c.message !== undefined) === true);
     watchStop.abort();
     await Promise.all(watching);
   });

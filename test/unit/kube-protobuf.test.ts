@@ -5,10 +5,11 @@
 // zero times, unknown fields of every wire type, frames split anywhere, truncated input.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { cachedPods } from "../../src/controllers/function/caches.ts";
+import { cachedDeployments, cachedPods } from "../../src/controllers/function/caches.ts";
+import { deploymentFromProtobuf } from "../../src/kube/deployment-protobuf.ts";
 import { podFromProtobuf } from "../../src/kube/pod-protobuf.ts";
 import { FrameSplitter, ProtoError, ProtoReader, statusOf, timeOf, unwrap, watchEventFrame } from "../../src/kube/protobuf.ts";
-import { parseObject, pods } from "../../src/kube/resources.ts";
+import { deployments, parseObject, pods } from "../../src/kube/resources.ts";
 
 // --- a minimal encoder (tests only) ---
 function varint(n: number | bigint): number[] {
@@ -206,5 +207,69 @@ describe("protobuf watch frames", () => {
     assert.throws(() => unwrap(Buffer.from([0, ...raw.slice(1)]), 0, raw.length), ProtoError);
     const encoded = [...raw, ...str(3, "gzip")];
     assert.throws(() => unwrap(Buffer.from(encoded), 0, encoded.length), /content encoding gzip/);
+  });
+});
+
+describe("Deployments in protobuf", () => {
+  const fieldsOf = (o: unknown): number[] => msg(7, str(1, JSON.stringify(o)));
+  const applied = { "f:spec": { "f:replicas": {}, "f:template": { "f:metadata": { "f:labels": {} }, "f:spec": { "f:containers": {} } } } };
+  const posted = { "f:metadata": { "f:labels": {} }, "f:spec": { "f:selector": {} } };
+  const statusFields = { "f:status": { "f:replicas": {} } };
+  const managed = [
+    msg(17, str(1, "hearth-operator"), str(2, "Apply"), str(3, "apps/v1"), time(4, T), str(6, "FieldsV1"), fieldsOf(applied)),
+    msg(17, str(1, "kubectl-create"), str(2, "Update"), str(3, "apps/v1"), str(6, "FieldsV1"), fieldsOf(posted)),
+    msg(17, str(1, "kube-controller-manager"), str(2, "Update"), str(6, "FieldsV1"), fieldsOf(statusFields), str(8, "status")),
+    msg(17, str(1, "hpa"), str(2, "Update"), str(6, "FieldsV1"), fieldsOf({ "f:spec": { "f:replicas": {} } }), str(8, "scale")),
+    msg(17, str(1, "labeller"), str(2, "Update"), str(6, "FieldsV1"), fieldsOf({ "f:metadata": { "f:labels": {} } })),
+  ];
+  const bytesOf = (replicas: number | undefined, readyReplicas: number): number[] => [
+    ...msg(1, str(1, "echo-pool"), str(3, "team-a"), str(6, "7"), vi(7, 3), time(8, T), entry(11, "hearth.dev/function", "echo"), entry(12, "hearth.dev/applied-hash", "abc"), ...managed),
+    ...msg(2, ...(replicas === undefined ? [] : [vi(1, replicas)]), msg(3, msg(1, str(1, "x")), msg(2, msg(2, str(1, "w")))), vi(5, 0), vi(9, 600)),
+    ...msg(3, vi(1, 3), vi(2, 1), vi(3, 0), vi(7, readyReplicas), vi(4, 1), vi(5, 0), msg(6, str(1, "Progressing"), str(2, "True"), time(6, T), time(7, T), str(4, "NewReplicaSetAvailable"), str(5, "done")), vi(8, 0)),
+  ];
+  const json = (replicas: number | undefined, readyReplicas: number): Record<string, unknown> => ({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: {
+      name: "echo-pool",
+      namespace: "team-a",
+      resourceVersion: "7",
+      generation: 3,
+      creationTimestamp: T,
+      labels: { "hearth.dev/function": "echo" },
+      annotations: { "hearth.dev/applied-hash": "abc" },
+      managedFields: [
+        { manager: "hearth-operator", operation: "Apply", apiVersion: "apps/v1", time: T, fieldsType: "FieldsV1", fieldsV1: applied },
+        { manager: "kubectl-create", operation: "Update", apiVersion: "apps/v1", fieldsType: "FieldsV1", fieldsV1: posted },
+        { manager: "kube-controller-manager", operation: "Update", fieldsType: "FieldsV1", fieldsV1: statusFields, subresource: "status" },
+        { manager: "hpa", operation: "Update", fieldsType: "FieldsV1", fieldsV1: { "f:spec": { "f:replicas": {} } }, subresource: "scale" },
+        { manager: "labeller", operation: "Update", fieldsType: "FieldsV1", fieldsV1: { "f:metadata": { "f:labels": {} } } },
+      ],
+    },
+    spec: { ...(replicas === undefined ? {} : { replicas }), selector: {}, template: {} },
+    status: {
+      observedGeneration: 3,
+      replicas: 1,
+      ...(readyReplicas === 0 ? {} : { readyReplicas }),
+      availableReplicas: 1,
+      conditions: [{ type: "Progressing", status: "True", lastUpdateTime: T, lastTransitionTime: T, reason: "NewReplicaSetAvailable", message: "done" }],
+    },
+  });
+
+  it("parses as the JSON object does, with zero counts left out and replicas 0 kept", () => {
+    for (const [replicas, ready] of [[2, 1], [0, 0], [undefined, 0]] as const) {
+      const b = Buffer.from(bytesOf(replicas, ready));
+      const raw = deploymentFromProtobuf(b, 0, b.length);
+      assert.deepEqual(parseObject(deployments, raw), parseObject(deployments, json(replicas, ready)), `replicas ${String(replicas)}`);
+      assert.deepEqual(parseObject(cachedDeployments, raw), parseObject(cachedDeployments, json(replicas, ready)));
+    }
+    const b = Buffer.from(bytesOf(0, 0));
+    const parsed = parseObject(deployments, deploymentFromProtobuf(b, 0, b.length));
+    assert.ok(parsed.ok);
+    assert.equal(parsed.value.spec.replicas, 0);
+    assert.deepEqual(parsed.value.replicasManagers, ["hearth-operator", "hpa"]);
+    assert.deepEqual(Object.keys(parsed.value.specManagers), ["hearth-operator", "kubectl-create"]);
+    assert.deepEqual(parsed.value.updateManagers, ["kubectl-create"]);
+    assert.equal(parsed.value.status.readyReplicas, undefined);
   });
 });

@@ -2,6 +2,7 @@
 // schema keeps only the fields a reader uses, since thousands of each are held.
 import { deployment as deploymentSchema, pod as podSchema, type ContainerStatus, type Deployment, type Pod } from "../../kube/objects.ts";
 import { deploymentView, podView } from "../../kube/object-views.ts";
+import { deploymentFromProtobuf } from "../../kube/deployment-protobuf.ts";
 import { podFromProtobuf } from "../../kube/pod-protobuf.ts";
 import { deployments, MANAGED_FIELDS, pods, withSchema } from "../../kube/resources.ts";
 import { ANNOTATIONS, LABELS } from "../../workload/labels.ts";
@@ -79,6 +80,7 @@ export const cachedDeployments = withSchema(deployments, deploymentSchema.transf
   },
   // Its managedFields stay: who owns spec fields is read from them.
   elide: [["spec", "template"]],
+  protobuf: deploymentFromProtobuf,
 });
 
 export function functionLabelKey(o: { metadata: { namespace?: string | undefined; labels?: Record<string, string> | undefined } }): string[] {
