@@ -58,7 +58,8 @@ const CHANNEL = values.channel === "off" || values.channel === "relay" ? values.
 const PROFILE = values.profile;
 const profArgs = (name: string): string[] => (PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE, "--cpu-prof-name", `${name}.cpuprofile`]);
 const CHILD_PROFILE = fileURLToPath(new URL("./child-profile.ts", import.meta.url));
-const childProfEnv = (): Record<string, string> => (PROFILE === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE} --import=${CHILD_PROFILE}` });
+/** BENCH_WORKER_NODE_OPTIONS (without --profile): NODE_OPTIONS of the workers' processes, e.g. --perf-basic-prof for `perf`. */
+const childProfEnv = (): Record<string, string> => (PROFILE === undefined ? (process.env["BENCH_WORKER_NODE_OPTIONS"] === undefined ? {} : { NODE_OPTIONS: process.env["BENCH_WORKER_NODE_OPTIONS"] }) : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE} --import=${CHILD_PROFILE}` });
 
 const bench = benchProcesses("hearth-bench-");
 const { dir, all: procs, start: startProcess } = bench;

@@ -6,18 +6,41 @@
 // positional writes the supervisor reads when it needs to, no message, no wake-up of it), or,
 // without a journal, told by `started` (written at once, so a crash finds it known) and `ended`.
 import type { Socket } from "node:net";
-import { EXIT_CODES, type LeasedTask } from "../protocol/index.ts";
+import { EXIT_CODES, type LeasedTask, type ResultAck } from "../protocol/index.ts";
 import type { Clock } from "../kube/clock.ts";
 import type { ChildOutcome, ChildRuntime } from "./child.ts";
 import type { FromChild, StartedTask, WireFailure } from "./ipc.ts";
-import { ResultBatcher } from "./result-batcher.ts";
 import type { JournalEntry, JournalWriter } from "./task-journal.ts";
 import { resultItem } from "./worker-api.ts";
-import { WorkerChannel } from "./worker-channel.ts";
+import { WorkerChannel, type SentResult } from "./worker-channel.ts";
 import { hop } from "../trace/hops.ts";
 
 /** How long a draining or retiring child waits for the gateway (its stop answer, its end). */
 const GATEWAY_WAIT_MS = 2000;
+
+/** Most bytes of outcomes in one results line (as the supervisor's ResultBatcher). */
+const MAX_RESULTS_BYTES = 1024 * 1024;
+
+/** An outcome on its way to the gateway: its answer (undefined: none will come) goes to `answered`. */
+class Outgoing implements SentResult {
+  readonly id: string;
+  readonly item: string;
+  private readonly answered: (o: Outgoing, ack: ResultAck | undefined) => void;
+
+  constructor(id: string, item: string, answered: (o: Outgoing, ack: ResultAck | undefined) => void) {
+    this.id = id;
+    this.item = item;
+    this.answered = answered;
+  }
+
+  acked(ack: ResultAck): void {
+    this.answered(this, ack);
+  }
+
+  lost(): void {
+    this.answered(this, undefined);
+  }
+}
 
 export interface ChildChannelDeps {
   runtime: Pick<ChildRuntime, "run" | "cancel">;
@@ -34,6 +57,9 @@ export interface ChildChannelDeps {
   /** The task journal this process inherited, if any (used once the supervisor says so). */
   journal?: JournalWriter | undefined;
 }
+
+/** record(): every task of the grant is in the journal. Never written to. */
+const NONE_TOLD: readonly StartedTask[] = [];
 
 function startedOf(task: LeasedTask): StartedTask {
   return { id: task.id, leaseId: task.leaseId, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds };
@@ -71,7 +97,9 @@ export class ChildChannel {
   private readonly mine = new Map<string, Mine>();
   /** Outcomes sent and not yet acknowledged. */
   private unacked = 0;
-  private readonly results: ResultBatcher;
+  /** Outcomes of this turn, sent together at its end (one results line, one write). */
+  private outbox: Outgoing[] = [];
+  private outboxScheduled = false;
   /** The task journal, once the supervisor reads it; its free slots (one per unit of concurrency). */
   private journal: JournalWriter | undefined;
   private freeSlots: number[] = [];
@@ -80,16 +108,6 @@ export class ChildChannel {
 
   constructor(deps: ChildChannelDeps) {
     this.deps = deps;
-    this.results = new ResultBatcher({
-      results: (items, ids) => {
-        const ch = this.channel;
-        if (ch?.writable !== true) return Promise.reject(new Error("the worker channel is closed"));
-        // The batcher already waited for the turn's outcomes: the line leaves now, one microtask sooner.
-        const acks = ch.results(items, ids, true);
-        this.written(ids);
-        return acks;
-      },
-    });
   }
 
   /** Tasks this child is running that came on its channel. */
@@ -191,8 +209,9 @@ export class ChildChannel {
    * Records a grant's tasks in the journal, one write; those that are not (no journal, no free
    * slot, an entry too large, a failed write) the supervisor is told of by `started`.
    */
-  private record(run: readonly Mine[]): StartedTask[] {
+  private record(run: readonly Mine[]): readonly StartedTask[] {
     const journal = this.journal;
+    if (run.length === 1 && journal !== undefined) return this.recordOne(journal, run[0]);
     const staged: { m: Mine; slot: number }[] = [];
     const told: StartedTask[] = [];
     for (const m of run) {
@@ -211,6 +230,18 @@ export class ChildChannel {
       }
     }
     return told;
+  }
+
+  /** record() of a grant of one task (the usual one): one write, nothing staged. */
+  private recordOne(journal: JournalWriter, m: Mine | undefined): readonly StartedTask[] {
+    if (m === undefined) return [];
+    const slot = this.freeSlots.pop();
+    if (slot !== undefined && journal.put(slot, this.entry(m.task))) {
+      m.slot = slot;
+      return NONE_TOLD;
+    }
+    if (slot !== undefined) this.freeSlots.push(slot);
+    return [startedOf(m.task)];
   }
 
   private sendStop(ch: WorkerChannel): void {
@@ -251,10 +282,11 @@ export class ChildChannel {
       run.push(m);
     }
     const started = this.record(run);
-    if (started.length > 0) this.deps.notifyNow({ t: "started", tasks: started });
+    if (started.length > 0) this.deps.notifyNow({ t: "started", tasks: [...started] });
     for (const m of run) {
       const { task } = m;
-      void this.deps.runtime.run({ id: task.id, attempt: task.attempt, input: task.input, timeoutSeconds: task.timeoutSeconds, ...(task.token === undefined ? {} : { token: task.token }), ...(task.fold === true ? { fold: true } : {}) }, (outcome) => this.finished(m, outcome), (value, message) => this.progress(m, value, message));
+      // A leased task has every field of a task to run (and its lease's, which run() does not read).
+      void this.deps.runtime.run(task, (outcome) => this.finished(m, outcome), (value, message) => this.progress(m, value, message));
     }
     this.topUp();
   }
@@ -287,22 +319,60 @@ export class ChildChannel {
     this.settle();
   }
 
+  /**
+   * Sends an outcome with the others of this turn (a microtask, not setImmediate: a lone outcome
+   * leaves before the event loop polls again); each is answered by its acknowledgement.
+   */
   private report(task: LeasedTask, item: string): void {
     this.unacked++;
-    this.results.submit(task.id, item).then(
-      (answer) => {
-        if (answer.status !== 200 && answer.status !== 409) this.deps.log(`hearth worker: reporting task ${task.id} failed: HTTP ${answer.status}: ${answer.message ?? ""}`);
-      },
-      // The channel closed or the gateway could not take it: the supervisor sends it (and retries).
-      () => {
-        this.written([task.id]);
-        this.deps.notify({ t: "report", id: task.id, item });
-      },
-    ).finally(() => {
-      this.unacked--;
-      this.settle();
-    });
+    this.outbox.push(new Outgoing(task.id, item, this.answered));
+    if (this.outboxScheduled) return;
+    this.outboxScheduled = true;
+    queueMicrotask(this.sendOutbox);
   }
+
+  private readonly sendOutbox = (): void => {
+    this.outboxScheduled = false;
+    const all = this.outbox;
+    this.outbox = [];
+    const ch = this.channel;
+    if (ch?.writable !== true) {
+      for (const o of all) o.lost();
+      return;
+    }
+    let from = 0;
+    let bytes = 0;
+    for (let i = 0; i < all.length; i++) {
+      const size = all[i]?.item.length ?? 0;
+      if (i > from && bytes + size > MAX_RESULTS_BYTES) {
+        this.sendLine(ch, all.slice(from, i));
+        from = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    this.sendLine(ch, from === 0 ? all : all.slice(from));
+  };
+
+  private sendLine(ch: WorkerChannel, line: readonly Outgoing[]): void {
+    const open = ch.writable;
+    ch.sendResults(line);
+    // Written: their journal slots are cleared (on a closed channel each was handed to the supervisor).
+    if (open && this.clearAfterWrite.size > 0) this.written(line.map((o) => o.id));
+  }
+
+  /** An outcome's answer; undefined: none will come. */
+  private readonly answered = (o: Outgoing, ack: ResultAck | undefined): void => {
+    if (ack === undefined) {
+      // The channel closed or the gateway could not take it: the supervisor sends it (and retries).
+      this.written([o.id]);
+      this.deps.notify({ t: "report", id: o.id, item: o.item });
+    } else if (ack.status !== 200 && ack.status !== 409) {
+      this.deps.log(`hearth worker: reporting task ${o.id} failed: HTTP ${ack.status}: ${ack.message ?? ""}`);
+    }
+    this.unacked--;
+    this.settle();
+  };
 
   private freeSlot(slot: number): void {
     this.journal?.clear(slot);

@@ -45,7 +45,8 @@ export function encodeSlotInto(into: Buffer, entry: JournalEntry): number | unde
   // A text that filled the slot may have been cut.
   if (len >= SLOT_BYTES - HEADER) return undefined;
   into.writeUInt32LE(len, 0);
-  into.writeUInt32LE(crc32(into.subarray(HEADER, HEADER + len)), 4);
+  // The text's CRC-32 is its UTF-8 bytes' (zlib encodes a string so): no view of the buffer to make.
+  into.writeUInt32LE(crc32(text), 4);
   return HEADER + len;
 }
 

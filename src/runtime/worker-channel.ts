@@ -48,17 +48,28 @@ export interface UpgradedChannel {
   head: Buffer;
 }
 
-interface PendingAck {
-  resolve: (a: ResultAck) => void;
-  reject: (err: unknown) => void;
+/**
+ * One outcome sent on the channel (sendResults): told its acknowledgement, or that none will come
+ * (the channel closed, the gateway could not take it, or the task was reported again).
+ */
+export interface SentResult {
+  readonly id: string;
+  /** The resultItem() text. */
+  readonly item: string;
+  acked(ack: ResultAck): void;
+  lost(err: unknown): void;
 }
 
 export class WorkerChannel {
   private readonly up: Up;
   /** hop() marks of this end: "s" in the supervisor, "k" in the child (direct mode). */
   private readonly role: string;
+  /** The hop() marks of this end, built once. */
+  private readonly tasksMark: string;
+  private readonly writeMark: string;
   private readonly events: ChannelEvents;
-  private readonly pending = new Map<string, PendingAck>();
+  /** Results sent and not yet acknowledged, by task id. */
+  private readonly pending = new Map<string, SentResult>();
   private queued: string[] = [];
   private flushScheduled = false;
   private open = true;
@@ -75,6 +86,8 @@ export class WorkerChannel {
   private constructor(up: Up, down: Readable, events: ChannelEvents, head = "", role = "s") {
     this.up = up;
     this.role = role;
+    this.tasksMark = `${role}.tasks`;
+    this.writeMark = `${role}.write`;
     this.events = events;
     let closedResolve = (): void => {};
     this.closed = new Promise((r) => (closedResolve = r));
@@ -96,9 +109,7 @@ export class WorkerChannel {
     if (head.includes("\n")) queueMicrotask(() => feed(""));
     const done = (): void => {
       this.open = false;
-      const err = new Error("the worker channel closed");
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
+      this.loseAll(new Error("the worker channel closed"));
       this.queued = [];
       closedResolve();
       stoppedResolve();
@@ -207,15 +218,50 @@ export class WorkerChannel {
   results(items: readonly string[], ids: readonly string[], now = false): Promise<ResultAck[]> {
     if (!this.open) return Promise.reject(new Error("the worker channel is closed"));
     const acks = ids.map(
-      (id) =>
+      (id, i) =>
         new Promise<ResultAck>((resolve, reject) => {
-          this.pending.get(id)?.reject(new Error(`task ${id} was reported again`));
-          this.pending.set(id, { resolve, reject });
+          this.expect({ id, item: items[i] ?? "", acked: resolve, lost: reject });
         }),
     );
     this.write(`{"results":[${items.join(",")}]}`);
     if (now) this.flush();
     return Promise.all(acks);
+  }
+
+  /**
+   * Several outcomes as one results line, written at once with the lines before it (the caller
+   * batched the turn); each is told its own answer. No promise per outcome: the child's path
+   * (child-channel.ts). A closed channel: each is told lost, now.
+   */
+  sendResults(results: readonly SentResult[]): void {
+    if (!this.open) {
+      const err = new Error("the worker channel is closed");
+      for (const r of results) r.lost(err);
+      return;
+    }
+    let line = '{"results":[';
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i];
+      if (r === undefined) continue;
+      this.expect(r);
+      line += i === 0 ? r.item : `,${r.item}`;
+    }
+    this.write(`${line}]}`);
+    this.flush();
+  }
+
+  private expect(r: SentResult): void {
+    const before = this.pending.get(r.id);
+    this.pending.set(r.id, r);
+    before?.lost(new Error(`task ${r.id} was reported again`));
+  }
+
+  /** Every result still waiting is told it will not be answered. */
+  private loseAll(err: Error): void {
+    if (this.pending.size === 0) return;
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const r of all) r.lost(err);
   }
 
   /** Ends our side; acknowledgements still due arrive before the gateway ends its side. */
@@ -246,7 +292,7 @@ export class WorkerChannel {
     if (this.queued.length === 0 || this.up.done) return;
     const text = `${this.queued.join("\n")}\n`;
     this.queued = [];
-    hop(`${this.role}.write`);
+    hop(this.writeMark);
     this.up.write(text);
   }
 
@@ -268,7 +314,7 @@ export class WorkerChannel {
         const task = parseTask(t);
         if (task !== undefined) out.push(task);
       }
-      hop(`${this.role}.tasks`);
+      hop(this.tasksMark);
       if (out.length > 0) this.events.tasks(out);
     }
     if (Array.isArray(doc["results"])) {
@@ -276,7 +322,7 @@ export class WorkerChannel {
         const p = this.pending.get(a.id);
         if (p === undefined) continue;
         this.pending.delete(a.id);
-        p.resolve(a);
+        p.acked(a);
       }
     }
     const cancel = doc["cancel"];
@@ -291,9 +337,7 @@ export class WorkerChannel {
     if (typeof error === "object" && error !== null) {
       // A results message the gateway could not take (its store failed): those reports are retried.
       const m = (error as Record<string, unknown>)["message"];
-      const message = typeof m === "string" ? m : "worker channel error";
-      for (const p of this.pending.values()) p.reject(new Error(message));
-      this.pending.clear();
+      this.loseAll(new Error(typeof m === "string" ? m : "worker channel error"));
     }
   }
 }
