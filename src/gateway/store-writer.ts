@@ -16,7 +16,11 @@ import type { ExtraWrite } from "./store-tables.ts";
 
 export type ToWriter =
   /** `rows`: each task row as its columns' values (store-db.ts rowValues). */
-  | { t: "write"; batch: number; rows: RowValues[]; extras: ExtraWrite[] }
+  /**
+   * `quiet`: nobody waits for this commit before it is on the disk: at sync=full one answer
+   * (`written`, synced) after the fsync instead of two, so the gateway's thread wakes once.
+   */
+  | { t: "write"; batch: number; rows: RowValues[]; extras: ExtraWrite[]; quiet?: boolean }
   /**
    * The gateway's thread committed `batches` itself: sync the WAL (sync=full), then checkpoint
    * it if `checkpoint` (the gateway's thread counts its commits and holds the next one until this
@@ -54,12 +58,16 @@ function main(): void {
           reply({ t: "writeFailed", batch: msg.batch, message: err instanceof Error ? err.message : String(err) });
           return;
         }
-        reply({ t: "written", batch: msg.batch, ms: performance.now() - started, rows: msg.rows.length, synced: !syncWal });
+        const writtenMs = performance.now() - started;
+        const quiet = msg.quiet === true && syncWal;
+        if (!quiet) reply({ t: "written", batch: msg.batch, ms: writtenMs, rows: msg.rows.length, synced: !syncWal });
         if (!syncWal) return;
         try {
           wal.sync();
-          reply({ t: "synced", batch: msg.batch, ms: performance.now() - started });
+          const ms = performance.now() - started;
+          reply(quiet ? { t: "written", batch: msg.batch, ms, rows: msg.rows.length, synced: true } : { t: "synced", batch: msg.batch, ms });
         } catch (err) {
+          if (quiet) reply({ t: "written", batch: msg.batch, ms: writtenMs, rows: msg.rows.length, synced: false });
           reply({ t: "syncFailed", batch: msg.batch, message: err instanceof Error ? err.message : String(err) });
         }
         return;

@@ -195,7 +195,7 @@ class ThreadWriter implements Writer {
     const written = new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       hop("g.commit");
-      this.worker.postMessage({ t: "write", batch: id, rows: rows.map(rowValues), extras } satisfies ToWriter);
+      this.worker.postMessage({ t: "write", batch: id, rows: rows.map(rowValues), extras, quiet: !urgent } satisfies ToWriter);
     });
     // One of the two may fail with nobody waiting on it: the store reports failures through onError.
     written.catch(() => undefined);

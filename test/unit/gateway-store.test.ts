@@ -102,6 +102,27 @@ describe("TaskStore", () => {
     await s.close();
   });
 
+  it("at sync=full, a commit nobody waits on to be written is answered once by the writer thread, after its fsync", async () => {
+    const path = join(dir, "quiet.db");
+    const s = new TaskStore(path, { synchronous: "full" });
+    const answers: string[] = [];
+    const worker = (s as unknown as { writer: { worker: { on: (e: string, f: (m: { t: string; synced?: boolean }) => void) => void } } }).writer.worker;
+    worker.on("message", (m) => answers.push(`${m.t}${m.synced === true ? "+synced" : ""}`));
+    try {
+      s.save(row("q1", { status: "succeeded", finishedAt: 2000 }));
+      s.save(row("q2"));
+      await s.committed();
+      assert.deepEqual(answers, ["written+synced"]);
+      // A small one somebody waits on is committed on the gateway's thread: the writer thread only syncs it.
+      s.save(row("q3"));
+      await s.written();
+      await s.committed();
+      assert.deepEqual(answers.slice(1), ["synced"]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("committed() resolves at once when nothing is staged", async () => {
     const s = new TaskStore(":memory:");
     await s.committed();
