@@ -1,6 +1,7 @@
 // A Pod in Kubernetes' protobuf (k8s.io/api/core/v1 generated.proto) into the JSON shape of the
-// fields the `pod` schema (objects.ts) keeps — what a JSON watch line parses to, minus what the
-// schema drops — so the same view (object-views.ts podView) checks it. The spec, managedFields
+// fields the `pod` schema (objects.ts) keeps, plus a condition's lastTransitionTime and a
+// terminated container's startedAt (the Job controller's pod schema reads them) — what a JSON
+// watch line parses to, minus what the schemas drop — so the same views check it. The spec, managedFields
 // and every other field are skipped by their length without being read.
 //
 // Presence follows the JSON encoding: a field Go marks omitempty is left out when empty (the
@@ -151,6 +152,7 @@ function condition(r: ProtoReader): JsonObject {
     if (m.wire !== LEN) m.skip();
     else if (m.field === 1) out["type"] = m.string();
     else if (m.field === 2) out["status"] = m.string();
+    else if (m.field === 4) put(out, "lastTransitionTime", timeOf(m));
     else if (m.field === 5) put(out, "reason", m.string());
     else if (m.field === 6) put(out, "message", m.string());
     else m.skip();
@@ -186,6 +188,7 @@ function terminated(r: ProtoReader): JsonObject {
     if (m.wire === VARINT && m.field === 1) out["exitCode"] = m.int32();
     else if (m.wire === LEN && m.field === 3) put(out, "reason", m.string());
     else if (m.wire === LEN && m.field === 4) put(out, "message", m.string());
+    else if (m.wire === LEN && m.field === 5) put(out, "startedAt", timeOf(m));
     else if (m.wire === LEN && m.field === 6) put(out, "finishedAt", timeOf(m));
     else m.skip();
   }

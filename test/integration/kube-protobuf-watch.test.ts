@@ -3,13 +3,15 @@
 // watch in JSON, on the real apiserver: every event of pods in many states (running with an init
 // container, unschedulable, waiting on an image with a negative exit code in its last state,
 // owned, with finalizers, being deleted) must parse to exactly what the JSON event parses to,
-// through the pod schema's view and the Function controller's slim cache view; likewise
+// through the pod schema's view, the Function controller's slim cache view and the Job
+// controller's pod view; likewise
 // Deployments (created by POST and by apply, scaled, failing, ready, deleted). Also: the stream
 // really is protobuf, and an ERROR event (410 Gone) ends the watch with its status.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import { cachedDeployments, cachedPods } from "../../src/controllers/function/caches.ts";
+import { jobPodsResource } from "../../src/controllers/job/controller.ts";
 import { SystemClock } from "../../src/kube/clock.ts";
 import { KubeClient, PROTOBUF_WATCH_ACCEPT, Transport } from "../../src/kube/client.ts";
 import { toStatus } from "../../src/kube/errors.ts";
@@ -25,7 +27,7 @@ const jsonPods: ResourceType<Pod> = { ...pods, view: { schema: pods.schema, pars
 
 const jsonDeployments: ResourceType<Deployment> = { ...deployments, view: { schema: deployments.schema, parse: deployments.view?.parse ?? ((): never => assert.fail("deployments has a view")) } };
 
-type Seen = [string, unknown, unknown];
+type Seen = [string, unknown, unknown, unknown?];
 
 describe("pods watched in protobuf", () => {
   let client: KubeClient;
@@ -59,7 +61,8 @@ describe("pods watched in protobuf", () => {
     const watching = (["protobuf", "json"] as const).map((side) =>
       client
         .watch(side === "protobuf" ? pods : jsonPods, { namespace: ns, resourceVersion: start, timeoutSeconds: 120, signal: watchStop.signal }, (type, raw) => {
-          seen[side].push([type, parseObject(pods, raw), parseObject(cachedPods, raw)]);
+          // The Job controller's pod view too: the decoder must yield every field it reads.
+          seen[side].push([type, parseObject(pods, raw), parseObject(cachedPods, raw), parseObject(jobPodsResource, raw)]);
         })
         .catch((err: unknown) => {
           if (!watchStop.signal.aborted) throw err;

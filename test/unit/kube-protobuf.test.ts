@@ -68,7 +68,7 @@ function podBytes(): number[] {
   const status = [
     ...str(1, "Running"),
     ...msg(2, str(1, "PodScheduled"), str(2, "False"), time(3, T), bytes(4, []), str(5, "Unschedulable"), str(6, "0/3 nodes")),
-    ...msg(2, str(1, "Ready"), str(2, "True"), str(5, ""), str(6, "")),
+    ...msg(2, str(1, "Ready"), str(2, "True"), time(4, T), str(5, ""), str(6, "")),
     ...str(3, ""),
     ...str(4, ""),
     ...str(5, "127.0.0.1"),
@@ -102,7 +102,7 @@ const expectedPod = {
     startTime: T,
     conditions: [
       { type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes" },
-      { type: "Ready", status: "True" },
+      { type: "Ready", status: "True", lastTransitionTime: T },
     ],
     containerStatuses: [
       {
@@ -111,11 +111,11 @@ const expectedPod = {
         restartCount: 3,
         image: "img:1",
         state: { waiting: { reason: "ImagePullBackOff", message: "back-off" } },
-        lastState: { terminated: { exitCode: -1, reason: "Error", message: "boom", finishedAt: T } },
+        lastState: { terminated: { exitCode: -1, reason: "Error", message: "boom", startedAt: T, finishedAt: T } },
       },
       { name: "sidecar", ready: true, restartCount: 3, image: "img:1", state: { running: {} }, lastState: {} },
     ],
-    initContainerStatuses: [{ name: "init", ready: false, restartCount: 0, image: "img:1", state: { terminated: { exitCode: -1, reason: "Error", message: "boom", finishedAt: T } }, lastState: {} }],
+    initContainerStatuses: [{ name: "init", ready: false, restartCount: 0, image: "img:1", state: { terminated: { exitCode: -1, reason: "Error", message: "boom", startedAt: T, finishedAt: T } }, lastState: {} }],
   },
 };
 
