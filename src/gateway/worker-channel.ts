@@ -30,6 +30,11 @@ export interface ChannelDeps {
   maxBatch: number;
   /** The channel is ended (`{"end":true}`, the worker reconnects) after this long: under the server's request timeout. */
   lifetimeMs: number;
+  /**
+   * Ends the channel as its lifetime's end does, earlier, when what it fires on happens (the pod
+   * the worker's token is bound to was deleted); returns how to stop watching. Absent: never.
+   */
+  endWhen?: ((end: () => void) => () => void) | undefined;
   /** One lease wait; the lease is asked again after it (and so the worker stays known). */
   leaseWaitMs: number;
   /**
@@ -232,10 +237,19 @@ export function serveChannel(io: ChannelIo, deps: ChannelDeps): Promise<void> {
      */
     const releaseLease = (): void => leasing?.abort(RELEASED);
 
-    const lifetime = deps.clock.setTimer(deps.lifetimeMs, () => {
+    /** No more grants; the worker is told to end the channel (and opens a new one if it may). */
+    let endSent = false;
+    const endChannel = (): void => {
+      if (endSent) return;
+      endSent = true;
       stopping = true;
       releaseLease();
       send('{"end":true}');
+    };
+    const lifetime = deps.clock.setTimer(deps.lifetimeMs, endChannel);
+    const unwatch = deps.endWhen?.(() => {
+      lifetime.cancel();
+      endChannel();
     });
 
     const onLine = (line: string): void => {
@@ -308,6 +322,7 @@ export function serveChannel(io: ChannelIo, deps: ChannelDeps): Promise<void> {
       gone = true;
       stopping = true;
       lifetime.cancel();
+      unwatch?.();
       ackTimer?.cancel();
       releaseLease();
       resolveServed();

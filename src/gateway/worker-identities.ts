@@ -42,9 +42,22 @@ export interface WorkerIdentityOptions {
 /** A positive answer names the pod (namespace/name, uid) the token is bound to, so its deletion can end it. */
 type Verdict = { fn: string; pod: string; podUid: string | undefined; ttlMs: number } | { refused: string; ttlMs: number };
 
+/** The Function a worker token speaks for, and the pod (`namespace/name`, uid when known) it is bound to. */
+export interface TokenBinding {
+  fn: string;
+  pod: string;
+  podUid: string | undefined;
+}
+
+/** Whether the deleted pod is the one a token is bound to (same name; same uid when both are known: a new pod may reuse a name). */
+export function isBoundPod(gone: GonePod, bound: { pod: string; podUid: string | undefined }): boolean {
+  return bound.pod === `${gone.namespace}/${gone.name}` && (gone.uid === undefined || bound.podUid === undefined || bound.podUid === gone.uid);
+}
+
 export class WorkerIdentities {
   private readonly o: WorkerIdentityOptions;
   private readonly cache: DecisionCache<Verdict>;
+  private readonly goneListeners = new Set<(pod: GonePod) => void>();
 
   constructor(opts: WorkerIdentityOptions) {
     this.o = opts;
@@ -52,11 +65,21 @@ export class WorkerIdentities {
     opts.podDeletions?.onGone((pod) => this.podGone(pod));
   }
 
-  /** The pod is gone: tokens bound to it speak for nobody any more (the next use is reviewed afresh, and refused). */
+  /**
+   * The pod is gone: tokens bound to it speak for nobody any more (the next use is reviewed
+   * afresh, and refused), and whoever holds something open on such a token hears of it (onPodGone).
+   */
   podGone(pod: GonePod): void {
     const name = `${pod.namespace}/${pod.name}`;
-    const n = this.cache.deleteWhere((v) => "fn" in v && v.pod === name && (pod.uid === undefined || v.podUid === undefined || v.podUid === pod.uid));
+    const n = this.cache.deleteWhere((v) => "fn" in v && isBoundPod(pod, v));
     if (n > 0) this.o.log?.info({ pod: name, tokens: n }, "worker pod deleted: its tokens' cached answers dropped");
+    for (const listener of [...this.goneListeners]) listener(pod);
+  }
+
+  /** Calls `listener` for every warm worker pod deleted from now on; returns how to stop. */
+  onPodGone(listener: (pod: GonePod) => void): () => void {
+    this.goneListeners.add(listener);
+    return () => this.goneListeners.delete(listener);
   }
 
   /**
@@ -64,10 +87,15 @@ export class WorkerIdentities {
    * speaks for none, 503 when the apiserver cannot answer now.
    */
   async functionOf(token: string): Promise<string> {
+    return (await this.binding(token)).fn;
+  }
+
+  /** functionOf(), with the pod the token is bound to (`namespace/name` and uid). */
+  async binding(token: string): Promise<TokenBinding> {
     const key = createHash("sha256").update(token).digest("hex");
     const verdict = await this.cache.get(key, () => this.review(token));
     if ("refused" in verdict) throw new HttpError(401, "Unauthorized", `worker token refused: ${verdict.refused}`);
-    return verdict.fn;
+    return { fn: verdict.fn, pod: verdict.pod, podUid: verdict.podUid };
   }
 
   private async review(token: string): Promise<Verdict> {

@@ -15,6 +15,7 @@ import { MAX_MESSAGE, RoutesBase } from "./route-context.ts";
 import { parseSetupReport } from "./setup.ts";
 import { EngineError, type Task } from "./tasks.ts";
 import { httpChannelIo, serveChannel, socketChannelIo, type ChannelDeps } from "./worker-channel.ts";
+import { isBoundPod } from "./worker-identities.ts";
 
 export class WorkerRoutes extends RoutesBase {
   /**
@@ -112,7 +113,9 @@ export class WorkerRoutes extends RoutesBase {
     const workerId = query.get("workerId") ?? "";
     if (workerId === "" || workerId.length > 253) throw new HttpError(400, "BadRequest", `"workerId" must be 1 to 253 characters`);
     this.count("channel", 200);
+    const endWhen = await this.podGoneHook(req);
     return {
+      endWhen,
       clock: this.timers,
       // `fold=1`: the worker folds workflow reducer batches (docs/protocol.md).
       lease: (max, waitMs, signal) => this.o.engine.lease(fn, workerId, max, waitMs, signal, { fold: query.get("fold") === "1" }),
@@ -135,6 +138,22 @@ export class WorkerRoutes extends RoutesBase {
       lifetimeMs: this.limits.requestTimeoutMs > 0 ? Math.max(1000, Math.floor(this.limits.requestTimeoutMs / 2)) : 300_000,
       leaseWaitMs: Math.min(20_000, this.limits.maxLeaseWaitMs),
     };
+  }
+
+  /**
+   * A channel opened with a warm worker's ServiceAccount token ends when the pod the token is
+   * bound to is deleted (the worker reconnects, and its token is refused from then on): a token
+   * copied out of a pod does not keep a channel after the pod is gone. Other credentials: none.
+   */
+  private async podGoneHook(req: IncomingMessage): Promise<ChannelDeps["endWhen"]> {
+    const identities = this.o.workerIdentities;
+    const token = bearer(req.headers.authorization);
+    if (identities === undefined || token === undefined || this.o.auth.workersOpen || !looksLikeJwt(token)) return undefined;
+    const bound = await identities.binding(token);
+    return (end) =>
+      identities.onPodGone((gone) => {
+        if (isBoundPod(gone, bound)) end();
+      });
   }
 
   async heartbeat(req: IncomingMessage, res: ServerResponse): Promise<void> {

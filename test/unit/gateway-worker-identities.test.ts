@@ -4,6 +4,7 @@
 // Gateway (refused for another Function, checked before any body is read). The apiserver's
 // answers are scripted here; test/integration/trust-rbac.test.ts asks a real one.
 import assert from "node:assert/strict";
+import { request, type IncomingMessage } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { boundPodOf, functionOfPod, jwtExpiry, looksLikeJwt, type PodFacts } from "../../src/auth/service-account-token.ts";
 import { workerToken } from "../../src/auth/worker-token.ts";
@@ -233,5 +234,68 @@ describe("worker routes with projected ServiceAccount tokens (real Gateway)", ()
     const res = await fetch(`${gw.url}/v1/workers/results`, { method: "POST", headers: { authorization: `Bearer ${forged}` }, body: "x".repeat(1024) });
     assert.equal(res.status, 401);
     assert.match(((await res.json()) as { error: { message: string } }).error.message, /worker token refused/);
+  });
+});
+
+describe("a worker channel on a projected token (real Gateway)", () => {
+  let gw: Gateway;
+  const api = new ScriptedApiserver();
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const [token1, token2] = [jwt("ch-1", exp), jwt("ch-2", exp)];
+  let gone = (_pod: GonePod): void => {};
+
+  before(async () => {
+    api.users.set(token1, saUser("a", "echo-pool-1", "uid-1"));
+    api.users.set(token2, saUser("a", "echo-pool-2", "uid-2"));
+    api.pods.set("a/echo-pool-1", workerPod("echo", "uid-1"));
+    api.pods.set("a/echo-pool-2", workerPod("echo", "uid-2"));
+    gw = await Gateway.start({
+      storePath: ":memory:",
+      registry: new StaticRegistry([staticFunction({ namespace: "a", name: "echo" })]),
+      auth: { callerTokens: ["caller"], workerSigningKey: KEY },
+      workerIdentities: { reviewer: api, pods: api.readPod, podDeletions: { onGone: (l) => void (gone = l), start: () => {}, stop: () => {} } },
+    });
+  });
+  after(async () => gw.stop());
+
+  /** A streaming channel (POST /v1/workers/channel): the lines the gateway sends, and how to hang up. */
+  const openChannel = async (token: string, workerId: string): Promise<{ lines: string[]; close: () => void }> => {
+    const lines: string[] = [];
+    const req = request(`${gw.url}/v1/workers/channel?function=a/echo&workerId=${workerId}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" } });
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      req.on("response", resolve);
+      req.on("error", reject);
+      req.write('{"want":1}\n');
+    });
+    assert.equal(res.statusCode, 200);
+    let partial = "";
+    res.setEncoding("utf8");
+    res.on("data", (c: string) => {
+      partial += c;
+      for (let nl = partial.indexOf("\n"); nl >= 0; nl = partial.indexOf("\n")) {
+        lines.push(partial.slice(0, nl));
+        partial = partial.slice(nl + 1);
+      }
+    });
+    res.on("error", () => {});
+    return { lines, close: () => req.destroy() };
+  };
+
+  it("ends a channel when the pod its token is bound to is deleted, and no other (its lifetime is a minute)", async () => {
+    const c1 = await openChannel(token1, "w-1");
+    const c2 = await openChannel(token2, "w-2");
+    try {
+      gone({ namespace: "a", name: "echo-pool-1", uid: "uid-0" });
+      gone({ namespace: "a", name: "echo-pool-9", uid: "uid-9" });
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(c1.lines.length, 0, "an older pod of the same name, or another pod: nothing");
+      gone({ namespace: "a", name: "echo-pool-1", uid: "uid-1" });
+      for (let i = 0; i < 100 && !c1.lines.includes('{"end":true}'); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(c1.lines, ['{"end":true}'], "told to end at once");
+      assert.equal(c2.lines.length, 0, "the other pod's channel goes on");
+    } finally {
+      c1.close();
+      c2.close();
+    }
   });
 });
