@@ -22,6 +22,7 @@ import { Tombstones, WriteExpectations, WrittenState } from "../../kube/expectat
 import type { Informer } from "../../kube/informer.ts";
 import { controllerOf, keyOf, splitKey, type Unstructured } from "../../kube/objects.ts";
 import { isJsonObject } from "../../kube/views.ts";
+import { podFromProtobuf } from "../../kube/pod-protobuf.ts";
 import { TerminalError, type ReconcileResult, type WorkQueue } from "../../kube/queue.ts";
 import { hearthFunctions, hearthJobs, MANAGED_FIELDS, resourceType, secrets, untyped } from "../../kube/resources.ts";
 import { watch, type ControllerContext, type ControllerRegistration, type Manager } from "../../operator/manager.ts";
@@ -29,6 +30,7 @@ import type { WorkloadConfig } from "../../workload/config.ts";
 import { taskToken } from "../../auth/worker-token.ts";
 import { functionsCache } from "../shared.ts";
 import { batchJobName, LABEL_JOB } from "./batch-job.ts";
+import { batchJobFromProtobuf } from "./batch-job-protobuf.ts";
 import { DEFAULT_JOB_CONTROLLER_CONFIG, isFinished, planJob, type InputCheck, type JobControllerConfig, type JobPlan } from "./plan.ts";
 import { batchJobChanged, isFreshPod, podChanged } from "./relevance.ts";
 import { batchJobView, batchJobViewFast, podView, podViewFast, type BatchJobView, type PodView } from "./views.ts";
@@ -44,8 +46,9 @@ export const batchJobsResource = resourceType({
   plural: "jobs",
   namespaced: true,
   schema: batchJobView,
-  // Its pod template is most of its spec and never read here.
-  view: { schema: batchJobView, parse: batchJobViewFast, elide: [MANAGED_FIELDS, ["spec", "template"]] },
+  // Its pod template is most of its spec and never read here. Watched in protobuf (the JSON
+  // watch had to scan the template to cut it; protobuf skips it by its length).
+  view: { schema: batchJobView, parse: batchJobViewFast, elide: [MANAGED_FIELDS, ["spec", "template"]], protobuf: batchJobFromProtobuf },
 });
 export const jobPodsResource = resourceType({
   group: "",
@@ -54,7 +57,7 @@ export const jobPodsResource = resourceType({
   plural: "pods",
   namespaced: true,
   schema: podView,
-  view: { schema: podView, parse: podViewFast, elide: [MANAGED_FIELDS, ["spec"]] },
+  view: { schema: podView, parse: podViewFast, elide: [MANAGED_FIELDS, ["spec"]], protobuf: podFromProtobuf },
 });
 export const configMapsResource = untyped({ group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true });
 
