@@ -45,6 +45,7 @@ export class TaskEngine {
   /** Unfinished tasks (including those whose outcome is being committed), by id. */
   private readonly active = new Map<string, Task>();
   private readonly recent: RecentResults;
+  private readonly lostLeases = new Set<(fn: FunctionSettings, workerId: string, n: number) => void>();
   /** Finished tasks not yet counted in the metrics (countFinished, after the answers went out). */
   private metricsDue: [Task, "succeeded" | TaskErrorType, number | undefined][] = [];
   private readonly events: TaskEvents;
@@ -359,6 +360,15 @@ export class TaskEngine {
     this.dispatcher.unlease(grants);
   }
 
+  /**
+   * Calls `listener` when a worker's heartbeat shows it never received `n` of its leases (they are
+   * queued again): a worker channel gives that credit back. Returns how to stop.
+   */
+  onLostLeases(listener: (fn: FunctionSettings, workerId: string, n: number) => void): () => void {
+    this.lostLeases.add(listener);
+    return () => this.lostLeases.delete(listener);
+  }
+
   heartbeat(fn: FunctionSettings, workerId: string, hb: { state: WorkerState; error?: { type: string; message: string } | undefined; tasks?: readonly string[] | undefined }): { cancel: string[] } {
     const q = this.queues.queue(functionKey(fn.namespace, fn.name));
     const w = this.queues.touch(q, workerId, hb.state);
@@ -367,12 +377,16 @@ export class TaskEngine {
       // Leases granted a while ago that the worker does not hold: the answer was lost on the way.
       const held = new Set(hb.tasks);
       const cutoff = this.clock.now() - (this.opts.leaseReceiptMs ?? 5000);
+      let lost = 0;
       for (const id of [...w.leased]) {
         const task = this.active.get(id);
         if (task?.lease !== undefined && !held.has(id) && task.lease.leasedAt < cutoff) {
+          lost++;
           void this.attemptFailed(task, "Disrupted", `worker ${workerId} never received the lease`);
         }
       }
+      // The worker's credit for them was never spent: its channel gets it back (worker-channel.ts).
+      if (lost > 0) for (const l of [...this.lostLeases]) l(fn, workerId, lost);
     }
     const cancel = [...w.cancel];
     w.cancel.clear();

@@ -35,6 +35,11 @@ export interface ChannelDeps {
    * the worker's token is bound to was deleted); returns how to stop watching. Absent: never.
    */
   endWhen?: ((end: () => void) => () => void) | undefined;
+  /**
+   * Credit given back: grants of this worker that its heartbeat showed never arrived (they are
+   * queued again); `giveBack(n)` adds n to the channel's credit. Returns how to stop listening.
+   */
+  creditBack?: ((giveBack: (n: number) => void) => () => void) | undefined;
   /** One lease wait; the lease is asked again after it (and so the worker stays known). */
   leaseWaitMs: number;
   /**
@@ -251,6 +256,11 @@ export function serveChannel(io: ChannelIo, deps: ChannelDeps): Promise<void> {
       lifetime.cancel();
       endChannel();
     });
+    const unCredit = deps.creditBack?.((n) => {
+      if (gone || stopping || n <= 0) return;
+      credit = Math.min(credit + n, 1_000_000);
+      pump();
+    });
 
     const onLine = (line: string): void => {
       if (line.trim() === "") return;
@@ -323,6 +333,7 @@ export function serveChannel(io: ChannelIo, deps: ChannelDeps): Promise<void> {
       stopping = true;
       lifetime.cancel();
       unwatch?.();
+      unCredit?.();
       ackTimer?.cancel();
       releaseLease();
       resolveServed();

@@ -116,6 +116,10 @@ export class WorkerRoutes extends RoutesBase {
     const endWhen = await this.podGoneHook(req);
     return {
       endWhen,
+      creditBack: (giveBack) =>
+        this.o.engine.onLostLeases((lostFn, lostWorker, n) => {
+          if (lostWorker === workerId && lostFn.namespace === fn.namespace && lostFn.name === fn.name) giveBack(n);
+        }),
       clock: this.timers,
       // `fold=1`: the worker folds workflow reducer batches (docs/protocol.md).
       lease: (max, waitMs, signal) => this.o.engine.lease(fn, workerId, max, waitMs, signal, { fold: query.get("fold") === "1" }),

@@ -202,6 +202,28 @@ describe("worker channel", () => {
     ch2.destroy();
   });
 
+  it("a grant the worker never received (its heartbeat does not list it) is queued again and its credit given back to the channel", async () => {
+    const got: LeasedTask[] = [];
+    const ch = await open(got, "w-lossy");
+    ch.want(1);
+    const id = await push({ lost: 1 });
+    await until("the grant", () => got[0]);
+    await sleep(300);
+    // The worker says it holds nothing (as if that grant had been lost on the way); it sends no new credit.
+    const hb = await fetch(`${url}/v1/workers/heartbeat`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ function: "default/echo", workerId: "w-lossy", busy: 0, ready: true, state: "ready", tasks: [] }),
+    });
+    assert.equal(hb.status, 200);
+    // Without the credit back, the channel's one credit stays spent and the task waits for another worker.
+    const again = await until("the task granted again on the same channel", () => got[1], 5_000);
+    assert.equal(again.id, id);
+    assert.equal(again.attempt, 1, "a lost lease is not an attempt");
+    assert.notEqual(again.leaseId, got[0]?.leaseId);
+    ch.destroy();
+  });
+
   it("refuses a wrong worker token before reading anything, and a token for another Function", async () => {
     await assert.rejects(WorkerChannel.open(url, "nope", "default/echo", "w", { tasks: () => undefined, ended: () => undefined }), (err: unknown) => err instanceof WorkerApiError && err.status === 401);
     await assert.rejects(WorkerChannel.open(url, token, "default/other", "w", { tasks: () => undefined, ended: () => undefined }), (err: unknown) => err instanceof WorkerApiError && err.status === 401);
