@@ -41,13 +41,33 @@ export interface JournalRead {
  */
 export function encodeSlotInto(into: Buffer, entry: JournalEntry): number | undefined {
   const text = JSON.stringify([entry.id, entry.leaseId, entry.attempt, entry.timeoutSeconds, entry.deadline]);
+  // Measured, not judged by what write() took: it stops before a character that does not fit
+  // whole, so a cut text may take a few bytes less than the room it had.
+  if (Buffer.byteLength(text, "utf8") >= SLOT_BYTES - HEADER) return undefined;
   const len = into.write(text, HEADER, "utf8");
-  // A text that filled the slot may have been cut.
-  if (len >= SLOT_BYTES - HEADER) return undefined;
   into.writeUInt32LE(len, 0);
   // The text's CRC-32 is its UTF-8 bytes' (zlib encodes a string so): no view of the buffer to make.
   into.writeUInt32LE(crc32(text), 4);
   return HEADER + len;
+}
+
+/**
+ * Writes `entry`'s slot at `at` in `into` (which holds SLOT_BYTES from there) and returns how many
+ * bytes it took; undefined when it does not fit, and then `into` is unchanged. A text short enough
+ * to fit in any encoding (3 UTF-8 bytes per UTF-16 unit at most) goes straight to `into`; a longer
+ * one through `scratch` (SLOT_BYTES), so that a cut text never lands there.
+ */
+export function encodeSlotAt(into: Buffer, at: number, entry: JournalEntry, scratch: Buffer): number | undefined {
+  const text = JSON.stringify([entry.id, entry.leaseId, entry.attempt, entry.timeoutSeconds, entry.deadline]);
+  if (text.length * 3 < SLOT_BYTES - HEADER) {
+    const len = into.write(text, at + HEADER, "utf8");
+    into.writeUInt32LE(len, at);
+    into.writeUInt32LE(crc32(text), at + 4);
+    return HEADER + len;
+  }
+  const n = encodeSlotInto(scratch, entry);
+  if (n !== undefined) scratch.copy(into, at, 0, n);
+  return n;
 }
 
 /** A slot's bytes for `entry`; undefined when it does not fit. */
@@ -118,13 +138,10 @@ export function fdJournalWriter(fd: number): JournalWriter {
     image.copy(grown);
     image = grown;
   };
-  /** `entry` into the image's `slot`; false (the image unchanged) when it does not fit. */
+  /** `entry` into the image's `slot`; undefined (the image unchanged) when it does not fit. */
   const stage = (slot: number, entry: JournalEntry): number | undefined => {
-    const n = encodeSlotInto(scratch, entry);
-    if (n === undefined) return undefined;
     ensure(slot);
-    scratch.copy(image, slot * SLOT_BYTES, 0, n);
-    return n;
+    return encodeSlotAt(image, slot * SLOT_BYTES, entry, scratch);
   };
   const unstage = (slot: number): void => {
     ensure(slot);

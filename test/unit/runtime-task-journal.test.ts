@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { SystemClock } from "../../src/kube/clock.ts";
 import type { FromChild } from "../../src/runtime/ipc.ts";
 import { forkChild, Supervisor, type AdoptedOutcome, type ChildHandle } from "../../src/runtime/supervisor.ts";
-import { createJournal, decodeJournal, decodeSlot, encodeSlot, fdJournalWriter, SLOT_BYTES, type JournalEntry } from "../../src/runtime/task-journal.ts";
+import { createJournal, decodeJournal, decodeSlot, encodeSlot, encodeSlotAt, fdJournalWriter, SLOT_BYTES, type JournalEntry } from "../../src/runtime/task-journal.ts";
 import { WorkerChannel } from "../../src/runtime/worker-channel.ts";
 import { until } from "../support/until.ts";
 
@@ -31,6 +31,12 @@ describe("task journal slots", () => {
 
   it("an entry too large for a slot is refused (the child then says `started`)", () => {
     assert.equal(encodeSlot({ ...entry("a"), id: "x".repeat(SLOT_BYTES) }), undefined);
+    // Across the slot's end with 3-byte characters: refused, or whole — never cut short of the end.
+    for (let k = 400; k < 520; k++) {
+      const e = { ...entry("a"), id: `${"x".repeat(k)}日日` };
+      const bytes = encodeSlot(e);
+      if (bytes !== undefined) assert.deepEqual(decodeSlot(bytes), e, `id of ${k} + 2`);
+    }
   });
 
   it("a slot caught mid-write is torn, never a wrong entry, and makes the read incomplete", () => {
@@ -49,6 +55,34 @@ describe("task journal slots", () => {
     const long = Buffer.alloc(SLOT_BYTES);
     long.writeUInt32LE(SLOT_BYTES * 2, 0);
     assert.equal(decodeSlot(long), "torn");
+  });
+
+  it("a slot encoded in place (the writer's image) is byte for byte encodeSlot's, touches nothing else, and leaves everything as it was when it does not fit", () => {
+    const scratch = Buffer.alloc(SLOT_BYTES);
+    // Printable ASCII most of the time, any UTF-16 unit (lone surrogates too) now and then.
+    const text = (n: number): string => Array.from({ length: n }, () => String.fromCharCode(Math.random() < 0.8 ? 32 + Math.floor(Math.random() * 95) : Math.floor(Math.random() * 0x10000))).join("");
+    let fitted = 0;
+    let refused = 0;
+    for (let i = 0; i < 3000; i++) {
+      const e: JournalEntry = { id: text(i % 600), leaseId: text(i % 17), attempt: i, timeoutSeconds: 1 + i, deadline: 1_700_000_000_000 + i };
+      const image = Buffer.alloc(3 * SLOT_BYTES, 7);
+      const before = Buffer.from(image);
+      const n = encodeSlotAt(image, SLOT_BYTES, e, scratch);
+      const expected = encodeSlot(e);
+      if (expected === undefined) {
+        refused++;
+        assert.equal(n, undefined);
+        assert.ok(image.equals(before), "unchanged when it does not fit");
+        continue;
+      }
+      fitted++;
+      assert.equal(n, expected.length);
+      assert.ok(image.subarray(SLOT_BYTES, SLOT_BYTES + expected.length).equals(expected), `entry ${i}`);
+      assert.deepEqual(decodeSlot(image.subarray(SLOT_BYTES, 2 * SLOT_BYTES)), e);
+      assert.ok(image.subarray(0, SLOT_BYTES).equals(before.subarray(0, SLOT_BYTES)), "the slot before untouched");
+      assert.ok(image.subarray(SLOT_BYTES + expected.length).equals(before.subarray(SLOT_BYTES + expected.length)), "the rest untouched");
+    }
+    assert.ok(fitted > 1000 && refused > 100, `both cases ran (${fitted} fitted, ${refused} refused)`);
   });
 
   it("a short file: the slots past its end are free", () => {
