@@ -1,7 +1,8 @@
-// The protobuf wire reader and watch framing (src/kube/protobuf.ts) and the Pod decoder
-// (pod-protobuf.ts) on bytes built here by a minimal encoder that follows the .proto field
-// numbers. test/integration/kube-protobuf-watch.test.ts checks the decoder against the real
-// apiserver's protobuf; this file covers the edges the apiserver rarely sends: negative int32s,
+// The protobuf wire reader and watch framing (src/kube/protobuf.ts) and the Pod and Deployment
+// decoders (pod-protobuf.ts, deployment-protobuf.ts) on bytes built by a minimal
+// encoder that follows the .proto field numbers (test/support/protobuf-encode.ts).
+// test/integration/kube-protobuf-watch.test.ts checks the decoders against the real apiserver's
+// protobuf; this file covers the edges the apiserver rarely sends: negative int32s,
 // zero times, unknown fields of every wire type, frames split anywhere, truncated input.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -10,26 +11,8 @@ import { deploymentFromProtobuf } from "../../src/kube/deployment-protobuf.ts";
 import { podFromProtobuf } from "../../src/kube/pod-protobuf.ts";
 import { FrameSplitter, ProtoError, ProtoReader, statusOf, timeOf, unwrap, watchEventFrame } from "../../src/kube/protobuf.ts";
 import { deployments, parseObject, pods } from "../../src/kube/resources.ts";
+import { bytes, entry, msg, str, tag, time, varint, vi } from "../support/protobuf-encode.ts";
 
-// --- a minimal encoder (tests only) ---
-function varint(n: number | bigint): number[] {
-  let v = BigInt.asUintN(64, BigInt(n));
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) b |= 0x80;
-    out.push(b);
-  } while (v > 0n);
-  return out;
-}
-const tag = (field: number, wire: number): number[] => varint(field * 8 + wire);
-const vi = (field: number, n: number | bigint): number[] => [...tag(field, 0), ...varint(n)];
-const bytes = (field: number, b: readonly number[]): number[] => [...tag(field, 2), ...varint(b.length), ...b];
-const str = (field: number, s: string): number[] => bytes(field, [...Buffer.from(s, "utf8")]);
-const msg = (field: number, ...parts: number[][]): number[] => bytes(field, parts.flat());
-const time = (field: number, iso: string): number[] => msg(field, vi(1, Date.parse(iso) / 1000), vi(2, 0));
-const entry = (field: number, k: string, v: string): number[] => msg(field, str(1, k), str(2, v));
 const envelope = (kind: string, raw: number[]): number[] => [0x6b, 0x38, 0x73, 0x00, ...msg(1, str(1, "v1"), str(2, kind)), ...bytes(2, raw)];
 const frame = (type: string, obj: number[]): Buffer => {
   const ev = [...str(1, type), ...msg(2, bytes(1, obj))];
