@@ -2,13 +2,9 @@
 // JSON shape of the fields the `deployment` schema (objects.ts) keeps, for its view
 // (object-views.ts deploymentView); pod-protobuf.ts says how presence follows the JSON encoding.
 // The pod template, selector and strategy are skipped by their length without being read.
-import { objectMeta } from "./pod-protobuf.ts";
+import { objectMeta, put } from "./pod-protobuf.ts";
 import { LEN, ProtoReader, VARINT } from "./protobuf.ts";
 import type { JsonObject } from "./views.ts";
-
-function put(out: JsonObject, key: string, value: unknown): void {
-  if (value !== undefined && value !== "") out[key] = value;
-}
 
 /** omitempty numbers: zero is left out, as the JSON encoder does. */
 function putNumber(out: JsonObject, key: string, value: number): void {

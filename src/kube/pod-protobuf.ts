@@ -12,7 +12,8 @@
 import { LEN, mapEntry, ProtoReader, timeOf, VARINT } from "./protobuf.ts";
 import type { JsonObject } from "./views.ts";
 
-function put(out: JsonObject, key: string, value: unknown): void {
+/** Sets `key` unless the value is absent or "" (omitempty strings and times). Shared by the other decoders. */
+export function put(out: JsonObject, key: string, value: unknown): void {
   if (value !== undefined && value !== "") out[key] = value;
 }
 
@@ -145,7 +146,11 @@ function podSpec(r: ProtoReader): JsonObject {
   return out;
 }
 
-function condition(r: ProtoReader): JsonObject {
+/**
+ * A condition laid out as core/v1 PodCondition and batch/v1 JobCondition both are (type 1, status 2,
+ * lastTransitionTime 4, reason 5, message 6); batch-job-protobuf.ts uses it too.
+ */
+export function condition(r: ProtoReader): JsonObject {
   const m = r.message();
   const out: JsonObject = { type: "", status: "" };
   while (m.next()) {

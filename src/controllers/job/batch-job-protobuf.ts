@@ -8,13 +8,9 @@
 // containerName, startTime, completionTime) come only when set, as in JSON; the counters
 // (active, failed, succeeded: omitempty ints) only when not zero; a condition's reason and
 // message only when not empty.
-import { objectMeta } from "../../kube/pod-protobuf.ts";
+import { condition, objectMeta, put } from "../../kube/pod-protobuf.ts";
 import { LEN, ProtoReader, timeOf, VARINT } from "../../kube/protobuf.ts";
 import type { JsonObject } from "../../kube/views.ts";
-
-function put(out: JsonObject, key: string, value: unknown): void {
-  if (value !== undefined && value !== "") out[key] = value;
-}
 
 function onExitCodes(r: ProtoReader): JsonObject {
   const m = r.message();
@@ -54,21 +50,6 @@ function spec(r: ProtoReader): JsonObject {
     if (m.wire === VARINT && m.field === 7) out["backoffLimit"] = m.int32();
     else if (m.wire === VARINT && m.field === 3) out["activeDeadlineSeconds"] = m.varint();
     else if (m.wire === LEN && m.field === 11) out["podFailurePolicy"] = podFailurePolicy(m);
-    else m.skip();
-  }
-  return out;
-}
-
-function condition(r: ProtoReader): JsonObject {
-  const m = r.message();
-  const out: JsonObject = { type: "", status: "" };
-  while (m.next()) {
-    if (m.wire !== LEN) m.skip();
-    else if (m.field === 1) out["type"] = m.string();
-    else if (m.field === 2) out["status"] = m.string();
-    else if (m.field === 4) put(out, "lastTransitionTime", timeOf(m));
-    else if (m.field === 5) put(out, "reason", m.string());
-    else if (m.field === 6) put(out, "message", m.string());
     else m.skip();
   }
   return out;
