@@ -315,7 +315,7 @@ export class TaskStore {
   /** Stages the row's current state; the next commit writes it (later saves of the same id win). */
   save(row: TaskRow): void {
     if (this.closed) return;
-    this.staged.set(row.id, { ...row, input: isTerminalStatus(row.status) ? null : row.input });
+    this.staged.set(row.id, stagedRow(row));
     this.scheduleFlush();
   }
 
@@ -327,7 +327,7 @@ export class TaskStore {
    */
   saveLogged(row: TaskRow): boolean {
     if (this.closed || this.runLog === undefined) return false;
-    const staged = { ...row, input: isTerminalStatus(row.status) ? null : row.input };
+    const staged = stagedRow(row);
     let seg: LogSegment;
     hop("g.commit");
     try {
@@ -550,6 +550,11 @@ function newBatch(): Batch {
   // Nobody may be waiting on a batch when it fails; the error is reported through onError.
   promise.catch(() => undefined);
   return { promise, resolve, reject };
+}
+
+/** The row as staged and written: a finished task keeps no input. */
+function stagedRow(row: TaskRow): TaskRow {
+  return { ...row, input: isTerminalStatus(row.status) ? null : row.input };
 }
 
 function isTerminalStatus(s: TaskRow["status"]): boolean {
