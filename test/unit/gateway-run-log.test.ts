@@ -10,34 +10,14 @@ import { after, describe, it } from "node:test";
 import { parseSegment, RunLog, SEGMENT_BYTES, segmentFiles } from "../../src/gateway/run-log.ts";
 import { rowValues, TASK_ROW_COLUMNS, type TaskRow } from "../../src/gateway/store-db.ts";
 import { TaskStore } from "../../src/gateway/store.ts";
+import { taskRow } from "../support/task-row.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hearth-runlog-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A finished task's row (what the run log holds). */
 function row(id: string, over: Partial<TaskRow> = {}): TaskRow {
-  return {
-    id,
-    namespace: "ns",
-    name: "fn",
-    status: "succeeded",
-    attempts: 1,
-    disruptions: 0,
-    encoding: "json",
-    input: null,
-    output: '{"ok":true}',
-    error: null,
-    idempotencyKey: null,
-    createdAt: 1000,
-    startedAt: 1001,
-    finishedAt: 1002,
-    notBefore: null,
-    timeoutSeconds: null,
-    retries: null,
-    parentId: null,
-    depth: 0,
-    cached: false,
-    ...over,
-  };
+  return taskRow(id, { status: "succeeded", attempts: 1, input: null, output: '{"ok":true}', startedAt: 1001, finishedAt: 1002, ...over });
 }
 
 describe("run log", () => {

@@ -4,36 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
-import { commitWhere, INLINE_COMMIT_MAX_ROWS, TaskStore, type TaskRow } from "../../src/gateway/store.ts";
+import { commitWhere, INLINE_COMMIT_MAX_ROWS, TaskStore } from "../../src/gateway/store.ts";
+import { taskRow as row } from "../support/task-row.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hearth-store-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function row(id: string, over: Partial<TaskRow> = {}): TaskRow {
-  return {
-    id,
-    namespace: "ns",
-    name: "fn",
-    status: "queued",
-    attempts: 0,
-    disruptions: 0,
-    encoding: "json",
-    input: '{"x":1}',
-    output: null,
-    error: null,
-    idempotencyKey: null,
-    createdAt: 1000,
-    startedAt: null,
-    finishedAt: null,
-    notBefore: null,
-    timeoutSeconds: null,
-    retries: null,
-    parentId: null,
-    depth: 0,
-    cached: false,
-    ...over,
-  };
-}
 
 describe("TaskStore", () => {
   it("commits staged rows in one batch and reads them back after a reopen", async () => {
