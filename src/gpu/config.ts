@@ -37,14 +37,14 @@ export const gpuTypesSchema = z
   .default(DEFAULT_GPU_TYPES);
 export type GpuTypes = z.output<typeof gpuTypesSchema>;
 
-const toleration = z.object({
+export const tolerationSchema = z.object({
   key: z.string().optional(),
   operator: z.enum(["Exists", "Equal"]).optional(),
   value: z.string().optional(),
   effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
   tolerationSeconds: z.int().optional(),
 });
-export type Toleration = z.infer<typeof toleration>;
+export type Toleration = z.infer<typeof tolerationSchema>;
 
 export const gpuConfigSchema = z
   .object({
@@ -69,7 +69,7 @@ export const gpuConfigSchema = z
       .prefault({}),
     wholeGpuResource: resourceName.default("nvidia.com/gpu").describe("Resource for whole GPUs (gpu.count)."),
     productLabel: z.string().min(1).max(317).default("nvidia.com/gpu.product"),
-    tolerations: z.array(toleration).max(16).default([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]),
+    tolerations: z.array(tolerationSchema).max(16).default([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]),
     runtimeClassName: z.string().min(1).max(253).optional().describe("e.g. nvidia, when the cluster needs it for GPU pods."),
   })
   .prefault({});

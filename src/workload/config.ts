@@ -1,7 +1,7 @@
 // What rendering a worker pod needs from the operator config: gateway URL, runtime commands,
 // GPU sharing, GPU types and pod defaults. The Function and Job controllers both read it.
 import { z } from "zod";
-import { gpuConfigSchema, gpuTypesSchema } from "../gpu/config.ts";
+import { gpuConfigSchema, gpuTypesSchema, tolerationSchema } from "../gpu/config.ts";
 
 const command = z.array(z.string().min(1).max(4096)).min(1).max(64);
 
@@ -23,6 +23,8 @@ export const podDefaultsSchema = z
     imagePullSecrets: z.array(z.string().min(1).max(253)).max(16).default([]),
     /** Extra node labels every worker needs (e.g. a node pool). */
     nodeSelector: z.record(z.string(), z.string()).default({}),
+    /** Taints every worker tolerates (e.g. a dedicated, tainted node pool); GPU pods add gpu.tolerations. */
+    tolerations: z.array(tolerationSchema).max(16).default([]),
     /** Annotations on every worker pod (warm and batch), under the Function's podMetadata (e.g. a mesh's, or dev mode's). */
     annotations: z.record(z.string().max(253), z.string().max(4096)).default({}),
     /** Upper bound of the grace period; warm workers get min(timeoutSeconds, this) + 15 s to drain. */

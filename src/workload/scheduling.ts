@@ -1,6 +1,6 @@
 // Where a worker pod may run and as whom: the operator config's service account, priority,
-// pull secrets and node selector, then the GPU plan's runtime class, tolerations and node
-// affinity. Pure; the fields come in the order pod specs have always had them.
+// pull secrets, node selector and tolerations, then the GPU plan's runtime class, tolerations
+// (after the config's) and node affinity. Pure; the fields come in the order pod specs have always had them.
 import type { V1LocalObjectReference, V1NodeSelectorRequirement, V1PodSpec, V1Toleration } from "@kubernetes/client-node";
 import type { GpuPlan } from "../gpu/plan.ts";
 import type { WorkloadConfig } from "./config.ts";
@@ -13,9 +13,10 @@ export function scheduling(pod: WorkloadConfig["pod"], gpu: GpuPlan | undefined)
   if (pod.priorityClassName !== undefined) out.priorityClassName = pod.priorityClassName;
   if (pod.imagePullSecrets.length > 0) out.imagePullSecrets = pod.imagePullSecrets.map((n): V1LocalObjectReference => ({ name: n }));
   if (Object.keys(pod.nodeSelector).length > 0) out.nodeSelector = { ...pod.nodeSelector };
+  const tolerations = [...pod.tolerations, ...(gpu?.tolerations ?? [])];
+  if (gpu !== undefined && gpu.runtimeClassName !== undefined) out.runtimeClassName = gpu.runtimeClassName;
+  if (tolerations.length > 0) out.tolerations = tolerations.map(toToleration);
   if (gpu !== undefined) {
-    if (gpu.runtimeClassName !== undefined) out.runtimeClassName = gpu.runtimeClassName;
-    if (gpu.tolerations.length > 0) out.tolerations = gpu.tolerations.map(toToleration);
     if (gpu.nodeSelector.length > 0) {
       const matchExpressions: V1NodeSelectorRequirement[] = gpu.nodeSelector.map((r) => ({ key: r.key, operator: "In", values: [...r.values] }));
       out.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions }] } } };

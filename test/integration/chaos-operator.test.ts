@@ -18,7 +18,7 @@ import { deploymentName } from "../../src/controllers/function/names.ts";
 import { removeFakeNodes } from "../../src/devcluster/index.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
 import { deployments, hearthFunctions, hearthJobs, leases } from "../../src/kube/resources.ts";
-import { createFakeNode, fakePodAnnotations, kubeConfigFromEnv, uniqueName, waitFor, withNamespace } from "../support/cluster.ts";
+import { createFakeNode, DEDICATED_TAINT_KEY, fakePodAnnotations, kubeConfigFromEnv, uniqueName, waitFor, withNamespace } from "../support/cluster.ts";
 import { aFunction } from "../support/function-builder.ts";
 import { installCrds, startTestOperator, testClient, type TestOperator } from "../support/operator.ts";
 
@@ -41,9 +41,11 @@ describe("chaos: operator leader killed repeatedly", { timeout: 30 * 60_000 }, (
     const ns = await withNamespace(t, kc, "chaos-op");
     const nodeName = uniqueName("chaos-node");
     const nodeSelector = { "hearth.dev/test-nodes": nodeName };
-    await createFakeNode(core, { name: nodeName, cpu: "64", memory: "256Gi", pods: 500, labels: nodeSelector });
+    // Tainted and tolerated: only this test's pods land there, so its drain deletes no other test's pod.
+    const taint = { key: DEDICATED_TAINT_KEY, value: nodeName, effect: "NoSchedule" as const };
+    await createFakeNode(core, { name: nodeName, cpu: "64", memory: "256Gi", pods: 500, labels: nodeSelector, taints: [taint] });
     t.after(() => removeFakeNodes(core, [nodeName]));
-    const config = { pod: { nodeSelector }, controllers: { function: { concurrency: 8, timeoutSeconds: 30, resyncSeconds: 0, gatewayFinalizer: false }, job: { deadlineSlackSeconds: 30 } } };
+    const config = { pod: { nodeSelector, tolerations: [{ ...taint, operator: "Equal" as const }] }, controllers: { function: { concurrency: 8, timeoutSeconds: 30, resyncSeconds: 0, gatewayFinalizer: false }, job: { deadlineSlackSeconds: 30 } } };
     let serial = 0;
     const start = (): Promise<TestOperator> => startTestOperator({ namespace: ns, mode: "process", identity: `op-${serial++}`, config });
     const operators = new Map<string, TestOperator>();

@@ -21,7 +21,7 @@ import { Manager } from "../../src/operator/manager.ts";
 import { workloadConfigSchema, type WorkloadConfig } from "../../src/workload/config.ts";
 import { removeFakeNodes } from "../../src/devcluster/index.ts";
 import { installCrds, startTestOperator, type TestOperator } from "../support/operator.ts";
-import { createFakeNode, createTestNamespace, fakePodAnnotations, kubeConfigFromEnv, uniqueName, waitFor, type FakePodBehaviour } from "../support/cluster.ts";
+import { createFakeNode, createTestNamespace, DEDICATED_TAINT_KEY, fakePodAnnotations, kubeConfigFromEnv, uniqueName, waitFor, type FakePodBehaviour } from "../support/cluster.ts";
 
 /** Small enough that a test's backstop fires in seconds, large enough not to fire by accident. */
 const TEST_CONFIG: Partial<JobControllerConfig> = { deadlineSlackSeconds: 20, recheckAfterMs: 1000 };
@@ -33,8 +33,19 @@ const logger = pino({ level: process.env["HEARTH_TEST_LOG"] === "1" ? "debug" : 
 const client = createClient({ connection: await fromKubeconfigFile(process.env["HEARTH_KUBECONFIG"] ?? ""), clock, fieldManager: "hearth-test" });
 after(() => client.transport.close());
 
+/**
+ * A node of this file's own: roomy, labelled and tainted, so these pods land only there and no
+ * other test file's pods do (draining it at the end would delete them).
+ */
+async function createOwnNode(name: string, pods: number): Promise<Record<string, string>> {
+  const nodeSelector = { "hearth.dev/test-nodes": name };
+  await createFakeNode(core, { name, cpu: "64", memory: "256Gi", pods, labels: nodeSelector, taints: [{ key: DEDICATED_TAINT_KEY, value: name, effect: "NoSchedule" }] });
+  return nodeSelector;
+}
+
 function workloadFor(nodeLabel: Record<string, string>): WorkloadConfig {
-  return workloadConfigSchema.parse({ pod: { nodeSelector: nodeLabel } });
+  const id = nodeLabel["hearth.dev/test-nodes"];
+  return workloadConfigSchema.parse({ pod: { nodeSelector: nodeLabel, tolerations: [{ key: DEDICATED_TAINT_KEY, operator: "Equal", value: id, effect: "NoSchedule" }] } });
 }
 
 function startOperator(namespaces: string[], workload: WorkloadConfig, c: KubeClient = client, log = logger): Manager {
@@ -117,10 +128,10 @@ describe("Job controller on a real cluster", { concurrency: true, timeout: 240_0
     await installCrds(client);
     const id = uniqueName("jobs");
     nodeName = id;
-    // A node of our own (untainted, roomy) selected through the operator's pod.nodeSelector, so
-    // other test files cannot starve these pods.
-    await createFakeNode(core, { name: nodeName, cpu: "64", memory: "256Gi", pods: 500, labels: { "hearth.dev/test-nodes": id } });
-    workload = workloadFor({ "hearth.dev/test-nodes": id });
+    // A node of our own (tainted, roomy) selected through the operator's pod.nodeSelector and
+    // tolerated through its pod.tolerations: other test files cannot starve these pods, and the
+    // node's drain at the end deletes no pod of theirs.
+    workload = workloadFor(await createOwnNode(nodeName, 500));
     const namespace = await createTestNamespace(kc, "jobs");
     ns = namespace.name;
     cleanups.push(() => namespace.delete());
@@ -248,7 +259,7 @@ describe("Job controller on a real cluster", { concurrency: true, timeout: 240_0
         podFailurePolicy: { rules: [{ action: "Count", onExitCodes: { operator: "In", values: [1] } }] },
         template: {
           metadata: { annotations: fakePodAnnotations({ exitCode: 0, delay: "8s" }) },
-          spec: { restartPolicy: "Never", nodeSelector: workload.pod.nodeSelector, containers: [{ name: "worker", image: "x" }] },
+          spec: { restartPolicy: "Never", nodeSelector: workload.pod.nodeSelector, tolerations: workload.pod.tolerations, containers: [{ name: "worker", image: "x" }] },
         },
       },
     });
@@ -366,8 +377,7 @@ describe("Job controller across operator crashes", { timeout: 180_000 }, () => {
   before(async () => {
     await installCrds(client);
     nodeName = uniqueName("jobs-crash");
-    nodeSelector = { "hearth.dev/test-nodes": nodeName };
-    await createFakeNode(core, { name: nodeName, cpu: "64", memory: "256Gi", pods: 100, labels: nodeSelector });
+    nodeSelector = await createOwnNode(nodeName, 100);
     workload = workloadFor(nodeSelector);
   });
 
@@ -472,7 +482,7 @@ describe("Job controller across operator crashes", { timeout: 180_000 }, () => {
     const ns = (await createTestNamespace(kc, "jobs-kill")).name;
     t.after(() => core.deleteNamespace({ name: ns }).then(() => undefined));
     const config: Partial<OperatorConfigInput> = {
-      pod: { nodeSelector },
+      pod: { nodeSelector, tolerations: workload.pod.tolerations },
       controllers: { function: { concurrency: 4, timeoutSeconds: 30, resyncSeconds: 0, gatewayFinalizer: false }, job: { deadlineSlackSeconds: 20 } },
     };
     await makeFunction(ns, "killed", { exitCode: 0, delay: "6s", message: '{"output":"survived"}' });

@@ -157,6 +157,16 @@ describe("renderPodTemplate: GPUs", () => {
     assert.equal(r.reason, "InvalidGPU");
   });
 
+  it("the operator's pod.tolerations go on every worker, before the GPU ones", () => {
+    const dedicated = { key: "pool", operator: "Equal" as const, value: "inference", effect: "NoSchedule" as const };
+    const cpu = render(aFunction(), config({ pod: { tolerations: [dedicated] } }));
+    assert.deepEqual(cpu.template.spec?.tolerations, [dedicated]);
+    const gpu = render(aFunction().gpu({ type: "t4", split: 4 }), config({ gpu: { strategy: "timeSlicing", timeSlicing: { replicas: 4, resourceName: "nvidia.com/gpu.shared" } }, pod: { tolerations: [dedicated] } }));
+    assert.deepEqual(gpu.template.spec?.tolerations, [dedicated, { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
+    // No tolerations configured: the template (and so every pool's hash) is what it was before the field existed.
+    assert.equal(render().hash, render(aFunction(), config({ pod: { tolerations: [] } })).hash);
+  });
+
   it("no GPU: no affinity, tolerations or shm", () => {
     const { template } = render();
     assert.equal(template.spec?.affinity, undefined);
