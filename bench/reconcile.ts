@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { functionStatus } from "../src/api/v1alpha1/index.ts";
 import { desiredObjects } from "../src/controllers/function/desired.ts";
+import { FIELD_MANAGER } from "../src/controllers/function/names.ts";
 import { fakeNode } from "../src/devcluster/nodes.ts";
 import { SystemClock } from "../src/kube/clock.ts";
 import { KubeClient, Transport } from "../src/kube/client.ts";
@@ -70,6 +71,13 @@ const { values: args } = parseArgs({
     "apiserver-pprof": { type: "string" },
     /** How the bench creates its Functions: post (default, like the baseline's Deployments) or apply (server-side apply, field manager bench-user). */
     create: { type: "string", default: "post" },
+    /**
+     * Also measure the floor: the same Functions made Ready by a zero-cost operator (the bench
+     * itself does the operator's two writes — the same Deployment, owned by the Function, and the
+     * same Ready status by server-side apply — with no reconcile, cache or informer of its own).
+     * Its ratio to the baseline is the most any operator can reach on this cluster.
+     */
+    floor: { type: "boolean", default: false },
   },
 });
 if (args.create !== "post" && args.create !== "apply") throw new Error(`--create ${args.create}: expected post or apply`);
@@ -93,6 +101,8 @@ const transport = new Transport({ connection, clock, qps: 0, maxSockets: CONCURR
 const pprofDir = args["apiserver-pprof"];
 const profiler = pprofDir === undefined ? undefined : new ApiserverProfiler({ connection, dir: pprofDir, log });
 const client = new KubeClient(transport, "hearth-bench");
+/** The floor phase's writes, under the operator's field manager (its status is owned as the operator's is). */
+const operatorClient = client.as(FIELD_MANAGER);
 const SIGNING_KEY = "bench-signing-key-0123456789abcdef";
 
 /** Small pods: the bench measures control-plane work, not capacity. */
@@ -257,8 +267,14 @@ interface Phase {
   stages: string;
 }
 
+/** What stands in for the operator in the floor phase: told of each created Function and each Deployment update. */
+interface StandIn {
+  created(fn: Unstructured): void;
+  deployment(d: Deployment): void;
+}
+
 /** Applies Functions `from`..`to`-1 and waits until each has a Deployment and is Ready. */
-async function operatorPhase(ns: string, from: number, to: number, fns: Informer<Unstructured>, deps: Informer<Deployment>): Promise<Phase> {
+async function operatorPhase(ns: string, from: number, to: number, fns: Informer<Unstructured>, deps: Informer<Deployment>, standIn?: StandIn): Promise<Phase> {
   const readyAt = new Map<string, number>();
   const appliedAt = new Map<string, number>();
   const isReady = (o: Unstructured): boolean => functionStatus.safeParse(o["status"] ?? {}).data?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
@@ -275,14 +291,15 @@ async function operatorPhase(ns: string, from: number, to: number, fns: Informer
     if (!want.has(fn)) return;
     if (!depSeenAt.has(fn)) depSeenAt.set(fn, Date.now());
     if (d.status.readyReplicas === 1 && !depReadyAt.has(fn)) depReadyAt.set(fn, Date.now());
+    standIn?.deployment(d);
   };
   deps.on({ add: trackDeployment, update: (_, d) => trackDeployment(d) });
   const t0 = Date.now();
   await pool(names, CONCURRENCY, async (name) => {
     appliedAt.set(name, Date.now());
     const manifest = benchFunction(name, ns).manifest();
-    if (args.create === "apply") await client.apply(hearthFunctions, manifest, { fieldManager: "bench-user" });
-    else await client.create(hearthFunctions, manifest);
+    const made = args.create === "apply" ? await client.apply(hearthFunctions, manifest, { fieldManager: "bench-user" }) : await client.create(hearthFunctions, manifest);
+    standIn?.created(made);
   });
   log(`${args.create === "apply" ? "applied (server-side)" : "created (POST)"} ${names.length} Functions in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   let deploymentsSeconds = Number.NaN;
@@ -296,6 +313,49 @@ async function operatorPhase(ns: string, from: number, to: number, fns: Informer
   const lat = names.map((n) => (readyAt.get(n) ?? 0) - (appliedAt.get(n) ?? 0)).sort((a, b) => a - b);
   const stages = `create → Deployment seen ${stage(names, appliedAt, depSeenAt)}; → Deployment ready ${stage(names, depSeenAt, depReadyAt)}; → Function Ready ${stage(names, depReadyAt, readyAt)}`;
   return { seconds, deploymentsSeconds, p50: percentile(lat, 50), p99: percentile(lat, 99), stages };
+}
+
+/**
+ * The floor: Functions made Ready by the bench standing in for an operator that costs nothing —
+ * per Function the operator's own two writes (its Deployment, owned by the Function, created as
+ * soon as the Function's POST answers; its Ready status, applied as soon as the Deployment is
+ * ready, the same document the operator wrote for f0) and nothing else.
+ */
+async function floorPhase(readyStatus: Record<string, unknown>): Promise<{ phase: Phase; cpu: Map<string, number>; api: ApiserverCounts }> {
+  const ns = await newNamespace("bench-floor");
+  const fns = new Informer({ client, resource: hearthFunctions, clock, logger: silent, namespaces: [ns] });
+  const deps = new Informer({ client, resource: deployments, clock, logger: silent, namespaces: [ns] });
+  fns.start();
+  deps.start();
+  await Promise.all([fns.waitForSync(), deps.waitForSync()]);
+  const statusWritten = new Set<string>();
+  const writes: Promise<unknown>[] = [];
+  const standIn: StandIn = {
+    created: (made) => {
+      const fn = benchFunction(made.metadata.name, ns).uid(made.metadata.uid ?? "").build();
+      const d = desiredObjects(fn, config, { setReplicas: true });
+      if (!d.ok) throw new Error(d.message);
+      writes.push(operatorClient.create(deployments, d.objects.deployment));
+    },
+    deployment: (d) => {
+      const name = d.metadata.name.replace(/-pool$/, "");
+      if (d.status.readyReplicas !== 1 || statusWritten.has(name)) return;
+      statusWritten.add(name);
+      const now = new Date().toISOString();
+      const conditions = (readyStatus["conditions"] as { lastTransitionTime?: string }[] | undefined)?.map((c) => ({ ...c, lastTransitionTime: now }));
+      writes.push(operatorClient.applyStatus(hearthFunctions, { name, namespace: ns }, { ...readyStatus, conditions }));
+    },
+  };
+  const api0 = await apiserverCounts(transport);
+  const cpu0 = cpuSeconds(kubeconfig ?? "");
+  const phase = await operatorPhase(ns, 0, N, fns, deps, standIn);
+  const cpu = cpuSince(cpu0, cpuSeconds(kubeconfig ?? ""));
+  const api = countsSince(api0, await apiserverCounts(transport));
+  await Promise.all(writes);
+  await fns.stop();
+  await deps.stop();
+  await deleteNamespace(ns);
+  return { phase, cpu, api };
 }
 
 async function main(): Promise<void> {
@@ -363,6 +423,7 @@ async function main(): Promise<void> {
   const reconciles = await op.metric("hearth_controller_reconcile_total");
   const errors = await op.metric("hearth_controller_reconcile_errors_total");
   const byController = await op.sumBy("hearth_controller_reconcile_total", ["controller"]);
+  const readyStatus = fns.getByName(ns, "f0")?.["status"] as Record<string, unknown> | undefined;
   await fns.stop();
   await deps.stop();
   await op.stop();
@@ -414,8 +475,21 @@ async function main(): Promise<void> {
         `were the machine's CPU all that limits the rate, the rate ratio would be ${(perObject(base.cpu) / perObject(cpuN)).toFixed(2)}×)`,
     );
   }
-  console.log(lines.join("\n"));
   await deleteNamespace(ns);
+  if (args.floor && readyStatus !== undefined) {
+    log("floor: the same Functions, the bench doing the operator's two writes");
+    const floor = await floorPhase(readyStatus);
+    const floorRate = N / floor.phase.seconds;
+    lines.push(`floor: ${N} Functions → Ready, zero-cost operator ${floor.phase.seconds.toFixed(1)} s, ${floorRate.toFixed(1)}/s, apply→Ready p50 ${floor.phase.p50.toFixed(0)} ms, p99 ${floor.phase.p99.toFixed(0)} ms`);
+    lines.push(`stages, floor: ${floor.phase.stages}`);
+    if (base !== undefined) {
+      lines.push(`floor throughput ratio /baseline: ${(floorRate / (N / base.seconds)).toFixed(2)}× (what the CRD itself costs: no operator can do better here); operator/floor ${(rate / floorRate).toFixed(2)}×`);
+      lines.push(`CPU per object, control plane: floor ${perObject(floor.cpu).toFixed(1)} ms (${(perObject(floor.cpu) / perObject(base.cpu)).toFixed(2)}× the bare Deployment's)`);
+    }
+    lines.push(`floor ${formatCounts(floor.api, N, "Function")}`);
+    lines.push(`CPU seconds, floor: ${formatCpu(floor.cpu)}`);
+  }
+  console.log(lines.join("\n"));
   const leftover = (await client.list(nodes, { labelSelector: "" })).items.filter((n) => n.metadata.name.startsWith(`bench-${id}-`));
   await pool(leftover, 8, async (n) => void (await client.delete(nodes, n.metadata.name)));
   transport.close();
