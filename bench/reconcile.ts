@@ -22,7 +22,11 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { functionStatus } from "../src/api/v1alpha1/index.ts";
 import { desiredObjects } from "../src/controllers/function/desired.ts";
-import { FIELD_MANAGER } from "../src/controllers/function/names.ts";
+import { endpointOf, FIELD_MANAGER } from "../src/controllers/function/names.ts";
+import { observePool } from "../src/controllers/function/observe.ts";
+import { selectorString } from "../src/controllers/function/plan.ts";
+import { computeStatus } from "../src/controllers/function/status.ts";
+import { workerSelector } from "../src/workload/labels.ts";
 import { fakeNode } from "../src/devcluster/nodes.ts";
 import { SystemClock } from "../src/kube/clock.ts";
 import { KubeClient, Transport } from "../src/kube/client.ts";
@@ -67,15 +71,16 @@ const { values: args } = parseArgs({
     "heap-snapshots": { type: "string" },
     /** Where to take them: any of idle, n, total (comma-separated). */
     "heap-snapshots-at": { type: "string", default: "idle,n,total" },
-    /** Write the apiserver's CPU profiles of the baseline and the first operator phase here (bench/support/apiserver-profile.ts). */
+    /** Write the apiserver's CPU profiles of the baseline, the first operator phase and the floor here (bench/support/apiserver-profile.ts). */
     "apiserver-pprof": { type: "string" },
     /** How the bench creates its Functions: post (default, like the baseline's Deployments) or apply (server-side apply, field manager bench-user). */
     create: { type: "string", default: "post" },
     /**
-     * Also measure the floor: the same Functions made Ready by a zero-cost operator (the bench
-     * itself does the operator's two writes — the same Deployment, owned by the Function, and the
-     * same Ready status by server-side apply — with no reconcile, cache or informer of its own).
-     * Its ratio to the baseline is the most any operator can reach on this cluster.
+     * Also measure the floor, right after the baseline: the same Functions made Ready by a
+     * zero-cost operator (the bench itself makes the operator's two writes — the same Deployment,
+     * owned by the Function, and the same Ready status by server-side apply — with no reconcile,
+     * cache or watch of its own). Its ratio to the baseline is the most any operator can reach on
+     * this cluster; the operator's ratio to it is what the operator itself costs.
      */
     floor: { type: "boolean", default: false },
   },
@@ -317,11 +322,12 @@ async function operatorPhase(ns: string, from: number, to: number, fns: Informer
 
 /**
  * The floor: Functions made Ready by the bench standing in for an operator that costs nothing —
- * per Function the operator's own two writes (its Deployment, owned by the Function, created as
- * soon as the Function's POST answers; its Ready status, applied as soon as the Deployment is
- * ready, the same document the operator wrote for f0) and nothing else.
+ * per Function the operator's own two writes and nothing else: its Deployment (desiredObjects,
+ * owned by the Function), created as soon as the Function's POST answers, and its Ready status
+ * (computeStatus, the operator's own code, from the ready Deployment), applied under the
+ * operator's field manager as soon as the Deployment is ready. Runs right after the baseline.
  */
-async function floorPhase(readyStatus: Record<string, unknown>): Promise<{ phase: Phase; cpu: Map<string, number>; api: ApiserverCounts }> {
+async function floorPhase(): Promise<{ phase: Phase; cpu: Map<string, number>; api: ApiserverCounts }> {
   const ns = await newNamespace("bench-floor");
   const fns = new Informer({ client, resource: hearthFunctions, clock, logger: silent, namespaces: [ns] });
   const deps = new Informer({ client, resource: deployments, clock, logger: silent, namespaces: [ns] });
@@ -341,16 +347,28 @@ async function floorPhase(readyStatus: Record<string, unknown>): Promise<{ phase
       const name = d.metadata.name.replace(/-pool$/, "");
       if (d.status.readyReplicas !== 1 || statusWritten.has(name)) return;
       statusWritten.add(name);
-      const now = new Date().toISOString();
-      const conditions = (readyStatus["conditions"] as { lastTransitionTime?: string }[] | undefined)?.map((c) => ({ ...c, lastTransitionTime: now }));
-      writes.push(operatorClient.applyStatus(hearthFunctions, { name, namespace: ns }, { ...readyStatus, conditions }));
+      const status = computeStatus({
+        generation: 1,
+        namespace: ns,
+        name,
+        endpoint: endpointOf(ns, name),
+        deployment: d.metadata.name,
+        gpu: undefined,
+        selector: selectorString(workerSelector(name, "warm")),
+        situation: { kind: "pool", pool: observePool(d, []), minReplicas: 1 },
+        previous: undefined,
+        now: new Date().toISOString(),
+      });
+      writes.push(operatorClient.applyStatus(hearthFunctions, { name, namespace: ns }, status));
     },
   };
   const api0 = await apiserverCounts(transport);
   const cpu0 = cpuSeconds(kubeconfig ?? "");
+  profiler?.start("floor");
   const phase = await operatorPhase(ns, 0, N, fns, deps, standIn);
   const cpu = cpuSince(cpu0, cpuSeconds(kubeconfig ?? ""));
   const api = countsSince(api0, await apiserverCounts(transport));
+  await profiler?.stop();
   await Promise.all(writes);
   await fns.stop();
   await deps.stop();
@@ -362,6 +380,8 @@ async function main(): Promise<void> {
   await installCrds(client);
   await ensureNodes(Math.max(N, TOTAL));
   const base = args["skip-baseline"] ? undefined : await baseline();
+  if (args.floor) log("floor: the same Functions, the bench making the operator's two writes (no operator)");
+  const floor = args.floor ? await floorPhase() : undefined;
 
   const ns = await newNamespace("bench-op");
   const op = await startOperator(ns);
@@ -423,7 +443,6 @@ async function main(): Promise<void> {
   const reconciles = await op.metric("hearth_controller_reconcile_total");
   const errors = await op.metric("hearth_controller_reconcile_errors_total");
   const byController = await op.sumBy("hearth_controller_reconcile_total", ["controller"]);
-  const readyStatus = fns.getByName(ns, "f0")?.["status"] as Record<string, unknown> | undefined;
   await fns.stop();
   await deps.stop();
   await op.stop();
@@ -476,9 +495,7 @@ async function main(): Promise<void> {
     );
   }
   await deleteNamespace(ns);
-  if (args.floor && readyStatus !== undefined) {
-    log("floor: the same Functions, the bench doing the operator's two writes");
-    const floor = await floorPhase(readyStatus);
+  if (floor !== undefined) {
     const floorRate = N / floor.phase.seconds;
     lines.push(`floor: ${N} Functions → Ready, zero-cost operator ${floor.phase.seconds.toFixed(1)} s, ${floorRate.toFixed(1)}/s, apply→Ready p50 ${floor.phase.p50.toFixed(0)} ms, p99 ${floor.phase.p99.toFixed(0)} ms`);
     lines.push(`stages, floor: ${floor.phase.stages}`);
