@@ -163,8 +163,8 @@ describe("renderPodTemplate: GPUs", () => {
     assert.deepEqual(cpu.template.spec?.tolerations, [dedicated]);
     const gpu = render(aFunction().gpu({ type: "t4", split: 4 }), config({ gpu: { strategy: "timeSlicing", timeSlicing: { replicas: 4, resourceName: "nvidia.com/gpu.shared" } }, pod: { tolerations: [dedicated] } }));
     assert.deepEqual(gpu.template.spec?.tolerations, [dedicated, { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
-    // No tolerations configured: the template (and so every pool's hash) is what it was before the field existed.
-    assert.equal(render().hash, render(aFunction(), config({ pod: { tolerations: [] } })).hash);
+    // Configured or not, they are part of the template, so a change rolls the pools (an empty list adds no field: see below).
+    assert.notEqual(cpu.hash, render().hash);
   });
 
   it("no GPU: no affinity, tolerations or shm", () => {
