@@ -54,6 +54,16 @@ describe("worker channel", () => {
     return ((await res.json()) as { id: string }).id;
   };
 
+  /** A heartbeat of `workerId` holding no task (as if every grant to it had been lost on the way). */
+  const heartbeatHoldingNothing = async (workerId: string): Promise<void> => {
+    const hb = await fetch(`${url}/v1/workers/heartbeat`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ function: "default/echo", workerId, busy: 0, ready: true, state: "ready", tasks: [] }),
+    });
+    assert.equal(hb.status, 200);
+  };
+
   const open = async (got: LeasedTask[], workerId = `w-${Math.random()}`): Promise<WorkerChannel> => {
     const ch = await WorkerChannel.open(url, token, "default/echo", workerId, { tasks: (t) => got.push(...t), ended: () => undefined });
     assert.ok(ch !== "unsupported");
@@ -187,12 +197,7 @@ describe("worker channel", () => {
     ch.destroy();
     await sleep(300);
     // The worker's next heartbeat does not list it: the lease answer never arrived → re-queued.
-    const hb = await fetch(`${url}/v1/workers/heartbeat`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ function: "default/echo", workerId: "w-gone", busy: 0, ready: true, state: "ready", tasks: [] }),
-    });
-    assert.equal(hb.status, 200);
+    await heartbeatHoldingNothing("w-gone");
     const other: LeasedTask[] = [];
     const ch2 = await open(other);
     ch2.want(1);
@@ -210,12 +215,7 @@ describe("worker channel", () => {
     await until("the grant", () => got[0]);
     await sleep(300);
     // The worker says it holds nothing (as if that grant had been lost on the way); it sends no new credit.
-    const hb = await fetch(`${url}/v1/workers/heartbeat`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ function: "default/echo", workerId: "w-lossy", busy: 0, ready: true, state: "ready", tasks: [] }),
-    });
-    assert.equal(hb.status, 200);
+    await heartbeatHoldingNothing("w-lossy");
     // Without the credit back, the channel's one credit stays spent and the task waits for another worker.
     const again = await until("the task granted again on the same channel", () => got[1], 5_000);
     assert.equal(again.id, id);
