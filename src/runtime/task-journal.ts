@@ -36,44 +36,27 @@ export interface JournalRead {
 }
 
 /**
- * Writes `entry`'s slot into `into` (SLOT_BYTES long) and returns how many bytes of it to write;
- * undefined when it does not fit (the child tells the supervisor by message instead).
- */
-export function encodeSlotInto(into: Buffer, entry: JournalEntry): number | undefined {
-  const text = JSON.stringify([entry.id, entry.leaseId, entry.attempt, entry.timeoutSeconds, entry.deadline]);
-  // Measured, not judged by what write() took: it stops before a character that does not fit
-  // whole, so a cut text may take a few bytes less than the room it had.
-  if (Buffer.byteLength(text, "utf8") >= SLOT_BYTES - HEADER) return undefined;
-  const len = into.write(text, HEADER, "utf8");
-  into.writeUInt32LE(len, 0);
-  // The text's CRC-32 is its UTF-8 bytes' (zlib encodes a string so): no view of the buffer to make.
-  into.writeUInt32LE(crc32(text), 4);
-  return HEADER + len;
-}
-
-/**
  * Writes `entry`'s slot at `at` in `into` (which holds SLOT_BYTES from there) and returns how many
- * bytes it took; undefined when it does not fit, and then `into` is unchanged. A text short enough
- * to fit in any encoding (3 UTF-8 bytes per UTF-16 unit at most) goes straight to `into`; a longer
- * one through `scratch` (SLOT_BYTES), so that a cut text never lands there.
+ * bytes it took; undefined when it does not fit (the child tells the supervisor by message
+ * instead), and then `into` is unchanged.
  */
-export function encodeSlotAt(into: Buffer, at: number, entry: JournalEntry, scratch: Buffer): number | undefined {
+export function encodeSlotAt(into: Buffer, at: number, entry: JournalEntry): number | undefined {
   const text = JSON.stringify([entry.id, entry.leaseId, entry.attempt, entry.timeoutSeconds, entry.deadline]);
-  if (text.length * 3 < SLOT_BYTES - HEADER) {
-    const len = into.write(text, at + HEADER, "utf8");
-    into.writeUInt32LE(len, at);
-    into.writeUInt32LE(crc32(text), at + 4);
-    return HEADER + len;
-  }
-  const n = encodeSlotInto(scratch, entry);
-  if (n !== undefined) scratch.copy(into, at, 0, n);
-  return n;
+  // Measured before writing, not judged by what write() took: it stops before a character that
+  // does not fit whole, so a cut text may take a few bytes less than the room it had. A text short
+  // enough to fit in any encoding (3 UTF-8 bytes per UTF-16 unit at most) needs no measuring.
+  if (text.length * 3 >= SLOT_BYTES - HEADER && Buffer.byteLength(text, "utf8") >= SLOT_BYTES - HEADER) return undefined;
+  const len = into.write(text, at + HEADER, "utf8");
+  into.writeUInt32LE(len, at);
+  // The text's CRC-32 is its UTF-8 bytes' (zlib encodes a string so): no view of the buffer to make.
+  into.writeUInt32LE(crc32(text), at + 4);
+  return HEADER + len;
 }
 
 /** A slot's bytes for `entry`; undefined when it does not fit. */
 export function encodeSlot(entry: JournalEntry): Buffer | undefined {
   const out = Buffer.alloc(SLOT_BYTES);
-  const n = encodeSlotInto(out, entry);
+  const n = encodeSlotAt(out, 0, entry);
   return n === undefined ? undefined : out.subarray(0, n);
 }
 
@@ -130,7 +113,6 @@ export interface JournalWriter {
  * between are written again with what they already hold.
  */
 export function fdJournalWriter(fd: number): JournalWriter {
-  const scratch = Buffer.alloc(SLOT_BYTES);
   let image = Buffer.alloc(0);
   const ensure = (slot: number): void => {
     if ((slot + 1) * SLOT_BYTES <= image.length) return;
@@ -141,7 +123,7 @@ export function fdJournalWriter(fd: number): JournalWriter {
   /** `entry` into the image's `slot`; undefined (the image unchanged) when it does not fit. */
   const stage = (slot: number, entry: JournalEntry): number | undefined => {
     ensure(slot);
-    return encodeSlotAt(image, slot * SLOT_BYTES, entry, scratch);
+    return encodeSlotAt(image, slot * SLOT_BYTES, entry);
   };
   const unstage = (slot: number): void => {
     ensure(slot);

@@ -58,7 +58,6 @@ describe("task journal slots", () => {
   });
 
   it("a slot encoded in place (the writer's image) is byte for byte encodeSlot's, touches nothing else, and leaves everything as it was when it does not fit", () => {
-    const scratch = Buffer.alloc(SLOT_BYTES);
     // Printable ASCII most of the time, any UTF-16 unit (lone surrogates too) now and then.
     const text = (n: number): string => Array.from({ length: n }, () => String.fromCharCode(Math.random() < 0.8 ? 32 + Math.floor(Math.random() * 95) : Math.floor(Math.random() * 0x10000))).join("");
     let fitted = 0;
@@ -67,7 +66,7 @@ describe("task journal slots", () => {
       const e: JournalEntry = { id: text(i % 600), leaseId: text(i % 17), attempt: i, timeoutSeconds: 1 + i, deadline: 1_700_000_000_000 + i };
       const image = Buffer.alloc(3 * SLOT_BYTES, 7);
       const before = Buffer.from(image);
-      const n = encodeSlotAt(image, SLOT_BYTES, e, scratch);
+      const n = encodeSlotAt(image, SLOT_BYTES, e);
       const expected = encodeSlot(e);
       if (expected === undefined) {
         refused++;
