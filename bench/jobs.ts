@@ -161,7 +161,8 @@ interface Result {
 
 /**
  * Times one side: `create(i)` makes object i; `jobOfPod` names the job a pod belongs to;
- * `complete` watches the objects that turn Complete.
+ * `complete` watches the objects that turn Complete; `onBatchJob` (the floor's stand-in for the
+ * operator) is told of every batch Job this side's own batch Job watch sees.
  */
 async function measure(
   side: Result["side"],
@@ -170,6 +171,7 @@ async function measure(
   completion: Informer<Unstructured>,
   isComplete: (o: Unstructured) => boolean,
   create: (name: string) => Promise<void>,
+  onBatchJob?: (b: Unstructured) => void,
 ): Promise<Result> {
   const createdAt = new Map<string, number>();
   const runningAt = new Map<string, number>();
@@ -210,8 +212,12 @@ async function measure(
       const job = b.metadata.labels?.[LABEL_JOB];
       if (job !== undefined) batchAt.set(job, lastBatchJob);
       batchDone(b);
+      onBatchJob?.(b);
     },
-    update: (_, b) => batchDone(b),
+    update: (_, b) => {
+      batchDone(b);
+      onBatchJob?.(b);
+    },
   });
   const podAt = new Map<string, number>();
   pods.on({
@@ -285,10 +291,9 @@ async function runBare(config: OperatorConfig, annotations: Record<string, strin
   return withNamespace("bench-bare", async (ns) => {
     const fn = hearthFunction.parse({ apiVersion: "hearth.dev/v1alpha1", kind: "Function", metadata: { name: "bench", namespace: ns }, spec: benchFunctionSpec(annotations) });
     const completion = new Informer<Unstructured>({ client, resource: owned ? hearthJobs : batchJobsUntyped, clock, logger, namespaces: [ns], name: "bench-batch" });
-    // The floor's stand-in for the operator's one end-of-Job status write.
+    // The floor's stand-in for the operator's one end-of-Job status write (told by measure's batch Job watch).
     const ended = new Set<string>();
     const writes: Promise<unknown>[] = [];
-    const ender = new Informer<Unstructured>({ client, resource: batchJobsUntyped, clock, logger, namespaces: [ns], name: "bench-floor-ender" });
     const end = (b: Unstructured): void => {
       const job = b.metadata.labels?.[LABEL_JOB];
       if (job === undefined || ended.has(job) || !conditionTrue(b, "Complete")) return;
@@ -297,12 +302,7 @@ async function runBare(config: OperatorConfig, annotations: Record<string, strin
       const status = { ...endStatus, conditions: (endStatus?.["conditions"] as Record<string, unknown>[] | undefined)?.map((c) => ({ ...c, lastTransitionTime: now })) };
       writes.push(jobControllerClient.applyStatus(hearthJobs, { name: job, namespace: ns }, status));
     };
-    if (owned) {
-      if (endStatus === undefined) throw new Error("--owned: no Hearth Job end status to copy (the Hearth side runs first in each round)");
-      ender.on({ add: end, update: (_, b) => end(b) });
-      ender.start();
-      await ender.waitForSync();
-    }
+    if (owned && endStatus === undefined) throw new Error("--owned: no Hearth Job end status to copy (the Hearth side runs first in each round)");
     const result = await measure(owned ? "bare, owned" : "bare batch Jobs", ns, LABEL_JOB, completion, (o) => conditionTrue(o, "Complete"), async (name) => {
       const spec = { functionRef: { name: "bench" }, input: inputOf(name) };
       // --owned: the client also creates the Hearth Job and makes it the batch Job's owner, as the
@@ -315,9 +315,8 @@ async function runBare(config: OperatorConfig, annotations: Record<string, strin
       if (!rendered.ok) throw new Error(rendered.message);
       const { ownerReferences: owners, ...metadata } = rendered.batchJob.metadata ?? {};
       await client.create(batchJobsUntyped, { ...(rendered.batchJob as Record<string, unknown>), metadata: { ...metadata, name, ...(owned ? { ownerReferences: owners } : {}) } });
-    });
+    }, owned ? end : undefined);
     await Promise.all(writes);
-    if (owned) await ender.stop();
     return result;
   });
 }
